@@ -1,0 +1,76 @@
+/**
+ * `tbg <command>`: the one command-line entry. Each command lives in ./commands/<name>.ts,
+ * exports `help` (text) and `run(argv)`, and is its own composition root (STYLE.md §1).
+ */
+import { TbgError, UsageError, errorText } from "../util/errors.ts";
+
+export interface Command {
+  /** One line for `tbg --help`. */
+  summary: string;
+  /** Full help text for `tbg <command> --help`. */
+  help: string;
+  /** Runs the command; resolves to the process exit code. */
+  run(argv: string[]): Promise<number>;
+}
+
+/** Command name → module path (relative to this file). Loaded lazily so one command's deps never slow another. */
+const COMMANDS: Record<string, string> = {
+  dev: "./commands/dev.ts",
+  pool: "./commands/pool.ts",
+  miner: "./commands/miner.ts",
+  bench: "./commands/bench.ts",
+  "bench-node": "./commands/bench-node.ts",
+  "bench-suite": "./commands/bench-suite.ts",
+  collector: "./commands/collector.ts",
+  publisher: "./commands/publisher.ts",
+  node: "./commands/node.ts",
+};
+
+async function load(name: string): Promise<Command | undefined> {
+  const path = COMMANDS[name];
+  if (!path) return undefined;
+  try {
+    const mod = (await import(path)) as { command: Command };
+    return mod.command;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ERR_MODULE_NOT_FOUND" && String(err).includes(path.slice(2))) return undefined;
+    throw err;
+  }
+}
+
+async function usage(): Promise<string> {
+  const lines = ["usage: tbg <command> [options]   (tbg <command> --help for its options)", "", "commands:"];
+  for (const name of Object.keys(COMMANDS)) {
+    const cmd = await load(name).catch(() => undefined);
+    if (cmd) lines.push(`  ${name.padEnd(12)} ${cmd.summary}`);
+  }
+  return lines.join("\n");
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === "--help" || name === "-h" || name === "help") {
+    console.log(await usage());
+    return name ? 0 : 2;
+  }
+  const cmd = await load(name);
+  if (!cmd) {
+    console.error(`tbg: unknown command '${name}'\n\n${await usage()}`);
+    return 2;
+  }
+  if (rest.includes("--help") || rest.includes("-h")) {
+    console.log(cmd.help);
+    return 0;
+  }
+  try {
+    return await cmd.run(rest);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      console.error(`tbg ${name}: ${err.message}\n\n${cmd.help}`);
+      return 2;
+    }
+    const code = err instanceof TbgError ? ` [${err.code}]` : "";
+    console.error(`tbg ${name}: ${errorText(err)}${code}`);
+    return 1;
+  }
+}
