@@ -1,0 +1,61 @@
+/**
+ * Logging: pino. JSON lines to stdout (or `logdir/tbg.log`) in production; `pretty` gives short human
+ * lines for `tbg dev`. `reopen()` re-opens the log file (SIGUSR1, for logrotate).
+ */
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import pino, { type Logger } from "pino";
+
+export type { Logger };
+
+export interface LoggerOptions {
+  level: string;
+  /** Directory for `tbg.log`; null = stdout. */
+  logdir?: string | null;
+  /** Human-readable single lines instead of JSON (dev). */
+  pretty?: boolean;
+}
+
+const LEVEL_NAMES: Record<number, string> = { 10: "TRACE", 20: "DEBUG", 30: "INFO", 40: "WARN", 50: "ERROR", 60: "FATAL" };
+
+/** A tiny pretty printer: "12:00:01 INFO  message key=value". */
+function prettyStream(out: NodeJS.WritableStream) {
+  return {
+    write(line: string) {
+      try {
+        const o = JSON.parse(line) as Record<string, unknown>;
+        const { level, time, msg, pid: _p, hostname: _h, ...rest } = o;
+        const t = new Date(Number(time)).toISOString().slice(11, 19);
+        const extras = Object.entries(rest)
+          .map(([k, v]) => `${k}=${typeof v === "string" ? v : JSON.stringify(v)}`)
+          .join(" ");
+        out.write(`${t} ${(LEVEL_NAMES[Number(level)] ?? "").padEnd(5)} ${String(msg ?? "")}${extras ? "  " + extras : ""}\n`);
+      } catch {
+        out.write(line);
+      }
+    },
+  };
+}
+
+export interface LoggerHandle {
+  logger: Logger;
+  /** Re-opens the log file (no-op for stdout). */
+  reopen(): void;
+  flush(): void;
+}
+
+export function createLogger(opts: LoggerOptions): LoggerHandle {
+  if (opts.logdir) {
+    mkdirSync(opts.logdir, { recursive: true });
+    const dest = pino.destination({ dest: join(opts.logdir, "tbg.log"), sync: false, mkdir: true });
+    const logger = pino({ level: opts.level, base: undefined }, dest);
+    return { logger, reopen: () => dest.reopen(), flush: () => dest.flushSync() };
+  }
+  if (opts.pretty) {
+    const logger = pino({ level: opts.level, base: undefined }, prettyStream(process.stdout));
+    return { logger, reopen: () => {}, flush: () => {} };
+  }
+  const dest = pino.destination({ dest: 1, sync: true });
+  const logger = pino({ level: opts.level, base: undefined }, dest);
+  return { logger, reopen: () => {}, flush: () => {} };
+}

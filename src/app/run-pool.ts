@@ -1,0 +1,94 @@
+/**
+ * The pool's composition root (shared by `tbg pool` and `tbg dev`): logger, engine, block notifications,
+ * event sinks, health/metrics — wired together, started in order, closed in reverse.
+ */
+import type { PoolConfig } from "../config/types.ts";
+import { Engine, type SignatureSource } from "../engine/engine.ts";
+import { createLogger, type LoggerHandle } from "./logger.ts";
+import { logEngine } from "./log-engine.ts";
+import { errorText } from "../util/errors.ts";
+
+export interface PoolAppOptions {
+  pretty?: boolean;
+  /** Use this logger instead of creating one. */
+  logger?: LoggerHandle;
+  signatures?: SignatureSource;
+  now?: () => number;
+}
+
+/** Something started alongside the engine, closed in reverse order. */
+export interface Closeable {
+  name: string;
+  close(): Promise<void> | void;
+}
+
+export interface PoolApp {
+  engine: Engine;
+  log: LoggerHandle;
+  /** Stratum ports actually bound. */
+  stratumPorts: number[];
+  close(): Promise<void>;
+}
+
+export async function startPool(config: PoolConfig, opts: PoolAppOptions = {}): Promise<PoolApp> {
+  const log = opts.logger ?? createLogger({ level: config.log.level, logdir: config.logdir, pretty: opts.pretty });
+  const engine = new Engine({ config, now: opts.now, signatures: opts.signatures });
+  logEngine(engine, log.logger);
+  const started: Closeable[] = [];
+  await engine.start();
+  started.push({ name: "engine", close: () => engine.close() });
+  const stratumPorts = engine.server!.bound.map((b) => b.port);
+  log.logger.info({ network: engine.network, stratum: engine.server!.bound.map((b) => `${b.host}:${b.port}`), region: config.region, instance: config.instance }, "pool started");
+
+  let closing: Promise<void> | null = null;
+  return {
+    engine,
+    log,
+    stratumPorts,
+    close() {
+      closing ??= (async () => {
+        for (const c of started.reverse()) {
+          try {
+            await c.close();
+          } catch (err) {
+            log.logger.warn({ component: c.name, error: errorText(err) }, "error while closing");
+          }
+        }
+        log.logger.info("pool stopped");
+        log.flush();
+      })();
+      return closing;
+    },
+  };
+}
+
+/** Runs until SIGINT/SIGTERM, then shuts down cleanly (bounded) and resolves to the exit code. */
+export async function runUntilSignal(app: { close(): Promise<void>; log: LoggerHandle }, graceMs = 10_000): Promise<number> {
+  return new Promise<number>((resolve) => {
+    const onUsr1 = () => app.log.reopen();
+    process.on("SIGUSR1", onUsr1);
+    const stop = (sig: string) => {
+      app.log.logger.info({ signal: sig }, "shutting down");
+      const timer = setTimeout(() => {
+        app.log.logger.error("shutdown took too long; exiting");
+        resolve(1);
+      }, graceMs);
+      timer.unref();
+      app.close().then(
+        () => {
+          clearTimeout(timer);
+          process.off("SIGUSR1", onUsr1);
+          resolve(0);
+        },
+        () => resolve(1),
+      );
+    };
+    process.once("SIGINT", () => stop("SIGINT"));
+    process.once("SIGTERM", () => stop("SIGTERM"));
+  });
+}
+
+export async function runPool(config: PoolConfig, opts: PoolAppOptions = {}): Promise<number> {
+  const app = await startPool(config, opts);
+  return runUntilSignal(app);
+}

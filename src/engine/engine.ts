@@ -1,0 +1,307 @@
+/**
+ * The engine core: templates → jobs → Stratum sessions → share verdicts → blocks.
+ * It owns no logging, metrics or event sinks: it publishes typed events on `bus` (STYLE.md §8) and the
+ * app layer (src/app/) turns them into logs, metrics and mining events.
+ */
+import { EventEmitter } from "node:events";
+import { randomInt } from "node:crypto";
+import { RpcClient } from "../node/rpc-client.ts";
+import { addressToOutputScript, type BitcoinNetwork } from "../bitcoin/address.ts";
+import { reverseBytes } from "../bitcoin/hash.ts";
+import type { PoolConfig } from "../config/types.ts";
+import { JobRegistry, type Job } from "../work/jobs.ts";
+import { prepareTemplate, type TemplateWork } from "../work/template.ts";
+import { CoinbaseFactory, type Payout } from "../work/coinbase-cache.ts";
+import { TemplateSource, type NodeStatus, type TemplateReason } from "../work/template-source.ts";
+import { assembleBlockHex, submitToAll, type SubmitResult } from "../work/block-submitter.ts";
+import { DuplicateFilter, type BlockCandidate, type ShareVerdict } from "../shares/validator.ts";
+import { Extranonce1Allocator } from "../stratum/extranonce.ts";
+import { splitUsername, type AuthResult, type MinerIdentity } from "../stratum/identity.ts";
+import type { Session, SessionHost } from "../stratum/session.ts";
+import { StratumServer } from "../stratum/server.ts";
+import { MinerStats } from "../stats/miners.ts";
+import { AddressError } from "../bitcoin/errors.ts";
+import { TbgError, errorText } from "../util/errors.ts";
+
+export const DEFAULT_SIGNATURE = "/TheBitcoinGame/";
+
+export interface BlockFound {
+  session: Session | null;
+  identity: MinerIdentity | null;
+  height: number;
+  hashHex: string;
+  rewardSats: bigint;
+  signature: string;
+  shareDifficulty: number;
+  networkDifficulty: number;
+  results: SubmitResult[];
+  accepted: boolean;
+}
+
+export interface EngineEventMap {
+  template: [{ template: TemplateWork; job: Job; newBlock: boolean; reason: TemplateReason; fanoutMs: number }];
+  newBlockNetwork: [{ height: number; hash: string; prevHash: string | null; source: string }];
+  share: [{ session: Session; verdict: ShareVerdict }];
+  blockSubmitting: [{ session: Session | null; hashHex: string; height: number }];
+  block: [BlockFound];
+  authorized: [Session];
+  opened: [Session];
+  disconnected: [{ session: Session; reason: string }];
+  difficulty: [{ session: Session; oldDifficulty: number | null; newDifficulty: number; reason: "vardiff" | "suggest" | "initial" | "minimum" }];
+  nodeState: [{ status: NodeStatus; error: unknown }];
+  nodesDown: [{ error: unknown }];
+  protocolError: [{ session: Session; kind: string; detail: string }];
+  refused: [{ ip: string; reason: string }];
+  rateLimited: [{ session: Session }];
+  warning: [{ message: string }];
+}
+
+/** Where per-user signatures come from (SPEC §4): a settings file and/or the users table. */
+export interface SignatureSource {
+  signatureFor(address: string): string | undefined;
+}
+
+export interface EngineOptions {
+  config: PoolConfig;
+  now?: () => number;
+  signatures?: SignatureSource;
+  /** Decides whether an IP may connect (bans). */
+  admit?: (ip: string) => { ok: true } | { ok: false; reason: string };
+}
+
+const CHAIN_TO_NETWORK: Record<string, BitcoinNetwork> = { main: "mainnet", test: "testnet", testnet4: "testnet", signet: "signet", regtest: "regtest" };
+
+export class Engine {
+  readonly bus = new EventEmitter<EngineEventMap>();
+  readonly config: PoolConfig;
+  readonly now: () => number;
+  readonly startedAtMs: number;
+  readonly nodes: RpcClient[];
+  readonly stats: MinerStats;
+  readonly jobs: JobRegistry;
+  network: BitcoinNetwork | null = null;
+  server: StratumServer | null = null;
+  templateSource: TemplateSource | null = null;
+  private readonly duplicates = new DuplicateFilter();
+  private readonly extranonce: Extranonce1Allocator;
+  private coinbase: CoinbaseFactory | null = null;
+  private readonly signatures: SignatureSource | undefined;
+  private templateSeq = 0;
+  /** Which source first announced each new tip (for new_block_network). */
+  private readonly hintSources = new Map<string, string>();
+  /** Shares/blocks counters for /health. */
+  readonly counters = { sharesAccepted: 0, sharesRejected: 0, blocksFound: 0, blocksAccepted: 0 };
+  lastBlock: BlockFound | null = null;
+  private readonly pendingSubmits = new Set<Promise<unknown>>();
+
+  constructor(private readonly opts: EngineOptions) {
+    this.config = opts.config;
+    this.now = opts.now ?? Date.now;
+    this.startedAtMs = this.now();
+    this.signatures = opts.signatures;
+    this.stats = new MinerStats(this.startedAtMs);
+    this.jobs = new JobRegistry({ jobExpirySec: this.config.job_expiry_sec, firstSeq: randomInt(1, 0x7fffffff) });
+    this.extranonce = new Extranonce1Allocator(this.config.nonce1length, this.config.instance_id, randomInt(0, 0xffffff));
+    this.nodes = this.config.btcd.map(
+      (n) => new RpcClient({ url: n.rpcUrl, user: n.auth ?? undefined, pass: n.pass ?? undefined, cookieFile: n.cookie ?? undefined, name: `btcd[${n.index}] ${n.host}:${n.port}` }),
+    );
+  }
+
+  /** Network from config, or from the first node that answers getblockchaininfo. */
+  private async detectNetwork(): Promise<BitcoinNetwork> {
+    if (this.config.network) return this.config.network;
+    for (let attempt = 0; ; attempt++) {
+      for (const rpc of this.nodes) {
+        try {
+          const info = await rpc.getBlockchainInfo();
+          const net = CHAIN_TO_NETWORK[info.chain];
+          if (!net) throw new TbgError("NETWORK_UNKNOWN", `node reports unknown chain '${info.chain}'`);
+          return net;
+        } catch (err) {
+          if (err instanceof TbgError && err.code === "NETWORK_UNKNOWN") throw err;
+          if (attempt === 0) this.bus.emit("warning", { message: `${rpc.name}: getblockchaininfo failed: ${errorText(err)}` });
+        }
+      }
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+  }
+
+  async start(): Promise<void> {
+    const network = await this.detectNetwork();
+    this.network = network;
+    let donationScript: Buffer | null = null;
+    if (this.config.btcaddress) {
+      try {
+        donationScript = addressToOutputScript(this.config.btcaddress, network);
+      } catch (err) {
+        throw new TbgError("CONFIG_INVALID", `btcaddress: ${errorText(err)}`, { cause: err });
+      }
+    }
+    if (this.config.donation > 0 && !donationScript) this.bus.emit("warning", { message: "donation is set but btcaddress is not: no donation output" });
+    this.coinbase = new CoinbaseFactory({
+      extranonce1Size: this.config.nonce1length,
+      extranonce2Size: this.config.nonce2length,
+      donationPercent: this.config.donation,
+      donationScript,
+      onWarning: (message) => this.bus.emit("warning", { message }),
+    });
+    const rules = network === "signet" ? ["segwit", "signet"] : ["segwit"];
+    this.templateSource = new TemplateSource({
+      nodes: this.nodes,
+      rules,
+      pollMs: this.config.blockpoll,
+      updateIntervalSec: this.config.update_interval,
+      now: this.now,
+      onTemplate: (gbt, node, reason) => this.adoptTemplate(gbt, node, reason),
+      onNodeState: (status, error) => this.bus.emit("nodeState", { status, error }),
+      onAllNodesFailed: (error) => this.bus.emit("nodesDown", { error }),
+      onPolledNewBlock: (hash) => {
+        if (!this.hintSources.has(hash)) this.hintSources.set(hash, "poll");
+      },
+    });
+    await this.templateSource.start();
+
+    this.server = new StratumServer(
+      this.sessionHost(),
+      {
+        listen: this.config.serverurl.map((s) => ({ host: s.host, port: s.port })),
+        maxClients: this.config.maxclients,
+        maxConnectionsPerIp: this.config.stratum.max_connections_per_ip,
+        maxLineBytes: this.config.stratum.max_line_bytes,
+        authTimeoutSec: this.config.stratum.idle_timeout_sec,
+        messageRatePerSec: this.config.stratum.message_rate_per_sec,
+        sendQueueMaxBytes: this.config.stratum.send_queue_max_bytes,
+        writeTimeoutSec: this.config.stratum.write_timeout_sec,
+        admit: this.opts.admit,
+      },
+      {
+        onSessionOpened: (s) => this.bus.emit("opened", s),
+        onSessionClosed: (session, reason) => this.bus.emit("disconnected", { session, reason }),
+        onRefused: (ip, reason) => this.bus.emit("refused", { ip, reason }),
+        onRateLimited: (session) => this.bus.emit("rateLimited", { session }),
+      },
+    );
+    await this.server.start();
+  }
+
+  /** ZMQ (or any other source) says a new block exists: fetch work now. */
+  newBlockHint(hashHex: string, source: string): void {
+    if (!this.hintSources.has(hashHex)) this.hintSources.set(hashHex, source);
+    if (this.hintSources.size > 64) this.hintSources.delete(this.hintSources.keys().next().value as string);
+    void this.templateSource?.newBlockHint(hashHex);
+  }
+
+  private adoptTemplate(gbt: Parameters<typeof prepareTemplate>[0], node: string, reason: TemplateReason): void {
+    let template: TemplateWork;
+    try {
+      template = prepareTemplate(gbt, { seq: ++this.templateSeq, versionMask: this.config.version_mask, source: node, nowMs: this.now() });
+    } catch (err) {
+      this.bus.emit("warning", { message: `${node}: unusable template: ${errorText(err)}` });
+      return;
+    }
+    const { job, newBlock } = this.jobs.addTemplate(template, this.now());
+    const fanoutMs = this.server ? this.server.broadcast(job) : 0;
+    if (newBlock) {
+      const source = this.hintSources.get(template.prevhashHex) ?? (reason === "initial" ? "startup" : "template");
+      this.bus.emit("newBlockNetwork", { height: template.height - 1, hash: template.prevhashHex, prevHash: null, source });
+    }
+    this.bus.emit("template", { template, job, newBlock, reason, fanoutMs });
+  }
+
+  payoutFor(identity: MinerIdentity): Payout {
+    const custom = this.signatures?.signatureFor(identity.address);
+    const signature = custom ?? (this.config.btcsig || DEFAULT_SIGNATURE);
+    return { key: `${identity.payoutScript.toString("hex")}|${signature}`, script: identity.payoutScript, signature };
+  }
+
+  authorize(username: string): AuthResult {
+    const { address, worker } = splitUsername(username);
+    if (!address) return { ok: false, code: "ADDRESS_INVALID", message: "username must be ADDRESS[.worker]" };
+    try {
+      const payoutScript = addressToOutputScript(address, this.network!);
+      return { ok: true, identity: { username, address, worker, payoutScript } };
+    } catch (err) {
+      const code = err instanceof AddressError ? err.code : "ADDRESS_INVALID";
+      return { ok: false, code, message: `${errorText(err)}` };
+    }
+  }
+
+  private sessionHost(): SessionHost {
+    const v = this.config.vardiff;
+    return {
+      now: this.now,
+      settings: {
+        extranonce2Size: this.config.nonce2length,
+        poolVersionMask: this.config.version_mask,
+        startDifficulty: this.config.startdiff,
+        vardiff: {
+          targetIntervalSec: v.target_share_interval_sec,
+          retargetShares: v.retarget_min_shares,
+          retargetSec: v.retarget_interval_sec,
+          minDifficulty: this.config.mindiff,
+          maxDifficulty: this.config.maxdiff,
+        },
+      },
+      currentJob: () => this.jobs.current,
+      refreshJob: () => this.jobs.refreshJob(this.now()),
+      lookupJob: (id, now) => this.jobs.lookup(id, now),
+      duplicates: this.duplicates,
+      coinbaseParts: (job, payout) => this.coinbase!.parts(job.template, payout),
+      payoutFor: (identity) => this.payoutFor(identity),
+      authorize: (username) => this.authorize(username),
+      allocateExtranonce1: () => this.extranonce.allocate(),
+      releaseExtranonce1: (en1) => this.extranonce.release(en1),
+      onBlock: (candidate, session) => this.onBlock(candidate, session),
+      onAuthorized: (session) => this.bus.emit("authorized", session),
+      onShare: (session, verdict) => {
+        if (verdict.accepted) {
+          this.counters.sharesAccepted++;
+          if (session.identity) this.stats.addShare(session.identity.address, session.identity.worker, verdict.difficulty, this.now());
+        } else this.counters.sharesRejected++;
+        this.bus.emit("share", { session, verdict });
+      },
+      onDifficulty: (session, oldDifficulty, newDifficulty, reason) => this.bus.emit("difficulty", { session, oldDifficulty, newDifficulty, reason }),
+      onProtocolError: (session, kind, detail) => this.bus.emit("protocolError", { session, kind, detail }),
+    };
+  }
+
+  /** A share met the network target: assemble and submit to every node at once (before any accounting). */
+  private onBlock(candidate: BlockCandidate, session: Session | null): void {
+    const hashHex = reverseBytes(candidate.hashLE).toString("hex");
+    const template = candidate.job.template;
+    const blockHex = assembleBlockHex(candidate);
+    this.counters.blocksFound++;
+    this.bus.emit("blockSubmitting", { session, hashHex, height: template.height });
+    const identity = session?.identity ?? null;
+    const signature = identity ? this.payoutFor(identity).signature : this.config.btcsig || DEFAULT_SIGNATURE;
+    const p = submitToAll(this.nodes, blockHex, hashHex).then((results) => {
+      const accepted = results.some((r) => r.accepted);
+      if (accepted) this.counters.blocksAccepted++;
+      const found: BlockFound = {
+        session,
+        identity,
+        height: template.height,
+        hashHex,
+        rewardSats: template.coinbaseValueSats,
+        signature: identity ? this.coinbase!.parts(template, this.payoutFor(identity)).signatureUsed : signature,
+        shareDifficulty: candidate.shareDifficulty,
+        networkDifficulty: template.networkDifficulty,
+        results,
+        accepted,
+      };
+      this.lastBlock = found;
+      this.bus.emit("block", found);
+      if (accepted) this.newBlockHint(hashHex, "block_found");
+    });
+    this.pendingSubmits.add(p);
+    void p.finally(() => this.pendingSubmits.delete(p));
+  }
+
+  /** Stops accepting, asks miners to reconnect if configured, waits for in-flight block submissions, closes. */
+  async close(): Promise<void> {
+    this.templateSource?.close();
+    await this.server?.close({ reconnect: this.config.stratum.reconnect_on_shutdown, graceMs: 2000 });
+    await Promise.allSettled([...this.pendingSubmits]);
+    for (const n of this.nodes) n.close();
+  }
+}

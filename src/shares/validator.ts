@@ -1,0 +1,174 @@
+/**
+ * Share validation, in SPEC §3's order; each failed check has its own RejectReason:
+ *   1. authorized and subscribed                  → unauthorized / not_subscribed (the session checks these)
+ *   2. job known and not expired                  → job_not_found
+ *   3. extranonce2 length                         → bad_extranonce2
+ *   4. ntime in [job ntime, job ntime + 7000 s], not beyond now + 7200 s → ntime_out_of_range
+ *   5. version bits only inside the negotiated mask → bad_version
+ *   6. duplicate (numbers, not hex text)           → duplicate
+ *   7. the hash: a block is handed to `onBlock` at once, before any accounting,
+ *      even for a stale job (it may still solve its own parent) → then stale
+ *   8. against the difficulty in force when the job was sent to this connection → low_difficulty
+ * Pure code: time comes in `nowMs`; the block handler is injected.
+ * Cost per share is constant in the template's transaction count: only the precomputed merkle branch is used.
+ */
+import { sha256d } from "../bitcoin/hash.ts";
+import { merkleRootFromBranch } from "../bitcoin/merkle.ts";
+import { writeHeader } from "../bitcoin/header.ts";
+import { hashMeetsTargetBuffer, hashToDifficulty, difficultyToTarget, targetToBufferLE } from "../bitcoin/difficulty.ts";
+import { RejectReason } from "../stratum/errors.ts";
+import type { SubmitParams } from "../stratum/messages.ts";
+import type { Job, JobLookup } from "../work/jobs.ts";
+import type { CoinbaseParts } from "../work/coinbase-cache.ts";
+
+/** Bitcoin's consensus allows a block time up to 2 h past the node's clock; we stop at 7200 s too. */
+export const MAX_NTIME_FUTURE_SEC = 7200;
+/** Rolling ntime forward from the job's: ckpool's window (ckpool.md §2 step 10). */
+export const MAX_NTIME_ROLL_SEC = 7000;
+
+/** What the connection knows that a share is checked against. */
+export interface ShareContext {
+  extranonce1: Buffer;
+  extranonce2Size: number;
+  /** The negotiated BIP310 mask (0 when the miner never configured version rolling). */
+  versionMask: number;
+  /** Difficulty in force when `job` was sent to this connection; the current one if it never was. */
+  difficultyForJob(job: Job): number;
+  /** This miner's coinbase halves for the job's template (solo: payout and signature differ per user). */
+  coinbaseFor(job: Job): CoinbaseParts;
+}
+
+/** A share that meets the network target: everything needed to assemble and submit the block. */
+export interface BlockCandidate {
+  job: Job;
+  header: Buffer;
+  /** The coinbase without witness (the txid form). */
+  coinbase: Buffer;
+  hashLE: Buffer;
+  shareDifficulty: number;
+}
+
+export interface ShareVerdict {
+  accepted: boolean;
+  reason: RejectReason | null;
+  /** Difficulty the share was judged at (assigned), or 0 when it never got that far. */
+  difficulty: number;
+  /** The share's own difficulty from its hash, or 0 when it was not hashed. */
+  shareDifficulty: number;
+  /** Met the network target (and was handed to onBlock). */
+  block: boolean;
+  job: Job | null;
+  /** Human detail for the reject, e.g. which limit was crossed. */
+  detail?: string;
+}
+
+/** Remembers accepted share identities per job; forgotten with the job. */
+export class DuplicateFilter {
+  private readonly seen = new WeakMap<Job, Set<string>>();
+  private count = 0;
+
+  /** Returns true if the key was already there; otherwise records it. */
+  checkAndAdd(job: Job, key: string): boolean {
+    let set = this.seen.get(job);
+    if (!set) {
+      set = new Set();
+      this.seen.set(job, set);
+    }
+    if (set.has(key)) return true;
+    set.add(key);
+    this.count++;
+    return false;
+  }
+
+  /** Shares recorded since start (for metrics). */
+  get recorded(): number {
+    return this.count;
+  }
+}
+
+export interface ValidatorDeps {
+  lookup(jobId: string, nowMs: number): JobLookup;
+  duplicates: DuplicateFilter;
+  /** Called synchronously the moment a block is found, before anything else happens to the share. */
+  onBlock(candidate: BlockCandidate): void;
+}
+
+const targetCache = new Map<number, Buffer>();
+/** Target bytes (LE) for a difficulty; cached because sessions reuse a handful of difficulties. */
+export function targetLEForDifficulty(difficulty: number): Buffer {
+  let t = targetCache.get(difficulty);
+  if (!t) {
+    if (targetCache.size > 10_000) targetCache.clear();
+    t = targetToBufferLE(difficultyToTarget(difficulty));
+    targetCache.set(difficulty, t);
+  }
+  return t;
+}
+
+function reject(reason: RejectReason, job: Job | null, detail?: string, extra?: Partial<ShareVerdict>): ShareVerdict {
+  return { accepted: false, reason, difficulty: 0, shareDifficulty: 0, block: false, job, detail, ...extra };
+}
+
+export function validateShare(deps: ValidatorDeps, ctx: ShareContext, p: SubmitParams, nowMs: number): ShareVerdict {
+  // 2. job
+  const found = deps.lookup(p.jobId, nowMs);
+  if (found.kind === "unknown") return reject(RejectReason.JobNotFound, null, `job ${p.jobId} unknown or expired`);
+  const job = found.job;
+
+  // 3. extranonce2: exactly the size we announced (hex digits = 2 × bytes).
+  if (p.extranonce2Hex.length !== ctx.extranonce2Size * 2) {
+    return reject(RejectReason.BadExtranonce2, job, `extranonce2 must be ${ctx.extranonce2Size} bytes, got ${p.extranonce2Hex.length / 2}`);
+  }
+
+  // 4. ntime
+  const ntime = parseInt(p.ntimeHex, 16) >>> 0;
+  const nowSec = Math.floor(nowMs / 1000);
+  if (ntime < job.ntime || ntime > job.ntime + MAX_NTIME_ROLL_SEC || ntime > nowSec + MAX_NTIME_FUTURE_SEC) {
+    return reject(RejectReason.NtimeOutOfRange, job, `ntime ${ntime} outside [${job.ntime}, ${Math.min(job.ntime + MAX_NTIME_ROLL_SEC, nowSec + MAX_NTIME_FUTURE_SEC)}]`);
+  }
+
+  // 5. version rolling (BIP310): bits outside the negotiated mask are refused.
+  const versionBits = p.versionBitsHex === null ? 0 : parseInt(p.versionBitsHex, 16) >>> 0;
+  if ((versionBits & ~ctx.versionMask) >>> 0 !== 0) {
+    return reject(RejectReason.BadVersion, job, `version bits ${versionBits.toString(16)} outside mask ${ctx.versionMask.toString(16)}`);
+  }
+  const version = ((job.template.version & ~ctx.versionMask) | (versionBits & ctx.versionMask)) >>> 0;
+
+  // 6. duplicate: the identity as numbers, so hex case and leading zeros cannot dodge it.
+  const nonce = parseInt(p.nonceHex, 16) >>> 0;
+  const en2 = p.extranonce2Hex.toLowerCase();
+  const key = `${en2}:${ntime}:${nonce}:${version}`;
+  // Keyed per job and (through en2 + the session's own extranonce1) per connection.
+  const dupKey = `${ctx.extranonce1.toString("hex")}:${key}`;
+  if (deps.duplicates.checkAndAdd(job, dupKey)) return reject(RejectReason.Duplicate, job, "share already submitted");
+
+  // 7. hash
+  const parts = ctx.coinbaseFor(job);
+  const coinbase = Buffer.allocUnsafe(parts.coinb1.length + ctx.extranonce1.length + ctx.extranonce2Size + parts.coinb2.length);
+  let o = parts.coinb1.copy(coinbase, 0);
+  o += ctx.extranonce1.copy(coinbase, o);
+  o += coinbase.write(en2, o, "hex");
+  parts.coinb2.copy(coinbase, o);
+  const merkleRootLE = merkleRootFromBranch(sha256d(coinbase), job.template.merkleBranchLE as Buffer[]);
+  const header = writeHeader(Buffer.allocUnsafe(80), {
+    version,
+    prevhashLE: job.template.prevhashLE,
+    merkleRootLE,
+    ntime,
+    nbits: job.template.nbits,
+    nonce,
+  });
+  const hashLE = sha256d(header);
+  const shareDifficulty = hashToDifficulty(hashLE);
+  const block = hashMeetsTargetBuffer(hashLE, job.template.networkTargetLE);
+  if (block) deps.onBlock({ job, header, coinbase, hashLE, shareDifficulty });
+
+  if (found.kind === "stale") return reject(RejectReason.Stale, job, "job is from a previous block", { shareDifficulty, block });
+
+  // 8. difficulty in force when the job was sent to this connection
+  const difficulty = ctx.difficultyForJob(job);
+  if (!block && !hashMeetsTargetBuffer(hashLE, targetLEForDifficulty(difficulty))) {
+    return reject(RejectReason.LowDifficulty, job, `share difficulty ${shareDifficulty.toPrecision(6)} below ${difficulty}`, { difficulty, shareDifficulty });
+  }
+  return { accepted: true, reason: null, difficulty, shareDifficulty, block, job };
+}

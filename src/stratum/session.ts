@@ -1,0 +1,357 @@
+/**
+ * One miner connection's Stratum state machine (SPEC §3). Transport-free: it receives decoded lines
+ * and writes through `Transport`, so the server, tests and fuzzers drive the same code.
+ * Handshake messages (configure, subscribe, authorize, suggest_difficulty, extranonce.subscribe) are
+ * accepted in any order and pipelined; work starts once subscribed AND authorized, with
+ * set_difficulty before the first notify (protocol.md §2.1: some firmware needs it first).
+ */
+import { decodeRequest, encodeError, encodeNotify, encodeResult, encodeSetDifficulty, encodeNotification, Errors, u32hex, type ClientRequest, type DecodeFailure, type SubmitParams } from "./messages.ts";
+import { REJECT_WIRE, RejectReason, errorTuple } from "./errors.ts";
+import { Vardiff, type VardiffOptions } from "./vardiff.ts";
+import type { MinerIdentity, AuthResult } from "./identity.ts";
+import type { Job, JobLookup } from "../work/jobs.ts";
+import type { CoinbaseParts, Payout } from "../work/coinbase-cache.ts";
+import { validateShare, type BlockCandidate, type DuplicateFilter, type ShareContext, type ShareVerdict, type ValidatorDeps } from "../shares/validator.ts";
+
+export interface Transport {
+  readonly remoteAddress: string;
+  send(data: string): void;
+  close(reason: string): void;
+}
+
+export interface SessionSettings {
+  extranonce2Size: number;
+  /** Pool's BIP310 mask (`version_mask`). */
+  poolVersionMask: number;
+  startDifficulty: number;
+  vardiff: VardiffOptions;
+}
+
+/** What a session needs from the engine. */
+export interface SessionHost {
+  now(): number;
+  settings: SessionSettings;
+  currentJob(): Job | null;
+  refreshJob(): Job | null;
+  lookupJob(jobId: string, nowMs: number): JobLookup;
+  duplicates: DuplicateFilter;
+  coinbaseParts(job: Job, payout: Payout): CoinbaseParts;
+  payoutFor(identity: MinerIdentity): Payout;
+  authorize(username: string, password: string | null): AuthResult;
+  allocateExtranonce1(): Buffer;
+  releaseExtranonce1(en1: Buffer): void;
+  /** A found block: submit it now. */
+  onBlock(candidate: BlockCandidate, session: Session): void;
+  /** Observability hooks (the engine turns them into events, metrics, logs). */
+  onAuthorized(session: Session): void;
+  onShare(session: Session, verdict: ShareVerdict): void;
+  onDifficulty(session: Session, oldDifficulty: number | null, newDifficulty: number, reason: "vardiff" | "suggest" | "initial" | "minimum"): void;
+  onProtocolError(session: Session, kind: string, detail: string): void;
+}
+
+let sessionCounter = 0;
+
+export class Session implements ShareContext {
+  /** Session id (8 hex digits), as in the subscribe reply. */
+  readonly id: string;
+  readonly connectedAtMs: number;
+  userAgent: string | null = null;
+  extranonce1: Buffer = Buffer.alloc(0);
+  readonly extranonce2Size: number;
+  versionMask = 0;
+  identity: MinerIdentity | null = null;
+  /** Every username authorized on this connection (a submit must name one of them). */
+  private readonly authorized = new Set<string>();
+  subscribed = false;
+  extranonceSubscribed = false;
+  difficulty: number;
+  /** Difficulty in force when each job was sent here; pruned as jobs age. */
+  private readonly jobDifficulty = new Map<string, number>();
+  private suggested: number | null = null;
+  private workStarted = false;
+  private closed = false;
+  readonly vardiff: Vardiff;
+  sharesAccepted = 0;
+  sharesRejected = 0;
+  /** Best share difficulty this session (resets on disconnect). */
+  bestDifficulty = 0;
+  lastShareMs = 0;
+  private payout: Payout | null = null;
+  private readonly validatorDeps: ValidatorDeps;
+
+  constructor(
+    private readonly host: SessionHost,
+    readonly transport: Transport,
+  ) {
+    sessionCounter = (sessionCounter + 1) >>> 0;
+    this.id = u32hex(sessionCounter);
+    this.connectedAtMs = host.now();
+    this.extranonce2Size = host.settings.extranonce2Size;
+    this.difficulty = host.settings.startDifficulty;
+    this.vardiff = new Vardiff(host.settings.vardiff, this.connectedAtMs);
+    this.difficulty = this.vardiff.clamp(this.difficulty);
+    this.validatorDeps = {
+      lookup: (id, now) => host.lookupJob(id, now),
+      duplicates: host.duplicates,
+      onBlock: (c) => host.onBlock(c, this),
+    };
+  }
+
+  get isAuthorized(): boolean {
+    return this.identity !== null;
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** Handles one complete line from the miner. Never throws for bad input. */
+  handleLine(line: string): void {
+    if (this.closed) return;
+    const decoded = decodeRequest(line);
+    if (!decoded.ok) return this.handleFailure(decoded.failure);
+    this.handle(decoded.request);
+  }
+
+  private handleFailure(f: DecodeFailure): void {
+    switch (f.kind) {
+      case "response":
+        return; // e.g. a reply to client.get_version: nothing to do
+      case "invalid_json":
+        this.host.onProtocolError(this, "invalid_json", "line is not JSON");
+        this.transport.send(encodeError(null, Errors.invalidJson()));
+        return;
+      case "not_a_request":
+        this.host.onProtocolError(this, "not_a_request", "JSON is not a request object with a string method");
+        this.transport.send(encodeError(f.id, Errors.badParams("expected {id, method, params}")));
+        return;
+      case "bad_params":
+        this.host.onProtocolError(this, "bad_params", `${f.method}: ${f.detail}`);
+        if (f.method === "mining.submit") this.countReject(RejectReason.InvalidParams, f.detail);
+        this.transport.send(encodeError(f.id, Errors.badParams(f.detail)));
+        return;
+    }
+  }
+
+  private handle(req: ClientRequest): void {
+    switch (req.method) {
+      case "mining.configure":
+        return this.configure(req);
+      case "mining.subscribe":
+        return this.subscribe(req);
+      case "mining.authorize":
+        return this.authorize(req);
+      case "mining.suggest_difficulty":
+        return this.suggestDifficulty(req.id, req.difficulty);
+      case "mining.extranonce.subscribe":
+        this.extranonceSubscribed = true;
+        this.transport.send(encodeResult(req.id, true));
+        return;
+      case "mining.submit":
+        return this.submit(req.id, req.submit);
+      case "unknown":
+        this.host.onProtocolError(this, "unknown_method", req.name);
+        this.transport.send(encodeError(req.id, Errors.unknownMethod(req.name)));
+        return;
+    }
+  }
+
+  /** BIP310. Every requested extension gets an answer; the mask is pool ∩ miner. */
+  private configure(req: Extract<ClientRequest, { method: "mining.configure" }>): void {
+    const result: Record<string, unknown> = {};
+    for (const ext of req.extensions) {
+      if (ext === "version-rolling") {
+        const raw = req.params["version-rolling.mask"];
+        // A missing mask means "ffffffff" (BIP310).
+        const minerMask = typeof raw === "string" && /^[0-9a-fA-F]{1,8}$/.test(raw) ? parseInt(raw, 16) >>> 0 : 0xffffffff;
+        this.versionMask = (this.host.settings.poolVersionMask & minerMask) >>> 0;
+        result["version-rolling"] = true;
+        result["version-rolling.mask"] = u32hex(this.versionMask);
+      } else if (ext === "minimum-difficulty") {
+        const v = req.params["minimum-difficulty.value"];
+        if (typeof v === "number" && Number.isFinite(v) && v >= 0) {
+          this.vardiff.setFloor(v);
+          result["minimum-difficulty"] = true;
+          if (v > 0 && this.workStarted && v > this.difficulty) this.changeDifficulty(this.vardiff.clamp(v), "minimum");
+          else if (v > 0 && !this.workStarted) this.difficulty = this.vardiff.clamp(Math.max(this.difficulty, v));
+        } else {
+          result["minimum-difficulty"] = false;
+        }
+      } else if (ext === "subscribe-extranonce") {
+        this.extranonceSubscribed = true;
+        result["subscribe-extranonce"] = true;
+      } else if (ext === "info") {
+        result["info"] = true;
+      } else {
+        result[ext] = false;
+      }
+    }
+    this.transport.send(encodeResult(req.id, result));
+  }
+
+  private subscribe(req: Extract<ClientRequest, { method: "mining.subscribe" }>): void {
+    if (!this.subscribed) {
+      this.extranonce1 = this.host.allocateExtranonce1();
+      this.subscribed = true;
+      this.userAgent = req.userAgent;
+    }
+    this.transport.send(
+      encodeResult(req.id, [
+        [
+          ["mining.set_difficulty", this.id],
+          ["mining.notify", this.id],
+        ],
+        this.extranonce1.toString("hex"),
+        this.extranonce2Size,
+      ]),
+    );
+    this.maybeStartWork();
+  }
+
+  private authorize(req: Extract<ClientRequest, { method: "mining.authorize" }>): void {
+    const result = this.host.authorize(req.username, req.password);
+    if (!result.ok) {
+      this.host.onProtocolError(this, "auth_failed", result.message);
+      this.transport.send(encodeError(req.id, Errors.unauthorized(result.message)));
+      return;
+    }
+    this.authorized.add(req.username);
+    const first = this.identity === null;
+    if (first) {
+      this.identity = result.identity;
+      this.payout = this.host.payoutFor(result.identity);
+    }
+    this.transport.send(encodeResult(req.id, true));
+    if (first) {
+      this.host.onAuthorized(this);
+      this.maybeStartWork();
+    }
+  }
+
+  private suggestDifficulty(id: ClientRequest["id"], d: number): void {
+    this.transport.send(encodeResult(id, true));
+    // NerdMiner repeats its suggestion every 30 s as a keepalive: identical repeats are a no-op (protocol.md §2.2).
+    if (this.suggested === d) return;
+    this.suggested = d;
+    this.vardiff.setFloor(d);
+    const next = this.vardiff.clamp(d);
+    if (!this.workStarted) {
+      this.difficulty = next;
+      return;
+    }
+    if (next !== this.difficulty) this.changeDifficulty(next, "suggest");
+  }
+
+  private maybeStartWork(): void {
+    if (this.workStarted || !this.subscribed || !this.identity) return;
+    const job = this.host.currentJob();
+    this.workStarted = true;
+    this.vardiff.reset(this.host.now());
+    this.transport.send(encodeSetDifficulty(this.difficulty));
+    this.host.onDifficulty(this, null, this.difficulty, "initial");
+    if (job) this.sendJob(job, true);
+  }
+
+  /** Sends a job to this miner (called for its own start, on new work fan-out, and after a difficulty change). */
+  sendJob(job: Job, forceClean = false): void {
+    if (this.closed || !this.workStarted || !this.payout) return;
+    const parts = this.host.coinbaseParts(job, this.payout);
+    this.jobDifficulty.set(job.id, this.difficulty);
+    if (this.jobDifficulty.size > 64) {
+      // Oldest first (Map keeps insertion order); far more than any live job set.
+      const drop = this.jobDifficulty.size - 64;
+      let i = 0;
+      for (const k of this.jobDifficulty.keys()) {
+        if (i++ >= drop) break;
+        this.jobDifficulty.delete(k);
+      }
+    }
+    this.transport.send(
+      encodeNotify({
+        jobId: job.id,
+        prevhashStratum: job.template.prevhashStratum,
+        coinb1Hex: parts.coinb1Hex,
+        coinb2Hex: parts.coinb2Hex,
+        merkleBranchHex: job.template.merkleBranchHex,
+        versionHex: u32hex(job.template.version),
+        nbitsHex: job.template.nbitsHex,
+        ntimeHex: job.ntimeHex,
+        cleanJobs: forceClean || job.cleanJobs,
+      }),
+    );
+  }
+
+  /** set_difficulty then a fresh job (never the same job id again: ESP-Miner#1603). */
+  changeDifficulty(next: number, reason: "vardiff" | "suggest" | "minimum"): void {
+    const old = this.difficulty;
+    if (next === old || this.closed) return;
+    this.difficulty = next;
+    this.vardiff.reset(this.host.now());
+    this.transport.send(encodeSetDifficulty(next));
+    this.host.onDifficulty(this, old, next, reason);
+    const job = this.host.refreshJob();
+    if (job) this.sendJob(job);
+  }
+
+  /** Periodic housekeeping from the server: vardiff for silent miners. */
+  tick(nowMs: number): void {
+    if (!this.workStarted || this.closed) return;
+    const net = this.host.currentJob()?.template.networkDifficulty;
+    const next = this.vardiff.tick(this.difficulty, nowMs, net);
+    if (next !== null) this.changeDifficulty(next, "vardiff");
+  }
+
+  // ---- ShareContext
+  difficultyForJob(job: Job): number {
+    return this.jobDifficulty.get(job.id) ?? this.difficulty;
+  }
+
+  coinbaseFor(job: Job): CoinbaseParts {
+    return this.host.coinbaseParts(job, this.payout!);
+  }
+
+  private submit(id: ClientRequest["id"], p: SubmitParams): void {
+    let verdict: ShareVerdict;
+    if (!this.identity || !this.authorized.has(p.worker)) {
+      verdict = { accepted: false, reason: RejectReason.Unauthorized, difficulty: 0, shareDifficulty: 0, block: false, job: null, detail: this.identity ? `worker '${p.worker}' not authorized on this connection` : "not authorized" };
+    } else if (!this.subscribed) {
+      verdict = { accepted: false, reason: RejectReason.NotSubscribed, difficulty: 0, shareDifficulty: 0, block: false, job: null, detail: "not subscribed" };
+    } else {
+      const now = this.host.now();
+      verdict = validateShare(this.validatorDeps, this, p, now);
+      this.lastShareMs = now;
+    }
+    if (verdict.shareDifficulty > this.bestDifficulty && (verdict.accepted || verdict.block)) this.bestDifficulty = verdict.shareDifficulty;
+    if (verdict.accepted) {
+      this.sharesAccepted++;
+      this.transport.send(encodeResult(id, true));
+    } else {
+      this.sharesRejected++;
+      const wire = REJECT_WIRE[verdict.reason ?? RejectReason.Other];
+      this.transport.send(encodeError(id, errorTuple(wire.code, verdict.detail ? `${wire.message}: ${verdict.detail}` : wire.message)));
+    }
+    this.host.onShare(this, verdict);
+    if (verdict.accepted) {
+      const net = verdict.job?.template.networkDifficulty;
+      const next = this.vardiff.onAccepted(verdict.difficulty, this.difficulty, this.host.now(), net);
+      if (next !== null) this.changeDifficulty(next, "vardiff");
+    }
+  }
+
+  private countReject(reason: RejectReason, detail: string): void {
+    this.sharesRejected++;
+    this.host.onShare(this, { accepted: false, reason, difficulty: 0, shareDifficulty: 0, block: false, job: null, detail });
+  }
+
+  /** Asks the miner to reconnect (on shutdown), BitAxe ignores params so none are sent (protocol.md §1.8). */
+  sendReconnect(): void {
+    if (!this.closed) this.transport.send(encodeNotification("client.reconnect", []));
+  }
+
+  /** Releases resources; the server calls it once when the socket is gone. */
+  dispose(): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.subscribed) this.host.releaseExtranonce1(this.extranonce1);
+  }
+}

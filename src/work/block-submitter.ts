@@ -1,0 +1,49 @@
+/**
+ * A found block: assembled and sent to EVERY node in parallel (SPEC §2, §4). `null` and "duplicate"
+ * count as accepted (ckpool.md §4.2); a rejection is double-checked against the node's best block hash,
+ * since a node may answer "inconclusive" or time out for a block it did take.
+ */
+import { coinbaseTxWithWitness } from "../bitcoin/coinbase.ts";
+import { serializeBlock } from "../bitcoin/block.ts";
+import type { RpcClient } from "../node/rpc-client.ts";
+import type { BlockCandidate } from "../shares/validator.ts";
+import { errorText } from "../util/errors.ts";
+
+export interface SubmitResult {
+  node: string;
+  accepted: boolean;
+  /** The node's answer: null (accepted), "duplicate", a rejection reason, or the error text. */
+  result: string | null;
+  latencyMs: number;
+}
+
+/** The block's serialisation as submitblock takes it (hex). */
+export function assembleBlockHex(c: BlockCandidate): string {
+  const coinbase = c.job.template.witnessCommitmentScript ? coinbaseTxWithWitness(c.coinbase) : c.coinbase;
+  return serializeBlock(c.header, coinbase, c.job.template.txDataHex as string[]);
+}
+
+export async function submitToAll(nodes: RpcClient[], blockHex: string, blockHashHex: string): Promise<SubmitResult[]> {
+  return Promise.all(
+    nodes.map(async (rpc): Promise<SubmitResult> => {
+      const t0 = performance.now();
+      let result: string | null;
+      let accepted: boolean;
+      try {
+        result = await rpc.submitBlock(blockHex);
+        accepted = result === null || result === "duplicate";
+      } catch (err) {
+        result = errorText(err);
+        accepted = false;
+      }
+      if (!accepted) {
+        try {
+          if ((await rpc.getBestBlockHash()) === blockHashHex) accepted = true;
+        } catch {
+          // keep the original verdict
+        }
+      }
+      return { node: rpc.name, accepted, result, latencyMs: performance.now() - t0 };
+    }),
+  );
+}

@@ -1,0 +1,211 @@
+/**
+ * Where templates come from (SPEC §2): `getblocktemplate` from the first healthy node, in `btcd` order.
+ * - New blocks are noticed by polling `getbestblockhash` every `blockpoll` ms (the fallback that keeps the
+ *   engine correct with no ZMQ), or at once through `newBlockHint()` (ZMQ hashblock).
+ * - `update_interval` refreshes the template to pick up new transactions.
+ * - A node that errors or returns garbage is marked unhealthy and the next one serves; unhealthy nodes
+ *   are probed in the background and preferred again, in order, once they answer.
+ * - A hint naming a block the node does not serve yet is retried, not dropped.
+ * The last good template stays in use whatever happens.
+ */
+import type { RpcClient } from "../node/rpc-client.ts";
+import type { BlockTemplate } from "../node/rpc-types.ts";
+import { errorText } from "../util/errors.ts";
+
+export interface NodeStatus {
+  name: string;
+  healthy: boolean;
+  lastError: string | null;
+  lastOkMs: number | null;
+  /** Whether templates currently come from this node. */
+  active: boolean;
+  templatesServed: number;
+  failures: number;
+}
+
+export type TemplateReason = "initial" | "new_block" | "refresh";
+
+export interface TemplateSourceOptions {
+  nodes: RpcClient[];
+  /** getblocktemplate rules: ["segwit"], plus "signet" on signet. */
+  rules: string[];
+  /** ms between getbestblockhash polls (`blockpoll`). */
+  pollMs: number;
+  /** s between routine refreshes (`update_interval`). */
+  updateIntervalSec: number;
+  now: () => number;
+  onTemplate(template: BlockTemplate, node: string, reason: TemplateReason): void;
+  onNodeState?(status: NodeStatus, error: unknown): void;
+  /** A fetch failed on every node (the last good work stays in use). */
+  onAllNodesFailed?(error: unknown): void;
+  /** Called when polling (not a hint) noticed a new tip. */
+  onPolledNewBlock?(hash: string): void;
+}
+
+interface NodeState extends NodeStatus {
+  rpc: RpcClient;
+}
+
+export class TemplateSource {
+  private readonly nodes: NodeState[];
+  private tipHash: string | null = null;
+  private pollTimer: NodeJS.Timeout | null = null;
+  private refreshTimer: NodeJS.Timeout | null = null;
+  private probeTimer: NodeJS.Timeout | null = null;
+  private fetching: Promise<void> | null = null;
+  private pendingReason: TemplateReason | null = null;
+  private closed = false;
+  private lastTemplateMs = 0;
+
+  constructor(private readonly opts: TemplateSourceOptions) {
+    this.nodes = opts.nodes.map((rpc, i) => ({ rpc, name: rpc.name, healthy: true, lastError: null, lastOkMs: null, active: i === 0, templatesServed: 0, failures: 0 }));
+  }
+
+  get currentTip(): string | null {
+    return this.tipHash;
+  }
+
+  get lastTemplateAtMs(): number {
+    return this.lastTemplateMs;
+  }
+
+  status(): NodeStatus[] {
+    return this.nodes.map(({ rpc: _rpc, ...s }) => ({ ...s }));
+  }
+
+  /** Fetches the first template (waits until some node answers, retrying), then starts the timers. */
+  async start(): Promise<void> {
+    await this.fetch("initial");
+    this.pollTimer = setInterval(() => void this.poll(), Math.max(50, this.opts.pollMs));
+    this.refreshTimer = setInterval(() => {
+      if (this.opts.now() - this.lastTemplateMs >= this.opts.updateIntervalSec * 1000 - 50) void this.fetch("refresh");
+    }, Math.max(200, (this.opts.updateIntervalSec * 1000) / 4));
+    this.probeTimer = setInterval(() => void this.probe(), 1000);
+    for (const t of [this.pollTimer, this.refreshTimer, this.probeTimer]) t.unref();
+  }
+
+  /** A new block was announced (ZMQ). Fetch now; retry while the node still serves the old tip. */
+  async newBlockHint(hashHex: string): Promise<void> {
+    if (hashHex === this.tipHash) return;
+    for (let attempt = 0; attempt < 20 && !this.closed; attempt++) {
+      await this.fetch("new_block");
+      if (this.tipHash === hashHex) return;
+      await delay(Math.min(50 * 2 ** attempt, 1000));
+    }
+  }
+
+  /** Fetches a template now (coalescing concurrent requests; a new block wins over a refresh). */
+  async fetch(reason: TemplateReason): Promise<void> {
+    if (this.fetching) {
+      if (reason !== "refresh") this.pendingReason = reason;
+      return this.fetching.then(() => (this.pendingReason ? this.fetch(this.takePending()) : undefined));
+    }
+    this.fetching = this.doFetch(reason).finally(() => (this.fetching = null));
+    return this.fetching;
+  }
+
+  private takePending(): TemplateReason {
+    const r = this.pendingReason!;
+    this.pendingReason = null;
+    return r;
+  }
+
+  private async doFetch(reason: TemplateReason): Promise<void> {
+    let lastErr: unknown = null;
+    for (const node of this.orderedNodes()) {
+      if (this.closed) return;
+      try {
+        const t = await node.rpc.getBlockTemplate(this.opts.rules);
+        this.markOk(node);
+        this.setActive(node);
+        node.templatesServed++;
+        const newTip = t.previousblockhash !== this.tipHash;
+        this.tipHash = t.previousblockhash;
+        this.lastTemplateMs = this.opts.now();
+        this.opts.onTemplate(t, node.name, newTip && reason === "refresh" ? "new_block" : reason === "new_block" && !newTip ? "refresh" : reason);
+        return;
+      } catch (err) {
+        lastErr = err;
+        this.markFailed(node, err);
+      }
+    }
+    this.opts.onAllNodesFailed?.(lastErr);
+    if (reason === "initial" && !this.closed) {
+      await delay(1000);
+      return this.doFetch(reason);
+    }
+  }
+
+  /** Healthy nodes first, in configured order; then the unhealthy ones as a last resort. */
+  private orderedNodes(): NodeState[] {
+    return [...this.nodes.filter((n) => n.healthy), ...this.nodes.filter((n) => !n.healthy)];
+  }
+
+  private async poll(): Promise<void> {
+    if (this.closed || this.fetching) return;
+    const node = this.nodes.find((n) => n.active && n.healthy) ?? this.nodes.find((n) => n.healthy);
+    if (!node) return;
+    try {
+      const best = await node.rpc.getBestBlockHash();
+      this.markOk(node);
+      if (best !== this.tipHash) {
+        this.opts.onPolledNewBlock?.(best);
+        await this.fetch("new_block");
+      }
+    } catch (err) {
+      this.markFailed(node, err);
+      await this.fetch("refresh"); // fail over now rather than at the next refresh
+    }
+  }
+
+  /** Probes unhealthy nodes; a recovered node that ranks above the active one takes over. */
+  private async probe(): Promise<void> {
+    const active = this.nodes.findIndex((n) => n.active);
+    for (const [i, node] of this.nodes.entries()) {
+      if (node.healthy || this.closed) continue;
+      try {
+        await node.rpc.getBestBlockHash();
+        this.markOk(node);
+        if (active === -1 || i < active) await this.fetch("refresh");
+      } catch (err) {
+        node.lastError = errorText(err);
+      }
+    }
+  }
+
+  private markOk(node: NodeState): void {
+    node.lastOkMs = this.opts.now();
+    if (!node.healthy) {
+      node.healthy = true;
+      node.lastError = null;
+      this.opts.onNodeState?.(this.snapshot(node), null);
+    }
+  }
+
+  private markFailed(node: NodeState, err: unknown): void {
+    node.failures++;
+    node.lastError = errorText(err);
+    if (node.healthy) {
+      node.healthy = false;
+      this.opts.onNodeState?.(this.snapshot(node), err);
+    }
+  }
+
+  private setActive(node: NodeState): void {
+    for (const n of this.nodes) n.active = n === node;
+  }
+
+  private snapshot(node: NodeState): NodeStatus {
+    const { rpc: _rpc, ...s } = node;
+    return { ...s };
+  }
+
+  close(): void {
+    this.closed = true;
+    for (const t of [this.pollTimer, this.refreshTimer, this.probeTimer]) if (t) clearInterval(t);
+  }
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms).unref());
+}
