@@ -1,0 +1,160 @@
+/**
+ * The one database port the storage layer uses (reference/pipeline.md §3.1): `query(text, params)`,
+ * `exec(multi-statement sql)` and `transaction(fn)`. Two adapters back it: a `pg` Pool (server mode,
+ * PostgreSQL/TimescaleDB) and PGlite (embedded PostgreSQL in WASM for `tbg dev` and small pools).
+ * Both return node-postgres-shaped results, so every SQL statement in src/storage runs unchanged on either.
+ */
+import pg from "pg";
+import type { PGlite, PGliteOptions, Transaction } from "@electric-sql/pglite";
+
+/** Rows of a query plus the affected-row count. */
+export interface QueryResult<R> {
+  rows: R[];
+  /** Rows affected (INSERT/UPDATE/DELETE) or returned (SELECT). */
+  rowCount: number;
+}
+
+/** Something that runs SQL: a pool, a connection, or an open transaction. */
+export interface Queryable {
+  /** One statement with `$n` parameters. JS arrays bind as PostgreSQL arrays (for `unnest`). */
+  query<R = Record<string, unknown>>(text: string, params?: readonly unknown[]): Promise<QueryResult<R>>;
+  /** Several `;`-separated statements without parameters (migration files). */
+  exec(sql: string): Promise<void>;
+}
+
+/** A database: a {@link Queryable} that can open transactions and be closed. */
+export interface Database extends Queryable {
+  /** `"postgres"` (a server through `pg`) or `"pglite"` (embedded). */
+  readonly dialect: "postgres" | "pglite";
+  /** Runs `fn` in BEGIN … COMMIT on one connection; ROLLBACK and rethrow when it throws. */
+  transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
+  /** Closes the pool / the embedded database. */
+  close(): Promise<void>;
+}
+
+// ------------------------------------------------------------------ pg
+
+/** Options for {@link openPostgres}. */
+export interface PostgresOptions {
+  /** `postgres://user@host:port/db`. */
+  url: string;
+  /** Pool size. Default 4: the writer uses one connection per batch; the rest serve readers. */
+  maxConnections?: number;
+  /** Connect timeout per attempt, ms. Default 5 000. */
+  connectTimeoutMs?: number;
+  /** Receives errors of idle pooled connections (e.g. the server restarted). Default: ignored. */
+  onError?: (err: Error) => void;
+  /** `application_name` shown in pg_stat_activity. Default `tbg`. */
+  applicationName?: string;
+}
+
+class PgQueryable implements Queryable {
+  constructor(protected readonly client: pg.Pool | pg.PoolClient) {}
+
+  async query<R>(text: string, params?: readonly unknown[]): Promise<QueryResult<R>> {
+    const res = await this.client.query(text, params as unknown[] | undefined);
+    return { rows: res.rows as R[], rowCount: res.rowCount ?? 0 };
+  }
+
+  async exec(sql: string): Promise<void> {
+    // Without parameters pg uses the simple-query protocol, which accepts several statements.
+    await this.client.query(sql);
+  }
+}
+
+class PgDatabase extends PgQueryable implements Database {
+  readonly dialect = "postgres" as const;
+  constructor(private readonly pool: pg.Pool) {
+    super(pool);
+  }
+
+  async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
+    const client = await this.pool.connect();
+    let broken: Error | undefined;
+    try {
+      await client.query("BEGIN");
+      const out = await fn(new PgQueryable(client));
+      await client.query("COMMIT");
+      return out;
+    } catch (err) {
+      try {
+        await client.query("ROLLBACK");
+      } catch (rollbackErr) {
+        // The connection itself is gone: drop it from the pool instead of reusing it.
+        broken = rollbackErr as Error;
+      }
+      throw err;
+    } finally {
+      client.release(broken ?? false);
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.pool.end();
+  }
+}
+
+/**
+ * Opens a `pg` Pool. Does not connect yet (the first query does), so a server that is down at start
+ * shows up as {@link StoreUnavailableError}s that the batcher retries.
+ */
+export function openPostgres(opts: PostgresOptions): Database {
+  const pool = new pg.Pool({
+    connectionString: opts.url,
+    max: opts.maxConnections ?? 4,
+    connectionTimeoutMillis: opts.connectTimeoutMs ?? 5_000,
+    application_name: opts.applicationName ?? "tbg",
+  });
+  // An idle client's socket error is emitted on the pool; without a listener it would crash the process.
+  pool.on("error", (err) => opts.onError?.(err));
+  return new PgDatabase(pool);
+}
+
+// ------------------------------------------------------------------ PGlite
+
+class PgliteQueryable implements Queryable {
+  constructor(protected readonly db: PGlite | Transaction) {}
+
+  async query<R>(text: string, params?: readonly unknown[]): Promise<QueryResult<R>> {
+    const res = await this.db.query<R>(text, params as unknown[] | undefined);
+    return { rows: res.rows, rowCount: res.affectedRows ?? res.rows.length };
+  }
+
+  async exec(sql: string): Promise<void> {
+    await this.db.exec(sql);
+  }
+}
+
+class PgliteDatabase extends PgliteQueryable implements Database {
+  readonly dialect = "pglite" as const;
+  constructor(private readonly pglite: PGlite) {
+    super(pglite);
+  }
+
+  async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
+    return await this.pglite.transaction(async (tx) => await fn(new PgliteQueryable(tx)));
+  }
+
+  async close(): Promise<void> {
+    if (!this.pglite.closed) await this.pglite.close();
+  }
+}
+
+/** Options for {@link openPglite}. */
+export interface PgliteOpenOptions {
+  /**
+   * Directory of the persistent database (created when missing). Omit for an in-memory database.
+   * One process owns a data dir at a time (PGlite is single-connection).
+   */
+  dataDir?: string;
+  /** Skip waiting for filesystem flushes (faster; the newest writes may be lost on a crash). Default false. */
+  relaxedDurability?: boolean;
+}
+
+/** Opens an embedded PostgreSQL (PGlite). Follows the plain-PostgreSQL path: no TimescaleDB. */
+export async function openPglite(opts: PgliteOpenOptions = {}): Promise<Database> {
+  const { PGlite } = await import("@electric-sql/pglite");
+  const options: PGliteOptions = { relaxedDurability: opts.relaxedDurability ?? false };
+  const db = opts.dataDir ? await PGlite.create(opts.dataDir, options) : await PGlite.create(options);
+  return new PgliteDatabase(db);
+}
