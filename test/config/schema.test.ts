@@ -177,3 +177,8 @@ test("schema introspection lists nested key paths and the keys of an object", ()
   assert.ok(knownKeysAt(["btcd", 3]).includes("cookie"));
   assert.deepEqual(knownKeysAt(["mindiff"]), []);
 });
+
+test("events.types accepts exactly the events module's event types", async () => {
+  const { ALL_EVENT_TYPES } = await import("../../src/events/types.ts");
+  assert.deepEqual([...(await import("../../src/config/schema.ts")).CONFIG_EVENT_TYPES].sort(), [...ALL_EVENT_TYPES].sort());
+});
