@@ -1,0 +1,481 @@
+/**
+ * Unix datagram socket sink (SPEC.md §5): one JSON event per datagram, sent to a reader bound at
+ * `socketPath` (the collector or the publisher sidecar), never blocking the mining path.
+ *
+ * Why the extra machinery around node-unix-socket (reference/pipeline.md §4):
+ * - Linux queues only `net.unix.max_dgram_qlen` datagrams per receiving socket (10 here), so any
+ *   burst hits EAGAIN. We keep our OWN bounded FIFO (`queueMax` datagrams / `queueMaxBytes`) and
+ *   retry; only overflow drops, oldest first, counted.
+ * - node-unix-socket queues EAGAIN'd sends in an unbounded native queue and retries whenever the
+ *   socket polls writable. An unconnected AF_UNIX datagram socket always polls writable (the kernel
+ *   checks the *peer's* queue only for connected sockets, net/unix/af_unix.c unix_dgram_poll), so a
+ *   stuck reader makes that retry a busy loop (measured: 100 % of a core). We therefore keep at most
+ *   ONE datagram inside the native socket, and if it has not gone out within `stallMs` we close the
+ *   native socket (which discards its copy without calling back), put the datagram back at the head
+ *   of our queue and retry on a fresh socket after an exponential backoff.
+ * - The native socket closes itself on error; we recreate it on the next send.
+ * - No reader (ENOENT: no socket file; ECONNREFUSED: stale file, reader dead): we keep queueing
+ *   (bounded, oldest dropped and counted as `no_reader`) and probe with the head datagram on an
+ *   exponential backoff up to `noReaderRetryMs.max`, so a restarting collector gets the most recent
+ *   `queueMax` events and a missing one costs one syscall per probe interval.
+ */
+import { DgramSocket } from "node-unix-socket";
+import { EventsConfigError } from "../errors.ts";
+import { RingQueue } from "../ring-queue.ts";
+import { emptyDropCounts, NOOP_OBSERVER } from "../sink.ts";
+import type { DropReason, EventSink, SinkObserver, SinkState, SinkStats } from "../sink.ts";
+import type { EventType } from "../types.ts";
+
+/** The part of node-unix-socket's DgramSocket this sink uses (injectable for tests). */
+export interface NativeDgramSocket {
+  sendTo(buf: Buffer, offset: number, length: number, destPath: string, onWrite?: (err: undefined | Error) => void): void;
+  on(event: "error", listener: (err: Error) => void): unknown;
+  close(): void;
+  setSendBufferSize(size: number): void;
+}
+
+/** Timer seam (STYLE.md: timers behind a seam). Handles may have `unref()`. */
+export interface SinkTimers {
+  setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+  setImmediate(fn: () => void): unknown;
+}
+
+/** Defaults of {@link UnixDgramSinkOptions}, each with its reason. */
+export const UNIX_DGRAM_SINK_DEFAULTS = {
+  /** Datagrams held while the reader is slow or absent: a 100k-event burst fits (≈ 30 MB at ~300 B). */
+  queueMax: 100_000,
+  /** Byte cap of the same queue, so 4 KiB events cannot take 400 MB. */
+  queueMaxBytes: 64 * 1024 * 1024,
+  /** How long the native socket may retry one datagram (busy-polling) before we back off. */
+  stallMs: 5,
+  /** Backoff after a stall, doubling per consecutive stall. */
+  congestedBackoffMs: { min: 2, max: 250 },
+  /** Probe interval while there is no reader, doubling up to max. */
+  noReaderRetryMs: { min: 100, max: 2_000 },
+  /** close(): how long to keep delivering the queue before dropping the rest. */
+  flushTimeoutMs: 2_000,
+  /**
+   * SO_SNDBUF. An AF_UNIX datagram stays charged to the *sender* until read, so with a raised
+   * `max_dgram_qlen` the default 208 KiB send buffer becomes the limit. The kernel caps it at
+   * `net.core.wmem_max`.
+   */
+  sendBufferBytes: 4 * 1024 * 1024,
+} as const;
+
+/** Options of {@link UnixDgramSink}. */
+export interface UnixDgramSinkOptions {
+  /** Path of the reader's socket, e.g. `/tmp/ckpool/events.sock`. */
+  socketPath: string;
+  queueMax?: number;
+  queueMaxBytes?: number;
+  stallMs?: number;
+  congestedBackoffMs?: { min: number; max: number };
+  noReaderRetryMs?: { min: number; max: number };
+  flushTimeoutMs?: number;
+  sendBufferBytes?: number;
+  /** Creates the native socket. Default `new DgramSocket()` from node-unix-socket. */
+  createSocket?: () => NativeDgramSocket;
+  /** Default: Node's timers (backoff timers unref'd). */
+  timers?: SinkTimers;
+}
+
+/** Counters of {@link UnixDgramSink}. */
+export interface UnixDgramSinkStats extends SinkStats {
+  /** Bytes held in the queue. */
+  queuedBytes: number;
+  /** Datagrams inside the native socket awaiting the kernel (0 or 1). */
+  inFlight: number;
+  /** Sends the kernel refused with EAGAIN/ENOBUFS (then retried). */
+  retries: number;
+  /** Times a datagram stalled past `stallMs` and we backed off. */
+  stalls: number;
+  /** Native sockets created (1 + recreations). */
+  socketsCreated: number;
+  /** Last socket error text, or null. */
+  lastError: string | null;
+}
+
+interface Item {
+  buf: Buffer;
+  type: EventType;
+}
+
+const NO_READER_CODES = new Set(["ENOENT", "ECONNREFUSED", "ENOTDIR", "EACCES", "EPERM", "EPROTOTYPE"]);
+// node-unix-socket reports errno only as strerror() text (glibc/musl wording), no `code`.
+const NO_READER_TEXT =
+  /No such file or directory|Connection refused|Not a directory|Permission denied|Operation not permitted|Protocol wrong type/i;
+
+function classify(err: Error): "no_reader" | "too_large" | "error" {
+  const code = (err as { code?: unknown }).code;
+  if (typeof code === "string" && NO_READER_CODES.has(code)) return "no_reader";
+  if (code === "EMSGSIZE" || /Message too long/i.test(err.message)) return "too_large";
+  if (NO_READER_TEXT.test(err.message)) return "no_reader";
+  return "error";
+}
+
+const NODE_TIMERS: SinkTimers = {
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  clearTimeout: (h) => clearTimeout(h as ReturnType<typeof setTimeout>),
+  setImmediate: (fn) => setImmediate(fn),
+};
+
+function unref(handle: unknown): unknown {
+  (handle as { unref?: () => void } | null)?.unref?.();
+  return handle;
+}
+
+function positive(name: string, value: number): number {
+  if (!Number.isFinite(value) || value <= 0) throw new EventsConfigError(`unix datagram sink: ${name} must be > 0`);
+  return value;
+}
+
+/** Sends events to a Unix datagram socket; see the module comment. */
+export class UnixDgramSink implements EventSink {
+  readonly name: string;
+  readonly socketPath: string;
+  private readonly queue: RingQueue<Item>;
+  private readonly queueMaxBytes: number;
+  private readonly stallMs: number;
+  private readonly congestedBackoff: { min: number; max: number };
+  private readonly noReaderRetry: { min: number; max: number };
+  private readonly flushTimeoutMs: number;
+  private readonly sendBufferBytes: number;
+  private readonly createSocket: () => NativeDgramSocket;
+  private readonly timers: SinkTimers;
+  private observer: SinkObserver = NOOP_OBSERVER;
+
+  private sock: NativeDgramSocket | null = null;
+  private inflight: Item | null = null;
+  private queuedBytes = 0;
+  private state: SinkState = "idle";
+  private started = false;
+  private pumping = false;
+  private immediatePending = false;
+  private stallTimer: unknown = null;
+  private retryTimer: unknown = null;
+  private congestedDelayMs: number;
+  private noReaderDelayMs: number;
+  private closing: { deadline: unknown; resolve: () => void; promise: Promise<void> } | null = null;
+  private finished = false;
+  /** Set when close() found no reader: stop sending, finish on the next tick. */
+  private givingUp = false;
+
+  private sent = 0;
+  private retries = 0;
+  private stalls = 0;
+  private socketsCreated = 0;
+  private lastError: string | null = null;
+  private readonly dropped = emptyDropCounts();
+
+  constructor(options: UnixDgramSinkOptions) {
+    const d = UNIX_DGRAM_SINK_DEFAULTS;
+    if (!options.socketPath) throw new EventsConfigError("unix datagram sink: socketPath is required");
+    // sockaddr_un.sun_path is 108 bytes on Linux, NUL included (unix(7)).
+    if (Buffer.byteLength(options.socketPath) > 107) {
+      throw new EventsConfigError(`unix datagram sink: socket path longer than 107 bytes: ${options.socketPath}`);
+    }
+    this.socketPath = options.socketPath;
+    this.name = `unix:${options.socketPath}`;
+    const queueMax = positive("queueMax", options.queueMax ?? d.queueMax);
+    if (!Number.isInteger(queueMax)) throw new EventsConfigError("unix datagram sink: queueMax must be an integer");
+    this.queue = new RingQueue<Item>(queueMax);
+    this.queueMaxBytes = positive("queueMaxBytes", options.queueMaxBytes ?? d.queueMaxBytes);
+    this.stallMs = positive("stallMs", options.stallMs ?? d.stallMs);
+    this.congestedBackoff = options.congestedBackoffMs ?? d.congestedBackoffMs;
+    this.noReaderRetry = options.noReaderRetryMs ?? d.noReaderRetryMs;
+    for (const [n, r] of [["congestedBackoffMs", this.congestedBackoff], ["noReaderRetryMs", this.noReaderRetry]] as const) {
+      if (!(positive(`${n}.min`, r.min) <= positive(`${n}.max`, r.max))) {
+        throw new EventsConfigError(`unix datagram sink: ${n}.min must be <= max`);
+      }
+    }
+    this.flushTimeoutMs = positive("flushTimeoutMs", options.flushTimeoutMs ?? d.flushTimeoutMs);
+    this.sendBufferBytes = options.sendBufferBytes ?? d.sendBufferBytes;
+    this.createSocket = options.createSocket ?? (() => new DgramSocket());
+    this.timers = options.timers ?? NODE_TIMERS;
+    this.congestedDelayMs = this.congestedBackoff.min;
+    this.noReaderDelayMs = this.noReaderRetry.min;
+  }
+
+  attach(observer: SinkObserver): void {
+    this.observer = observer;
+  }
+
+  /** Queue one datagram and, when nothing is pending, send it right away (one non-blocking syscall). */
+  send(datagram: Buffer, type: EventType): void {
+    if (this.closing) return this.drop({ buf: datagram, type }, "closed");
+    const overflow: DropReason = this.state === "no_reader" ? "no_reader" : "queue_full";
+    // Make room: drop the oldest queued datagrams (never the one in flight). Newest data is the
+    // most useful after an outage: current connections, difficulties, hashrates.
+    while (
+      this.queue.length > 0 &&
+      (this.queue.length + (this.inflight ? 1 : 0) >= this.queue.capacity ||
+        this.queuedBytes + datagram.length > this.queueMaxBytes)
+    ) {
+      const old = this.queue.shift()!;
+      this.queuedBytes -= old.buf.length;
+      this.drop(old, overflow);
+    }
+    // Only possible with queueMax 1 and a datagram in flight: nothing older to evict.
+    if (this.queue.length + (this.inflight ? 1 : 0) >= this.queue.capacity) return this.drop({ buf: datagram, type }, overflow);
+    this.queue.push({ buf: datagram, type });
+    this.queuedBytes += datagram.length;
+    if (this.started && !this.pumping) this.pump();
+  }
+
+  stats(): UnixDgramSinkStats {
+    return {
+      state: this.state,
+      sent: this.sent,
+      queued: this.queue.length + (this.inflight ? 1 : 0),
+      dropped: { ...this.dropped },
+      queuedBytes: this.queuedBytes + (this.inflight ? this.inflight.buf.length : 0),
+      inFlight: this.inflight ? 1 : 0,
+      retries: this.retries,
+      stalls: this.stalls,
+      socketsCreated: this.socketsCreated,
+      lastError: this.lastError,
+    };
+  }
+
+  async start(): Promise<void> {
+    if (this.started || this.closing) return;
+    this.started = true;
+    this.setState("ready", "started");
+    this.pump();
+  }
+
+  /**
+   * Stop accepting, deliver the queue for up to `flushTimeoutMs`, then drop the rest (`closed`, or
+   * `no_reader` when nobody is reading: then we give up after one immediate probe).
+   */
+  close(): Promise<void> {
+    if (this.closing) return this.closing.promise;
+    let resolve!: () => void;
+    const promise = new Promise<void>((r) => (resolve = r));
+    this.closing = { deadline: null, resolve, promise };
+    if (!this.started) {
+      this.finish();
+      return promise;
+    }
+    this.closing.deadline = this.timers.setTimeout(() => this.finish(), this.flushTimeoutMs);
+    // Retry now rather than after a long backoff; in no_reader state this is the final probe.
+    this.clearRetry();
+    this.pump();
+    return promise;
+  }
+
+  // ---- delivery ------------------------------------------------------------------------------
+
+  private pump(): void {
+    if (this.pumping || this.finished || !this.started) return;
+    this.pumping = true;
+    try {
+      while (this.inflight === null && this.retryTimer === null && !this.givingUp && this.queue.length > 0) {
+        const sock = this.socket();
+        if (sock === null) break;
+        const item = this.queue.shift()!;
+        this.queuedBytes -= item.buf.length;
+        this.inflight = item;
+        try {
+          // Success and hard errors call back synchronously; EAGAIN/ENOBUFS leave it in the native queue.
+          sock.sendTo(item.buf, 0, item.buf.length, this.socketPath, (err) => this.onSent(sock, item, err));
+        } catch (err) {
+          this.onSocketBroken(sock, err);
+          break;
+        }
+        if (this.inflight === item) {
+          this.retries++;
+          this.armStall(sock, item);
+          break;
+        }
+      }
+    } finally {
+      this.pumping = false;
+    }
+    this.maybeFinish();
+  }
+
+  private onSent(sock: NativeDgramSocket, item: Item, err: Error | undefined): void {
+    if (this.inflight !== item || this.sock !== sock) return; // from a retired socket: cannot happen, but harmless
+    this.inflight = null;
+    this.clearStall();
+    if (!err) {
+      this.sent++;
+      this.congestedDelayMs = this.congestedBackoff.min;
+      this.noReaderDelayMs = this.noReaderRetry.min;
+      if (this.state !== "ready") this.setState("ready", "reader accepting events");
+    } else {
+      const kind = classify(err);
+      this.lastError = err.message;
+      if (kind === "no_reader") {
+        this.requeueFront(item);
+        this.enterNoReader(err.message);
+        return;
+      }
+      this.drop(item, kind);
+    }
+    if (this.pumping) return; // synchronous callback: the pump loop continues
+    // Called from the native flush on writable: resume outside it (no re-entry into the addon).
+    this.schedulePump();
+  }
+
+  private enterNoReader(detail: string): void {
+    if (this.state !== "no_reader") this.setState("no_reader", `${this.socketPath}: ${detail}`);
+    if (this.closing) {
+      // Nobody will read what is left: do not wait for the flush deadline. Finish outside the
+      // addon's callback (finish() closes the native socket).
+      this.givingUp = true;
+      this.timers.setImmediate(() => this.finish());
+      return;
+    }
+    this.scheduleRetry(this.noReaderDelayMs);
+    this.noReaderDelayMs = Math.min(this.noReaderDelayMs * 2, this.noReaderRetry.max);
+  }
+
+  private armStall(sock: NativeDgramSocket, item: Item): void {
+    this.clearStall();
+    this.stallTimer = unref(
+      this.timers.setTimeout(() => {
+        this.stallTimer = null;
+        if (this.inflight !== item || this.sock !== sock) return;
+        // Reader full for stallMs: stop the addon's busy retry and back off.
+        this.stalls++;
+        this.retireSocket();
+        this.inflight = null;
+        this.requeueFront(item);
+        if (this.state === "ready") this.setState("congested", "reader not keeping up");
+        this.scheduleRetry(this.congestedDelayMs);
+        this.congestedDelayMs = Math.min(this.congestedDelayMs * 2, this.congestedBackoff.max);
+      }, this.stallMs),
+    );
+  }
+
+  /** The native socket threw or reported an error (it has closed itself): recreate after a backoff. */
+  private onSocketBroken(sock: NativeDgramSocket, err: unknown): void {
+    if (this.sock !== sock) return;
+    this.lastError = err instanceof Error ? err.message : String(err);
+    this.sock = null;
+    try {
+      sock.close();
+    } catch {
+      // already closed
+    }
+    this.clearStall();
+    if (this.inflight) {
+      this.requeueFront(this.inflight);
+      this.inflight = null;
+    }
+    this.scheduleRetry(this.congestedDelayMs);
+    this.congestedDelayMs = Math.min(this.congestedDelayMs * 2, this.congestedBackoff.max);
+  }
+
+  private socket(): NativeDgramSocket | null {
+    if (this.sock) return this.sock;
+    let sock: NativeDgramSocket;
+    try {
+      sock = this.createSocket();
+    } catch (err) {
+      this.lastError = err instanceof Error ? err.message : String(err);
+      this.scheduleRetry(this.congestedBackoff.max); // fd exhaustion or similar: retry slowly
+      return null;
+    }
+    sock.on("error", (err) => this.onSocketBroken(sock, err));
+    try {
+      sock.setSendBufferSize(this.sendBufferBytes);
+    } catch {
+      // best effort: the default buffer works, it just fills sooner
+    }
+    this.socketsCreated++;
+    this.sock = sock;
+    return sock;
+  }
+
+  private retireSocket(): void {
+    const sock = this.sock;
+    this.sock = null;
+    try {
+      sock?.close(); // discards the native queue without calling back
+    } catch {
+      // already closed
+    }
+  }
+
+  private requeueFront(item: Item): void {
+    // Room is guaranteed: the in-flight item was counted against the capacity.
+    this.queue.unshift(item);
+    this.queuedBytes += item.buf.length;
+  }
+
+  // ---- timers --------------------------------------------------------------------------------
+
+  private schedulePump(): void {
+    if (this.immediatePending) return;
+    this.immediatePending = true;
+    this.timers.setImmediate(() => {
+      this.immediatePending = false;
+      this.pump();
+    });
+  }
+
+  private scheduleRetry(delayMs: number): void {
+    this.clearRetry();
+    this.retryTimer = unref(
+      this.timers.setTimeout(() => {
+        this.retryTimer = null;
+        this.pump();
+      }, delayMs),
+    );
+  }
+
+  private clearRetry(): void {
+    if (this.retryTimer !== null) this.timers.clearTimeout(this.retryTimer);
+    this.retryTimer = null;
+  }
+
+  private clearStall(): void {
+    if (this.stallTimer !== null) this.timers.clearTimeout(this.stallTimer);
+    this.stallTimer = null;
+  }
+
+  // ---- shutdown and accounting ---------------------------------------------------------------
+
+  private maybeFinish(): void {
+    if (this.closing && !this.finished && this.inflight === null && this.queue.length === 0) this.finish();
+  }
+
+  private finish(): void {
+    if (this.finished || !this.closing) return;
+    this.finished = true;
+    this.clearRetry();
+    this.clearStall();
+    if (this.closing.deadline !== null) this.timers.clearTimeout(this.closing.deadline);
+    const reason: DropReason = this.state === "no_reader" ? "no_reader" : "closed";
+    if (this.inflight) this.drop(this.inflight, reason);
+    this.inflight = null;
+    for (let item = this.queue.shift(); item !== undefined; item = this.queue.shift()) this.drop(item, reason);
+    this.queuedBytes = 0;
+    this.retireSocket();
+    this.setState("closed", "closed");
+    this.closing.resolve();
+  }
+
+  private drop(item: Item, reason: DropReason): void {
+    this.dropped[reason]++;
+    try {
+      this.observer.dropped(reason, item.type);
+    } catch {
+      // observers must not break delivery
+    }
+  }
+
+  private setState(state: SinkState, detail: string): void {
+    if (this.state === state) return;
+    this.state = state;
+    try {
+      this.observer.stateChanged(state, detail);
+    } catch {
+      // observers must not break delivery
+    }
+  }
+}
