@@ -3,7 +3,7 @@
  * the field: message order, pipelining, user agent, version-rolling request and difficulty hints.
  */
 import { ClientAuthorizeError, ClientSubscribeError } from "./errors.ts";
-import { errorMessage, parseConfigureVersionMask, parseSubscribeResult } from "./messages.ts";
+import { errorMessage, parseSubscribeResult } from "./messages.ts";
 import type { RequestAnswer, StratumClient } from "./stratum-client.ts";
 
 /** Names accepted by `--profile`. */
@@ -141,10 +141,9 @@ export async function runHandshake(client: StratumClient, profile: HandshakeProf
   const finishStep = async (step: HandshakeStep, answer: Promise<RequestAnswer>): Promise<void> => {
     if (step === "configure") {
       // A pool that does not know configure answers with an error (or not at all): mine without rolling.
+      // (The client applies the granted mask itself as the answer arrives.)
       const a = await answer.catch(() => undefined);
-      if (!a) return;
-      rttMs.configure = a.rttMs;
-      client.setVersionMask(a.error ? 0 : parseConfigureVersionMask(a.result));
+      if (a) rttMs.configure = a.rttMs;
       return;
     }
     const a = await answer;
@@ -152,7 +151,7 @@ export async function runHandshake(client: StratumClient, profile: HandshakeProf
     if (step === "subscribe") {
       if (a.error) throw new ClientSubscribeError(`mining.subscribe refused: ${errorMessage(a.error)}`);
       try {
-        client.setExtranonce(parseSubscribeResult(a.result));
+        parseSubscribeResult(a.result); // the client has applied it already; this reports a bad one
       } catch (err) {
         throw new ClientSubscribeError(`mining.subscribe: unusable result ${JSON.stringify(a.result)}`, { cause: err });
       }

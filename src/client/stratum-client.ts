@@ -18,11 +18,13 @@ import {
 import { LineDecoder } from "./line-decoder.ts";
 import {
   encodeRequest,
+  parseConfigureVersionMask,
   parseNotify,
   parseReconnect,
   parseServerLine,
   parseSetDifficulty,
   parseSetExtranonce,
+  parseSubscribeResult,
   parseVersionMask,
   type ExtranonceAssignment,
   type NotifyJob,
@@ -294,6 +296,17 @@ export class StratumClient extends EventEmitter<StratumClientEvents> {
       if (!p) return; // late answer after a timeout, or an id we never sent
       this.pending.delete(msg.id);
       clearTimeout(p.timer);
+      // Session state from handshake answers is applied here, synchronously, so a notify later in the same
+      // read (pools push it right behind the answers) already sees the extranonce and the version mask.
+      if (p.method === "mining.subscribe" && !msg.error) {
+        try {
+          this.setExtranonce(parseSubscribeResult(msg.result));
+        } catch {
+          // runHandshake reports the unusable result
+        }
+      } else if (p.method === "mining.configure") {
+        this.setVersionMask(msg.error ? 0 : parseConfigureVersionMask(msg.result));
+      }
       p.resolve({ result: msg.result, error: msg.error, rejectReason: msg.rejectReason, rttMs: this.opts.now() - p.sentAtMs });
       return;
     }

@@ -52,6 +52,9 @@ export interface Work {
   networkTargetLE: Buffer;
 }
 
+/** The part of {@link Work} a nonce scan needs (what a hashing thread receives). */
+export type ScanWork = Pick<Work, "header" | "shareTargetLE" | "networkTargetLE">;
+
 /** A nonce whose hash meets the share target or the network target. */
 export interface FoundShare {
   nonce: number;
@@ -196,7 +199,7 @@ const topWord = (targetLE: Buffer): number => targetLE.readUInt32LE(28);
  * share target or the network target (on regtest the network target is far easier than any share
  * target, so a block need not be a share). A top-word check skips the exact compare for almost every hash.
  */
-export function scanNonces(work: Work, startNonce: number, count: number): FoundShare[] {
+export function scanNonces(work: ScanWork, startNonce: number, count: number): FoundShare[] {
   const found: FoundShare[] = [];
   const limit = Math.max(topWord(work.shareTargetLE), topWord(work.networkTargetLE));
   const header = work.header;
