@@ -1,0 +1,330 @@
+/**
+ * Engine bus → mining events (SPEC §5) and best-difficulty records.
+ *
+ * Every listener runs synchronously inside the engine's own call (a share's listener runs after
+ * the miner already has its reply) and does only cheap, bounded work: read fields, compare numbers,
+ * hand a small object to the publisher, which serialises it and queues it without waiting
+ * (src/events/emitter.ts). A listener never throws into the engine: an exception here would
+ * otherwise unwind into the Stratum session that submitted the share.
+ *
+ * Field mapping notes (the wire contract is src/events/types.ts):
+ * - Shares from a connection that never authorised carry no user: they are not attributable, so
+ *   they produce no `share_submitted` (they are still counted in /metrics by reason).
+ * - `job_id` is the job the verdict resolved to; for `job_not_found` the engine does not pass the
+ *   submitted id through, so it is `"unknown"`.
+ * - `new_block_network.source` is `zmq:<endpoint>`, `poll` or `template` (the engine's `startup`
+ *   and `block_found` hints map to `template`); `first_seen_endpoint` is the ZMQ endpoint or the
+ *   node that served the template.
+ * - Strings are clipped to the schema's limits (worker 128, user agent 256, reason 128) rather than
+ *   letting one odd miner's event be refused as invalid or too large.
+ */
+import type { EventEmitter } from "node:events";
+import type { BlockFound, EngineEventMap } from "../engine/engine.ts";
+import type { Session } from "../stratum/session.ts";
+import type { ShareVerdict } from "../shares/validator.ts";
+import type { HashrateEntry } from "../stats/miners.ts";
+import type { NodeStatus } from "../work/template-source.ts";
+import type { Job } from "../work/jobs.ts";
+import type { EventDataMap, EventType } from "../events/types.ts";
+import type { BestDiffRecords } from "../records/best-diff.ts";
+
+/** What the bridge reads from the engine (the real {@link Engine} satisfies it; tests pass a fake bus). */
+export interface BridgeEngine {
+  readonly bus: EventEmitter<EngineEventMap>;
+  readonly now: () => number;
+  readonly stats: { snapshot(nowMs: number, activeWithinMs: number): HashrateEntry[] };
+  readonly templateSource: { status(): NodeStatus[] } | null;
+  readonly jobs: { readonly current: Job | null };
+}
+
+/** Where events go: the {@link EventPublisher} (never blocks, never throws). */
+export interface MiningEventOutput {
+  emit<T extends EventType>(type: T, data: EventDataMap[T]): boolean;
+  isEnabled(type: EventType): boolean;
+}
+
+/** Timer seam for the periodic hashrate events. */
+export interface BridgeTimers {
+  setInterval(fn: () => void, ms: number): unknown;
+  clearInterval(handle: unknown): void;
+}
+
+/** Defaults of {@link EventsBridgeOptions}. */
+export const EVENTS_BRIDGE_DEFAULTS = {
+  /** One `hashrate_update` per active worker and per user this often (seed 004: every 60 s). */
+  hashrateIntervalMs: 60_000,
+  /** "Active": an accepted share within this long. 10 min covers the slowest vardiff cadence with margin. */
+  hashrateActiveWithinMs: 600_000,
+} as const;
+
+/** Options of {@link EventsBridge}. */
+export interface EventsBridgeOptions {
+  engine: BridgeEngine;
+  /** null when events are disabled: records are still kept. */
+  publisher: MiningEventOutput | null;
+  /** Best-difficulty records; null = none tracked (no `share_best_diff`). */
+  records?: BestDiffRecords | null;
+  hashrateIntervalMs?: number;
+  hashrateActiveWithinMs?: number;
+  timers?: BridgeTimers;
+  /** A listener failed (a bug): reported, never rethrown into the engine. */
+  onError?: (err: unknown, where: keyof EngineEventMap | "hashrate") => void;
+}
+
+/** Counters of {@link EventsBridge}. */
+export interface EventsBridgeStats {
+  /** Shares from sessions that never authorised (no event). */
+  unattributedShares: number;
+  /** Blocks with no finder identity (no event). */
+  unattributedBlocks: number;
+  /** Records beaten (share_best_diff produced, whether or not the type is enabled). */
+  recordsBeaten: number;
+  /** Listener exceptions. */
+  errors: number;
+}
+
+const NODE_TIMERS: BridgeTimers = {
+  setInterval: (fn, ms) => {
+    const h = setInterval(fn, ms);
+    h.unref();
+    return h;
+  },
+  clearInterval: (h) => clearInterval(h as ReturnType<typeof setInterval>),
+};
+
+const IP_LIKE = /^[0-9A-Fa-f:.]{2,45}(%[0-9A-Za-z._-]{1,16})?$/;
+/** The unspecified IPv6 address stands for "unknown" (the server says "unknown" when the socket is already gone). */
+function ipOf(session: Session): string {
+  const ip = session.transport.remoteAddress;
+  return IP_LIKE.test(ip) ? ip : "::";
+}
+
+function clip(s: string, max: number): string {
+  return s.length <= max ? s : s.slice(0, max);
+}
+
+/** Turns engine bus events into mining events; see the module comment. */
+export class EventsBridge {
+  private readonly engine: BridgeEngine;
+  private readonly out: MiningEventOutput | null;
+  private readonly records: BestDiffRecords | null;
+  private readonly opts: EventsBridgeOptions;
+  private readonly timers: BridgeTimers;
+  private readonly unsubscribers: Array<() => void> = [];
+  /** Sessions authorised before subscribing: miner_connected waits for the extranonce1. */
+  private readonly pendingConnect = new Set<Session>();
+  private timer: unknown = null;
+  private readonly counters: EventsBridgeStats = { unattributedShares: 0, unattributedBlocks: 0, recordsBeaten: 0, errors: 0 };
+
+  constructor(opts: EventsBridgeOptions) {
+    this.opts = opts;
+    this.engine = opts.engine;
+    this.out = opts.publisher;
+    this.records = opts.records ?? null;
+    this.timers = opts.timers ?? NODE_TIMERS;
+  }
+
+  /** Subscribe to the bus (before the engine starts, so the first new_block_network is seen) and start the hashrate timer. */
+  start(): void {
+    if (this.unsubscribers.length > 0) return;
+    this.on("share", (e) => this.onShare(e.session, e.verdict));
+    this.on("block", (b) => this.onBlock(b));
+    this.on("authorized", (s) => this.onAuthorized(s));
+    this.on("difficulty", (e) => this.onDifficulty(e));
+    this.on("disconnected", (e) => this.onDisconnected(e.session, e.reason));
+    this.on("newBlockNetwork", (e) => this.onNewBlockNetwork(e));
+    const every = this.opts.hashrateIntervalMs ?? EVENTS_BRIDGE_DEFAULTS.hashrateIntervalMs;
+    if (every > 0) this.timer = this.timers.setInterval(() => this.emitHashrates(), every);
+  }
+
+  /** Emit one `hashrate_update` per active worker and per user now. Returns how many were handed over. */
+  emitHashrates(): number {
+    if (!this.out?.isEnabled("hashrate_update")) return 0;
+    let n = 0;
+    try {
+      const nowMs = this.engine.now();
+      for (const e of this.engine.stats.snapshot(nowMs, this.opts.hashrateActiveWithinMs ?? EVENTS_BRIDGE_DEFAULTS.hashrateActiveWithinMs)) {
+        const h = e.hashrate;
+        const hs = { "1m": finite(h["1m"]), "5m": finite(h["5m"]), "1h": finite(h["1h"]), "1d": finite(h["1d"]), "7d": finite(h["7d"]) };
+        if (this.out.emit("hashrate_update", { user: e.user, worker: e.worker === null ? null : clip(e.worker, 128), hashrate_hs: hs })) n++;
+      }
+    } catch (err) {
+      this.fail(err, "hashrate");
+    }
+    return n;
+  }
+
+  stats(): EventsBridgeStats {
+    return { ...this.counters };
+  }
+
+  /** Unsubscribe and stop the timer. Events already handed over are the publisher's to flush. */
+  async close(): Promise<void> {
+    for (const off of this.unsubscribers.splice(0)) off();
+    if (this.timer !== null) this.timers.clearInterval(this.timer);
+    this.timer = null;
+    this.pendingConnect.clear();
+  }
+
+  private on<K extends keyof EngineEventMap>(name: K, fn: (...args: EngineEventMap[K]) => void): void {
+    const listener = (...args: EngineEventMap[K]) => {
+      try {
+        fn(...args);
+      } catch (err) {
+        this.fail(err, name);
+      }
+    };
+    // EventEmitter<T>'s overloads do not accept a generic key; the listener type is right by construction.
+    const bus = this.engine.bus as unknown as EventEmitter;
+    bus.on(name, listener as (...a: unknown[]) => void);
+    this.unsubscribers.push(() => bus.off(name, listener as (...a: unknown[]) => void));
+  }
+
+  private fail(err: unknown, where: keyof EngineEventMap | "hashrate"): void {
+    this.counters.errors++;
+    try {
+      this.opts.onError?.(err, where);
+    } catch {
+      // ignore
+    }
+  }
+
+  private onShare(session: Session, verdict: ShareVerdict): void {
+    const id = session.identity;
+    if (!id) {
+      this.counters.unattributedShares++;
+      return;
+    }
+    const worker = clip(id.worker, 128);
+    const height = verdict.job?.template.height ?? this.engine.jobs.current?.template.height ?? 0;
+    // Only accepted shares and blocks count toward records (a block on a stale job is still a real hash).
+    const beaten = this.records && (verdict.accepted || verdict.block) ? this.records.observe({ user: id.address, worker, sessionId: session.id, shareDifficulty: verdict.shareDifficulty }) : null;
+    const out = this.out;
+    if (!out) return;
+    if (out.isEnabled("share_submitted")) {
+      out.emit("share_submitted", {
+        user: id.address,
+        worker,
+        session_id: session.id,
+        accepted: verdict.accepted,
+        reject_reason: verdict.accepted ? null : (verdict.reason ?? "other"),
+        difficulty: verdict.difficulty > 0 ? verdict.difficulty : session.difficulty,
+        share_difficulty: finite(verdict.shareDifficulty),
+        job_id: verdict.job?.id ?? "unknown",
+        height,
+        block: verdict.block,
+        ip: ipOf(session),
+      });
+    }
+    if (beaten && beaten.length > 0) {
+      this.counters.recordsBeaten += beaten.length;
+      for (const b of beaten) {
+        const data: EventDataMap["share_best_diff"] = { user: b.user, worker: b.worker, scope: b.scope, old_best: b.oldBest, new_best: b.newBest, height };
+        if (b.week !== undefined) data.week = b.week;
+        out.emit("share_best_diff", data);
+      }
+    }
+  }
+
+  private onBlock(b: BlockFound): void {
+    if (!b.identity) {
+      this.counters.unattributedBlocks++;
+      return;
+    }
+    this.out?.emit("block_found", {
+      user: b.identity.address,
+      worker: clip(b.identity.worker, 128),
+      height: b.height,
+      hash: b.hashHex,
+      reward_sats: Number(b.rewardSats),
+      coinbase_signature: clip(b.signature, 100),
+      accepted: b.accepted,
+      submit_results: b.results.slice(0, 32).map((r) => ({
+        node: clip(r.node, 128),
+        accepted: r.accepted,
+        result: r.result === null ? null : clip(r.result, 256),
+        latency_ms: Math.max(0, finite(r.latencyMs)),
+      })),
+      share_difficulty: b.shareDifficulty,
+      network_difficulty: b.networkDifficulty,
+    });
+  }
+
+  private onAuthorized(session: Session): void {
+    if (session.extranonce1.length === 0) this.pendingConnect.add(session);
+    else this.emitConnected(session);
+  }
+
+  private emitConnected(session: Session): void {
+    const id = session.identity;
+    if (!id || !this.out) return;
+    this.out.emit("miner_connected", {
+      user: id.address,
+      worker: clip(id.worker, 128),
+      session_id: session.id,
+      ip: ipOf(session),
+      user_agent: session.userAgent === null ? null : clip(session.userAgent, 256),
+      extranonce1: session.extranonce1.toString("hex"),
+      difficulty: session.difficulty,
+    });
+  }
+
+  private onDifficulty(e: EngineEventMap["difficulty"][0]): void {
+    const { session } = e;
+    // Work starts (reason "initial") once subscribed and authorised: a miner that authorised first connects now.
+    if (this.pendingConnect.delete(session)) this.emitConnected(session);
+    const id = session.identity;
+    if (!id) return;
+    this.out?.emit("diff_updated", {
+      user: id.address,
+      worker: clip(id.worker, 128),
+      session_id: session.id,
+      old_difficulty: e.oldDifficulty,
+      new_difficulty: e.newDifficulty,
+      reason: e.reason,
+    });
+  }
+
+  private onDisconnected(session: Session, reason: string): void {
+    this.pendingConnect.delete(session);
+    const recordBest = this.records?.endSession(session.id) ?? null;
+    if (!this.out) return;
+    const best = session.bestDifficulty > 0 ? session.bestDifficulty : recordBest;
+    const id = session.identity;
+    this.out.emit("miner_disconnected", {
+      user: id ? id.address : null,
+      worker: id ? clip(id.worker, 128) : null,
+      session_id: session.id,
+      ip: ipOf(session),
+      reason: clip(reason || "unknown", 128),
+      session_seconds: Math.max(0, (this.engine.now() - session.connectedAtMs) / 1000),
+      shares_accepted: session.sharesAccepted,
+      shares_rejected: session.sharesRejected,
+      session_best: best,
+    });
+  }
+
+  private onNewBlockNetwork(e: EngineEventMap["newBlockNetwork"][0]): void {
+    if (!this.out) return;
+    let source: string;
+    let firstSeen: string | null;
+    if (e.source.startsWith("zmq:")) {
+      source = clip(e.source, 204);
+      firstSeen = clip(e.source.slice(4), 256);
+    } else {
+      source = e.source === "poll" ? "poll" : "template";
+      firstSeen = this.activeNode();
+    }
+    this.out.emit("new_block_network", { height: e.height, hash: e.hash, prev_hash: e.prevHash, source, first_seen_endpoint: firstSeen });
+  }
+
+  private activeNode(): string | null {
+    const nodes = this.engine.templateSource?.status() ?? [];
+    const n = nodes.find((s) => s.active) ?? nodes.find((s) => s.healthy);
+    return n ? clip(n.name, 256) : null;
+  }
+}
+
+function finite(n: number): number {
+  return Number.isFinite(n) && n > 0 ? n : 0;
+}
