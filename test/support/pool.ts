@@ -1,0 +1,63 @@
+/**
+ * Test harness: the embedded bcoin regtest node and the pool, in-process, on free ports.
+ * Logs go nowhere unless TBG_TEST_LOG=debug|info is set.
+ */
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { startEmbeddedNode, type EmbeddedNode, type EmbeddedNodeOptions } from "../../src/node/embedded/embedded-node.ts";
+import { devConfig, type DevOverrides } from "../../src/config/load.ts";
+import { startPool, type PoolApp, type PoolAppOptions } from "../../src/app/run-pool.ts";
+import { createLogger } from "../../src/app/logger.ts";
+import type { PoolConfig } from "../../src/config/types.ts";
+
+export interface TestPool {
+  node: EmbeddedNode;
+  app: PoolApp;
+  config: PoolConfig;
+  port: number;
+  url: string;
+  dataDir: string;
+  close(): Promise<void>;
+}
+
+export async function startTestNode(opts: EmbeddedNodeOptions = {}): Promise<EmbeddedNode> {
+  return startEmbeddedNode(opts);
+}
+
+/** The btcd entry for an embedded node. */
+export function btcdFor(node: EmbeddedNode, withZmq = false) {
+  const u = new URL(node.rpcUrl);
+  return { url: `${u.hostname}:${u.port}`, auth: node.rpcUser, pass: node.rpcPass, ...(withZmq ? { zmqnotify: node.zmqUrl } : {}) };
+}
+
+export async function startTestPool(opts: { node?: EmbeddedNode; overrides?: DevOverrides; app?: PoolAppOptions; zmq?: boolean } = {}): Promise<TestPool> {
+  const node = opts.node ?? (await startTestNode());
+  const ownsNode = !opts.node;
+  const dataDir = await mkdtemp(join(tmpdir(), "tbg-pool-"));
+  const config = devConfig({
+    btcd: [btcdFor(node, opts.zmq)],
+    serverurl: ["127.0.0.1:0"],
+    data_dir: dataDir,
+    blockpoll: 100,
+    events: { enabled: false, socket_path: join(dataDir, "events.sock") },
+    health: { enabled: false, port: 0 },
+    ...opts.overrides,
+  });
+  const level = process.env.TBG_TEST_LOG ?? "silent";
+  const app = await startPool(config, { logger: createLogger({ level, pretty: true }), ...opts.app });
+  const port = app.stratumPorts[0];
+  return {
+    node,
+    app,
+    config,
+    port,
+    url: `stratum+tcp://127.0.0.1:${port}`,
+    dataDir,
+    async close() {
+      await app.close();
+      if (ownsNode) await node.close();
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
