@@ -1,0 +1,100 @@
+/**
+ * `tbg dev` (= `npm start`): everything on this machine with embedded defaults — an in-process bcoin
+ * regtest node, the engine on it with difficulty low enough for a CPU miner, events, /health and /metrics.
+ */
+import { resolve } from "node:path";
+import type { Command } from "../main.ts";
+import { intFlag, parseFlags } from "../args.ts";
+import { startEmbeddedNode } from "../../node/embedded/embedded-node.ts";
+import { devConfig } from "../../config/load.ts";
+import { formatConfigError } from "../../config/errors.ts";
+import { startPool, runUntilSignal } from "../../app/run-pool.ts";
+import { createLogger } from "../../app/logger.ts";
+import { REGTEST_DEMO_ADDRESS } from "../demo.ts";
+
+const help = `usage: tbg dev [options]
+
+Runs everything locally: an embedded regtest node (bcoin, in memory), the mining engine on it,
+the event socket, and /health + /metrics. Difficulty starts low (min 0.0001) so a CPU miner finds
+shares at once. Ctrl-C (SIGINT) or SIGTERM shuts everything down cleanly.
+
+options:
+  --stratum-port N     Stratum listen port (default 3333)
+  --http-port N        /health and /metrics port (default 9100)
+  --node-rpc-port N    the embedded node's JSON-RPC port (default 18443)
+  --node-zmq-port N    the embedded node's ZMQ hashblock port (default 28332)
+  --events-socket P    Unix datagram socket for events (default /tmp/ckpool/events.sock)
+  --data-dir DIR       where records and the event store live (default .tbg-dev)
+  --log-level LEVEL    info (default), debug, warn, ...
+
+then, in another terminal:
+  ./bin/tbg miner --url stratum+tcp://127.0.0.1:3333 --user ${REGTEST_DEMO_ADDRESS}.rig1`;
+
+export const command: Command = {
+  summary: "run node + engine locally with embedded defaults (npm start)",
+  help,
+  async run(argv) {
+    const f = parseFlags(argv, {
+      "stratum-port": { type: "string" },
+      "http-port": { type: "string" },
+      "node-rpc-port": { type: "string" },
+      "node-zmq-port": { type: "string" },
+      "events-socket": { type: "string" },
+      "data-dir": { type: "string" },
+      "log-level": { type: "string" },
+    });
+    const stratumPort = intFlag("stratum-port", f["stratum-port"] as string | undefined, 3333);
+    const httpPort = intFlag("http-port", f["http-port"] as string | undefined, 9100);
+    const rpcPort = intFlag("node-rpc-port", f["node-rpc-port"] as string | undefined, 18443);
+    const zmqPort = intFlag("node-zmq-port", f["node-zmq-port"] as string | undefined, 28332);
+    const eventsSocket = (f["events-socket"] as string | undefined) ?? "/tmp/ckpool/events.sock";
+    const dataDir = resolve((f["data-dir"] as string | undefined) ?? ".tbg-dev");
+    const level = (f["log-level"] as string | undefined) ?? "info";
+    const log = createLogger({ level, pretty: true });
+
+    const node = await startEmbeddedNode({ rpcPort, zmqPort, user: "tbg" });
+    log.logger.info({ rpc: node.rpcUrl, user: node.rpcUser, pass: node.rpcPass, zmq: node.zmqUrl }, "embedded regtest node (bcoin) ready");
+    let config;
+    try {
+      const u = new URL(node.rpcUrl);
+      config = devConfig({
+        btcd: [{ url: `${u.hostname}:${u.port}`, auth: node.rpcUser, pass: node.rpcPass, zmqnotify: node.zmqUrl }],
+        serverurl: [`127.0.0.1:${stratumPort}`],
+        health: { port: httpPort },
+        events: { socket_path: eventsSocket },
+        data_dir: dataDir,
+        log: { level: level as "info" },
+      });
+    } catch (err) {
+      await node.close();
+      console.error(formatConfigError(err));
+      return 1;
+    }
+    let app;
+    try {
+      app = await startPool(config, { logger: log });
+    } catch (err) {
+      await node.close();
+      throw err;
+    }
+    console.log(
+      [
+        "",
+        `  Stratum:  stratum+tcp://127.0.0.1:${app.stratumPorts[0]}   (user = a regtest address, e.g. ${REGTEST_DEMO_ADDRESS}.rig1)`,
+        `  Health:   http://127.0.0.1:${httpPort}/health    Metrics: http://127.0.0.1:${httpPort}/metrics`,
+        `  Node RPC: ${node.rpcUrl}  user=${node.rpcUser} pass=${node.rpcPass}   ZMQ: ${node.zmqUrl}`,
+        `  Events:   ${eventsSocket}`,
+        "",
+        `  Mine:     ./bin/tbg miner --url stratum+tcp://127.0.0.1:${app.stratumPorts[0]} --user ${REGTEST_DEMO_ADDRESS}.rig1`,
+        "",
+      ].join("\n"),
+    );
+    return runUntilSignal({
+      log,
+      async close() {
+        await app.close();
+        await node.close();
+      },
+    });
+  },
+};
