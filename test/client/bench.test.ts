@@ -24,26 +24,29 @@ const notifyMsg = (job: NotifyJob) => ({
 });
 
 /** A fake pool that really checks the hash of each submit (en2 size 4, mask 1fffe000). */
-function checkingPool(difficulty: number, style: "conventional" | "ckpool") {
+function checkingPool(difficulty: number, style: "conventional" | "ckpool", job: NotifyJob = JOB) {
   const seen = new Set<string>();
+  const blocks: string[] = [];
   return FakePool.start((req: FakeRequest, conn: FakeConn) => {
     if (req.method === "mining.authorize") {
       conn.reply(req.id, true);
       conn.send({ id: null, method: "mining.set_difficulty", params: [difficulty] });
-      conn.send(notifyMsg(JOB));
+      conn.send(notifyMsg(job));
       return true;
     }
     if (req.method !== "mining.submit") return false;
     const [, jobId, en2, , nonce, vbits] = req.params as string[];
     const key = `${en2}/${nonce}/${vbits}`;
-    const work = buildWork({ job: JOB, extranonce1Hex: FAKE_EN1, extranonce2Size: 4, difficulty, versionMask: 0x1fffe000 }, Buffer.from(en2, "hex"), parseInt(vbits ?? "0", 16));
-    const ok = jobId === "j1" && checkNonce(work, parseInt(nonce, 16)).meetsShareTarget && !seen.has(key);
+    const work = buildWork({ job, extranonce1Hex: FAKE_EN1, extranonce2Size: 4, difficulty, versionMask: 0x1fffe000 }, Buffer.from(en2, "hex"), parseInt(vbits ?? "0", 16));
+    const checked = checkNonce(work, parseInt(nonce, 16));
+    if (checked.isBlock) blocks.push(key);
+    const ok = jobId === "j1" && checked.meetsShareTarget && !seen.has(key);
     seen.add(key);
     if (ok) conn.reply(req.id, true);
     else if (style === "ckpool") conn.send({ id: req.id, result: false, error: null, "reject-reason": "Above target" });
     else conn.reply(req.id, null, [23, "Difficulty too low", null]);
     return true;
-  });
+  }).then((pool) => Object.assign(pool, { blocks }));
 }
 
 test("percentiles use nearest rank", () => {
@@ -121,4 +124,18 @@ test("connect failures and refused authorizations are reported, not thrown", asy
   await pool.close();
   const closed = await runBench({ url: `stratum+tcp://127.0.0.1:${pool.port}`, connections: 2, durationSec: 0.3 });
   assert.equal(closed.connections.connectFailed, 2);
+});
+
+test("regtest-like nbits: invalid mode never submits a block; valid mode reports that it cannot work", async () => {
+  const regtestJob = { ...JOB, nbitsHex: "207fffff" };
+  const pool = await checkingPool(1, "conventional", regtestJob);
+  const r = await runBench({ url: `stratum+tcp://127.0.0.1:${pool.port}`, connections: 2, durationSec: 0.5, rate: 100, mode: "invalid" });
+  assert.ok(r.shares.sent > 10);
+  assert.ok(r.shares.skippedBlocks > 0);
+  assert.deepEqual(pool.blocks, []);
+  const v = await runBench({ url: `stratum+tcp://127.0.0.1:${pool.port}`, connections: 1, durationSec: 0.3, rate: 20, mode: "valid" });
+  assert.equal(v.shares.sent, 0);
+  assert.ok(v.shares.validImpossible > 0);
+  assert.match(v.errors.join(), /valid mode/);
+  await pool.close();
 });

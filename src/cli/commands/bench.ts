@@ -44,7 +44,7 @@ function table(r: BenchReport): string {
     `connect      ${lat(r.connectMs)}`,
     `handshake    ${lat(r.handshakeMs)}`,
     `shares       sent ${r.shares.sent} (${r.achievedRate}/s of ${r.targetRate}/s)  answered ${r.shares.answered}  accepted ${r.shares.accepted}  rejected ${r.shares.rejected} [${reasons}]`,
-    `             timeouts ${r.shares.timeouts}  unanswered ${r.shares.unanswered}  skipped-blocks ${r.shares.skippedBlocks}  grind-limited ${r.shares.grindLimited}  verdict-mismatches ${r.shares.verdictMismatches}`,
+    `             timeouts ${r.shares.timeouts}  unanswered ${r.shares.unanswered}  skipped-blocks ${r.shares.skippedBlocks}  grind-limited ${r.shares.grindLimited}  valid-impossible ${r.shares.validImpossible}  verdict-mismatches ${r.shares.verdictMismatches}`,
     `submit rtt   ${lat(r.submitRttMs)}`,
     `notify       ${r.notifies} received, set_difficulty ${r.setDifficulty} (difficulty ${r.difficulty.min}..${r.difficulty.max}), new-block fan-out ${lat(r.newBlockFanoutMs)}`,
     ...(r.errors.length ? [`errors       ${r.errors.join(" | ")}`] : []),

@@ -101,8 +101,10 @@ export interface BenchReport {
     timeouts: number;
     /** Connection closed before the answer. */
     unanswered: number;
-    /** Candidates skipped because they met the network target. */
+    /** Hashes not sent because they met the network target (a benchmark never submits blocks). */
     skippedBlocks: number;
+    /** valid mode: share attempts abandoned because every valid share would be a block (regtest). */
+    validImpossible: number;
     /** valid mode: shares given up after maxGrindHashes. */
     grindLimited: number;
     /** Pool verdict differs from our own target check (accepted below target, or low-difficulty above it). */
@@ -156,7 +158,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
   const r = {
     connectFailed: 0, handshakeFailed: 0, dropped: 0, rampEnd: started,
     sent: 0, answered: 0, accepted: 0, rejected: 0, timeouts: 0, unanswered: 0,
-    skippedBlocks: 0, grindLimited: 0, verdictMismatches: 0, hashes: 0, notifies: 0, setDifficulty: 0,
+    skippedBlocks: 0, grindLimited: 0, validImpossible: 0, verdictMismatches: 0, hashes: 0, notifies: 0, setDifficulty: 0,
     diffMin: Infinity, diffMax: 0,
   };
   const rejectReasons: Partial<Record<RejectReason, number>> = {};
@@ -231,14 +233,17 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
       if (!conn.client.isOpen || !conn.maker.ready) continue;
       const made = conn.maker.make();
       r.hashes += made.hashes;
+      r.skippedBlocks += made.blocksSkipped;
       if (made.kind === "grind-limit") {
         r.grindLimited++;
         return true; // the time was spent: count it against the rate
       }
-      if (made.kind === "only-blocks") {
-        r.skippedBlocks++;
-        continue;
+      if (made.kind === "valid-impossible") {
+        noteError("valid mode: every share meeting the pool's difficulty would be a block (regtest-like nbits); use --mode invalid or a bench-node");
+        r.validImpossible++;
+        return true;
       }
+      if (made.kind === "only-blocks") continue;
       const { share } = made;
       r.sent++;
       lastSubmitAt = now();
@@ -320,6 +325,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
       timeouts: r.timeouts,
       unanswered: r.unanswered,
       skippedBlocks: r.skippedBlocks,
+      validImpossible: r.validImpossible,
       grindLimited: r.grindLimited,
       verdictMismatches: r.verdictMismatches,
       hashes: r.hashes,

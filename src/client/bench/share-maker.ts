@@ -22,12 +22,19 @@ export interface MadeShare {
 }
 
 /** Outcome of one attempt. */
-export type MakeResult =
-  | { kind: "share"; share: MadeShare; hashes: number }
+export type MakeResult = (
+  | { kind: "share"; share: MadeShare }
   /** valid mode gave up after `maxGrindHashes`. */
-  | { kind: "grind-limit"; hashes: number }
-  /** every candidate was a block (only on regtest-like targets). */
-  | { kind: "only-blocks"; hashes: number };
+  | { kind: "grind-limit" }
+  /** every candidate was a block (regtest-like targets). */
+  | { kind: "only-blocks" }
+  /** valid mode cannot work: every hash meeting the share target would be a block (regtest). */
+  | { kind: "valid-impossible" }
+) & {
+  hashes: number;
+  /** Candidates dropped because they met the network target. */
+  blocksSkipped: number;
+};
 
 /** Options for {@link ShareMaker}. */
 export interface ShareMakerOptions {
@@ -69,6 +76,7 @@ export class ShareMaker {
     const ctx = this.ctx;
     if (!ctx) throw new Error("ShareMaker.make() before a job");
     let hashes = 0;
+    let blocksSkipped = 0;
     // A few fresh works at most: with a regtest target half the hashes are blocks.
     for (let attempt = 0; attempt < 8; attempt++) {
       const work = this.currentWork(ctx);
@@ -77,30 +85,31 @@ export class ShareMaker {
         this.nonce = (this.nonce + 1) >>> 0;
         hashes++;
         if (s.isBlock) {
-          this.work = undefined;
+          blocksSkipped++;
           continue;
         }
-        return { kind: "share", share: { params: submitParams(work, this.opts.worker, s.nonce), meetsShareTarget: s.meetsShareTarget }, hashes };
+        const share = { params: submitParams(work, this.opts.worker, s.nonce), meetsShareTarget: s.meetsShareTarget };
+        return { kind: "share", share, hashes, blocksSkipped };
       }
+      // A share target at or below the network target means every valid share is a block.
+      if (work.shareTarget <= work.networkTarget) return { kind: "valid-impossible", hashes, blocksSkipped };
       while (hashes < this.opts.maxGrindHashes) {
         const n = Math.min(1024, this.opts.maxGrindHashes - hashes);
         const found = scanNonces(work, this.nonce, n);
-        const hit = found.find((f) => f.meetsShareTarget && !f.isBlock);
+        const hitAt = found.findIndex((f) => f.meetsShareTarget && !f.isBlock);
+        const hit = found[hitAt];
+        blocksSkipped += (hitAt >= 0 ? found.slice(0, hitAt) : found).filter((f) => f.isBlock).length;
         if (hit) {
           hashes += ((hit.nonce - this.nonce) >>> 0) + 1;
           this.nonce = (hit.nonce + 1) >>> 0;
-          return { kind: "share", share: { params: submitParams(work, this.opts.worker, hit.nonce), meetsShareTarget: true }, hashes };
+          return { kind: "share", share: { params: submitParams(work, this.opts.worker, hit.nonce), meetsShareTarget: true }, hashes, blocksSkipped };
         }
         hashes += n;
         this.nonce = (this.nonce + n) >>> 0;
-        if (found.some((f) => f.isBlock)) {
-          this.work = undefined;
-          break;
-        }
       }
-      if (hashes >= this.opts.maxGrindHashes) return { kind: "grind-limit", hashes };
+      return { kind: "grind-limit", hashes, blocksSkipped };
     }
-    return { kind: "only-blocks", hashes };
+    return { kind: "only-blocks", hashes, blocksSkipped };
   }
 
   private currentWork(ctx: JobContext): Work {
