@@ -71,6 +71,12 @@ class PgDatabase extends PgQueryable implements Database {
   async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
     const client = await this.pool.connect();
     let broken: Error | undefined;
+    // A checked-out client whose connection dies emits 'error' with no pool listener attached:
+    // unhandled, it would crash the process. The failing query rejects anyway; just mark it broken.
+    const onError = (err: Error) => {
+      broken = err;
+    };
+    client.on("error", onError);
     try {
       await client.query("BEGIN");
       const out = await fn(new PgQueryable(client));
@@ -85,6 +91,7 @@ class PgDatabase extends PgQueryable implements Database {
       }
       throw err;
     } finally {
+      client.off("error", onError);
       client.release(broken ?? false);
     }
   }

@@ -1,0 +1,143 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { Batcher, type EventOutcome } from "../../src/storage/batcher.ts";
+import type { EventStore, WriteResult } from "../../src/storage/event-store.ts";
+import { StoreUnavailableError } from "../../src/storage/errors.ts";
+import type { StreamSink, StreamSinkStats } from "../../src/storage/redis-streams.ts";
+import type { MiningEvent } from "../../src/events/types.ts";
+import { validateEvent } from "../../src/events/schemas.ts";
+import { makeShares } from "./fixtures.ts";
+
+/** In-memory store keyed by event_id; can be told to fail transiently or to refuse one event's data. */
+class FakeStore implements EventStore {
+  rows = new Map<string, MiningEvent>();
+  calls = 0;
+  failNext = 0;
+  poisonId: string | undefined;
+  async writeBatch(events: readonly MiningEvent[]): Promise<WriteResult> {
+    this.calls++;
+    if (this.failNext > 0) {
+      this.failNext--;
+      throw new StoreUnavailableError("down", Object.assign(new Error("connect ECONNREFUSED"), { code: "ECONNREFUSED" }));
+    }
+    if (events.some((e) => e.event_id === this.poisonId)) throw Object.assign(new Error("invalid input syntax"), { code: "22P02" });
+    const inserted: MiningEvent[] = [];
+    for (const e of events) {
+      if (this.rows.has(e.event_id)) continue;
+      this.rows.set(e.event_id, e);
+      inserted.push(e);
+    }
+    return { inserted: inserted.length, duplicates: events.length - inserted.length, insertedEvents: inserted };
+  }
+  async close(): Promise<void> {}
+}
+
+class FakeSink implements StreamSink {
+  written: MiningEvent[] = [];
+  write(events: readonly MiningEvent[]): void {
+    this.written.push(...events);
+  }
+  stats(): StreamSinkStats {
+    return { written: this.written.length, backlog: 0, dropped: 0, errors: 0, connected: true, lastError: undefined };
+  }
+  async start(): Promise<void> {}
+  async close(): Promise<void> {}
+}
+
+test("flushes at maxBatchEvents, sends only inserted events to the sink, reports outcomes after commit", async () => {
+  const store = new FakeStore();
+  const sink = new FakeSink();
+  const committed: number[] = [];
+  const b = new Batcher({ store, sink, maxBatchEvents: 100, flushIntervalMs: 60_000, onCommitted: (c) => committed.push(c.events.length) });
+  const events = makeShares(250);
+  const outcomes: EventOutcome[] = [];
+  for (const e of events) b.push(e, (o) => outcomes.push(o));
+  b.push(events[0], (o) => outcomes.push(o));
+  await b.flush();
+  assert.equal(store.rows.size, 250);
+  assert.equal(sink.written.length, 250);
+  assert.deepEqual(committed, [100, 100, 51]);
+  assert.equal(outcomes.filter((o) => o === "stored").length, 250);
+  assert.equal(outcomes.filter((o) => o === "duplicate").length, 1);
+  const st = b.stats();
+  assert.deepEqual([st.received, st.stored, st.duplicates, st.pending, st.batches], [251, 250, 1, 0, 3]);
+  await b.close();
+});
+
+test("a transient store failure retries the same batch until it commits; nothing lost or doubled", async () => {
+  const store = new FakeStore();
+  store.failNext = 3;
+  const errors: number[] = [];
+  const b = new Batcher({ store, retryInitialMs: 1, retryMaxMs: 4, onError: (_e, c) => errors.push(c.retryInMs ?? -1) });
+  for (const e of makeShares(10)) b.push(e);
+  await b.flush();
+  assert.equal(store.rows.size, 10);
+  assert.equal(store.calls, 4);
+  assert.deepEqual(errors, [1, 2, 4]);
+  assert.equal(b.stats().storeErrors, 3);
+  await b.close();
+});
+
+test("an event the database refuses is isolated by splitting; the rest of the batch commits", async () => {
+  const store = new FakeStore();
+  const events = makeShares(64);
+  store.poisonId = events[37].event_id;
+  const outcomes = new Map<string, EventOutcome>();
+  const b = new Batcher({ store });
+  for (const e of events) b.push(e, (o) => outcomes.set(e.event_id, o));
+  await b.flush();
+  assert.equal(store.rows.size, 63);
+  assert.equal(outcomes.get(events[37].event_id), "rejected");
+  assert.equal(b.stats().rejected, 1);
+  assert.ok(store.calls <= 1 + 2 * Math.ceil(Math.log2(64)), `calls ${store.calls}`);
+  await b.close();
+});
+
+test("pushRaw counts malformed input without throwing; valid input goes through", async () => {
+  const store = new FakeStore();
+  const b = new Batcher({ store, validate: validateEvent });
+  const outcomes: EventOutcome[] = [];
+  b.pushRaw(Buffer.from("{not json"), (o) => outcomes.push(o));
+  b.pushRaw(JSON.stringify({ event: "share_submitted", event_id: "x" }), (o) => outcomes.push(o));
+  b.pushRaw(Buffer.from(JSON.stringify(makeShares(1)[0])), (o) => outcomes.push(o));
+  await b.flush();
+  assert.deepEqual(outcomes, ["malformed", "malformed", "stored"]);
+  assert.deepEqual([b.stats().malformed, b.stats().stored], [2, 1]);
+  await b.close();
+});
+
+test("back-pressure: pushes beyond maxPendingEvents are refused as dropped", async () => {
+  const store = new FakeStore();
+  const b = new Batcher({ store, maxPendingEvents: 5, maxBatchEvents: 1_000 });
+  const results = makeShares(8).map((e) => b.push(e));
+  assert.deepEqual(results, [true, true, true, true, true, false, false, false]);
+  assert.equal(b.stats().dropped, 3);
+  await b.flush();
+  assert.equal(store.rows.size, 5);
+  await b.close();
+});
+
+test("close gives up on a store that stays down and aborts what it holds", async () => {
+  const store = new FakeStore();
+  store.failNext = 1_000_000;
+  const outcomes: EventOutcome[] = [];
+  const b = new Batcher({ store, retryInitialMs: 5, retryMaxMs: 5 });
+  for (const e of makeShares(3)) b.push(e, (o) => outcomes.push(o));
+  void b.flush();
+  await b.close(50);
+  assert.deepEqual(outcomes, ["aborted", "aborted", "aborted"]);
+  assert.equal(b.push(makeShares(1)[0]), false);
+});
+
+test("the interval timer flushes without an explicit flush()", async (t) => {
+  t.mock.timers.enable({ apis: ["setInterval"] });
+  const store = new FakeStore();
+  const b = new Batcher({ store, flushIntervalMs: 1_000 });
+  b.start();
+  const committed = new Promise<void>((resolve) => b.push(makeShares(1)[0], () => resolve()));
+  assert.equal(store.calls, 0);
+  t.mock.timers.tick(1_000);
+  await committed;
+  assert.equal(store.rows.size, 1);
+  await b.close();
+});
