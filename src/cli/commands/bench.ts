@@ -26,6 +26,7 @@ options:
                         (default ${BENCH_DEFAULTS.mode}). Shares that would be blocks are never sent.
   --profile NAME        ${PROFILE_NAMES.join("|")} (default ${BENCH_DEFAULTS.profile})
   --suggest-difficulty D  override the profile's suggest_difficulty
+  --grind-threads N     valid mode: grinding threads (default 1; they compete with a pool on the same host)
   --ramp N              connections opening at once (default ${BENCH_DEFAULTS.rampConcurrency})
   --timeout MS          per-request answer timeout (default ${BENCH_DEFAULTS.requestTimeoutMs})
   --json                print one JSON line (the report) at the end instead of the table
@@ -44,7 +45,7 @@ function table(r: BenchReport): string {
     `connect      ${lat(r.connectMs)}`,
     `handshake    ${lat(r.handshakeMs)}`,
     `shares       sent ${r.shares.sent} (${r.achievedRate}/s of ${r.targetRate}/s)  answered ${r.shares.answered}  accepted ${r.shares.accepted}  rejected ${r.shares.rejected} [${reasons}]`,
-    `             timeouts ${r.shares.timeouts}  unanswered ${r.shares.unanswered}  skipped-blocks ${r.shares.skippedBlocks}  grind-limited ${r.shares.grindLimited}  valid-impossible ${r.shares.validImpossible}  verdict-mismatches ${r.shares.verdictMismatches}`,
+    `             timeouts ${r.shares.timeouts}  unanswered ${r.shares.unanswered}  skipped-blocks ${r.shares.skippedBlocks}  grind-limited ${r.shares.grindLimited}  starved ${r.shares.starved}  valid-impossible ${r.shares.validImpossible}  verdict-mismatches ${r.shares.verdictMismatches}`,
     `submit rtt   ${lat(r.submitRttMs)}`,
     `notify       ${r.notifies} received, set_difficulty ${r.setDifficulty} (difficulty ${r.difficulty.min}..${r.difficulty.max}), new-block fan-out ${lat(r.newBlockFanoutMs)}`,
     ...(r.errors.length ? [`errors       ${r.errors.join(" | ")}`] : []),
@@ -75,6 +76,7 @@ export const command: Command = {
       ramp: { type: "string" },
       timeout: { type: "string" },
       json: { type: "boolean" },
+      "grind-threads": { type: "string" },
     });
     if (!f.url) throw new UsageError("--url is required");
     const connections = intFlag("connections", f.connections, 0);
@@ -100,6 +102,7 @@ export const command: Command = {
       suggestDifficulty: num("suggest-difficulty", f["suggest-difficulty"]),
       rampConcurrency: f.ramp === undefined ? undefined : Math.max(1, intFlag("ramp", f.ramp, 1)),
       requestTimeoutMs: f.timeout === undefined ? undefined : intFlag("timeout", f.timeout, 0),
+      grindThreads: f["grind-threads"] === undefined ? undefined : intFlag("grind-threads", f["grind-threads"], 1),
       signal: ac.signal,
       onProgress: json ? undefined : (p) => console.error(`  ${p.elapsedSec.toFixed(0)} s: ready ${p.ready}, sent ${p.sent}, answered ${p.answered}, accepted ${p.accepted}`),
     });

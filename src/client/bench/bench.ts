@@ -12,6 +12,7 @@ import { classifySubmitAnswer, type RejectReason } from "../reject.ts";
 import { parseStratumUrl, StratumClient } from "../stratum-client.ts";
 import { TbgError } from "../../util/errors.ts";
 import { ShareMaker, type BenchMode } from "./share-maker.ts";
+import { Grinder } from "./grinder.ts";
 import { Samples, summarize, type LatencySummary } from "./stats.ts";
 
 /** Defaults for {@link BenchOptions}, each documented once here. */
@@ -29,8 +30,10 @@ export const BENCH_DEFAULTS = {
   connectTimeoutMs: 10_000,
   /** After the run, wait at most this long for outstanding answers. */
   drainMs: 5_000,
-  /** valid mode: hashes spent on one share before giving up (~0.1 s on one core). */
-  maxGrindHashes: 1 << 16,
+  /** valid mode: hashes spent on one share before giving up (~30 s on one core; difficulty 0.004). */
+  maxGrindHashes: 1 << 24,
+  /** valid mode: grinding threads (0: on the event loop, which distorts the round trips measured). */
+  grindThreads: 1,
   sharesPerExtranonce2: 8,
   /** Scheduler tick. */
   tickMs: 5,
@@ -56,6 +59,7 @@ export interface BenchOptions {
   connectTimeoutMs?: number;
   drainMs?: number;
   maxGrindHashes?: number;
+  grindThreads?: number;
   /** Stops the run early (SIGINT); the report covers what happened so far. */
   signal?: AbortSignal;
   /** Called about once a second with running totals. */
@@ -105,8 +109,10 @@ export interface BenchReport {
     skippedBlocks: number;
     /** valid mode: share attempts abandoned because every valid share would be a block (regtest). */
     validImpossible: number;
-    /** valid mode: shares given up after maxGrindHashes. */
+    /** valid mode: grinding units that ended without a share (maxGrindHashes). */
     grindLimited: number;
+    /** valid mode: shares due that could not be sent because none was ground yet (grinding too slow for the rate). */
+    starved: number;
     /** Pool verdict differs from our own target check (accepted below target, or low-difficulty above it). */
     verdictMismatches: number;
     hashes: number;
@@ -158,18 +164,38 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
   const r = {
     connectFailed: 0, handshakeFailed: 0, dropped: 0, rampEnd: started,
     sent: 0, answered: 0, accepted: 0, rejected: 0, timeouts: 0, unanswered: 0,
-    skippedBlocks: 0, grindLimited: 0, validImpossible: 0, verdictMismatches: 0, hashes: 0, notifies: 0, setDifficulty: 0,
+    skippedBlocks: 0, grindLimited: 0, validImpossible: 0, starved: 0, verdictMismatches: 0, hashes: 0, notifies: 0, setDifficulty: 0,
     diffMin: Infinity, diffMax: 0,
   };
   const rejectReasons: Partial<Record<RejectReason, number>> = {};
   const noteError = (e: unknown) => errors.size < 10 && errors.add(e instanceof Error ? `${(e as TbgError).code ?? e.name}: ${e.message}` : String(e));
+
+  // ---- valid mode: grinding off the event loop
+  const readyMakers: ShareMaker[] = [];
+  const grinder =
+    mode === "valid"
+      ? new Grinder({
+          threads: opts.grindThreads ?? BENCH_DEFAULTS.grindThreads,
+          maxHashes: opts.maxGrindHashes ?? BENCH_DEFAULTS.maxGrindHashes,
+          makers: () => readyMakers,
+          stopped,
+          onHashes: (n) => void (r.hashes += n),
+          onGiveUp: () => void r.grindLimited++,
+          onBlocksSkipped: (n) => void (r.skippedBlocks += n),
+          onImpossible: () => {
+            r.validImpossible++;
+            noteError("valid mode: every share meeting the pool's difficulty would be a block (regtest-like nbits); use --mode invalid or a bench-node");
+          },
+        })
+      : undefined;
+  await grinder?.start();
 
   // ---- ramp: bounded concurrency, bounded by the deadline
   let nextIndex = 0;
   const openOne = async (i: number): Promise<void> => {
     const client = new StratumClient({ ...target, requestTimeoutMs, connectTimeoutMs: opts.connectTimeoutMs ?? BENCH_DEFAULTS.connectTimeoutMs, userAgent: profile.userAgent });
     const worker = user.includes(".") ? user : `${user}.b${i}`;
-    const maker = new ShareMaker({ mode, worker, maxGrindHashes: opts.maxGrindHashes ?? BENCH_DEFAULTS.maxGrindHashes, sharesPerExtranonce2: BENCH_DEFAULTS.sharesPerExtranonce2, random32: () => randomInt(0, 2 ** 32 - 1) });
+    const maker = new ShareMaker({ mode, worker, sharesPerExtranonce2: BENCH_DEFAULTS.sharesPerExtranonce2, random32: () => randomInt(0, 2 ** 32 - 1) });
     const conn: Conn = { client, maker };
     conns.push(conn);
     client.on("notify", (ctx) => {
@@ -213,6 +239,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
     handshakeSamples.add(now() - t0);
     isReady = true;
     ready.push(conn);
+    readyMakers.push(maker);
     r.rampEnd = now();
   };
   const rampWorkers = Array.from({ length: Math.min(opts.rampConcurrency ?? BENCH_DEFAULTS.rampConcurrency, opts.connections) }, async () => {
@@ -228,20 +255,16 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
   let due = 0;
   let lastTick = now();
   const submitOne = (): boolean => {
+    let starved = false;
     for (let tries = 0; tries < ready.length; tries++) {
       const conn = ready[rr++ % ready.length];
       if (!conn.client.isOpen || !conn.maker.ready) continue;
       const made = conn.maker.make();
       r.hashes += made.hashes;
       r.skippedBlocks += made.blocksSkipped;
-      if (made.kind === "grind-limit") {
-        r.grindLimited++;
-        return true; // the time was spent: count it against the rate
-      }
-      if (made.kind === "valid-impossible") {
-        noteError("valid mode: every share meeting the pool's difficulty would be a block (regtest-like nbits); use --mode invalid or a bench-node");
-        r.validImpossible++;
-        return true;
+      if (made.kind === "starved") {
+        starved = true;
+        continue;
       }
       if (made.kind === "only-blocks") continue;
       const { share } = made;
@@ -270,6 +293,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
       void p.finally(() => inflight.delete(p));
       return true;
     }
+    if (starved) r.starved++;
     return false;
   };
 
@@ -293,6 +317,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
   }
 
   // ---- drain, then close (closing also ends handshakes still under way, so the ramp finishes at once)
+  await grinder?.close();
   const drainUntil = now() + drainMs;
   while (inflight.size > 0 && now() < drainUntil) await Promise.race([Promise.allSettled([...inflight]), new Promise((res) => setTimeout(res, 50))]);
   const durationSec = (now() - started) / 1000;
@@ -327,6 +352,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
       skippedBlocks: r.skippedBlocks,
       validImpossible: r.validImpossible,
       grindLimited: r.grindLimited,
+      starved: r.starved,
       verdictMismatches: r.verdictMismatches,
       hashes: r.hashes,
     },

@@ -18,6 +18,7 @@ port.on("message", (msg: ToWorker) => {
   let done = 0;
   let end: ScanEnd = "exhausted";
   let unreported = 0;
+  let foundTotal = 0;
   while (done < u.count) {
     if (Atomics.load(control, 0) !== u.generation) {
       end = "aborted";
@@ -37,6 +38,11 @@ port.on("message", (msg: ToWorker) => {
       post({ type: "found", unitId: u.unitId, nonces: kept.map((f) => f.nonce) });
       if (blockAt >= 0) {
         end = "block";
+        break;
+      }
+      foundTotal += kept.length;
+      if (u.stopAfterFound && foundTotal >= u.stopAfterFound) {
+        end = "found";
         break;
       }
     }

@@ -125,6 +125,7 @@ export class InlineHasher implements Hasher {
   async scan(_slot: number, u: ScanUnit, onFound: (nonces: number[]) => void): Promise<ScanResult> {
     const work = { header: Buffer.from(u.header), shareTargetLE: Buffer.from(u.shareTargetLE), networkTargetLE: Buffer.from(u.networkTargetLE) };
     let done = 0;
+    let foundTotal = 0;
     while (done < u.count) {
       if (this.gen !== u.generation) return { end: "aborted" };
       const n = Math.min(SCAN_CHUNK, u.count - done);
@@ -135,6 +136,8 @@ export class InlineHasher implements Hasher {
         const blockAt = u.stopOnBlock ? found.findIndex((f) => f.isBlock) : -1;
         onFound((blockAt >= 0 ? found.slice(0, blockAt + 1) : found).map((f) => f.nonce));
         if (blockAt >= 0) return { end: "block" };
+        foundTotal += found.length;
+        if (u.stopAfterFound && foundTotal >= u.stopAfterFound) return { end: "found" };
       }
       await new Promise<void>((resolve) => setImmediate(resolve));
     }

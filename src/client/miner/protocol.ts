@@ -14,10 +14,12 @@ export interface ScanUnit {
   count: number;
   /** Stop the unit at the first block (regtest: every other hash is one). */
   stopOnBlock: boolean;
+  /** Stop the unit once this many nonces were found (0: scan the whole range). */
+  stopAfterFound?: number;
 }
 
 /** Why a unit ended. */
-export type ScanEnd = "exhausted" | "aborted" | "block";
+export type ScanEnd = "exhausted" | "aborted" | "block" | "found";
 
 export type ToWorker = { type: "scan"; unit: ScanUnit };
 
