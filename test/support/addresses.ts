@@ -14,3 +14,10 @@ export const REGTEST_ADDRESSES = {
 } as const;
 
 export type AddressKind = keyof typeof REGTEST_ADDRESSES;
+
+/** Mainnet addresses (the bench node reports chain "main"). */
+export const MAINNET_ADDRESSES = {
+  p2wpkh: baddress.toBech32(h("p2wpkh", 20), 0, "bc"),
+  p2tr: baddress.toBech32(h("p2tr", 32), 1, "bc"),
+  p2pkh: baddress.toBase58Check(h("p2pkh", 20), networks.bitcoin.pubKeyHash),
+} as const;

@@ -61,3 +61,48 @@ export async function startTestPool(opts: { node?: EmbeddedNode; overrides?: Dev
     },
   };
 }
+
+import { startBenchNode, type BenchNode } from "../../src/benchnode/bench-node.ts";
+
+export interface BenchPool extends Omit<TestPool, "node"> {
+  bench: BenchNode;
+}
+
+/**
+ * The pool on the benchmark template source: mainnet-like bits, so a share is never a block —
+ * what accept/reject protocol tests need (on regtest every valid share is also a block).
+ */
+export async function startBenchPool(opts: { overrides?: DevOverrides; txs?: 0 | 3000; zmq?: boolean; patch?: (c: PoolConfig) => void } = {}): Promise<BenchPool> {
+  const bench = await startBenchNode({ txs: opts.txs ?? 0 });
+  const dataDir = await mkdtemp(join(tmpdir(), "tbg-pool-"));
+  const u = new URL(bench.rpcUrl);
+  const config = devConfig({
+    network: "mainnet",
+    btcd: [{ url: `${u.hostname}:${u.port}`, auth: bench.user, pass: bench.pass, ...(opts.zmq ? { zmqnotify: bench.zmqUrl } : {}) }],
+    serverurl: ["127.0.0.1:0"],
+    data_dir: dataDir,
+    blockpoll: 100,
+    events: { enabled: false, socket_path: join(dataDir, "events.sock") },
+    health: { enabled: false, port: 0 },
+    ...opts.overrides,
+  });
+  // Below the config floor (0.0001 ≈ 430k hashes a share): tests grind many shares in-process.
+  config.mindiff = 1e-7;
+  config.startdiff = 1e-5;
+  opts.patch?.(config);
+  const app = await startPool(config, { logger: createLogger({ level: process.env.TBG_TEST_LOG ?? "silent", pretty: true }) });
+  const port = app.stratumPorts[0];
+  return {
+    bench,
+    app,
+    config,
+    port,
+    url: `stratum+tcp://127.0.0.1:${port}`,
+    dataDir,
+    async close() {
+      await app.close();
+      await bench.close();
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
