@@ -110,7 +110,7 @@ const u64 = (n: number) => {
 /** Display-order hex of a hash. */
 const display = (h: Buffer) => Buffer.from(h).reverse().toString("hex");
 
-/** Builds one synthetic transaction paying `feeRateSatPerVb`. */
+/** Builds one synthetic transaction (shape and fee rate, 2–49 sat/vB, drawn from `rnd`). */
 export function syntheticTransaction(rnd: SeededBytes): GbtTransaction {
   const pick = rnd.int(100);
   const shape = SHAPES.find(([upTo]) => pick < upTo)![1];
