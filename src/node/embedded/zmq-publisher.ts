@@ -165,8 +165,9 @@ export class HashblockPublisher {
     if (!socket) return;
     this.#socket = undefined;
     await this.#sending;
-    // Unbind first so the port is free when this resolves (a later start() re-binds it).
-    await socket.unbind(this.endpoint).catch(() => {});
+    // No unbind() before close(): libzmq 4.3.5 (zeromq 6.8) aborts in pipe.cpp when a verbose XPUB is
+    // unbound while a subscriber's pipe is terminating. close() releases the port asynchronously;
+    // start() retries the bind until it is free.
     socket.close();
   }
 
