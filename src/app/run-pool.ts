@@ -7,6 +7,7 @@ import { Engine, type SignatureSource } from "../engine/engine.ts";
 import { createLogger, type LoggerHandle } from "./logger.ts";
 import { logEngine } from "./log-engine.ts";
 import { errorText } from "../util/errors.ts";
+import { Observability, type ObservabilityOptions } from "./observability.ts";
 
 export interface PoolAppOptions {
   pretty?: boolean;
@@ -14,6 +15,8 @@ export interface PoolAppOptions {
   logger?: LoggerHandle;
   signatures?: SignatureSource;
   now?: () => number;
+  /** Events, records, health/metrics options (extra sinks, ZMQ/relay status hooks, health port override). */
+  observability?: Omit<ObservabilityOptions, "log" | "signatures" | "now">;
 }
 
 /** Something started alongside the engine, closed in reverse order. */
@@ -27,16 +30,29 @@ export interface PoolApp {
   log: LoggerHandle;
   /** Stratum ports actually bound. */
   stratumPorts: number[];
+  /** Records, event publisher, metrics, health server. */
+  obs: Observability;
   close(): Promise<void>;
 }
 
 export async function startPool(config: PoolConfig, opts: PoolAppOptions = {}): Promise<PoolApp> {
   const log = opts.logger ?? createLogger({ level: config.log.level, logdir: config.logdir, pretty: opts.pretty });
-  const engine = new Engine({ config, now: opts.now, signatures: opts.signatures });
-  logEngine(engine, log.logger);
   const started: Closeable[] = [];
-  await engine.start();
-  started.push({ name: "engine", close: () => engine.close() });
+  // Records load → events/settings → engine (bridge subscribed first) → health; closed in reverse.
+  const obs = await Observability.start(config, { ...opts.observability, log: log.logger, signatures: opts.signatures, now: opts.now });
+  started.push({ name: "events, records", close: () => obs.close() });
+  const engine = new Engine({ config, now: opts.now, signatures: obs.signatures });
+  logEngine(engine, log.logger);
+  obs.attach(engine);
+  try {
+    started.push({ name: "engine", close: () => engine.close() }); // also undoes a half-done start
+    await engine.start();
+    await obs.startHttp();
+    started.push({ name: "health", close: () => obs.closeHttp() });
+  } catch (err) {
+    for (const c of started.reverse()) await Promise.resolve(c.close()).catch(() => undefined);
+    throw err;
+  }
   const stratumPorts = engine.server!.bound.map((b) => b.port);
   log.logger.info({ network: engine.network, stratum: engine.server!.bound.map((b) => `${b.host}:${b.port}`), region: config.region, instance: config.instance }, "pool started");
 
@@ -45,6 +61,7 @@ export async function startPool(config: PoolConfig, opts: PoolAppOptions = {}): 
     engine,
     log,
     stratumPorts,
+    obs,
     close() {
       closing ??= (async () => {
         for (const c of started.reverse()) {

@@ -1,0 +1,231 @@
+/**
+ * Prometheus metrics (SPEC §8) with prom-client, on a Registry of our own (no global state: tests
+ * and `tbg dev` can run several pools in one process).
+ *
+ * Two kinds of sources:
+ * - bus events counted as they happen (shares by result/reason, blocks, submit latency, notify
+ *   fan-out, protocol errors, refusals) — one labelled `inc()` on a pre-resolved child;
+ * - state read at scrape time in `collect()` (connections, template age, node health, hashrate,
+ *   event publisher counters, records store), so the mining path pays nothing for them.
+ *
+ * Labels are low-cardinality by construction: node names and ZMQ endpoints come from the config,
+ * reasons and kinds from fixed sets (unknown values fold into "other"). Never user addresses.
+ * Names follow Prometheus conventions (STYLE.md §5): `_total`, `_seconds`, base units.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import type { EventEmitter } from "node:events";
+import type { Engine, EngineEventMap } from "../engine/engine.ts";
+import type { PublisherStats } from "../events/emitter.ts";
+import { DROP_REASONS } from "../events/sink.ts";
+import { ALL_EVENT_TYPES } from "../events/types.ts";
+import { ALL_REJECT_REASONS } from "../stratum/errors.ts";
+import type { RecordLogStats } from "../records/record-log.ts";
+import { RollingRate, connectedCounts, type ZmqEndpointStatus } from "./pool-status.ts";
+
+/** Options of {@link PoolMetrics}. */
+export interface PoolMetricsOptions {
+  engine: Engine;
+  publisher?: { stats(): PublisherStats } | null;
+  records?: { storeStats(): RecordLogStats | null; readonly size: { users: number; sessions: number } } | null;
+  zmqStatus?: (() => ZmqEndpointStatus[]) | null;
+  /** Node.js process metrics (CPU, memory, event loop lag, GC). Default true. */
+  defaultMetrics?: boolean;
+}
+
+const CLOSE_REASONS = new Set(["client_closed", "socket_error", "line_too_long", "auth_timeout", "rate_limited", "send_queue_full", "write_timeout", "shutdown", "idle", "banned"]);
+const PROTOCOL_KINDS = new Set(["invalid_json", "not_a_request", "bad_params", "unknown_method", "auth_failed"]);
+const REFUSE_REASONS = new Set(["shutdown", "maxclients", "per_ip_limit", "banned"]);
+const TEMPLATE_REASONS = ["initial", "new_block", "refresh"] as const;
+const DIFF_REASONS = ["initial", "vardiff", "suggest", "minimum"] as const;
+
+const known = (set: Set<string>, v: string) => (set.has(v) ? v : "other");
+/** Where a new tip came from, without the endpoint (which /health shows). */
+const tipSource = (s: string) => (s.startsWith("zmq:") ? "zmq" : ["poll", "startup", "block_found", "template"].includes(s) ? s : "other");
+
+/** The pool's Prometheus registry, fed from the engine bus; see the module comment. */
+export class PoolMetrics {
+  readonly registry = new Registry();
+  /** Shares (accepted + rejected) per second over the last minute; /health reads it too. */
+  readonly shareRate: RollingRate;
+  /** When the last block_found happened (ms), for /health. */
+  lastBlockAtMs: number | null = null;
+  private readonly engine: Engine;
+  private readonly offs: Array<() => void> = [];
+
+  constructor(opts: PoolMetricsOptions) {
+    const engine = (this.engine = opts.engine);
+    const reg = [this.registry];
+    this.shareRate = new RollingRate(engine.now());
+    if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry });
+
+    // ---- Stratum
+    new Gauge({ name: "tbg_stratum_connections", help: "Open Stratum connections", registers: reg, collect() {
+      this.set(engine.server?.connectionCount ?? 0);
+    } });
+    // Users and workers are not summable with each other, hence two gauges (filled by one pass over the sessions).
+    // (Registered first: prom-client collects in registration order, so the workers gauge is fresh when read.)
+    const usersConnected = new Gauge({ name: "tbg_users_connected", help: "Distinct payout addresses among authorised connections", registers: reg, collect() {
+      const c = connectedCounts(engine);
+      usersConnected.set(c.users);
+      workersConnected.set(c.workers);
+    } });
+    const workersConnected = new Gauge({ name: "tbg_workers_connected", help: "Distinct (address, worker) among authorised connections", registers: reg });
+    const authorized = new Counter({ name: "tbg_miner_authorizations_total", help: "Sessions that authorised", registers: reg });
+    const disconnects = new Counter({ name: "tbg_miner_disconnects_total", help: "Sessions ended, by reason", labelNames: ["reason"], registers: reg });
+    const refused = new Counter({ name: "tbg_connections_refused_total", help: "Connections refused before a session, by reason", labelNames: ["reason"], registers: reg });
+    const protocol = new Counter({ name: "tbg_protocol_errors_total", help: "Stratum protocol errors, by kind", labelNames: ["kind"], registers: reg });
+    const rateLimited = new Counter({ name: "tbg_rate_limited_total", help: "Messages over a connection's rate limit", registers: reg });
+    const diffChanges = new Counter({ name: "tbg_difficulty_changes_total", help: "Session difficulty changes, by reason", labelNames: ["reason"], registers: reg });
+    for (const r of DIFF_REASONS) diffChanges.inc({ reason: r }, 0);
+
+    // ---- Shares
+    const shares = new Counter({ name: "tbg_shares_total", help: "Shares by result and reject reason (reason=\"none\" when accepted)", labelNames: ["result", "reason"], registers: reg });
+    const acceptedChild = shares.labels({ result: "accepted", reason: "none" });
+    acceptedChild.inc(0);
+    const rejectedChildren = new Map(ALL_REJECT_REASONS.map((r) => [r as string, shares.labels({ result: "rejected", reason: r })]));
+    for (const c of rejectedChildren.values()) c.inc(0);
+    const acceptedDifficulty = new Counter({ name: "tbg_accepted_difficulty_total", help: "Sum of the assigned difficulty of accepted shares (hashrate = rate × 2^32)", registers: reg });
+    const shareRate = this.shareRate;
+    const sharesPerSecond = new Gauge({ name: "tbg_shares_per_second", help: "Shares (accepted and rejected) per second over the last minute", registers: reg, collect() {
+      sharesPerSecond.set(shareRate.rate(engine.now()));
+    } });
+    const hashrate = new Gauge({ name: "tbg_pool_hashrate_hs", help: "Pool hashrate estimate, hashes per second, by window", labelNames: ["window"], registers: reg, collect() {
+      for (const [w, v] of Object.entries(engine.stats.pool.hashrates(engine.now()))) hashrate.set({ window: w }, v);
+    } });
+
+    // ---- Blocks
+    const blocksFound = new Counter({ name: "tbg_blocks_found_total", help: "Shares that met the network target (block candidates submitted)", registers: reg });
+    const blocksAccepted = new Counter({ name: "tbg_blocks_accepted_total", help: "Found blocks accepted by at least one node", registers: reg });
+    const blocksRejected = new Counter({ name: "tbg_blocks_rejected_total", help: "Found blocks every node rejected", registers: reg });
+    const submitLatency = new Histogram({ name: "tbg_block_submit_duration_seconds", help: "submitblock round trip per node", labelNames: ["node", "outcome"], buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30], registers: reg });
+    const lastBlockTs = new Gauge({ name: "tbg_last_block_found_timestamp_seconds", help: "Unix time of the last block found (0 = none)", registers: reg });
+
+    // ---- Work
+    const templates = new Counter({ name: "tbg_templates_total", help: "Templates adopted, by reason", labelNames: ["reason"], registers: reg });
+    for (const r of TEMPLATE_REASONS) templates.inc({ reason: r }, 0);
+    const networkBlocks = new Counter({ name: "tbg_network_blocks_total", help: "New network tips seen, by how they were learnt", labelNames: ["source"], registers: reg });
+    const fanout = new Histogram({ name: "tbg_notify_fanout_seconds", help: "Time to send one new job to every connection", buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1], registers: reg });
+    const templateAge = new Gauge({ name: "tbg_template_age_seconds", help: "Seconds since the current template was fetched", registers: reg, collect() {
+      const at = engine.templateSource?.lastTemplateAtMs ?? 0;
+      templateAge.set(at > 0 ? (engine.now() - at) / 1000 : 0);
+    } });
+    const templateHeight = new Gauge({ name: "tbg_template_height", help: "Height of the block being mined", registers: reg, collect() {
+      templateHeight.set(engine.jobs.current?.template.height ?? 0);
+    } });
+    const nodesDown = new Counter({ name: "tbg_nodes_down_total", help: "Template fetches that failed on every node", registers: reg });
+    const nodeUp = new Gauge({ name: "tbg_node_up", help: "1 when the node answers, by node", labelNames: ["node"], registers: reg, collect() {
+      for (const n of engine.templateSource?.status() ?? []) nodeUp.set({ node: n.name }, n.healthy ? 1 : 0);
+    } });
+    const nodeActive = new Gauge({ name: "tbg_node_active", help: "1 for the node templates come from", labelNames: ["node"], registers: reg, collect() {
+      for (const n of engine.templateSource?.status() ?? []) nodeActive.set({ node: n.name }, n.active ? 1 : 0);
+    } });
+    if (opts.zmqStatus) {
+      const zmqStatus = opts.zmqStatus;
+      const zmqUp = new Gauge({ name: "tbg_zmq_endpoint_up", help: "1 when the ZMQ endpoint is healthy, by endpoint", labelNames: ["endpoint"], registers: reg, collect() {
+        for (const z of zmqStatus()) zmqUp.set({ endpoint: z.endpoint }, z.healthy ? 1 : 0);
+      } });
+    }
+
+    // ---- Events (read from the publisher's own counters at scrape time)
+    const publisher = opts.publisher ?? null;
+    const emitted = new Counter({ name: "tbg_events_emitted_total", help: "Events handed to the sinks, by type", labelNames: ["type"], registers: reg, collect() {
+      const s = publisher?.stats();
+      emitted.reset();
+      for (const t of ALL_EVENT_TYPES) emitted.inc({ type: t }, s?.emittedByType[t] ?? 0);
+    } });
+    const filtered = new Counter({ name: "tbg_events_filtered_total", help: "Events of types disabled by events.types", registers: reg, collect() {
+      filtered.reset();
+      filtered.inc(publisher?.stats().filtered ?? 0);
+    } });
+    const dropped = new Counter({ name: "tbg_events_dropped_total", help: "Events not delivered, by reason and sink (sink=\"publisher\": refused before any sink)", labelNames: ["reason", "sink"], registers: reg, collect() {
+      dropped.reset();
+      const s = publisher?.stats();
+      if (!s) return;
+      const bySinks = Object.fromEntries(DROP_REASONS.map((r) => [r, 0])) as Record<string, number>;
+      for (const [name, sink] of Object.entries(s.sinks)) {
+        for (const r of DROP_REASONS) {
+          dropped.inc({ reason: r, sink: name }, sink.dropped[r]);
+          bySinks[r] += sink.dropped[r];
+        }
+      }
+      for (const r of DROP_REASONS) dropped.inc({ reason: r, sink: "publisher" }, Math.max(0, s.dropped[r] - bySinks[r]));
+    } });
+    const queued = new Gauge({ name: "tbg_events_queued", help: "Events held by sinks, not yet delivered", labelNames: ["sink"], registers: reg, collect() {
+      queued.reset();
+      for (const [name, sink] of Object.entries(publisher?.stats().sinks ?? {})) queued.set({ sink: name }, sink.queued);
+    } });
+    const sinkState = new Gauge({ name: "tbg_event_sink_state", help: "1 for each sink's current state (ready, congested, no_reader, idle, closed)", labelNames: ["sink", "state"], registers: reg, collect() {
+      sinkState.reset();
+      for (const [name, sink] of Object.entries(publisher?.stats().sinks ?? {})) sinkState.set({ sink: name, state: sink.state }, 1);
+    } });
+
+    // ---- Records
+    const records = opts.records ?? null;
+    if (records) {
+      const users = new Gauge({ name: "tbg_records_users", help: "Users with a best-difficulty record in memory", registers: reg, collect() {
+        users.set(records.size.users);
+      } });
+      const writeErrors = new Counter({ name: "tbg_records_write_errors_total", help: "Failed writes of the best-difficulty log (retried)", registers: reg, collect() {
+        writeErrors.reset();
+        writeErrors.inc(records.storeStats()?.writeErrors ?? 0);
+      } });
+    }
+
+    // ---- Bus subscriptions (each listener: a counter increment, nothing else)
+    const on = <K extends keyof EngineEventMap>(name: K, fn: (...args: EngineEventMap[K]) => void) => {
+      const listener = (...args: EngineEventMap[K]) => {
+        try {
+          fn(...args);
+        } catch {
+          // Metrics must never break the mining path.
+        }
+      };
+      // EventEmitter<T>'s overloads do not accept a generic key; the listener type is right by construction.
+      const bus = engine.bus as unknown as EventEmitter;
+      bus.on(name, listener as (...a: unknown[]) => void);
+      this.offs.push(() => bus.off(name, listener as (...a: unknown[]) => void));
+    };
+    on("share", (e) => {
+      this.shareRate.add(engine.now());
+      const v = e.verdict;
+      if (v.accepted) {
+        acceptedChild.inc();
+        acceptedDifficulty.inc(v.difficulty);
+      } else (rejectedChildren.get(v.reason ?? "other") ?? rejectedChildren.get("other")!).inc();
+    });
+    on("blockSubmitting", () => blocksFound.inc());
+    on("block", (b) => {
+      (b.accepted ? blocksAccepted : blocksRejected).inc();
+      this.lastBlockAtMs = engine.now();
+      lastBlockTs.set(this.lastBlockAtMs / 1000);
+      for (const r of b.results) submitLatency.observe({ node: r.node, outcome: r.accepted ? "accepted" : "rejected" }, r.latencyMs / 1000);
+    });
+    on("template", (e) => {
+      templates.inc({ reason: e.reason });
+      fanout.observe(e.fanoutMs / 1000);
+    });
+    on("newBlockNetwork", (e) => networkBlocks.inc({ source: tipSource(e.source) }));
+    on("authorized", () => authorized.inc());
+    on("disconnected", (e) => disconnects.inc({ reason: known(CLOSE_REASONS, e.reason) }));
+    on("refused", (e) => refused.inc({ reason: known(REFUSE_REASONS, e.reason) }));
+    on("protocolError", (e) => protocol.inc({ kind: known(PROTOCOL_KINDS, e.kind) }));
+    on("rateLimited", () => rateLimited.inc());
+    on("difficulty", (e) => diffChanges.inc({ reason: e.reason }));
+    on("nodesDown", () => nodesDown.inc());
+  }
+
+  /** Prometheus text exposition of every metric. */
+  metrics(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  /** Content-Type of {@link metrics}. */
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  /** Stop listening to the bus. */
+  close(): void {
+    for (const off of this.offs.splice(0)) off();
+  }
+}

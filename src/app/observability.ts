@@ -1,0 +1,185 @@
+/**
+ * Wires the app layer around the engine (STYLE.md §8): best-difficulty records, the event
+ * publisher and its sinks, the user settings file, the events bridge, metrics and the health
+ * server. `startPool` calls it in three steps so the order is explicit:
+ *
+ *   const obs = await Observability.start(config, …)  // records loaded, publisher and settings started
+ *   const engine = new Engine({ signatures: obs.signatures, … }); obs.attach(engine)  // before engine.start(): sees the first tip
+ *   await engine.start(); await obs.startHttp()
+ *
+ * and closes it in reverse around the engine: `closeHttp()` first (stop answering health checks
+ * so GeoDNS drains the region), then the engine (its disconnect events still flow), then
+ * `close()`: bridge, publisher flush, records flush, settings watcher.
+ */
+import type { PoolConfig } from "../config/types.ts";
+import type { Engine, SignatureSource } from "../engine/engine.ts";
+import { EventPublisher, parseEventTypes } from "../events/emitter.ts";
+import { createEventFactory, systemClockMs } from "../events/envelope.ts";
+import type { EventSink } from "../events/sink.ts";
+import { UnixDgramSink } from "../events/sinks/unix-dgram.ts";
+import { BestDiffRecords } from "../records/best-diff.ts";
+import { errorText } from "../util/errors.ts";
+import { EventsBridge } from "./events-bridge.ts";
+import { HealthServer } from "./health.ts";
+import type { Logger } from "./logger.ts";
+import { PoolMetrics } from "./metrics.ts";
+import type { ZmqEndpointStatus } from "./pool-status.ts";
+import { UserSettingsFile } from "./signatures.ts";
+
+/** Options of {@link Observability.start}. */
+export interface ObservabilityOptions {
+  log: Logger;
+  /** Use this instead of `user_settings_file`. */
+  signatures?: SignatureSource;
+  /** Sinks added next to the Unix datagram socket (tests, `tbg dev`'s embedded store). */
+  extraEventSinks?: EventSink[];
+  /** Validate every event against its schema before sending (tests, `tbg dev`). Default false. */
+  validateEvents?: boolean;
+  /** ZMQ endpoint states for /health and /metrics (the ZMQ subscriber provides it). */
+  zmqStatus?: () => ZmqEndpointStatus[];
+  /** Relay state for /health (the relay component provides it). */
+  relayStatus?: () => unknown;
+  /** Clock for records (ISO week) and event timestamps. Default: the system clock. */
+  now?: () => number;
+  /** Period of hashrate_update events; 0 = off. Default 60 s. */
+  hashrateIntervalMs?: number;
+  /** Override `health.port` (e.g. `tbg dev --http-port`, 0 in tests). */
+  healthPort?: number;
+}
+
+/** The app-layer components of one pool; see the module comment. */
+export class Observability {
+  readonly records: BestDiffRecords;
+  /** null when `events.enabled` is false and no extra sink was given. */
+  readonly publisher: EventPublisher | null;
+  /** What the engine should use for per-user signatures (undefined: none configured). */
+  readonly signatures: SignatureSource | undefined;
+  readonly settingsFile: UserSettingsFile | null;
+  metrics: PoolMetrics | null = null;
+  bridge: EventsBridge | null = null;
+  health: HealthServer | null = null;
+  private engine: Engine | null = null;
+  private readonly config: PoolConfig;
+  private readonly opts: ObservabilityOptions;
+
+  private constructor(config: PoolConfig, opts: ObservabilityOptions, parts: { records: BestDiffRecords; publisher: EventPublisher | null; settingsFile: UserSettingsFile | null }) {
+    this.config = config;
+    this.opts = opts;
+    this.records = parts.records;
+    this.publisher = parts.publisher;
+    this.settingsFile = parts.settingsFile;
+    this.signatures = opts.signatures ?? parts.settingsFile ?? undefined;
+  }
+
+  /** Load records, start the publisher and the settings file. On failure, what started is closed again. */
+  static async start(config: PoolConfig, opts: ObservabilityOptions): Promise<Observability> {
+    const log = opts.log;
+    const records = new BestDiffRecords({
+      dataDir: config.data_dir,
+      now: opts.now,
+      onError: (err) => log.warn({ code: err.code, error: err.message }, "best-difficulty records: write failed (kept in memory, retrying)"),
+    });
+    await records.start();
+    const undo: Array<() => Promise<void>> = [() => records.close()];
+    try {
+      const sinks: EventSink[] = [...(opts.extraEventSinks ?? [])];
+      if (config.events.enabled) sinks.unshift(new UnixDgramSink({ socketPath: config.events.socket_path, queueMax: config.events.queue_max }));
+      if (config.events.enabled && config.events.nats) log.warn({ url: config.events.nats.url }, "events.nats is configured but this build has no NATS sink yet: use tbg publisher");
+      let publisher: EventPublisher | null = null;
+      if (sinks.length > 0) {
+        publisher = new EventPublisher({
+          factory: createEventFactory({ region: config.region, instance: config.instance, now: opts.now ?? systemClockMs }),
+          sinks,
+          enabledTypes: parseEventTypes(config.events.types),
+          validate: opts.validateEvents ?? false,
+        });
+        publisher.subscribe((u) => {
+          if (u.kind !== "sink_state") return;
+          const line = { sink: u.sink, state: u.state, detail: u.detail };
+          if (u.state === "no_reader" || u.state === "congested") log.warn(line, "event sink %s: %s", u.sink, u.state);
+          else log.info(line, "event sink %s: %s", u.sink, u.state);
+        });
+        await publisher.start();
+        const p = publisher;
+        undo.unshift(() => p.close());
+      }
+      let settingsFile: UserSettingsFile | null = null;
+      if (!opts.signatures && config.user_settings_file) {
+        settingsFile = new UserSettingsFile({
+          path: config.user_settings_file,
+          onLoaded: (info) => {
+            log.info({ path: info.path, users: info.users, signatures: info.signatures }, "user settings loaded");
+            for (const w of info.warnings) log.warn({ path: info.path }, "user settings: %s", w);
+          },
+          onError: (err) => log.error({ code: err.code, error: err.message }, "user settings not applied"),
+        });
+        await settingsFile.start();
+      }
+      const storeStats = records.storeStats();
+      log.info({ users: records.size.users, file: config.data_dir, skipped: storeStats?.skippedAtLoad ?? 0 }, "best-difficulty records loaded");
+      return new Observability(config, opts, { records, publisher, settingsFile });
+    } catch (err) {
+      for (const u of undo) await u().catch(() => undefined);
+      throw err;
+    }
+  }
+
+  /** Subscribe the bridge and metrics to the engine's bus. Call before `engine.start()`. */
+  attach(engine: Engine): void {
+    if (this.engine) return;
+    this.engine = engine;
+    const log = this.opts.log;
+    this.metrics = new PoolMetrics({ engine, publisher: this.publisher, records: this.records, zmqStatus: this.opts.zmqStatus });
+    this.bridge = new EventsBridge({
+      engine,
+      publisher: this.publisher,
+      records: this.records,
+      hashrateIntervalMs: this.opts.hashrateIntervalMs,
+      onError: (err, where) => log.error({ where, error: errorText(err) }, "events bridge listener failed"),
+    });
+    this.bridge.start();
+  }
+
+  /** Start the health/metrics HTTP server (when `health.enabled`). Call after `engine.start()`. */
+  async startHttp(): Promise<HealthServer | null> {
+    if (!this.engine || !this.metrics) throw new Error("Observability.startHttp() before attach()");
+    if (!this.config.health.enabled) return null;
+    const log = this.opts.log;
+    this.health = new HealthServer({
+      host: this.config.health.host,
+      port: this.opts.healthPort ?? this.config.health.port,
+      engine: this.engine,
+      metrics: this.metrics,
+      publisher: this.publisher,
+      zmqStatus: this.opts.zmqStatus,
+      relayStatus: this.opts.relayStatus,
+      onError: (err) => log.warn({ error: errorText(err) }, "health endpoint error"),
+    });
+    await this.health.start();
+    log.info({ url: this.health.url }, "health and metrics on %s", this.health.url);
+    return this.health;
+  }
+
+  /** Stop the HTTP server first on shutdown. */
+  async closeHttp(): Promise<void> {
+    await this.health?.close();
+  }
+
+  /** After the engine closed: stop the bridge, flush events, flush records, stop watching settings. */
+  async close(): Promise<void> {
+    const log = this.opts.log;
+    const step = async (name: string, fn: () => Promise<void> | void) => {
+      try {
+        await fn();
+      } catch (err) {
+        log.warn({ component: name, error: errorText(err) }, "error while closing");
+      }
+    };
+    await step("health", () => this.health?.close());
+    await step("bridge", () => this.bridge?.close());
+    this.metrics?.close();
+    await step("events", () => this.publisher?.close());
+    await step("records", () => this.records.close());
+    await step("user settings", () => this.settingsFile?.close());
+  }
+}

@@ -1,0 +1,202 @@
+/**
+ * The pool's health snapshot (SPEC §8): what `GET /health` returns, computed on demand from the
+ * engine's live state. Also the rolling shares-per-second counter both /health and /metrics use.
+ *
+ * Status rule: "degraded" when no node is healthy, when there is no work yet, or when work is
+ * stale (no new template for more than 2 × `update_interval` + slack: a routine refresh failed
+ * at least twice, so miners are hashing an old transaction set, or a new block went unnoticed).
+ * Event sink trouble does not degrade: it does not stop mining and has its own counters.
+ */
+import type { Engine } from "../engine/engine.ts";
+import type { PublisherStats } from "../events/emitter.ts";
+import type { DropReason } from "../events/sink.ts";
+import type { HashrateWindow } from "../stats/hashrate.ts";
+
+/** One ZMQ endpoint as its subscriber reports it (the ZMQ component supplies these; extra fields pass through). */
+export interface ZmqEndpointStatus {
+  endpoint: string;
+  /** Connected and receiving (or at least subscribed without error). */
+  healthy: boolean;
+  [field: string]: unknown;
+}
+
+/** Counts shares per second over a sliding window of one-second buckets. */
+export class RollingRate {
+  private readonly buckets: Float64Array;
+  private readonly stamps: Float64Array;
+  private readonly startMs: number;
+
+  /** @param windowSec window length in seconds (default 60). */
+  constructor(
+    nowMs: number,
+    readonly windowSec = 60,
+  ) {
+    this.buckets = new Float64Array(windowSec);
+    this.stamps = new Float64Array(windowSec).fill(-1);
+    this.startMs = nowMs;
+  }
+
+  add(nowMs: number, n = 1): void {
+    const sec = Math.floor(nowMs / 1000);
+    const i = sec % this.windowSec;
+    if (this.stamps[i] !== sec) {
+      this.stamps[i] = sec;
+      this.buckets[i] = 0;
+    }
+    this.buckets[i] += n;
+  }
+
+  /** Events per second over the window (or since start, when younger than the window). */
+  rate(nowMs: number): number {
+    const sec = Math.floor(nowMs / 1000);
+    let sum = 0;
+    for (let i = 0; i < this.windowSec; i++) if (this.stamps[i] > sec - this.windowSec && this.stamps[i] <= sec) sum += this.buckets[i];
+    const span = Math.min(this.windowSec, Math.max(1, (nowMs - this.startMs) / 1000));
+    return sum / span;
+  }
+}
+
+/** The `/health` document. Field meanings in docs/operations.md. */
+export interface HealthReport {
+  status: "ok" | "degraded";
+  /** Why degraded (empty when ok). */
+  problems: string[];
+  region: string;
+  instance: string;
+  network: string | null;
+  mode: "primary" | "passthrough";
+  uptime_seconds: number;
+  started_at: string;
+  /** Open Stratum connections. */
+  miners: number;
+  /** Distinct (address, worker) among authorised connections. */
+  workers: number;
+  /** Distinct addresses among authorised connections. */
+  users: number;
+  hashrate_hs: Record<HashrateWindow, number>;
+  shares_per_second: number;
+  shares: { accepted: number; rejected: number };
+  blocks: { found: number; accepted: number };
+  last_block: { height: number; hash: string; user: string | null; worker: string | null; accepted: boolean; found_at: string | null } | null;
+  template: { height: number; age_seconds: number; node: string; transactions: number } | null;
+  events: {
+    enabled: boolean;
+    emitted: number;
+    queued: number;
+    dropped: number;
+    dropped_by_reason: Record<DropReason, number> | null;
+    sinks: Record<string, { state: string; sent: number; queued: number }>;
+  };
+  nodes: Array<{ name: string; healthy: boolean; active: boolean; last_error: string | null; last_ok_seconds_ago: number | null; templates_served: number; failures: number }>;
+  /** ZMQ endpoints; null when no ZMQ subscriber is wired. */
+  zmq: ZmqEndpointStatus[] | null;
+  /** Relay state (SPEC §7); null on a primary / until the relay component reports it. */
+  relay: unknown;
+}
+
+/** Inputs of {@link buildHealthReport}. */
+export interface HealthSources {
+  engine: Engine;
+  publisher?: { stats(): PublisherStats } | null;
+  zmqStatus?: (() => ZmqEndpointStatus[]) | null;
+  relayStatus?: (() => unknown) | null;
+  shareRate?: RollingRate | null;
+  /** When the last block_found happened (ms), if known. */
+  lastBlockAtMs?: number | null;
+  /** Seconds added to 2 × update_interval before work counts as stale. Default 30. */
+  staleSlackSec?: number;
+}
+
+const round = (n: number, digits = 3) => Number(n.toFixed(digits));
+
+/** Connected users and workers (authorised connections only). O(connections). */
+export function connectedCounts(engine: Engine): { miners: number; workers: number; users: number } {
+  const server = engine.server;
+  if (!server) return { miners: 0, workers: 0, users: 0 };
+  const users = new Set<string>();
+  const workers = new Set<string>();
+  for (const s of server.sessions()) {
+    if (!s.identity) continue;
+    users.add(s.identity.address);
+    workers.add(`${s.identity.address}\u0000${s.identity.worker}`);
+  }
+  return { miners: server.connectionCount, workers: workers.size, users: users.size };
+}
+
+/** Why the pool is degraded right now (empty = ok). */
+export function healthProblems(engine: Engine, staleSlackSec = 30): string[] {
+  const problems: string[] = [];
+  const source = engine.templateSource;
+  const nodes = source?.status() ?? [];
+  if (nodes.length === 0 || !nodes.some((n) => n.healthy)) problems.push("no healthy node");
+  if (!engine.jobs.current || !source || source.lastTemplateAtMs === 0) problems.push("no work yet");
+  else {
+    const ageSec = (engine.now() - source.lastTemplateAtMs) / 1000;
+    const limitSec = 2 * engine.config.update_interval + staleSlackSec;
+    if (ageSec > limitSec) problems.push(`work is stale: last template ${Math.round(ageSec)} s ago (limit ${limitSec} s)`);
+  }
+  return problems;
+}
+
+/** Builds the `/health` document. */
+export function buildHealthReport(src: HealthSources): HealthReport {
+  const { engine } = src;
+  const nowMs = engine.now();
+  const problems = healthProblems(engine, src.staleSlackSec);
+  const counts = connectedCounts(engine);
+  const hashrate = engine.stats.pool.hashrates(nowMs);
+  const job = engine.jobs.current;
+  const source = engine.templateSource;
+  const pub = src.publisher?.stats() ?? null;
+  const lb = engine.lastBlock;
+  const sinks: HealthReport["events"]["sinks"] = {};
+  for (const [name, s] of Object.entries(pub?.sinks ?? {})) sinks[name] = { state: s.state, sent: s.sent, queued: s.queued };
+  return {
+    status: problems.length === 0 ? "ok" : "degraded",
+    problems,
+    region: engine.config.region,
+    instance: engine.config.instance,
+    network: engine.network,
+    mode: engine.config.mode,
+    uptime_seconds: round((nowMs - engine.startedAtMs) / 1000, 1),
+    started_at: new Date(engine.startedAtMs).toISOString(),
+    ...counts,
+    hashrate_hs: Object.fromEntries(Object.entries(hashrate).map(([w, v]) => [w, round(v, 0)])) as Record<HashrateWindow, number>,
+    shares_per_second: round(src.shareRate?.rate(nowMs) ?? 0),
+    shares: { accepted: engine.counters.sharesAccepted, rejected: engine.counters.sharesRejected },
+    blocks: { found: engine.counters.blocksFound, accepted: engine.counters.blocksAccepted },
+    last_block: lb
+      ? {
+          height: lb.height,
+          hash: lb.hashHex,
+          user: lb.identity?.address ?? null,
+          worker: lb.identity?.worker ?? null,
+          accepted: lb.accepted,
+          found_at: src.lastBlockAtMs ? new Date(src.lastBlockAtMs).toISOString() : null,
+        }
+      : null,
+    template:
+      job && source
+        ? { height: job.template.height, age_seconds: round((nowMs - source.lastTemplateAtMs) / 1000, 1), node: job.template.source, transactions: job.template.txCount }
+        : null,
+    events: {
+      enabled: pub !== null,
+      emitted: pub?.emitted ?? 0,
+      queued: pub?.queued ?? 0,
+      dropped: pub ? Object.values(pub.dropped).reduce((a, b) => a + b, 0) : 0,
+      dropped_by_reason: pub?.dropped ?? null,
+      sinks,
+    },
+    nodes: (source?.status() ?? []).map((n) => ({
+      name: n.name,
+      healthy: n.healthy,
+      active: n.active,
+      last_error: n.lastError,
+      last_ok_seconds_ago: n.lastOkMs === null ? null : round((nowMs - n.lastOkMs) / 1000, 1),
+      templates_served: n.templatesServed,
+      failures: n.failures,
+    })),
+    zmq: src.zmqStatus ? src.zmqStatus() : null,
+    relay: src.relayStatus ? (src.relayStatus() ?? null) : null,
+  };
+}
