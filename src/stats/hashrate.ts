@@ -1,6 +1,10 @@
 /**
- * Hashrate estimation: exponentially decaying averages of difficulty-1 shares per second
- * over 1 m, 5 m, 1 h, 1 d and 7 d (ckpool.md §3.2, `decay_time`). Hashrate (H/s) = dsps × 2^32.
+ * Hashrate estimation: exponentially decaying averages of difficulty-1 shares per second (dsps)
+ * over 1 m, 5 m, 1 h, 1 d and 7 d. Hashrate (H/s) = dsps × 2^32.
+ * ckpool's `decay_time` (ckpool.md §3.2) only halves the average over a long silence unless it is
+ * called every minute; this is the exact continuous-time form instead: the work credited since the last
+ * update is spread uniformly over the gap, so a steady rate converges to itself and a silence of
+ * several windows decays to ~0 in one step, however rarely it is queried.
  * Pure: time is passed in.
  */
 
@@ -34,8 +38,8 @@ export class DecayingHashrate {
     this.pendingDifficulty = 0;
     this.lastMs = nowMs;
     for (const [w, interval] of WINDOWS) {
-      const p = 1 - Math.exp(-Math.min(secs / interval, 36));
-      let f = (this.dsps[w] + (add / secs) * p) / (1 + p);
+      const keep = Math.exp(-Math.min(secs / interval, 36));
+      let f = this.dsps[w] * keep + (add / secs) * (1 - keep);
       if (f < 2e-16) f = 0;
       this.dsps[w] = f;
     }

@@ -1,0 +1,95 @@
+/**
+ * Blocks assembled from getblocktemplate are judged by a real node (embedded bcoin regtest):
+ * a good one becomes the tip; a corrupted one (bad merkle root, bad BIP34 height) is rejected and
+ * reported as rejected, with the node's reason.
+ */
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { startEmbeddedNode, type EmbeddedNode } from "../../src/node/embedded/embedded-node.ts";
+import { RpcClient } from "../../src/node/rpc-client.ts";
+import { prepareTemplate } from "../../src/work/template.ts";
+import { JobRegistry } from "../../src/work/jobs.ts";
+import { buildCoinbase, payoutOutputs } from "../../src/bitcoin/coinbase.ts";
+import { addressToOutputScript } from "../../src/bitcoin/address.ts";
+import { sha256d, reverseBytes } from "../../src/bitcoin/hash.ts";
+import { merkleRootFromBranch } from "../../src/bitcoin/merkle.ts";
+import { buildHeader } from "../../src/bitcoin/header.ts";
+import { hashMeetsTargetBuffer } from "../../src/bitcoin/difficulty.ts";
+import { assembleBlockHex, submitToAll } from "../../src/work/block-submitter.ts";
+import type { BlockCandidate } from "../../src/shares/validator.ts";
+import { REGTEST_ADDRESSES } from "../support/addresses.ts";
+
+let node: EmbeddedNode;
+let rpc: RpcClient;
+before(async () => {
+  node = await startEmbeddedNode();
+  rpc = new RpcClient({ url: node.rpcUrl, user: node.rpcUser, pass: node.rpcPass, name: "bcoin" });
+});
+after(async () => {
+  rpc.close();
+  await node.close();
+});
+
+/** Mines a block on the CPU from the node's current template; `corrupt` tampers with it before hashing. */
+async function mineCandidate(corrupt?: { merkle?: boolean; height?: number }): Promise<BlockCandidate> {
+  const gbt = await rpc.getBlockTemplate(["segwit"]);
+  const template = prepareTemplate(gbt, { seq: 1, versionMask: 0x1fffe000, source: "bcoin", nowMs: Date.now() });
+  const job = new JobRegistry().addTemplate(template, Date.now()).job;
+  const outputs = payoutOutputs({ coinbaseValueSats: template.coinbaseValueSats, minerScript: addressToOutputScript(REGTEST_ADDRESSES.p2tr, "regtest") });
+  const parts = buildCoinbase({
+    height: corrupt?.height ?? template.height,
+    signatureText: "/test/",
+    extranonce1Size: 4,
+    extranonce2Size: 8,
+    outputs,
+    witnessCommitmentScript: template.witnessCommitmentScript ?? undefined,
+  });
+  const coinbase = Buffer.concat([parts.coinb1, Buffer.alloc(12, 1), parts.coinb2]);
+  let root = merkleRootFromBranch(sha256d(coinbase), template.merkleBranchLE as Buffer[]);
+  if (corrupt?.merkle) root = Buffer.from(root).fill(0x42, 0, 4);
+  for (let nonce = 0; nonce < 1000; nonce++) {
+    const header = buildHeader({ version: template.version, prevhashLE: template.prevhashLE, merkleRootLE: root, ntime: job.ntime, nbits: template.nbits, nonce });
+    const hashLE = sha256d(header);
+    if (hashMeetsTargetBuffer(hashLE, template.networkTargetLE)) return { job, header, coinbase, hashLE, shareDifficulty: 0 };
+  }
+  throw new Error("no regtest nonce in 1000 tries");
+}
+
+test("a block assembled from getblocktemplate is accepted and becomes the tip", async () => {
+  const h = node.height();
+  const c = await mineCandidate();
+  const hash = reverseBytes(c.hashLE).toString("hex");
+  const [r] = await submitToAll([rpc], assembleBlockHex(c), hash);
+  assert.equal(r.accepted, true, String(r.result));
+  assert.equal(node.height(), h + 1);
+  assert.equal(node.tipHash(), hash);
+});
+
+test("a block with a bad merkle root is rejected and reported as rejected", async () => {
+  const h = node.height();
+  const c = await mineCandidate({ merkle: true });
+  const [r] = await submitToAll([rpc], assembleBlockHex(c), reverseBytes(c.hashLE).toString("hex"));
+  assert.equal(r.accepted, false);
+  assert.equal(r.result, "bad-txnmrklroot");
+  assert.equal(node.height(), h);
+});
+
+test("a block whose coinbase has the wrong BIP34 height is rejected and reported as rejected", async () => {
+  const h = node.height();
+  const c = await mineCandidate({ height: h + 5 });
+  const [r] = await submitToAll([rpc], assembleBlockHex(c), reverseBytes(c.hashLE).toString("hex"));
+  assert.equal(r.accepted, false);
+  assert.match(String(r.result), /height/i);
+  assert.equal(node.height(), h);
+});
+
+test("every node gets the block: an unreachable one is reported, the others still accept", async () => {
+  const dead = new RpcClient({ url: "127.0.0.1:1", name: "dead", timeoutMs: 500 });
+  const c = await mineCandidate();
+  const results = await submitToAll([dead, rpc], assembleBlockHex(c), reverseBytes(c.hashLE).toString("hex"));
+  assert.equal(results.length, 2);
+  assert.equal(results[0].node, "dead");
+  assert.equal(results[0].accepted, false);
+  assert.equal(results[1].accepted, true);
+  dead.close();
+});

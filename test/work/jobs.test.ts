@@ -1,0 +1,37 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { JobRegistry } from "../../src/work/jobs.ts";
+import type { TemplateWork } from "../../src/work/template.ts";
+
+const tpl = (prev: string, at = 0) => ({ prevhashHex: prev, curtime: 1_700_000_000, receivedAtMs: at }) as unknown as TemplateWork;
+
+test("a new prevhash makes a clean job; the previous block's jobs become stale, then unknown", () => {
+  const r = new JobRegistry({ staleRetentionSec: 120 });
+  const a = r.addTemplate(tpl("aa"), 0);
+  assert.equal(a.newBlock, true);
+  const refresh = r.addTemplate(tpl("aa"), 1000);
+  assert.equal(refresh.newBlock, false);
+  assert.equal(refresh.job.cleanJobs, false);
+  const b = r.addTemplate(tpl("bb"), 2000);
+  assert.equal(b.job.cleanJobs, true);
+  assert.equal(r.lookup(a.job.id, 3000).kind, "stale");
+  assert.equal(r.lookup(b.job.id, 3000).kind, "current");
+  assert.equal(r.lookup(a.job.id, 2000 + 121_000).kind, "unknown");
+});
+
+test("same-block jobs stay valid until they expire; the latest never does", () => {
+  const r = new JobRegistry({ jobExpirySec: 600 });
+  const a = r.addTemplate(tpl("aa"), 0);
+  const b = r.refreshJob(1000)!;
+  assert.notEqual(a.job.id, b.id);
+  assert.equal(r.lookup(a.job.id, 599_000).kind, "current");
+  assert.equal(r.lookup(a.job.id, 601_000).kind, "unknown");
+  assert.equal(r.lookup(b.id, 10_000_000).kind, "current");
+});
+
+test("a refreshed job on an aging template carries the current time", () => {
+  const r = new JobRegistry();
+  r.addTemplate(tpl("aa", 0), 0);
+  const j = r.refreshJob(90_000)!;
+  assert.equal(j.ntime, 1_700_000_000 + 90);
+});
