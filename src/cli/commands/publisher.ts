@@ -1,0 +1,91 @@
+/**
+ * `tbg publisher`: relay-side bridge from the engine's Unix datagram event socket to NATS JetStream,
+ * spooling to disk while NATS is unreachable (SPEC §7). Composition root for src/publisher.
+ */
+import type { Command } from "../main.ts";
+import { intFlag, parseFlags } from "../args.ts";
+import { UsageError } from "../../util/errors.ts";
+import { REGION_PATTERN } from "../../events/schemas.ts";
+import { JetStreamPublisher } from "../../publisher/publisher.ts";
+
+const FSYNC = ["always", "interval", "never"] as const;
+
+const help = `usage: tbg publisher --region R --spool-dir DIR [options]
+
+Binds the engine's event socket, appends every valid event to an on-disk spool, and publishes it to
+NATS JetStream subject mining.events.<region>.<event_type> with Nats-Msg-Id = event_id (stream
+MINING_EVENTS, created or updated: limits retention, max age 24 h, 2-minute duplicate window).
+While NATS is down events stay in the spool and go out in order when it returns; a restart resumes
+from the spool. Ctrl-C (SIGINT) or SIGTERM stops it after saving the spool cursor.
+
+options:
+  --socket PATH          datagram socket to bind (default /tmp/ckpool/events.sock)
+  --nats-url URL         NATS server(s), comma-separated (default nats://127.0.0.1:4222)
+  --region R             region in the subject, e.g. us-east (required)
+  --spool-dir DIR        spool directory (required; created if missing)
+  --fsync MODE           spool durability: always | interval (default; fdatasync every 50 ms) | never
+  --spool-max-mb N       refuse new events past this spool size, MiB (default 1024; block_found always kept)
+  --stream-max-gb N      MINING_EVENTS max bytes, GiB (default 10)
+  --stats-interval S     print a stats line every S seconds (default 60; 0 = never)`;
+
+export const command: Command = {
+  summary: "forward engine events from the datagram socket to NATS JetStream (with a disk spool)",
+  help,
+  async run(argv) {
+    const f = parseFlags(argv, {
+      socket: { type: "string" },
+      "nats-url": { type: "string" },
+      region: { type: "string" },
+      "spool-dir": { type: "string" },
+      fsync: { type: "string" },
+      "spool-max-mb": { type: "string" },
+      "stream-max-gb": { type: "string" },
+      "stats-interval": { type: "string" },
+    });
+    const region = f.region as string | undefined;
+    if (!region || !REGION_PATTERN.test(region)) throw new UsageError("--region is required: lowercase letters, digits, '-' or '_' (e.g. us-east)");
+    const spoolDir = f["spool-dir"] as string | undefined;
+    if (!spoolDir) throw new UsageError("--spool-dir is required");
+    const fsync = (f.fsync as string | undefined) ?? "interval";
+    if (!(FSYNC as readonly string[]).includes(fsync)) throw new UsageError(`--fsync must be one of ${FSYNC.join(", ")}`);
+    const statsEverySec = intFlag("stats-interval", f["stats-interval"] as string | undefined, 60);
+
+    let lastError = "";
+    const pub = new JetStreamPublisher({
+      socketPath: (f.socket as string | undefined) ?? "/tmp/ckpool/events.sock",
+      natsUrl: (f["nats-url"] as string | undefined) ?? "nats://127.0.0.1:4222",
+      region,
+      spoolDir,
+      spool: {
+        fsync: fsync as (typeof FSYNC)[number],
+        maxBytes: intFlag("spool-max-mb", f["spool-max-mb"] as string | undefined, 1024) * 1024 * 1024,
+      },
+      stream: { maxBytes: intFlag("stream-max-gb", f["stream-max-gb"] as string | undefined, 10) * 1024 ** 3 },
+      onError: (err, context) => {
+        // A NATS outage repeats the same error every reconnect attempt: print each distinct one once.
+        const line = `${context}: ${err.message}`;
+        if (line !== lastError) console.error(`tbg publisher: ${line}`);
+        lastError = line;
+      },
+    });
+    await pub.start();
+    console.log(`tbg publisher: region ${region}, spool ${spoolDir}; waiting for events (Ctrl-C to stop)`);
+    const timer = statsEverySec > 0 ? setInterval(() => console.log(JSON.stringify({ publisher: pub.stats() })), statsEverySec * 1000) : undefined;
+    timer?.unref();
+
+    await new Promise<void>((resolve) => {
+      const stop = () => {
+        process.off("SIGINT", stop);
+        process.off("SIGTERM", stop);
+        resolve();
+      };
+      process.on("SIGINT", stop);
+      process.on("SIGTERM", stop);
+    });
+    clearInterval(timer);
+    await pub.close();
+    const s = pub.stats();
+    console.log(`tbg publisher: stopped; ${s.forwarder.published} published, ${s.spool.unacked} left in the spool`);
+    return 0;
+  },
+};

@@ -1,0 +1,112 @@
+/**
+ * Spool → JetStream. Reads up to `window` records from the spool, publishes them concurrently (in
+ * order on the wire) with `Nats-Msg-Id` = event_id, and acks the spool up to the longest prefix that
+ * got PubAcks. On any failure it rewinds to the acked position and retries after a backoff (or as soon
+ * as NATS is back): records already stored by JetStream come back as `duplicate` PubAcks inside the
+ * 2-minute window and are dropped by the database's conflict key after it.
+ */
+import type { Spool, SpoolRecord } from "./spool.ts";
+import { eventSubject } from "./jetstream.ts";
+import { sleep, type NatsLink } from "./nats-link.ts";
+
+/** Options of {@link Forwarder}; defaults per field. */
+export interface ForwarderOptions {
+  spool: Spool;
+  link: Pick<NatsLink, "ready" | "whenReady" | "publish">;
+  /** Region in the subject `mining.events.{region}.{event_type}`. */
+  region: string;
+  /** Records in flight at once. Default 256. */
+  window?: number;
+  /** Wait for each PubAck, ms. Default 5 000. */
+  publishTimeoutMs?: number;
+  /** First retry delay after a failed round, ms; doubles up to `retryMaxMs`. Default 100. */
+  retryInitialMs?: number;
+  /** Default 2 000. */
+  retryMaxMs?: number;
+  /** Publish failures (for logging). */
+  onError?: (err: Error) => void;
+}
+
+/** Counters of a {@link Forwarder}. */
+export interface ForwarderStats {
+  /** Records JetStream stored (new PubAcks). */
+  published: number;
+  /** PubAcks flagged duplicate (re-sends inside the duplicate window). */
+  duplicates: number;
+  /** Failed publish rounds (each retry counts once). */
+  failedRounds: number;
+  /** Spool records that were not a decodable event (skipped). */
+  undecodable: number;
+}
+
+/** See the module comment. */
+export class Forwarder {
+  private readonly abort = new AbortController();
+  private loop: Promise<void> | undefined;
+  private readonly s: ForwarderStats = { published: 0, duplicates: 0, failedRounds: 0, undecodable: 0 };
+  private readonly window: number;
+  private readonly timeoutMs: number;
+
+  constructor(private readonly o: ForwarderOptions) {
+    this.window = o.window ?? 256;
+    this.timeoutMs = o.publishTimeoutMs ?? 5_000;
+  }
+
+  start(): void {
+    this.loop ??= this.run();
+  }
+
+  stats(): ForwarderStats {
+    return { ...this.s };
+  }
+
+  /** Stops after the round in flight (its outcome is still acked or rewound). */
+  async close(): Promise<void> {
+    this.abort.abort();
+    await this.loop;
+  }
+
+  private async run(): Promise<void> {
+    const signal = this.abort.signal;
+    const initial = this.o.retryInitialMs ?? 100;
+    let delay = initial;
+    while (!signal.aborted) {
+      await this.o.link.whenReady(signal);
+      await this.o.spool.waitForData(signal);
+      if (signal.aborted) break;
+      if (!this.o.link.ready) continue;
+      const records = await this.o.spool.read(this.window);
+      if (records.length === 0) continue;
+      const results = await Promise.allSettled(records.map((r) => this.publishOne(r)));
+      let ok = 0;
+      while (ok < results.length && results[ok].status === "fulfilled") ok++;
+      if (ok > 0) this.o.spool.ack(records[ok - 1].end, ok);
+      if (ok === records.length) {
+        delay = initial;
+        continue;
+      }
+      this.s.failedRounds++;
+      const failure = results[ok] as PromiseRejectedResult;
+      this.o.onError?.(failure.reason instanceof Error ? failure.reason : new Error(String(failure.reason)));
+      this.o.spool.rewind();
+      await sleep(delay, signal);
+      delay = Math.min(delay * 2, this.o.retryMaxMs ?? 2_000);
+    }
+  }
+
+  private async publishOne(r: SpoolRecord): Promise<void> {
+    let head: { event?: unknown; event_id?: unknown };
+    try {
+      head = JSON.parse(r.payload.toString("utf8")) as typeof head;
+    } catch {
+      head = {};
+    }
+    if (typeof head.event !== "string" || typeof head.event_id !== "string") {
+      this.s.undecodable++;
+      return;
+    }
+    const ack = await this.o.link.publish(eventSubject(this.o.region, head.event), r.payload, head.event_id, this.timeoutMs);
+    if (ack.duplicate) this.s.duplicates++;
+    else this.s.published++;
+  }
+}

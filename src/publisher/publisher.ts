@@ -1,0 +1,128 @@
+/**
+ * `tbg publisher`: the relay-side bridge from the engine's Unix datagram event socket to NATS
+ * JetStream (SPEC §7). Receive → validate → append to the spool (before anything else) → forward to
+ * `mining.events.{region}.{event_type}` with `Nats-Msg-Id` = event_id. While NATS is unreachable
+ * events pile up in the spool and go out in order once it is back; a restart resumes from the spool.
+ *
+ * Composition only; the parts are DgramReader (src/events), Spool, NatsLink and Forwarder.
+ */
+import { DgramReader, type ReaderMessage } from "../events/dgram-reader.ts";
+import { validateEvent } from "../events/schemas.ts";
+import { Forwarder, type ForwarderStats } from "./forwarder.ts";
+import type { EventStreamOptions } from "./jetstream.ts";
+import { NatsLink, type NatsLinkStats } from "./nats-link.ts";
+import { Spool, type SpoolOptions, type SpoolStats } from "./spool.ts";
+
+/** Options of {@link JetStreamPublisher}; defaults per field. */
+export interface JetStreamPublisherOptions {
+  /** Datagram socket to bind (the engine's `events.socket`). Omit to feed events only via `ingest()`. */
+  socketPath?: string;
+  /** chmod of the socket file, e.g. 0o660. */
+  socketMode?: number;
+  /** NATS server URL(s), comma-separated. */
+  natsUrl: string;
+  /** Region for the subject. */
+  region: string;
+  /** Spool directory (created if missing). */
+  spoolDir: string;
+  /** Spool tuning (fsync policy, size caps); see {@link SpoolOptions}. */
+  spool?: Omit<SpoolOptions, "dir">;
+  /** Stream settings; see {@link EventStreamOptions}. */
+  stream?: EventStreamOptions;
+  /** Records in flight to JetStream. Default 256. */
+  window?: number;
+  /** PubAck wait, ms. Default 5 000. */
+  publishTimeoutMs?: number;
+  /** NATS reconnect wait, ms. Default 1 000. */
+  reconnectTimeWaitMs?: number;
+  /** Errors worth logging (NATS, publish, malformed events). */
+  onError?: (err: Error, context: string) => void;
+}
+
+/** Counters of a {@link JetStreamPublisher}. */
+export interface JetStreamPublisherStats {
+  /** Events received (socket + ingest), valid or not. */
+  received: number;
+  /** Refused by validation (not spooled). */
+  malformed: number;
+  /** Valid events the spool refused (full). */
+  spoolDropped: number;
+  spool: SpoolStats;
+  forwarder: ForwarderStats;
+  nats: NatsLinkStats;
+}
+
+/** See the module comment. */
+export class JetStreamPublisher {
+  private spool: Spool | undefined;
+  private reader: DgramReader | undefined;
+  private forwarder: Forwarder | undefined;
+  private readonly link: NatsLink;
+  private readonly s = { received: 0, malformed: 0, spoolDropped: 0 };
+
+  constructor(private readonly o: JetStreamPublisherOptions) {
+    this.link = new NatsLink({
+      url: o.natsUrl, stream: o.stream, reconnectTimeWaitMs: o.reconnectTimeWaitMs,
+      onError: (err) => o.onError?.(err, "nats"),
+    });
+  }
+
+  /** Opens the spool (replaying what an earlier run left), binds the socket, starts forwarding. */
+  async start(): Promise<void> {
+    this.spool = await Spool.open({ ...this.o.spool, dir: this.o.spoolDir });
+    this.forwarder = new Forwarder({
+      spool: this.spool, link: this.link, region: this.o.region, window: this.o.window,
+      publishTimeoutMs: this.o.publishTimeoutMs, onError: (err) => this.o.onError?.(err, "publish"),
+    });
+    this.link.start();
+    this.forwarder.start();
+    if (this.o.socketPath) {
+      this.reader = new DgramReader({ socketPath: this.o.socketPath, mode: this.o.socketMode, onMessage: (m) => this.onMessage(m) });
+      await this.reader.start();
+    }
+  }
+
+  /** Feeds one raw event (bytes as the engine sends them). Returns whether it was spooled. */
+  ingest(raw: Buffer): boolean {
+    const v = validateEvent(raw);
+    return this.onMessage(v.ok ? { ok: true, event: v.event, raw } : { ok: false, error: v.error, raw });
+  }
+
+  private onMessage(m: ReaderMessage): boolean {
+    this.s.received++;
+    if (!m.ok) {
+      this.s.malformed++;
+      this.o.onError?.(new Error(`malformed event: ${m.error}`), "malformed");
+      return false;
+    }
+    // A found block must never be dropped for lack of spool space.
+    const ok = this.spool!.append(m.raw, { critical: m.event.event === "block_found" });
+    if (!ok) this.s.spoolDropped++;
+    return ok;
+  }
+
+  stats(): JetStreamPublisherStats {
+    return {
+      ...this.s,
+      spool: this.spool?.stats() ?? { appended: 0, dropped: 0, unacked: 0, bytes: 0, segments: 0, corrupt: 0, ioErrors: 0 },
+      forwarder: this.forwarder?.stats() ?? { published: 0, duplicates: 0, failedRounds: 0, undecodable: 0 },
+      nats: this.link.stats(),
+    };
+  }
+
+  /** True when everything spooled has been acknowledged by JetStream. */
+  get drained(): boolean {
+    return (this.spool?.stats().unacked ?? 0) === 0;
+  }
+
+  /** Stop receiving, finish the publish round in flight, save the spool cursor, disconnect. */
+  async close(): Promise<void> {
+    try {
+      await this.reader?.close();
+      await this.forwarder?.close();
+      await this.spool?.close();
+    } finally {
+      await this.link.close();
+    }
+  }
+}
