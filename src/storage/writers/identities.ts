@@ -63,8 +63,9 @@ export async function upsertIdentities(tx: Queryable, events: readonly MiningEve
   if (users.size === 0) return;
   const u = [...users.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   await tx.query(
-    `INSERT INTO users (btc_address, first_seen_at, last_seen_at)
-     SELECT a, f, l FROM unnest($1::text[], $2::timestamptz[], $3::timestamptz[]) AS t(a, f, l) ORDER BY a
+    // settings_updated_at = -infinity: a user created by its events has no settings to reload.
+    `INSERT INTO users (btc_address, first_seen_at, last_seen_at, settings_updated_at)
+     SELECT a, f, l, '-infinity' FROM unnest($1::text[], $2::timestamptz[], $3::timestamptz[]) AS t(a, f, l) ORDER BY a
      ON CONFLICT (btc_address) DO UPDATE SET
        first_seen_at = LEAST(users.first_seen_at, EXCLUDED.first_seen_at),
        last_seen_at  = GREATEST(users.last_seen_at, EXCLUDED.last_seen_at)
