@@ -12,7 +12,7 @@ import { sleep, type NatsLink } from "./nats-link.ts";
 /** Options of {@link Forwarder}; defaults per field. */
 export interface ForwarderOptions {
   spool: Spool;
-  link: Pick<NatsLink, "ready" | "whenReady" | "publish">;
+  link: Pick<NatsLink, "ready" | "whenReady" | "publish"> & Partial<Pick<NatsLink, "recheck">>;
   /** Region in the subject `mining.events.{region}.{event_type}`. */
   region: string;
   /** Records in flight at once. Default 256. */
@@ -89,6 +89,7 @@ export class Forwarder {
       const failure = results[ok] as PromiseRejectedResult;
       this.o.onError?.(failure.reason instanceof Error ? failure.reason : new Error(String(failure.reason)));
       this.o.spool.rewind();
+      if (this.o.link.ready) this.o.link.recheck?.(); // connected yet failing: is the stream still there?
       await sleep(delay, signal);
       delay = Math.min(delay * 2, this.o.retryMaxMs ?? 2_000);
     }

@@ -30,7 +30,7 @@ export interface NatsLinkOptions {
 export interface NatsLinkStats {
   /** Connected and the stream is in place. */
   ready: boolean;
-  /** Successful (re)connects. */
+  /** Successful (re)connects and stream re-checks (stream in place). */
   connects: number;
   /** Disconnects seen. */
   disconnects: number;
@@ -48,6 +48,7 @@ export class NatsLink {
   private waiters: Array<() => void> = [];
   private readonly s = { connects: 0, disconnects: 0, errors: 0 };
   private loop: Promise<void> | undefined;
+  private rechecking = false;
 
   constructor(private readonly o: NatsLinkOptions) {}
 
@@ -81,6 +82,18 @@ export class NatsLink {
   async publish(subject: string, payload: Uint8Array, msgID: string, timeoutMs: number): Promise<PubAck> {
     if (!this.js) throw new Error("NATS not connected");
     return await this.js.publish(subject, payload, { msgID, timeout: timeoutMs });
+  }
+
+  /**
+   * Re-checks the stream after a failed publish (e.g. "no responders": the stream was deleted while
+   * we stayed connected). Marks the link not ready until the stream is back.
+   */
+  recheck(): void {
+    const nc = this.nc;
+    if (!nc || nc.isClosed() || this.closed || this.rechecking) return;
+    this.rechecking = true;
+    this.setReady(false);
+    void this.onConnected(nc).finally(() => (this.rechecking = false));
   }
 
   async close(): Promise<void> {

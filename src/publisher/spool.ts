@@ -90,6 +90,7 @@ export class Spool {
   private fsyncTimer: NodeJS.Timeout | undefined;
   private cursorTimer: NodeJS.Timeout | undefined;
   private dataWaiters: Array<() => void> = [];
+  private saving: Promise<void> | undefined;
   private closed = false;
   private readonly s = { appended: 0, dropped: 0, unacked: 0, corrupt: 0, ioErrors: 0 };
   /** Last background I/O error (cursor save, fdatasync), if any. */
@@ -347,8 +348,17 @@ export class Spool {
     await this.saveCursor(true);
   }
 
-  /** Persists the acked cursor (if changed) and deletes segments wholly behind it. */
-  private async saveCursor(force: boolean): Promise<void> {
+  /** Persists the acked cursor (if changed) and deletes segments wholly behind it. Serialised. */
+  private saveCursor(force: boolean): Promise<void> {
+    const run = (this.saving ?? Promise.resolve()).catch(() => {}).then(() => this.saveCursorNow(force));
+    this.saving = run.finally(() => {
+      if (this.saving === tail) this.saving = undefined;
+    });
+    const tail = this.saving;
+    return run;
+  }
+
+  private async saveCursorNow(force: boolean): Promise<void> {
     let acked = this.acked;
     // Caught up on a big enough segment: move to a fresh one so this one can be deleted.
     if (!this.closed && this.pending.length === 0 && !this.writing && cmp(acked, this.visibleEnd) === 0 &&

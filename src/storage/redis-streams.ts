@@ -31,7 +31,7 @@ export interface StreamSinkStats {
   written: number;
   /** Entries waiting to be sent. */
   backlog: number;
-  /** Entries dropped because the backlog was full (Redis down too long). */
+  /** Entries dropped because the backlog was full (Redis down too long) or still queued at close. */
   dropped: number;
   /** Failed XADD attempts plus connection errors. */
   errors: number;
@@ -143,6 +143,9 @@ export class RedisStreamWriter implements StreamSink {
     if (this.client.isReady) await this.flushed(timeoutMs);
     this.closing = true;
     clearTimeout(this.retryTimer);
+    // Whatever could not be sent in time is lost to Redis (PostgreSQL has it): count it.
+    this.counters.dropped += this.backlog.length;
+    this.backlog = [];
     if (this.client.isOpen) this.client.destroy();
     for (const w of this.idleWaiters.splice(0)) w();
   }

@@ -179,3 +179,23 @@ test("re-sending already published events (crash before the cursor was saved) st
   defer(() => nc.close());
   assert.equal(await streamCount(nc), 200);
 });
+
+test("a stream deleted under a connected publisher is re-created and publishing continues", async (t) => {
+  const defer = cleanups(t);
+  const nats = await startNats();
+  defer(() => nats.close());
+  const dir = await tempDir(defer);
+  const pub = new JetStreamPublisher({ natsUrl: nats.url, region: "eu", spoolDir: join(dir, "spool"), publishTimeoutMs: 1_000 });
+  await pub.start();
+  defer(() => pub.close());
+  const events = makeShares(20);
+  for (const e of events.slice(0, 10)) pub.ingest(Buffer.from(JSON.stringify(e)));
+  await waitFor(() => pub.drained, "first half published");
+  const nc = await connect({ servers: nats.url });
+  defer(() => nc.close());
+  await (await jetstreamManager(nc)).streams.delete(MINING_EVENTS_STREAM);
+  for (const e of events.slice(10)) pub.ingest(Buffer.from(JSON.stringify(e)));
+  await waitFor(() => pub.drained, "second half published after the stream came back", 30_000);
+  assert.equal(await streamCount(nc), 10);
+  assert.ok(pub.stats().forwarder.failedRounds >= 1);
+});
