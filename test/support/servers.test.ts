@@ -77,3 +77,20 @@ test("nats: JetStream streams survive a restart (store dir kept)", async (t) => 
   assert.deepEqual(info.config.subjects, ["t.>"]);
   await nc.close();
 });
+
+test("a test process killed with SIGKILL leaves no server behind (watchdog)", async () => {
+  const { spawn } = await import("node:child_process");
+  const servers = new URL("./servers.ts", import.meta.url).href;
+  const code = `const { startNats } = await import(${JSON.stringify(servers)}); const s = await startNats();` +
+    `console.log(JSON.stringify({ port: s.port, dir: s.dir })); process.kill(process.pid, "SIGKILL");`;
+  const child = spawn(process.execPath, ["--import", "tsx", "--input-type=module", "-e", code], { stdio: ["ignore", "pipe", "inherit"] });
+  let out = "";
+  child.stdout.on("data", (b: Buffer) => (out += b.toString()));
+  await new Promise((resolve) => child.once("exit", resolve));
+  const { port, dir } = JSON.parse(out) as { port: number; dir: string };
+  const deadline = Date.now() + 10_000;
+  while ((await portOpen(port)) || existsSync(dir)) {
+    assert.ok(Date.now() < deadline, "server still running 10 s after its test process died");
+    await new Promise((r) => setTimeout(r, 100));
+  }
+});

@@ -219,7 +219,7 @@ class ManagedServer implements TestServer {
   private ensureWatchdog(): void {
     if (this.watchdog) return;
     const script = `while kill -0 ${process.pid} 2>/dev/null; do sleep 1; done; ` +
-      `if [ -f "$1/server.pid" ]; then kill -9 -- "-$(cat "$1/server.pid")" 2>/dev/null; fi; sleep 1; rm -rf "$1"`;
+      `if [ -f "$1/server.pid" ]; then kill -9 "-$(cat "$1/server.pid")" 2>/dev/null; fi; sleep 1; rm -rf "$1"`;
     const wd = spawn("sh", ["-c", script, "tbg-test-watchdog", this.dir], { detached: true, stdio: "ignore" });
     wd.unref();
     this.watchdog = wd;
