@@ -31,7 +31,7 @@ test("runBench invalid mode: every share is checked and rejected as low difficul
   const pool = await startBenchPool({ txs: 3000 });
   try {
     for (const profile of ["bitaxe", "cpuminer", "cgminer", "antminer", "nerdminer"] as const) {
-      const r = await runBench({ url: pool.url, connections: 4, durationSec: 0.6, rate: 100, mode: "invalid", profile, user: MAINNET_ADDRESSES.p2wpkh });
+      const r = await runBench({ url: pool.url, connections: 4, durationSec: 1.2, rate: 100, mode: "invalid", profile, user: MAINNET_ADDRESSES.p2wpkh });
       assert.equal(r.connections.ready, 4, `${profile}: ${r.errors.join()}`);
       assert.ok(r.shares.sent >= 20, `${profile}: sent ${r.shares.sent}`);
       assert.equal(r.shares.answered, r.shares.sent, profile);
@@ -47,14 +47,14 @@ test("runBench invalid mode: every share is checked and rejected as low difficul
 test("runBench valid mode: ground shares are accepted by the pool", async () => {
   const pool = await startBenchPool({ txs: 0 });
   try {
-    // At the pool's lowest difficulty (0.0001) a share costs ~430k hashes (~1 s on a busy core): run short
-    // benches until one share came back, bounded, instead of one long run.
+    // The test pool starts at difficulty 1e-5 (below the config floor, see startBenchPool) and the nerdminer
+    // profile suggests 0.0001 (~430k hashes a share): run short benches until a share came back, bounded.
     let accepted = 0;
     for (let run = 0; run < 10 && accepted === 0; run++) {
       const r = await runBench({ url: pool.url, connections: 2, durationSec: 3, rate: 20, mode: "valid", profile: "nerdminer", user: MAINNET_ADDRESSES.p2tr });
       assert.equal(r.shares.rejected, 0, JSON.stringify(r.shares.rejectReasons));
       assert.equal(r.shares.verdictMismatches, 0);
-      assert.equal(r.difficulty.min, 0.0001);
+      assert.ok(r.difficulty.min <= 0.0001, `difficulty ${r.difficulty.min}`);
       accepted += r.shares.accepted;
     }
     assert.ok(accepted >= 1);

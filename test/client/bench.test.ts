@@ -133,7 +133,7 @@ test("regtest-like nbits: invalid mode never submits a block; valid mode reports
   assert.ok(r.shares.sent > 10);
   assert.ok(r.shares.skippedBlocks > 0);
   assert.deepEqual(pool.blocks, []);
-  const v = await runBench({ url: `stratum+tcp://127.0.0.1:${pool.port}`, connections: 1, durationSec: 0.3, rate: 20, mode: "valid" });
+  const v = await runBench({ url: `stratum+tcp://127.0.0.1:${pool.port}`, connections: 1, durationSec: 1.5, rate: 20, mode: "valid" });
   assert.equal(v.shares.sent, 0);
   assert.ok(v.shares.validImpossible > 0);
   assert.match(v.errors.join(), /valid mode/);
