@@ -6,19 +6,24 @@ import type { Engine } from "../engine/engine.ts";
 import type { Logger } from "./logger.ts";
 import { errorText } from "../util/errors.ts";
 
+/** Disconnects the server imposed on a misbehaving peer: logged at info, not debug. */
+const ABUSE_CLOSE_REASONS = new Set(["line_too_long", "rate_limited", "send_queue_full", "write_timeout", "protocol_errors", "banned", "auth_timeout"]);
+
 export function logEngine(engine: Engine, log: Logger): void {
   let nodesDown = false;
   engine.bus.on("template", ({ template, newBlock, reason, fanoutMs, job }) => {
+    nodesDown = false; // any template means some node answers again: the next outage gets its line
     if (newBlock) {
-      nodesDown = false;
       log.info({ height: template.height, txs: template.txCount, job: job.id, fanoutMs: Number(fanoutMs.toFixed(2)), node: template.source }, "new work: block %d", template.height);
     } else log.debug({ height: template.height, txs: template.txCount, reason, job: job.id }, "work refreshed");
   });
   engine.bus.on("newBlockNetwork", ({ height, hash, source }) => log.info({ height, hash, source }, "network block %d", height));
   engine.bus.on("authorized", (s) => log.info({ user: s.identity?.address, worker: s.identity?.worker, ip: s.transport.remoteAddress, agent: s.userAgent, session: s.id }, "miner authorized"));
-  engine.bus.on("disconnected", ({ session, reason }) =>
-    log.debug({ session: session.id, user: session.identity?.address, reason, accepted: session.sharesAccepted, rejected: session.sharesRejected }, "miner disconnected"),
-  );
+  engine.bus.on("disconnected", ({ session, reason }) => {
+    const line = { session: session.id, ip: session.transport.remoteAddress, user: session.identity?.address, reason, accepted: session.sharesAccepted, rejected: session.sharesRejected };
+    if (ABUSE_CLOSE_REASONS.has(reason)) log.info(line, "connection dropped: %s", reason);
+    else log.debug(line, "miner disconnected");
+  });
   engine.bus.on("blockSubmitting", ({ hashHex, height }) => log.info({ hash: hashHex, height }, "BLOCK FOUND at height %d, submitting", height));
   engine.bus.on("block", (b) => {
     const line = { height: b.height, hash: b.hashHex, user: b.identity?.address, worker: b.identity?.worker, results: b.results.map((r) => `${r.node}:${r.accepted ? "accepted" : r.result}`) };
@@ -37,4 +42,6 @@ export function logEngine(engine: Engine, log: Logger): void {
   engine.bus.on("warning", ({ message }) => log.warn(message));
   engine.bus.on("protocolError", ({ session, kind, detail }) => log.debug({ session: session.id, ip: session.transport.remoteAddress, kind, detail }, "protocol error"));
   engine.bus.on("refused", ({ ip, reason }) => log.debug({ ip, reason }, "connection refused"));
+  engine.bus.on("banned", (b) => log.warn({ ip: b.ip, key: b.key, reason: b.reason, offence: b.offence, durationSec: b.durationSec }, "banned %s for %d s (%s, offence %d)", b.key, b.durationSec, b.reason, b.offence));
+  engine.bus.on("banExpired", (b) => log.info({ key: b.key, reason: b.reason, offence: b.offence }, "ban on %s expired", b.key));
 }

@@ -22,6 +22,8 @@ import { StratumServer } from "../stratum/server.ts";
 import { MinerStats } from "../stats/miners.ts";
 import { AddressError } from "../bitcoin/errors.ts";
 import { TbgError, errorText } from "../util/errors.ts";
+import { BanList, type BanInfo } from "../security/bans.ts";
+import { AbuseGuard } from "../security/abuse-guard.ts";
 
 export const DEFAULT_SIGNATURE = "/TheBitcoinGame/";
 
@@ -53,6 +55,9 @@ export interface EngineEventMap {
   protocolError: [{ session: Session; kind: string; detail: string }];
   refused: [{ ip: string; reason: string }];
   rateLimited: [{ session: Session }];
+  /** An IP (or IPv6 prefix) was banned; its sessions are being dropped with reason "banned". */
+  banned: [BanInfo];
+  banExpired: [BanInfo];
   warning: [{ message: string }];
 }
 
@@ -65,8 +70,10 @@ export interface EngineOptions {
   config: PoolConfig;
   now?: () => number;
   signatures?: SignatureSource;
-  /** Decides whether an IP may connect (bans). */
+  /** Decides whether an IP may connect. Default: the engine's own ban list (config `bans`). */
   admit?: (ip: string) => { ok: true } | { ok: false; reason: string };
+  /** Per-call bitcoind RPC timeout, ms (default: the RPC client's, 10 s). */
+  rpcTimeoutMs?: number;
 }
 
 const CHAIN_TO_NETWORK: Record<string, BitcoinNetwork> = { main: "mainnet", test: "testnet", testnet4: "testnet", signet: "signet", regtest: "regtest" };
@@ -93,6 +100,8 @@ export class Engine {
   readonly counters = { sharesAccepted: 0, sharesRejected: 0, blocksFound: 0, blocksAccepted: 0 };
   lastBlock: BlockFound | null = null;
   private readonly pendingSubmits = new Set<Promise<unknown>>();
+  /** Strikes, bans and the hardening counters (protocol errors, disconnects, refusals by reason). */
+  readonly guard: AbuseGuard;
 
   constructor(private readonly opts: EngineOptions) {
     this.config = opts.config;
@@ -103,8 +112,16 @@ export class Engine {
     this.jobs = new JobRegistry({ jobExpirySec: this.config.job_expiry_sec, firstSeq: randomInt(1, 0x7fffffff) });
     this.extranonce = new Extranonce1Allocator(this.config.nonce1length, this.config.instance_id, randomInt(0, 0xffffff));
     this.nodes = this.config.btcd.map(
-      (n) => new RpcClient({ url: n.rpcUrl, user: n.auth ?? undefined, pass: n.pass ?? undefined, cookieFile: n.cookie ?? undefined, name: `btcd[${n.index}] ${n.host}:${n.port}` }),
+      (n) => new RpcClient({ url: n.rpcUrl, user: n.auth ?? undefined, pass: n.pass ?? undefined, cookieFile: n.cookie ?? undefined, name: `btcd[${n.index}] ${n.host}:${n.port}`, timeoutMs: opts.rpcTimeoutMs }),
     );
+    const b = this.config.bans;
+    this.guard = new AbuseGuard({
+      bus: this.bus,
+      bans: new BanList({ enabled: b.enabled, threshold: b.threshold, windowSec: b.window_sec, durationSec: b.duration_sec, allowlist: b.allowlist, now: this.now }),
+      sessions: () => this.server?.sessions() ?? [],
+    });
+    this.guard.events.on("banned", (ban) => this.bus.emit("banned", ban));
+    this.guard.events.on("banExpired", (ban) => this.bus.emit("banExpired", ban));
   }
 
   /** Network from config, or from the first node that answers getblockchaininfo. */
@@ -153,6 +170,7 @@ export class Engine {
       updateIntervalSec: this.config.update_interval,
       now: this.now,
       onTemplate: (gbt, node, reason) => this.adoptTemplate(gbt, node, reason),
+      checkTemplate: (gbt) => void prepareTemplate(gbt, { seq: 0, versionMask: this.config.version_mask, source: "probe", nowMs: this.now() }),
       onNodeState: (status, error) => this.bus.emit("nodeState", { status, error }),
       onAllNodesFailed: (error) => this.bus.emit("nodesDown", { error }),
       onPolledNewBlock: (hash) => {
@@ -170,9 +188,10 @@ export class Engine {
         maxLineBytes: this.config.stratum.max_line_bytes,
         authTimeoutSec: this.config.stratum.idle_timeout_sec,
         messageRatePerSec: this.config.stratum.message_rate_per_sec,
+        messageBurst: this.config.stratum.message_burst,
         sendQueueMaxBytes: this.config.stratum.send_queue_max_bytes,
         writeTimeoutSec: this.config.stratum.write_timeout_sec,
-        admit: this.opts.admit,
+        admit: this.opts.admit ?? ((ip) => this.guard.admit(ip)),
       },
       {
         onSessionOpened: (s) => this.bus.emit("opened", s),
@@ -182,6 +201,17 @@ export class Engine {
       },
     );
     await this.server.start();
+    this.guard.start();
+  }
+
+  /**
+   * Changes the pool's BIP310 version-rolling mask at run time: later configures get the new mask, and
+   * every miner that negotiated version rolling is sent mining.set_version_mask.
+   */
+  setVersionMask(mask: number): void {
+    this.config.version_mask = mask >>> 0;
+    this.sessionSettings.poolVersionMask = mask >>> 0;
+    if (this.server) for (const s of this.server.sessions()) s.updatePoolVersionMask(mask >>> 0);
   }
 
   /** ZMQ (or any other source) says a new block exists: fetch work now. */
@@ -191,14 +221,9 @@ export class Engine {
     void this.templateSource?.newBlockHint(hashHex);
   }
 
+  /** Turns a node's template into the current job; throws TemplateError when it is unusable (the source marks the node failed). */
   private adoptTemplate(gbt: Parameters<typeof prepareTemplate>[0], node: string, reason: TemplateReason): void {
-    let template: TemplateWork;
-    try {
-      template = prepareTemplate(gbt, { seq: ++this.templateSeq, versionMask: this.config.version_mask, source: node, nowMs: this.now() });
-    } catch (err) {
-      this.bus.emit("warning", { message: `${node}: unusable template: ${errorText(err)}` });
-      return;
-    }
+    const template: TemplateWork = prepareTemplate(gbt, { seq: ++this.templateSeq, versionMask: this.config.version_mask, source: node, nowMs: this.now() });
     const { job, newBlock } = this.jobs.addTemplate(template, this.now());
     const fanoutMs = this.server ? this.server.broadcast(job) : 0;
     if (newBlock) {
@@ -226,22 +251,25 @@ export class Engine {
     }
   }
 
+  private sessionSettings!: SessionHost["settings"];
+
   private sessionHost(): SessionHost {
     const v = this.config.vardiff;
+    this.sessionSettings = {
+      extranonce2Size: this.config.nonce2length,
+      poolVersionMask: this.config.version_mask,
+      startDifficulty: this.config.startdiff,
+      vardiff: {
+        targetIntervalSec: v.target_share_interval_sec,
+        retargetShares: v.retarget_min_shares,
+        retargetSec: v.retarget_interval_sec,
+        minDifficulty: this.config.mindiff,
+        maxDifficulty: this.config.maxdiff,
+      },
+    };
     return {
       now: this.now,
-      settings: {
-        extranonce2Size: this.config.nonce2length,
-        poolVersionMask: this.config.version_mask,
-        startDifficulty: this.config.startdiff,
-        vardiff: {
-          targetIntervalSec: v.target_share_interval_sec,
-          retargetShares: v.retarget_min_shares,
-          retargetSec: v.retarget_interval_sec,
-          minDifficulty: this.config.mindiff,
-          maxDifficulty: this.config.maxdiff,
-        },
-      },
+      settings: this.sessionSettings,
       currentJob: () => this.jobs.current,
       refreshJob: () => this.jobs.refreshJob(this.now()),
       lookupJob: (id, now) => this.jobs.lookup(id, now),
@@ -273,7 +301,10 @@ export class Engine {
     this.counters.blocksFound++;
     this.bus.emit("blockSubmitting", { session, hashHex, height: template.height });
     const identity = session?.identity ?? null;
-    const signature = identity ? this.payoutFor(identity).signature : this.config.btcsig || DEFAULT_SIGNATURE;
+    // The signature actually in this block's coinbase: the session's payout, fixed when it authorized
+    // (a settings-file change since then applies to new connections only).
+    const payout = session?.payoutInUse ?? null;
+    const signature = payout ? this.coinbase!.parts(template, payout).signatureUsed : this.config.btcsig || DEFAULT_SIGNATURE;
     const p = submitToAll(this.nodes, blockHex, hashHex).then((results) => {
       const accepted = results.some((r) => r.accepted);
       if (accepted) this.counters.blocksAccepted++;
@@ -283,7 +314,7 @@ export class Engine {
         height: template.height,
         hashHex,
         rewardSats: template.coinbaseValueSats,
-        signature: identity ? this.coinbase!.parts(template, this.payoutFor(identity)).signatureUsed : signature,
+        signature,
         shareDifficulty: candidate.shareDifficulty,
         networkDifficulty: template.networkDifficulty,
         results,
@@ -297,11 +328,15 @@ export class Engine {
     void p.finally(() => this.pendingSubmits.delete(p));
   }
 
-  /** Stops accepting, asks miners to reconnect if configured, waits for in-flight block submissions, closes. */
+  /**
+   * Reverse of start: stop accepting and ask miners to reconnect (if configured) and close their
+   * connections, let in-flight block submissions finish, then stop templates and the RPC clients.
+   */
   async close(): Promise<void> {
-    this.templateSource?.close();
     await this.server?.close({ reconnect: this.config.stratum.reconnect_on_shutdown, graceMs: 2000 });
+    this.guard.close();
     await Promise.allSettled([...this.pendingSubmits]);
+    this.templateSource?.close();
     for (const n of this.nodes) n.close();
   }
 }

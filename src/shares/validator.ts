@@ -62,10 +62,30 @@ export interface ShareVerdict {
   detail?: string;
 }
 
-/** Remembers accepted share identities per job; forgotten with the job. */
+/**
+ * Remembers accepted share identities per job; forgotten with the job. Only shares that met their
+ * target (or a block) are recorded: recording every submit would let a client grow the set without
+ * doing any work (random nonces at the message rate), so memory is bounded by real hashing.
+ */
 export class DuplicateFilter {
   private readonly seen = new WeakMap<Job, Set<string>>();
   private count = 0;
+
+  has(job: Job, key: string): boolean {
+    return this.seen.get(job)?.has(key) ?? false;
+  }
+
+  /** Records a share identity (after it passed the hash checks). */
+  add(job: Job, key: string): void {
+    let set = this.seen.get(job);
+    if (!set) {
+      set = new Set();
+      this.seen.set(job, set);
+    }
+    if (set.has(key)) return;
+    set.add(key);
+    this.count++;
+  }
 
   /** Returns true if the key was already there; otherwise records it. */
   checkAndAdd(job: Job, key: string): boolean {
@@ -140,7 +160,7 @@ export function validateShare(deps: ValidatorDeps, ctx: ShareContext, p: SubmitP
   const key = `${en2}:${ntime}:${nonce}:${version}`;
   // Keyed per job and (through en2 + the session's own extranonce1) per connection.
   const dupKey = `${ctx.extranonce1.toString("hex")}:${key}`;
-  if (deps.duplicates.checkAndAdd(job, dupKey)) return reject(RejectReason.Duplicate, job, "share already submitted");
+  if (deps.duplicates.has(job, dupKey)) return reject(RejectReason.Duplicate, job, "share already submitted");
 
   // 7. hash
   const parts = ctx.coinbaseFor(job);
@@ -161,7 +181,10 @@ export function validateShare(deps: ValidatorDeps, ctx: ShareContext, p: SubmitP
   const hashLE = sha256d(header);
   const shareDifficulty = hashToDifficulty(hashLE);
   const block = hashMeetsTargetBuffer(hashLE, job.template.networkTargetLE);
-  if (block) deps.onBlock({ job, header, coinbase, hashLE, shareDifficulty });
+  if (block) {
+    deps.duplicates.add(job, dupKey); // the same block twice is submitted once
+    deps.onBlock({ job, header, coinbase, hashLE, shareDifficulty });
+  }
 
   if (found.kind === "stale") return reject(RejectReason.Stale, job, "job is from a previous block", { shareDifficulty, block });
 
@@ -170,5 +193,6 @@ export function validateShare(deps: ValidatorDeps, ctx: ShareContext, p: SubmitP
   if (!block && !hashMeetsTargetBuffer(hashLE, targetLEForDifficulty(difficulty))) {
     return reject(RejectReason.LowDifficulty, job, `share difficulty ${shareDifficulty.toPrecision(6)} below ${difficulty}`, { difficulty, shareDifficulty });
   }
+  deps.duplicates.add(job, dupKey);
   return { accepted: true, reason: null, difficulty, shareDifficulty, block, job };
 }

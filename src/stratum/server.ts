@@ -26,8 +26,16 @@ export interface StratumServerOptions {
   maxLineBytes: number;
   /** Seconds a connection may stay without authorizing. */
   authTimeoutSec: number;
-  /** Sustained messages per second per connection; bursts up to 2× are absorbed. */
+  /** Sustained messages per second per connection (token bucket rate; 0 = unlimited). */
   messageRatePerSec: number;
+  /** Token bucket size: lines a connection may send at once (`stratum.message_burst`). Default max(10, 2 × rate). */
+  messageBurst?: number;
+  /**
+   * Junk lines (invalid JSON, not a request, malformed params) a connection may send per minute before
+   * it is dropped (`protocol_errors`). Bans act across connections; this bounds one connection even
+   * for allow-listed peers. Default 20.
+   */
+  maxProtocolErrorsPerMin?: number;
   /** Bytes a connection may have queued for sending before it is dropped. */
   sendQueueMaxBytes: number;
   /** Seconds the send queue may stay non-empty without draining before the connection is dropped. */
@@ -49,6 +57,7 @@ export type CloseReason =
   | "write_timeout"
   | "shutdown"
   | "banned"
+  | "protocol_errors"
   | "protocol";
 
 export interface StratumServerEvents {
@@ -66,6 +75,9 @@ interface Conn {
   tokens: number;
   lastRefillMs: number;
   rateViolations: number;
+  /** Junk-line score: +1 per junk line, decays by maxProtocolErrorsPerMin per minute. */
+  junkScore: number;
+  junkSeen: number;
   /** Since when the send queue has been non-empty (0 = empty). */
   backloggedSinceMs: number;
   closeReason: string | null;
@@ -77,6 +89,8 @@ export class StratumServer {
   private readonly perIp = new Map<string, number>();
   private timer: NodeJS.Timeout | null = null;
   private accepting = false;
+  /** Resolve when each listener has fully closed (after its last connection ended). */
+  private listenerClosed: Array<Promise<void>> = [];
   /** Addresses actually bound (port 0 resolved). */
   readonly bound: ListenAddress[] = [];
 
@@ -121,11 +135,12 @@ export class StratumServer {
       socket.destroy();
     };
     if (!this.accepting) return refuse("shutdown");
+    // Bans first: a banned peer must not take a slot or count toward its IP's limit (miningcore checks at accept).
+    const admitted = this.opts.admit?.(ip);
+    if (admitted && !admitted.ok) return refuse(admitted.reason);
     if (this.opts.maxClients > 0 && this.conns.size >= this.opts.maxClients) return refuse("maxclients");
     const fromIp = this.perIp.get(ip) ?? 0;
     if (this.opts.maxConnectionsPerIp > 0 && fromIp >= this.opts.maxConnectionsPerIp) return refuse("per_ip_limit");
-    const admitted = this.opts.admit?.(ip);
-    if (admitted && !admitted.ok) return refuse(admitted.reason);
     this.perIp.set(ip, fromIp + 1);
 
     socket.setKeepAlive(true, 60_000); // half-open peers are found by TCP keepalive
@@ -147,7 +162,7 @@ export class StratumServer {
         this.drop(conn, "line_too_long");
       },
     });
-    conn = { socket, session, decoder, tokens: this.burst(), lastRefillMs: now, rateViolations: 0, backloggedSinceMs: 0, closeReason: null };
+    conn = { socket, session, decoder, tokens: this.burst(), lastRefillMs: now, rateViolations: 0, junkScore: 0, junkSeen: 0, backloggedSinceMs: 0, closeReason: null };
     this.conns.add(conn);
     socket.on("data", (chunk: Buffer) => decoder.push(chunk));
     socket.on("error", () => this.drop(conn, "socket_error"));
@@ -158,7 +173,11 @@ export class StratumServer {
   }
 
   private burst(): number {
-    return Math.max(10, this.opts.messageRatePerSec * 2);
+    return this.opts.messageBurst ?? Math.max(10, this.opts.messageRatePerSec * 2);
+  }
+
+  private get junkLimit(): number {
+    return this.opts.maxProtocolErrorsPerMin ?? 20;
   }
 
   private onLine(conn: Conn, line: string): void {
@@ -184,6 +203,13 @@ export class StratumServer {
       this.host.onProtocolError(conn.session, "internal_error", String(err));
       this.write(conn, encodeError(null, Errors.badParams("internal error")));
       this.drop(conn, "protocol");
+      return;
+    }
+    const junk = conn.session.protocolErrorCount - conn.junkSeen;
+    if (junk > 0) {
+      conn.junkSeen += junk;
+      conn.junkScore += junk;
+      if (conn.junkScore > this.junkLimit) this.drop(conn, "protocol_errors");
     }
   }
 
@@ -240,14 +266,21 @@ export class StratumServer {
         continue;
       }
       if (c.rateViolations > 0) c.rateViolations = Math.max(0, c.rateViolations - this.opts.messageRatePerSec);
+      if (c.junkScore > 0) c.junkScore = Math.max(0, c.junkScore - (this.junkLimit * (this.opts.tickMs ?? 1000)) / 60_000);
       c.session.tick(now);
     }
   }
 
-  /** Stops accepting new connections; existing ones stay. */
+  /**
+   * Stops accepting new connections at once; existing ones stay. (net.Server#close's callback only
+   * fires after the last connection ends, so it is not awaited here: `close()` waits for it, bounded.)
+   */
   async stopAccepting(): Promise<void> {
     this.accepting = false;
-    await Promise.all(this.servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
+    for (const s of this.servers.splice(0)) {
+      if (!s.listening) continue;
+      this.listenerClosed.push(new Promise<void>((r) => s.close(() => r())));
+    }
   }
 
   /** Asks every miner to reconnect (client.reconnect), then closes all connections. */
@@ -262,5 +295,6 @@ export class StratumServer {
     const deadline = Date.now() + (opts.graceMs ?? 2000);
     while (this.conns.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     for (const c of this.conns) c.socket.destroy();
+    await Promise.all(this.listenerClosed.splice(0));
   }
 }

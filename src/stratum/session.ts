@@ -51,6 +51,16 @@ export interface SessionHost {
 
 let sessionCounter = 0;
 
+/** Most usernames one connection may authorize (each costs an entry; proxies use a handful). */
+export const MAX_AUTHORIZED_PER_CONNECTION = 64;
+/**
+ * Least time between two difficulty changes the miner asks for (suggest_difficulty, BIP310
+ * minimum-difficulty) once work has started. Each change makes a fresh job in the shared registry
+ * (kept until it expires), so an unthrottled client alternating two values could grow it without bound.
+ * A change asked for sooner is acknowledged and applied by `tick()` when the interval has passed.
+ */
+export const CLIENT_DIFFICULTY_CHANGE_MIN_MS = 5000;
+
 export class Session implements ShareContext {
   /** Session id (8 hex digits), as in the subscribe reply. */
   readonly id: string;
@@ -59,6 +69,8 @@ export class Session implements ShareContext {
   extranonce1: Buffer = Buffer.alloc(0);
   readonly extranonce2Size: number;
   versionMask = 0;
+  /** The mask the miner asked for in mining.configure (null = never negotiated version rolling). */
+  private minerVersionMask: number | null = null;
   identity: MinerIdentity | null = null;
   /** Every username authorized on this connection (a submit must name one of them). */
   private readonly authorized = new Set<string>();
@@ -68,6 +80,11 @@ export class Session implements ShareContext {
   /** Difficulty in force when each job was sent here; pruned as jobs age. */
   private readonly jobDifficulty = new Map<string, number>();
   private suggested: number | null = null;
+  /** A client-requested difficulty waiting for CLIENT_DIFFICULTY_CHANGE_MIN_MS to pass. */
+  private pendingClientDifficulty: { difficulty: number; reason: "suggest" | "minimum" } | null = null;
+  private lastClientChangeMs = -Infinity;
+  /** Junk lines so far (invalid JSON, not a request, malformed params): the server bounds them per connection. */
+  protocolErrorCount = 0;
   private workStarted = false;
   private closed = false;
   readonly vardiff: Vardiff;
@@ -77,6 +94,11 @@ export class Session implements ShareContext {
   bestDifficulty = 0;
   lastShareMs = 0;
   private payout: Payout | null = null;
+
+  /** Who this connection's coinbases pay and the signature they carry (fixed at authorize). */
+  get payoutInUse(): Payout | null {
+    return this.payout;
+  }
   private readonly validatorDeps: ValidatorDeps;
 
   constructor(
@@ -118,14 +140,17 @@ export class Session implements ShareContext {
       case "response":
         return; // e.g. a reply to client.get_version: nothing to do
       case "invalid_json":
+        this.protocolErrorCount++;
         this.host.onProtocolError(this, "invalid_json", "line is not JSON");
         this.transport.send(encodeError(null, Errors.invalidJson()));
         return;
       case "not_a_request":
+        this.protocolErrorCount++;
         this.host.onProtocolError(this, "not_a_request", "JSON is not a request object with a string method");
         this.transport.send(encodeError(f.id, Errors.badParams("expected {id, method, params}")));
         return;
       case "bad_params":
+        this.protocolErrorCount++;
         this.host.onProtocolError(this, "bad_params", `${f.method}: ${f.detail}`);
         if (f.method === "mining.submit") this.countReject(RejectReason.InvalidParams, f.detail);
         this.transport.send(encodeError(f.id, Errors.badParams(f.detail)));
@@ -158,21 +183,29 @@ export class Session implements ShareContext {
 
   /** BIP310. Every requested extension gets an answer; the mask is pool ∩ miner. */
   private configure(req: Extract<ClientRequest, { method: "mining.configure" }>): void {
-    const result: Record<string, unknown> = {};
+    // No prototype: an extension named "__proto__" must become a key like any other.
+    const result: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
     for (const ext of req.extensions) {
       if (ext === "version-rolling") {
-        const raw = req.params["version-rolling.mask"];
-        // A missing mask means "ffffffff" (BIP310).
-        const minerMask = typeof raw === "string" && /^[0-9a-fA-F]{1,8}$/.test(raw) ? parseInt(raw, 16) >>> 0 : 0xffffffff;
+        const raw = Object.hasOwn(req.params, "version-rolling.mask") ? req.params["version-rolling.mask"] : undefined;
+        // A missing mask means "ffffffff" (BIP310). A present but malformed one is refused, not guessed.
+        if (raw !== undefined && (typeof raw !== "string" || !/^[0-9a-fA-F]{1,8}$/.test(raw))) {
+          this.protocolErrorCount++;
+          this.host.onProtocolError(this, "bad_params", "mining.configure: version-rolling.mask must be 1-8 hex digits");
+          result["version-rolling"] = false;
+          continue;
+        }
+        const minerMask = raw === undefined ? 0xffffffff : parseInt(raw, 16) >>> 0;
+        this.minerVersionMask = minerMask;
         this.versionMask = (this.host.settings.poolVersionMask & minerMask) >>> 0;
         result["version-rolling"] = true;
         result["version-rolling.mask"] = u32hex(this.versionMask);
       } else if (ext === "minimum-difficulty") {
-        const v = req.params["minimum-difficulty.value"];
+        const v = Object.hasOwn(req.params, "minimum-difficulty.value") ? req.params["minimum-difficulty.value"] : undefined;
         if (typeof v === "number" && Number.isFinite(v) && v >= 0) {
           this.vardiff.setFloor(v);
           result["minimum-difficulty"] = true;
-          if (v > 0 && this.workStarted && v > this.difficulty) this.changeDifficulty(this.vardiff.clamp(v), "minimum");
+          if (v > 0 && this.workStarted && v > this.difficulty) this.clientDifficultyChange(this.vardiff.clamp(v), "minimum");
           else if (v > 0 && !this.workStarted) this.difficulty = this.vardiff.clamp(Math.max(this.difficulty, v));
         } else {
           result["minimum-difficulty"] = false;
@@ -215,6 +248,11 @@ export class Session implements ShareContext {
       this.transport.send(encodeError(req.id, Errors.unauthorized(result.message)));
       return;
     }
+    if (!this.authorized.has(req.username) && this.authorized.size >= MAX_AUTHORIZED_PER_CONNECTION) {
+      this.host.onProtocolError(this, "auth_failed", "too many workers on one connection");
+      this.transport.send(encodeError(req.id, Errors.unauthorized(`at most ${MAX_AUTHORIZED_PER_CONNECTION} workers per connection`)));
+      return;
+    }
     this.authorized.add(req.username);
     const first = this.identity === null;
     if (first) {
@@ -239,7 +277,20 @@ export class Session implements ShareContext {
       this.difficulty = next;
       return;
     }
-    if (next !== this.difficulty) this.changeDifficulty(next, "suggest");
+    this.clientDifficultyChange(next, "suggest");
+  }
+
+  /** A difficulty the miner asked for, at most one change per CLIENT_DIFFICULTY_CHANGE_MIN_MS. */
+  private clientDifficultyChange(next: number, reason: "suggest" | "minimum"): void {
+    const now = this.host.now();
+    if (now - this.lastClientChangeMs < CLIENT_DIFFICULTY_CHANGE_MIN_MS) {
+      this.pendingClientDifficulty = { difficulty: next, reason };
+      return;
+    }
+    this.pendingClientDifficulty = null;
+    if (next === this.difficulty) return;
+    this.lastClientChangeMs = now;
+    this.changeDifficulty(next, reason);
   }
 
   private maybeStartWork(): void {
@@ -293,9 +344,26 @@ export class Session implements ShareContext {
     if (job) this.sendJob(job);
   }
 
+  /**
+   * The pool's mask changed: re-negotiate with a miner that rolls versions and tell it with
+   * mining.set_version_mask, which applies at once (BIP310). Miners that never configured are untouched.
+   */
+  updatePoolVersionMask(poolMask: number): void {
+    if (this.minerVersionMask === null || this.closed) return;
+    const next = (poolMask & this.minerVersionMask) >>> 0;
+    if (next === this.versionMask) return;
+    this.versionMask = next;
+    this.transport.send(encodeNotification("mining.set_version_mask", [u32hex(next)]));
+  }
+
   /** Periodic housekeeping from the server: vardiff for silent miners. */
   tick(nowMs: number): void {
     if (!this.workStarted || this.closed) return;
+    const pending = this.pendingClientDifficulty;
+    if (pending && nowMs - this.lastClientChangeMs >= CLIENT_DIFFICULTY_CHANGE_MIN_MS) {
+      this.clientDifficultyChange(this.vardiff.clamp(pending.difficulty), pending.reason);
+      return;
+    }
     const net = this.host.currentJob()?.template.networkDifficulty;
     const next = this.vardiff.tick(this.difficulty, nowMs, net);
     if (next !== null) this.changeDifficulty(next, "vardiff");

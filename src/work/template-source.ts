@@ -34,7 +34,13 @@ export interface TemplateSourceOptions {
   /** s between routine refreshes (`update_interval`). */
   updateIntervalSec: number;
   now: () => number;
+  /** Adopts a template; throws when it is unusable (the node is then marked failed and the last work kept). */
   onTemplate(template: BlockTemplate, node: string, reason: TemplateReason): void;
+  /**
+   * Throws when a template is unusable, without adopting it. Probes use it so a node that answers
+   * `getbestblockhash` but serves broken templates is not called healthy (and logged) every second.
+   */
+  checkTemplate?(template: BlockTemplate): void;
   onNodeState?(status: NodeStatus, error: unknown): void;
   /** A fetch failed on every node (the last good work stays in use). */
   onAllNodesFailed?(error: unknown): void;
@@ -55,6 +61,7 @@ export class TemplateSource {
   private fetching: Promise<void> | null = null;
   private pendingReason: TemplateReason | null = null;
   private closed = false;
+  private probing = false;
   private lastTemplateMs = 0;
 
   constructor(private readonly opts: TemplateSourceOptions) {
@@ -116,13 +123,15 @@ export class TemplateSource {
       if (this.closed) return;
       try {
         const t = await node.rpc.getBlockTemplate(this.opts.rules);
+        if (this.closed) return;
+        const newTip = t.previousblockhash !== this.tipHash;
+        // Adopted first: a template the engine cannot use must neither move the tip nor count as a success.
+        this.opts.onTemplate(t, node.name, newTip && reason === "refresh" ? "new_block" : reason === "new_block" && !newTip ? "refresh" : reason);
         this.markOk(node);
         this.setActive(node);
         node.templatesServed++;
-        const newTip = t.previousblockhash !== this.tipHash;
         this.tipHash = t.previousblockhash;
         this.lastTemplateMs = this.opts.now();
-        this.opts.onTemplate(t, node.name, newTip && reason === "refresh" ? "new_block" : reason === "new_block" && !newTip ? "refresh" : reason);
         return;
       } catch (err) {
         lastErr = err;
@@ -158,18 +167,29 @@ export class TemplateSource {
     }
   }
 
-  /** Probes unhealthy nodes; a recovered node that ranks above the active one takes over. */
+  /**
+   * Probes unhealthy nodes with a real template request (a node can answer getbestblockhash yet serve
+   * broken templates); a recovered node that ranks at or above the active one serves again at once.
+   */
   private async probe(): Promise<void> {
-    const active = this.nodes.findIndex((n) => n.active);
-    for (const [i, node] of this.nodes.entries()) {
-      if (node.healthy || this.closed) continue;
-      try {
-        await node.rpc.getBestBlockHash();
-        this.markOk(node);
-        if (active === -1 || i < active) await this.fetch("refresh");
-      } catch (err) {
-        node.lastError = errorText(err);
+    if (this.probing) return; // a hung node must not pile up probes
+    this.probing = true;
+    try {
+      const active = this.nodes.findIndex((n) => n.active);
+      for (const [i, node] of this.nodes.entries()) {
+        if (node.healthy || this.closed) continue;
+        try {
+          const t = await node.rpc.getBlockTemplate(this.opts.rules);
+          this.opts.checkTemplate?.(t);
+          if (this.closed) return;
+          this.markOk(node);
+          if (active === -1 || i <= active) await this.fetch("refresh");
+        } catch (err) {
+          node.lastError = errorText(err);
+        }
       }
+    } finally {
+      this.probing = false;
     }
   }
 
