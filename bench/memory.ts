@@ -1,0 +1,85 @@
+/**
+ * Memory per authorized idle connection: the pool's resident set size (VmRSS from /proc/PID/status) before
+ * any connection, at N/2 and at N idle miners (subscribed, authorized, holding work), after it settles.
+ *   RSS delta / N            includes one-time costs (JIT, buffer pools, the first coinbases)
+ *   (RSS(N) − RSS(N/2)) / (N/2)   the marginal cost of one more connection
+ * The pool is a child process (`tbg pool -c CONFIG`) on the bench node; each miner has its own payout
+ * address by default (solo: a coinbase per user per template is part of a connection's cost).
+ * Relaxed for the run: vardiff's silent-miner retarget (it would add a job per connection after 60 s).
+ *
+ *   node --import tsx bench/memory.ts [--connections 10000] [--txs 3000] [--users distinct|same] [--json]
+ */
+import { startBenchNode } from "../src/benchnode/bench-node.ts";
+import { Swarm } from "./swarm.ts";
+import { MAINNET_ADDRESS, connectionsThatFit, flags, isMain, machine, mainnetAddresses, num, report, round, runMain, startPoolProcess, table, type PoolProcess } from "./support.ts";
+
+/** Waits until RSS changes by less than 1 % over 1 s (bounded), then returns it in KiB. */
+async function settledRss(pool: PoolProcess, maxWaitMs = 15_000): Promise<number> {
+  const deadline = performance.now() + maxWaitMs;
+  let prev = pool.sample().rssKiB;
+  for (;;) {
+    await new Promise((r) => setTimeout(r, 1000));
+    const cur = pool.sample().rssKiB;
+    if (Math.abs(cur - prev) <= prev * 0.01 || performance.now() > deadline) return cur;
+    prev = cur;
+  }
+}
+
+export async function main(argv: string[]): Promise<Record<string, unknown>> {
+  const f = flags(argv, ["connections", "txs", "users"]);
+  const wanted = Math.max(2, Math.floor(num(f.connections, 10_000)));
+  const n = connectionsThatFit(wanted);
+  const txs = num(f.txs, 3000) as 0 | 3000;
+  if (txs !== 0 && txs !== 3000) throw new Error("--txs: 0 or 3000");
+  const users = (f.users ?? "distinct") as "distinct" | "same";
+  const notes = n < wanted ? [`${wanted} connections do not fit the open-file limit (ulimit -n ${n + 200}); measured ${n}`] : [];
+  const node = await startBenchNode({ txs });
+  const pool = await startPoolProcess({
+    node: { rpcUrl: node.rpcUrl, user: node.user, pass: node.pass, zmqUrl: node.zmqUrl },
+    config: { vardiff: { retarget_interval_sec: 3600, target_share_interval_sec: 600 } },
+  });
+  const addresses = users === "distinct" ? mainnetAddresses(n) : [];
+  const user = (i: number) => `${users === "distinct" ? addresses[i] : MAINNET_ADDRESS}.m${i}`;
+  const half = Math.floor(n / 2);
+  const a = new Swarm({ host: "127.0.0.1", port: pool.port, connections: half, user });
+  const b = new Swarm({ host: "127.0.0.1", port: pool.port, connections: n - half, user: (i) => user(half + i) });
+  try {
+    const rss0 = await settledRss(pool);
+    const rampA = await a.start();
+    const rssHalf = await settledRss(pool);
+    const rampB = await b.start();
+    const rssFull = await settledRss(pool);
+    const ready = rampA.ready + rampB.ready;
+    if (ready < n) notes.push(`only ${ready} of ${n} connections got work: ${[...rampA.errors, ...rampB.errors].join("; ")}`);
+    const perConnAll = ((rssFull - rss0) * 1024) / ready;
+    const perConnMarginal = ((rssFull - rssHalf) * 1024) / Math.max(1, rampB.ready);
+    const row = {
+      connections: ready,
+      txs,
+      users,
+      rssBaselineMiB: round(rss0 / 1024, 1),
+      rssHalfMiB: round(rssHalf / 1024, 1),
+      rssFullMiB: round(rssFull / 1024, 1),
+      bytesPerConnection: Math.round(perConnAll),
+      marginalBytesPerConnection: Math.round(perConnMarginal),
+      rampMs: rampA.rampMs + rampB.rampMs,
+    };
+    const text = [
+      table(
+        ["connections", "template", "users", "RSS before MiB", "RSS at N/2 MiB", "RSS at N MiB", "KiB/conn (delta/N)", "KiB/conn (marginal)"],
+        [[row.connections, `${txs} tx`, users, row.rssBaselineMiB, row.rssHalfMiB, row.rssFullMiB, round(row.bytesPerConnection / 1024, 2), round(row.marginalBytesPerConnection / 1024, 2)]],
+      ),
+      ...notes,
+    ].join("\n");
+    const result = { machine: machine(), poolProcess: "child: node bin/tbg pool -c CONFIG; RSS from /proc/PID/status", ...row, notes };
+    report("memory", "RSS per authorized idle connection", text, result);
+    return result;
+  } finally {
+    await a.close();
+    await b.close();
+    await pool.close();
+    await node.close();
+  }
+}
+
+if (isMain(import.meta.url)) runMain(main);

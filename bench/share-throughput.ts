@@ -1,0 +1,124 @@
+/**
+ * Share processing throughput of one engine process over TCP, 0-tx vs 3,000-tx template.
+ *
+ * The pool runs as a child process: `node bin/tbg pool -c CONFIG` (what an operator runs: events on,
+ * log level info), on a bench node started in this process (bench/fixtures templates, mainnet bits, so no
+ * share is a block). This process drives it with `runBench` (the engine of `tbg bench`) in invalid mode:
+ * every share is well formed and checked in full (job, extranonce2, ntime, version, duplicate, coinbase +
+ * merkle + header hash) and rejected as low difficulty. The pool's CPU comes from /proc/PID/stat, so the
+ * load generator's own CPU is not in it. On 2 cores the generator usually saturates its core before the
+ * pool does; "pool CPU µs/share" then gives the pool's capacity: 1e6 / (µs/share) shares/s per core.
+ * Relaxed for the run: the per-connection message rate limit (a few connections carry thousands of shares/s).
+ *
+ *   node --import tsx bench/share-throughput.ts [--txs 0,3000] [--connections 100] [--rates 10000,max]
+ *                                               [--duration 10] [--json]
+ */
+import { startBenchNode } from "../src/benchnode/bench-node.ts";
+import { runBench, type BenchProgress, type BenchReport } from "../src/client/bench/bench.ts";
+import { MAINNET_ADDRESS, cpuPercent, flags, isMain, machine, num, numList, report, round, runMain, startPoolProcess, table, type ProcSample } from "./support.ts";
+
+/** One measured run. */
+export interface ThroughputRow {
+  txs: number;
+  targetRate: number;
+  connections: number;
+  /** Shares answered per second over the steady window (first second skipped). */
+  sharesPerSec: number;
+  /** Pool process CPU over the same window, % of one core. */
+  poolCpuPercent: number;
+  /** Pool CPU per answered share, µs. */
+  poolCpuUsPerShare: number;
+  /** 1e6 / poolCpuUsPerShare: shares/s the pool would answer at 100 % of one core. */
+  estimatedSaturationPerSec: number;
+  sent: number;
+  answered: number;
+  rejectedLowDifficulty: number;
+  submitRttMs: BenchReport["submitRttMs"];
+  /** Pool resident set size at the end, MiB. */
+  poolRssMiB: number;
+}
+
+interface Point {
+  p: BenchProgress;
+  s: ProcSample;
+}
+
+async function runOne(txs: 0 | 3000, rate: number, connections: number, durationSec: number): Promise<ThroughputRow> {
+  const node = await startBenchNode({ txs });
+  const pool = await startPoolProcess({
+    node: { rpcUrl: node.rpcUrl, user: node.user, pass: node.pass, zmqUrl: node.zmqUrl },
+    stratum: { message_rate_per_sec: 1_000_000, message_burst: 1_000_000 },
+  });
+  try {
+    const points: Point[] = [];
+    const r = await runBench({
+      url: pool.url,
+      connections,
+      durationSec,
+      rate,
+      mode: "invalid",
+      profile: "bitaxe",
+      user: MAINNET_ADDRESS,
+      rampConcurrency: 100,
+      onProgress: (p) => points.push({ p, s: pool.sample() }),
+    });
+    // Steady window: from the first progress point where shares flow (skipping one second of start-up) to the last.
+    const flowing = points.filter((x) => x.p.answered > 0);
+    const a = flowing[1] ?? flowing[0];
+    const b = flowing[flowing.length - 1];
+    if (!a || !b || b === a) throw new Error(`no steady window (run too short or no shares answered): ${JSON.stringify(r.shares)} ${r.errors.join("; ")}`);
+    const seconds = (b.s.atMs - a.s.atMs) / 1000;
+    const answered = b.p.answered - a.p.answered;
+    const cpuUs = (b.s.cpuMs - a.s.cpuMs) * 1000;
+    const usPerShare = answered > 0 ? cpuUs / answered : 0;
+    return {
+      txs,
+      targetRate: rate,
+      connections: r.connections.ready,
+      sharesPerSec: Math.round(answered / seconds),
+      poolCpuPercent: round(cpuPercent(a.s, b.s), 1),
+      poolCpuUsPerShare: round(usPerShare, 1),
+      estimatedSaturationPerSec: usPerShare > 0 ? Math.round(1e6 / usPerShare) : 0,
+      sent: r.shares.sent,
+      answered: r.shares.answered,
+      rejectedLowDifficulty: r.shares.rejectReasons["low-difficulty"] ?? 0,
+      submitRttMs: r.submitRttMs,
+      poolRssMiB: round(pool.sample().rssKiB / 1024, 1),
+    };
+  } finally {
+    await pool.close();
+    await node.close();
+  }
+}
+
+export async function main(argv: string[]): Promise<Record<string, unknown>> {
+  const f = flags(argv, ["txs", "connections", "rates", "duration"]);
+  const txsList = numList(f.txs, [0, 3000]) as Array<0 | 3000>;
+  const connections = Math.max(1, Math.floor(num(f.connections, 100)));
+  const durationSec = num(f.duration, 10);
+  const rates = (f.rates ?? "10000,max").split(",").map((s) => (s.trim() === "max" ? 1_000_000 : Number(s)));
+  if (rates.some((r) => !(r > 0))) throw new Error("--rates: positive numbers or 'max'");
+  const rows: ThroughputRow[] = [];
+  for (const txs of txsList) for (const rate of rates) rows.push(await runOne(txs, rate, connections, durationSec));
+  const text = table(
+    ["template", "target/s", "conns", "answered/s", "pool CPU %", "pool CPU µs/share", "est. max/s/core", "rtt p50 ms", "rtt p99 ms", "all rejected low-diff", "pool RSS MiB"],
+    rows.map((r) => [
+      `${r.txs} tx`,
+      r.targetRate >= 1_000_000 ? "max" : r.targetRate,
+      r.connections,
+      r.sharesPerSec,
+      r.poolCpuPercent,
+      r.poolCpuUsPerShare,
+      r.estimatedSaturationPerSec,
+      r.submitRttMs.p50,
+      r.submitRttMs.p99,
+      r.rejectedLowDifficulty === r.sent && r.answered === r.sent ? "yes" : `no (${r.rejectedLowDifficulty}/${r.sent})`,
+      r.poolRssMiB,
+    ]),
+  );
+  const result = { machine: machine(), poolProcess: "child: node bin/tbg pool -c CONFIG (events on, log info)", mode: "invalid", durationSec, rows };
+  report("share-throughput", "one engine process over TCP (pool in a child process; CPU from /proc)", text, result);
+  return result;
+}
+
+if (isMain(import.meta.url)) runMain(main);
