@@ -1,0 +1,317 @@
+/**
+ * The collector's JetStream input (SPEC §6, reference/pipeline.md §1.3): the durable pull consumer
+ * `event-pipeline` on stream `MINING_EVENTS`, with explicit acks sent only after the database commit.
+ *
+ * Per message, by the batcher's outcome:
+ * - `stored` / `duplicate` → `ack()`: the event is in the database (a redelivery is a duplicate);
+ * - `malformed` / `rejected` → `term()`: redelivering it can never succeed, and it must not block the rest;
+ * - `dropped` / `aborted` → `nak(nakDelayMs)`: queue full or shutting down; the server redelivers it.
+ *
+ * While a batch is held up (the database down, retrying), the messages waiting on it get `working()`
+ * every `ackWaitMs / 3`, so the server does not redeliver what is merely delayed. A collector that
+ * dies (SIGKILL) acks nothing for its in-flight batch: the server redelivers after `ack_wait`, and the
+ * database's conflict keys turn what was already committed into duplicates — nothing lost, nothing doubled.
+ *
+ * The connection reconnects forever; the consume loop recovers from a deleted consumer or stream by
+ * re-creating them. Shutdown is two-phase because acks flow after the last commit: `stop()` stops
+ * pulling, then (after the batcher has closed and every outcome is known) `close()` flushes and disconnects.
+ */
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import {
+  JetStreamApiCodes, JetStreamApiError, jetstream, jetstreamManager, type Consumer, type ConsumerMessages, type JsMsg,
+} from "@nats-io/jetstream";
+import { ensureDurableConsumer, ensureEventStream, MINING_EVENTS_STREAM } from "../publisher/jetstream.ts";
+import { sleep } from "../publisher/nats-link.ts";
+import type { Batcher, EventOutcome } from "../storage/batcher.ts";
+import { emptyMalformedCounts, malformedReason, type MalformedReason } from "./malformed.ts";
+
+/** Defaults of {@link JetStreamInputOptions}, each with its reason. */
+export const JETSTREAM_INPUT_DEFAULTS = {
+  /** The collector's durable (SPEC §6); the game engine reads its own, `game-engine`. */
+  durable: "event-pipeline",
+  /** Server redelivers an unacked message after this long. Held-up batches are kept alive with `working()`. */
+  ackWaitMs: 30_000,
+  /** Unacked messages the server hands out; ≥ 2 × (peak rate × flush interval) so batching never starves. */
+  maxAckPending: 20_000,
+  /** Messages per pull request (the client keeps its buffer topped up). */
+  pullBatch: 1_000,
+  /** Redelivery delay after a `dropped`/`aborted` outcome. */
+  nakDelayMs: 5_000,
+  /** Wait between reconnect attempts. */
+  reconnectTimeWaitMs: 1_000,
+  /** How often consumer info (ack pending, pending, redelivered) is refreshed for /metrics. */
+  infoIntervalMs: 5_000,
+} as const;
+
+/** Options of {@link JetStreamInput}. */
+export interface JetStreamInputOptions {
+  /** NATS server URL(s), comma-separated. */
+  url: string;
+  batcher: Batcher;
+  durable?: string;
+  ackWaitMs?: number;
+  maxAckPending?: number;
+  pullBatch?: number;
+  nakDelayMs?: number;
+  reconnectTimeWaitMs?: number;
+  infoIntervalMs?: number;
+  /** A message failed validation (for rate-limited logging). */
+  onMalformed?: (reason: MalformedReason, error: string) => void;
+  /** Connection, setup and consume errors (for rate-limited logging). */
+  onError?: (err: Error) => void;
+}
+
+/** Counters of a {@link JetStreamInput}. */
+export interface JetStreamInputStats {
+  durable: string;
+  /** Connected to a server. */
+  connected: boolean;
+  /** Stream and consumer in place, messages being pulled. */
+  consuming: boolean;
+  /** Messages received (including redeliveries). */
+  received: number;
+  /** Malformed messages by reason (each terminated). */
+  malformed: Record<MalformedReason, number>;
+  /** Acks, terms and naks sent. */
+  acked: number;
+  termed: number;
+  naked: number;
+  /** Messages handed to the batcher whose outcome is not known yet. */
+  inFlight: number;
+  /** Server view of the consumer (refreshed every `infoIntervalMs`; null before the first answer). */
+  server: { ackPending: number; pending: number; redelivered: number } | null;
+  /** Connection and consume errors. */
+  errors: number;
+  lastError: string | null;
+}
+
+/** See the module comment. */
+export class JetStreamInput {
+  private readonly o: Required<Omit<JetStreamInputOptions, "onMalformed" | "onError">> & JetStreamInputOptions;
+  private nc: NatsConnection | undefined;
+  private consumer: Consumer | undefined;
+  private msgs: ConsumerMessages | undefined;
+  private loop: Promise<void> | undefined;
+  private stopping = false;
+  private connected = false;
+  private readonly abort = new AbortController();
+  private readonly inFlight = new Set<JsMsg>();
+  private workingTimer: NodeJS.Timeout | undefined;
+  private infoTimer: NodeJS.Timeout | undefined;
+  private readonly s = { received: 0, acked: 0, termed: 0, naked: 0, errors: 0 };
+  private readonly malformed = emptyMalformedCounts();
+  private server: JetStreamInputStats["server"] = null;
+  private lastError: string | null = null;
+
+  constructor(opts: JetStreamInputOptions) {
+    this.o = { ...JETSTREAM_INPUT_DEFAULTS, ...opts };
+  }
+
+  /** Starts connecting and consuming in the background; resolves at once (NATS down at start is fine). */
+  start(): void {
+    if (this.loop || this.stopping) return;
+    this.loop = this.run();
+    this.workingTimer = setInterval(() => this.keepAlive(), Math.max(250, Math.floor(this.o.ackWaitMs / 3)));
+    this.workingTimer.unref();
+    this.infoTimer = setInterval(() => void this.refreshInfo(), this.o.infoIntervalMs);
+    this.infoTimer.unref();
+  }
+
+  /** Resolves once messages are being pulled (or after `timeoutMs`); returns whether they are. */
+  async whenConsuming(timeoutMs: number): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    // Bounded by the deadline.
+    while (!this.msgs && Date.now() < deadline && !this.stopping) await sleep(20, this.abort.signal);
+    return this.msgs !== undefined;
+  }
+
+  /** Phase 1 of shutdown: stop pulling. Messages already handed to the batcher still get their ack/nak. */
+  async stop(): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    this.abort.abort();
+    await this.msgs?.close().catch(() => undefined);
+  }
+
+  /** Phase 2 (after the batcher closed): send the last acks/naks, disconnect. */
+  async close(): Promise<void> {
+    await this.stop();
+    clearInterval(this.workingTimer);
+    clearInterval(this.infoTimer);
+    const nc = this.nc;
+    if (nc && !nc.isClosed()) {
+      // Acks are fire-and-forget publishes: flush makes sure they left before we hang up.
+      await withTimeout(nc.flush(), 2_000).catch(() => undefined);
+      await nc.close().catch(() => undefined);
+    }
+    await this.loop;
+  }
+
+  stats(): JetStreamInputStats {
+    return {
+      durable: this.o.durable,
+      connected: this.connected,
+      consuming: this.msgs !== undefined,
+      ...this.s,
+      malformed: { ...this.malformed },
+      inFlight: this.inFlight.size,
+      server: this.server,
+      lastError: this.lastError,
+    };
+  }
+
+  // ---- internals -------------------------------------------------------------------------------
+
+  private note(err: unknown): void {
+    const e = err instanceof Error ? err : new Error(String(err));
+    this.s.errors++;
+    this.lastError = e.message;
+    this.o.onError?.(e);
+  }
+
+  /** Connect (retrying with backoff), consume until the connection closes; repeat until stop(). */
+  private async run(): Promise<void> {
+    let delay = 100;
+    while (!this.stopping) {
+      let nc: NatsConnection;
+      try {
+        nc = await connect({
+          servers: this.o.url.split(","),
+          name: "tbg-collector",
+          maxReconnectAttempts: -1,
+          reconnectTimeWait: this.o.reconnectTimeWaitMs,
+        });
+      } catch (err) {
+        this.note(err);
+        await sleep(delay, this.abort.signal);
+        delay = Math.min(delay * 2, 2_000);
+        continue;
+      }
+      delay = 100;
+      this.nc = nc;
+      this.connected = true;
+      void this.watchStatus(nc);
+      await this.consumeWhileConnected(nc);
+      if (this.stopping) return; // keep the connection: close() sends the last acks on it
+      this.connected = false;
+    }
+  }
+
+  private async watchStatus(nc: NatsConnection): Promise<void> {
+    for await (const s of nc.status()) {
+      if (s.type === "disconnect") this.connected = false;
+      else if (s.type === "reconnect") this.connected = true;
+    }
+  }
+
+  private async consumeWhileConnected(nc: NatsConnection): Promise<void> {
+    let delay = 100;
+    // Bounded by the connection's life and stop().
+    while (!this.stopping && !nc.isClosed()) {
+      try {
+        await this.setUp(nc);
+        const consumer = await jetstream(nc).consumers.get(MINING_EVENTS_STREAM, this.o.durable);
+        this.consumer = consumer;
+        const msgs = await consumer.consume({ max_messages: this.o.pullBatch });
+        if (this.stopping) {
+          await msgs.close().catch(() => undefined);
+          return;
+        }
+        this.msgs = msgs;
+        delay = 100;
+        void this.refreshInfo();
+        for await (const m of msgs) this.onMessage(m);
+      } catch (err) {
+        if (!this.stopping) this.note(err);
+      } finally {
+        this.msgs = undefined;
+      }
+      if (this.stopping) return;
+      await sleep(delay, this.abort.signal);
+      delay = Math.min(delay * 2, 2_000);
+    }
+  }
+
+  /**
+   * The stream is normally created by `tbg publisher` (with its operator's size limit): create it only
+   * when it is missing, never "correct" an existing one. Then create/update our durable.
+   */
+  private async setUp(nc: NatsConnection): Promise<void> {
+    const jsm = await jetstreamManager(nc);
+    try {
+      await jsm.streams.info(MINING_EVENTS_STREAM);
+    } catch (err) {
+      if (!(err instanceof JetStreamApiError && err.code === JetStreamApiCodes.StreamNotFound)) throw err;
+      await ensureEventStream(nc);
+    }
+    await ensureDurableConsumer(nc, { name: this.o.durable, ackWaitMs: this.o.ackWaitMs, maxAckPending: this.o.maxAckPending });
+  }
+
+  private onMessage(m: JsMsg): void {
+    this.s.received++;
+    if (this.stopping) {
+      this.settle(m, "aborted");
+      return;
+    }
+    this.inFlight.add(m);
+    this.o.batcher.pushRaw(m.data, (outcome, detail) => {
+      this.inFlight.delete(m);
+      if (outcome === "malformed") {
+        const reason = malformedReason(detail ?? "");
+        this.malformed[reason]++;
+        this.o.onMalformed?.(reason, detail ?? "");
+      }
+      this.settle(m, outcome);
+    });
+  }
+
+  private settle(m: JsMsg, outcome: EventOutcome): void {
+    try {
+      if (outcome === "stored" || outcome === "duplicate") {
+        m.ack();
+        this.s.acked++;
+      } else if (outcome === "malformed" || outcome === "rejected") {
+        m.term(outcome);
+        this.s.termed++;
+      } else {
+        m.nak(this.o.nakDelayMs);
+        this.s.naked++;
+      }
+    } catch (err) {
+      // Connection gone: the server redelivers after ack_wait; the database de-duplicates.
+      this.note(err);
+    }
+  }
+
+  /** Extends the ack deadline of messages waiting on a held-up batch. */
+  private keepAlive(): void {
+    if (!this.connected) return;
+    for (const m of this.inFlight) {
+      try {
+        m.working();
+      } catch {
+        return; // disconnected meanwhile
+      }
+    }
+  }
+
+  private async refreshInfo(): Promise<void> {
+    const c = this.consumer;
+    if (!c || !this.connected) return;
+    try {
+      const info = await c.info();
+      this.server = { ackPending: info.num_ack_pending, pending: info.num_pending, redelivered: info.num_redelivered };
+    } catch {
+      // Transient (reconnecting); the next tick tries again.
+    }
+  }
+}
+
+async function withTimeout<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
+  let t: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([p, new Promise<undefined>((resolve) => (t = setTimeout(() => resolve(undefined), ms)))]);
+  } finally {
+    clearTimeout(t);
+  }
+}
