@@ -27,12 +27,16 @@ const INPUTS: readonly Input[] = ["socket", "nats"];
  * counters cannot be set; a component restarting from 0 is not a case here: they live as long as we do.)
  */
 class Mirror {
-  private readonly last = new Map<string, number>();
+  private readonly last = new Map<Counter<string>, Map<string, number>>();
   set(counter: Counter<string>, labels: Record<string, string>, value: number): void {
+    let seen = this.last.get(counter);
+    if (!seen) this.last.set(counter, (seen = new Map()));
     const key = JSON.stringify(labels);
-    const d = value - (this.last.get(key) ?? 0);
-    if (d > 0) counter.inc(labels, d);
-    this.last.set(key, Math.max(value, this.last.get(key) ?? 0));
+    const prev = seen.get(key) ?? 0;
+    if (value > prev) {
+      counter.inc(labels, value - prev);
+      seen.set(key, value);
+    }
   }
 }
 
