@@ -5,12 +5,33 @@
  * - `update_interval` refreshes the template to pick up new transactions.
  * - A node that errors or returns garbage is marked unhealthy and the next one serves; unhealthy nodes
  *   are probed in the background and preferred again, in order, once they answer.
- * - A hint naming a block the node does not serve yet is retried, not dropped.
+ * - A hint naming a block the node does not serve yet is retried, not dropped: the serving node may
+ *   learn of the block a little later than the ZMQ publisher that announced it (another node).
+ * - Any failed call to the serving node fails over at once; a poll that hangs for `pollStallMs` counts
+ *   as a failure, so a stuck node is replaced without waiting for the RPC timeout.
  * The last good template stays in use whatever happens.
  */
 import type { RpcClient } from "../node/rpc-client.ts";
 import type { BlockTemplate } from "../node/rpc-types.ts";
-import { errorText } from "../util/errors.ts";
+import { TbgError, errorText } from "../util/errors.ts";
+
+/** Defaults of {@link TemplateSourceOptions}. */
+export const TEMPLATE_SOURCE_DEFAULTS = {
+  /**
+   * A `getbestblockhash` poll unanswered after this long marks the node failed (ms). Well above the
+   * second or so bitcoind can hold cs_main while connecting a big block, so a busy node is not dropped.
+   */
+  pollStallMs: 2_500,
+  /** How long a new-block hint is retried while the serving node does not have that block yet (ms). */
+  hintRetryMs: 20_000,
+} as const;
+
+/** The serving node did not answer a poll within `pollStallMs`. */
+export class NodeStalledError extends TbgError {
+  constructor(message: string) {
+    super("NODE_STALLED", message);
+  }
+}
 
 export interface NodeStatus {
   name: string;
@@ -46,6 +67,10 @@ export interface TemplateSourceOptions {
   onAllNodesFailed?(error: unknown): void;
   /** Called when polling (not a hint) noticed a new tip. */
   onPolledNewBlock?(hash: string): void;
+  /** Default {@link TEMPLATE_SOURCE_DEFAULTS.pollStallMs}. */
+  pollStallMs?: number;
+  /** Default {@link TEMPLATE_SOURCE_DEFAULTS.hintRetryMs}. */
+  hintRetryMs?: number;
 }
 
 interface NodeState extends NodeStatus {
@@ -62,6 +87,9 @@ export class TemplateSource {
   private pendingReason: TemplateReason | null = null;
   private closed = false;
   private probing = false;
+  private polling = false;
+  /** Bumped by every hint: an older hint's retry loop stops when a newer one arrives. */
+  private hintGen = 0;
   private lastTemplateMs = 0;
 
   constructor(private readonly opts: TemplateSourceOptions) {
@@ -91,14 +119,25 @@ export class TemplateSource {
     for (const t of [this.pollTimer, this.refreshTimer, this.probeTimer]) t.unref();
   }
 
-  /** A new block was announced (ZMQ). Fetch now; retry while the node still serves the old tip. */
-  async newBlockHint(hashHex: string): Promise<void> {
-    if (hashHex === this.tipHash) return;
-    for (let attempt = 0; attempt < 20 && !this.closed; attempt++) {
-      await this.fetch("new_block");
-      if (this.tipHash === hashHex) return;
-      await delay(Math.min(50 * 2 ** attempt, 1000));
+  /**
+   * A new block was announced (ZMQ): fetch now. When the serving node still has the old tip (it learns
+   * of the block after the publisher that announced it), ask its tip again with growing pauses
+   * (25 ms … 500 ms; `getbestblockhash`, not a full template) until it serves the block, a newer hint
+   * arrives, or `hintRetryMs` passes. Resolves true once work is on that block.
+   */
+  async newBlockHint(hashHex: string): Promise<boolean> {
+    if (hashHex === this.tipHash) return true;
+    const gen = ++this.hintGen;
+    const deadline = this.opts.now() + (this.opts.hintRetryMs ?? TEMPLATE_SOURCE_DEFAULTS.hintRetryMs);
+    await this.fetch("new_block");
+    for (let attempt = 0; !this.closed && gen === this.hintGen; attempt++) {
+      if (this.tipHash === hashHex) return true;
+      if (this.opts.now() >= deadline) return false;
+      await delay(Math.min(25 * 2 ** attempt, 500));
+      if (this.closed || gen !== this.hintGen) break;
+      if (this.tipHash !== hashHex) await this.checkTip();
     }
+    return this.tipHash === hashHex;
   }
 
   /** Fetches a template now (coalescing concurrent requests; a new block wins over a refresh). */
@@ -151,17 +190,34 @@ export class TemplateSource {
   }
 
   private async poll(): Promise<void> {
-    if (this.closed || this.fetching) return;
-    const node = this.nodes.find((n) => n.active && n.healthy) ?? this.nodes.find((n) => n.healthy);
-    if (!node) return;
+    if (this.closed || this.fetching || this.polling) return;
+    this.polling = true;
     try {
-      const best = await node.rpc.getBestBlockHash();
+      await this.checkTip(true);
+    } finally {
+      this.polling = false;
+    }
+  }
+
+  /**
+   * Asks the serving node for its tip and fetches work when it moved (what every poll does; also used
+   * after a ZMQ reconnect, when notifications may have been lost). A failure or a stall fails over at once.
+   */
+  async checkTip(fromPoll = false): Promise<void> {
+    if (this.closed) return;
+    if (this.fetching) await this.fetching.catch(() => undefined);
+    const node = this.nodes.find((n) => n.active && n.healthy) ?? this.nodes.find((n) => n.healthy);
+    if (!node || this.closed) return; // nothing healthy: the probe brings nodes back
+    try {
+      const best = await withStallLimit(node.rpc.getBestBlockHash(), this.opts.pollStallMs ?? TEMPLATE_SOURCE_DEFAULTS.pollStallMs, node.name);
+      if (this.closed) return;
       this.markOk(node);
       if (best !== this.tipHash) {
-        this.opts.onPolledNewBlock?.(best);
+        if (fromPoll) this.opts.onPolledNewBlock?.(best);
         await this.fetch("new_block");
       }
     } catch (err) {
+      if (this.closed) return;
       this.markFailed(node, err);
       await this.fetch("refresh"); // fail over now rather than at the next refresh
     }
@@ -224,6 +280,16 @@ export class TemplateSource {
     this.closed = true;
     for (const t of [this.pollTimer, this.refreshTimer, this.probeTimer]) if (t) clearInterval(t);
   }
+}
+
+/** Rejects with NODE_STALLED when `p` has not settled after `ms` (the call itself runs on to its own timeout). */
+function withStallLimit<T>(p: Promise<T>, ms: number, node: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const stall = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new NodeStalledError(`${node}: getbestblockhash unanswered after ${ms} ms`)), ms);
+  });
+  p.catch(() => undefined); // a late rejection after the stall must not go unhandled
+  return Promise.race([p, stall]).finally(() => clearTimeout(timer));
 }
 
 function delay(ms: number): Promise<void> {

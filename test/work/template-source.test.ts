@@ -1,0 +1,148 @@
+/**
+ * TemplateSource with scripted nodes: hints retried until the serving node has the block, failover on
+ * a refused or hung poll, failback to the preferred node. Real timers with short intervals.
+ */
+import { describe, it, afterEach } from "node:test";
+import assert from "node:assert/strict";
+import { TemplateSource, type TemplateReason, type TemplateSourceOptions } from "../../src/work/template-source.ts";
+import type { RpcClient } from "../../src/node/rpc-client.ts";
+import type { BlockTemplate } from "../../src/node/rpc-types.ts";
+import { RpcConnectionError } from "../../src/node/errors.ts";
+import { waitFor } from "../support/wait.ts";
+
+const H = (n: number) => n.toString(16).padStart(2, "0").repeat(32);
+
+/** A node whose tip and availability the test sets. */
+class ScriptedNode {
+  tip = H(0);
+  mode: "ok" | "refuse" | "hang" = "ok";
+  gbtCalls = 0;
+  bestCalls = 0;
+  constructor(readonly name: string) {}
+  private gate<T>(value: () => T): Promise<T> {
+    if (this.mode === "refuse") return Promise.reject(new RpcConnectionError(`${this.name}: ECONNREFUSED`, "ECONNREFUSED"));
+    if (this.mode === "hang") return new Promise<T>(() => {});
+    return Promise.resolve(value());
+  }
+  getBlockTemplate(): Promise<BlockTemplate> {
+    this.gbtCalls++;
+    return this.gate(() => ({ previousblockhash: this.tip }) as unknown as BlockTemplate);
+  }
+  getBestBlockHash(): Promise<string> {
+    this.bestCalls++;
+    return this.gate(() => this.tip);
+  }
+}
+
+interface Adopted {
+  prev: string;
+  node: string;
+  reason: TemplateReason;
+}
+
+let source: TemplateSource | null = null;
+// The source's timers are unref'd (a pool keeps the loop alive with its sockets): hold it open here.
+let keepAlive: NodeJS.Timeout | null = null;
+afterEach(() => {
+  source?.close();
+  if (keepAlive) clearInterval(keepAlive);
+  keepAlive = null;
+});
+
+async function setup(nodes: ScriptedNode[], extra: Partial<TemplateSourceOptions> = {}) {
+  keepAlive ??= setInterval(() => {}, 1_000);
+  const adopted: Adopted[] = [];
+  const polled: string[] = [];
+  source = new TemplateSource({
+    nodes: nodes as unknown as RpcClient[],
+    rules: ["segwit"],
+    pollMs: 60_000,
+    updateIntervalSec: 3600,
+    now: Date.now,
+    onTemplate: (t, node, reason) => void adopted.push({ prev: t.previousblockhash, node, reason }),
+    onPolledNewBlock: (hash) => void polled.push(hash),
+    ...extra,
+  });
+  await source.start();
+  const active = () => source!.status().find((s) => s.active)?.name;
+  return { source, adopted, polled, active };
+}
+
+describe("TemplateSource: new-block hints", () => {
+  it("retries a hint until the serving node has the block, asking its tip (not a template) meanwhile", async () => {
+    const a = new ScriptedNode("a");
+    const { source, adopted } = await setup([a]);
+    const hint = source.newBlockHint(H(1)); // announced by another node's ZMQ: `a` has not got it yet
+    await waitFor(() => a.bestCalls >= 3, "a few tip checks");
+    assert.equal(a.gbtCalls, 2, "the initial template and one immediate fetch; retries only ask the tip");
+    a.tip = H(1);
+    assert.equal(await hint, true);
+    const last = adopted.at(-1)!;
+    assert.deepEqual(last, { prev: H(1), node: "a", reason: "new_block" });
+    assert.equal(adopted.filter((t) => t.prev === H(1)).length, 1, "one template for the new block");
+  });
+
+  it("returns at once for the block already being mined, and gives up after hintRetryMs", async () => {
+    const a = new ScriptedNode("a");
+    const { source } = await setup([a], { hintRetryMs: 300 });
+    assert.equal(await source.newBlockHint(H(0)), true);
+    const t0 = Date.now();
+    assert.equal(await source.newBlockHint(H(9)), false);
+    assert.ok(Date.now() - t0 < 2_000);
+  });
+
+  it("a newer hint ends the retries of an older one", async () => {
+    const a = new ScriptedNode("a");
+    const { source } = await setup([a]);
+    const older = source.newBlockHint(H(1));
+    await waitFor(() => a.bestCalls >= 1, "retrying");
+    const newer = source.newBlockHint(H(2));
+    assert.equal(await older, false, "superseded");
+    a.tip = H(2);
+    assert.equal(await newer, true);
+  });
+});
+
+describe("TemplateSource: failover", () => {
+  it("a refused poll fails over to the next node at once; the preferred node serves again once it answers", async () => {
+    const [a, b] = [new ScriptedNode("a"), new ScriptedNode("b")];
+    const { adopted, active } = await setup([a, b], { pollMs: 50 });
+    assert.equal(active(), "a");
+    a.mode = "refuse";
+    const t0 = Date.now();
+    await waitFor(() => adopted.at(-1)?.node === "b", "template from b", 2_000);
+    assert.ok(Date.now() - t0 < 1_000, `failover took ${Date.now() - t0} ms`);
+    assert.equal(active(), "b");
+    assert.equal(source!.status()[0].healthy, false);
+    a.mode = "ok";
+    await waitFor(() => active() === "a", "a preferred again", 3_000);
+    assert.equal(adopted.at(-1)?.node, "a");
+    assert.equal(source!.status()[0].healthy, true);
+  });
+
+  it("a poll that hangs for pollStallMs counts as a failure (NODE_STALLED)", async () => {
+    const [a, b] = [new ScriptedNode("a"), new ScriptedNode("b")];
+    const { active } = await setup([a, b], { pollMs: 50, pollStallMs: 200 });
+    a.mode = "hang";
+    const t0 = Date.now();
+    await waitFor(() => active() === "b", "b serving", 3_000);
+    assert.ok(Date.now() - t0 < 1_000, `failover took ${Date.now() - t0} ms`);
+    assert.match(source!.status()[0].lastError ?? "", /unanswered after 200 ms/);
+  });
+
+  it("polling alone notices a new tip (no hint) and reports it", async () => {
+    const a = new ScriptedNode("a");
+    const { adopted, polled } = await setup([a], { pollMs: 50 });
+    a.tip = H(7);
+    await waitFor(() => adopted.some((t) => t.prev === H(7) && t.reason === "new_block"), "new work by polling", 2_000);
+    assert.deepEqual(polled, [H(7)]);
+  });
+
+  it("checkTip() asks the serving node now (used after a ZMQ reconnect)", async () => {
+    const a = new ScriptedNode("a");
+    const { source, adopted } = await setup([a]);
+    a.tip = H(8);
+    await source.checkTip();
+    assert.equal(adopted.at(-1)?.prev, H(8));
+  });
+});
