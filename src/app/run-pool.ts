@@ -8,6 +8,8 @@ import { createLogger, type LoggerHandle } from "./logger.ts";
 import { logEngine } from "./log-engine.ts";
 import { errorText } from "../util/errors.ts";
 import { Observability, type ObservabilityOptions } from "./observability.ts";
+import { ZmqBlockNotifier, type ZmqNotifierTiming } from "../node/zmq-subscriber.ts";
+import { logZmqNotifier } from "./log-zmq.ts";
 
 export interface PoolAppOptions {
   pretty?: boolean;
@@ -17,6 +19,8 @@ export interface PoolAppOptions {
   now?: () => number;
   /** Events, records, health/metrics options (extra sinks, ZMQ/relay status hooks, health port override). */
   observability?: Omit<ObservabilityOptions, "log" | "signatures" | "now">;
+  /** ZMQ socket timing (heartbeats, reconnect backoff); defaults in ZMQ_NOTIFIER_DEFAULTS. Tests shorten them. */
+  zmq?: Partial<ZmqNotifierTiming>;
 }
 
 /** Something started alongside the engine, closed in reverse order. */
@@ -32,19 +36,42 @@ export interface PoolApp {
   stratumPorts: number[];
   /** Records, event publisher, metrics, health server. */
   obs: Observability;
+  /** The ZMQ block notifier; null when no endpoint is configured. */
+  zmq: ZmqBlockNotifier | null;
   close(): Promise<void>;
 }
 
 export async function startPool(config: PoolConfig, opts: PoolAppOptions = {}): Promise<PoolApp> {
   const log = opts.logger ?? createLogger({ level: config.log.level, logdir: config.logdir, pretty: opts.pretty });
   const started: Closeable[] = [];
-  // Records load → events/settings → engine (bridge subscribed first) → health; closed in reverse.
-  const obs = await Observability.start(config, { ...opts.observability, log: log.logger, signatures: opts.signatures, now: opts.now });
+  // Block notifications (SPEC §2): every configured endpoint at once; the first copy of a block
+  // becomes an engine hint, a reconnect triggers an immediate tip check (messages are lost while down).
+  let engineRef: Engine | null = null;
+  const zmq =
+    config.zmqEndpoints.length > 0
+      ? new ZmqBlockNotifier({
+          ...opts.zmq,
+          endpoints: config.zmqEndpoints,
+          now: opts.now,
+          onBlock: (hashHex, endpoint) => engineRef?.newBlockHint(hashHex, `zmq:${endpoint}`),
+          onReconnect: () => void engineRef?.templateSource?.checkTip(),
+        })
+      : null;
+  // Records load → events/settings → engine (bridge subscribed first) → ZMQ → health; closed in reverse.
+  const observability = { ...opts.observability, zmqStatus: opts.observability?.zmqStatus ?? (zmq ? () => zmq.status() : undefined) };
+  const obs = await Observability.start(config, { ...observability, log: log.logger, signatures: opts.signatures, now: opts.now });
   started.push({ name: "events, records", close: () => obs.close() });
   const engine = new Engine({ config, now: opts.now, signatures: obs.signatures });
+  engineRef = engine;
   logEngine(engine, log.logger);
   obs.attach(engine);
   try {
+    if (zmq) {
+      // Subscribed before the first template so no announcement is missed while it is fetched.
+      logZmqNotifier(zmq, log.logger);
+      started.push({ name: "zmq", close: () => zmq.close() });
+      zmq.start();
+    } else log.logger.info({ blockpollMs: config.blockpoll }, "no ZMQ endpoint configured: new blocks are found by polling every %d ms", config.blockpoll);
     started.push({ name: "engine", close: () => engine.close() }); // also undoes a half-done start
     await engine.start();
     await obs.startHttp();
@@ -62,6 +89,7 @@ export async function startPool(config: PoolConfig, opts: PoolAppOptions = {}): 
     log,
     stratumPorts,
     obs,
+    zmq,
     close() {
       closing ??= (async () => {
         for (const c of started.reverse()) {
