@@ -124,6 +124,44 @@ export class PoolMetrics {
       const zmqUp = new Gauge({ name: "tbg_zmq_endpoint_up", help: "1 when the ZMQ endpoint is healthy, by endpoint", labelNames: ["endpoint"], registers: reg, collect() {
         for (const z of zmqStatus()) zmqUp.set({ endpoint: z.endpoint }, z.healthy ? 1 : 0);
       } });
+      // The subscriber's own counters (src/node/zmq-tracker.ts), read at scrape time; fields it does not report are skipped.
+      const num = (v: unknown): number | null => (typeof v === "number" && Number.isFinite(v) ? v : null);
+      const zmqCounter = (name: string, help: string, field: string) => {
+        const c: Counter = new Counter({ name, help, labelNames: ["endpoint"], registers: reg, collect() {
+          c.reset();
+          for (const z of zmqStatus()) {
+            const v = num(z[field]);
+            if (v !== null) c.inc({ endpoint: z.endpoint }, v);
+          }
+        } });
+      };
+      zmqCounter("tbg_zmq_notifications_total", "Valid hashblock notifications received, by endpoint", "messages");
+      zmqCounter("tbg_zmq_first_total", "Blocks this endpoint announced before any other, by endpoint", "first");
+      zmqCounter("tbg_zmq_reconnect_attempts_total", "ZMQ reconnection attempts, by endpoint", "reconnectAttempts");
+      const zmqFailures = new Counter({ name: "tbg_zmq_failures_total", help: "ZMQ failures by endpoint and kind (disconnect, decode_error, sequence_gap)", labelNames: ["endpoint", "kind"], registers: reg, collect() {
+        zmqFailures.reset();
+        for (const z of zmqStatus()) {
+          const f = (z.failures ?? {}) as Record<string, unknown>;
+          for (const [kind, field] of [["disconnect", "disconnects"], ["decode_error", "decodeErrors"], ["sequence_gap", "sequenceGaps"]] as const) {
+            const v = num(f[field]);
+            if (v !== null) zmqFailures.inc({ endpoint: z.endpoint, kind }, v);
+          }
+        }
+      } });
+      const zmqLag = new Gauge({ name: "tbg_zmq_lag_behind_first_seconds", help: "Mean delay of an endpoint's notifications behind the first copy of the same block (0 when it was first)", labelNames: ["endpoint"], registers: reg, collect() {
+        zmqLag.reset();
+        for (const z of zmqStatus()) {
+          const v = num(z.avgLagMs);
+          if (v !== null) zmqLag.set({ endpoint: z.endpoint }, v / 1000);
+        }
+      } });
+      const zmqLast = new Gauge({ name: "tbg_zmq_last_message_timestamp_seconds", help: "Unix time of the last notification from the endpoint (absent before the first)", labelNames: ["endpoint"], registers: reg, collect() {
+        zmqLast.reset();
+        for (const z of zmqStatus()) {
+          const v = num(z.lastMessageAtMs);
+          if (v !== null) zmqLast.set({ endpoint: z.endpoint }, v / 1000);
+        }
+      } });
     }
 
     // ---- Events (read from the publisher's own counters at scrape time)
