@@ -226,15 +226,26 @@ export class HashblockTracker {
   /** Snapshot of every endpoint (copies; safe to keep). */
   status(): ZmqEndpointState[] {
     return [...this.books.values()].map((b) => {
-      const { lagSumMs, failures, ...rest } = b;
       const connected = b.state === "connected";
+      const f = b.failures;
       return {
-        ...rest,
+        endpoint: b.endpoint,
+        source: b.source,
+        btcdIndex: b.btcdIndex,
         healthy: connected,
         connected,
-        avgLagMs: b.messages > 0 ? lagSumMs / b.messages : null,
-        failures: { ...failures },
-        failuresTotal: failures.disconnects + failures.decodeErrors + failures.sequenceGaps,
+        state: b.state,
+        sinceMs: b.sinceMs,
+        lastMessageAtMs: b.lastMessageAtMs,
+        messages: b.messages,
+        first: b.first,
+        duplicates: b.duplicates,
+        avgLagMs: b.messages > 0 ? b.lagSumMs / b.messages : null,
+        lastLagMs: b.lastLagMs,
+        reconnectAttempts: b.reconnectAttempts,
+        lastSequence: b.lastSequence,
+        failures: { ...f },
+        failuresTotal: f.disconnects + f.decodeErrors + f.sequenceGaps,
       };
     });
   }
