@@ -40,6 +40,12 @@ export interface StratumServerOptions {
   sendQueueMaxBytes: number;
   /** Seconds the send queue may stay non-empty without draining before the connection is dropped. */
   writeTimeoutSec: number;
+  /**
+   * Bytes queued for sending across all connections. `sendQueueMaxBytes` alone bounds memory only to
+   * maxclients × that (tens of GB at the defaults); past this total the most backlogged connections are
+   * dropped (`send_queue_full`) at the next housekeeping tick. Default 256 MiB.
+   */
+  sendQueueTotalMaxBytes?: number;
   /** Housekeeping period (ms): timeouts, vardiff for silent miners. */
   tickMs?: number;
   /** Decides whether an IP may connect (bans live outside). */
@@ -78,8 +84,10 @@ interface Conn {
   /** Junk-line score: +1 per junk line, decays by maxProtocolErrorsPerMin per minute. */
   junkScore: number;
   junkSeen: number;
-  /** Since when the send queue has been non-empty (0 = empty). */
+  /** Since when the send queue has been non-empty without shrinking (0 = empty or draining). */
   backloggedSinceMs: number;
+  /** Send queue length at the last tick, to tell a stuck queue from a draining one. */
+  lastQueuedBytes: number;
   closeReason: string | null;
 }
 
@@ -162,7 +170,7 @@ export class StratumServer {
         this.drop(conn, "line_too_long");
       },
     });
-    conn = { socket, session, decoder, tokens: this.burst(), lastRefillMs: now, rateViolations: 0, junkScore: 0, junkSeen: 0, backloggedSinceMs: 0, closeReason: null };
+    conn = { socket, session, decoder, tokens: this.burst(), lastRefillMs: now, rateViolations: 0, junkScore: 0, junkSeen: 0, backloggedSinceMs: 0, lastQueuedBytes: 0, closeReason: null };
     this.conns.add(conn);
     socket.on("data", (chunk: Buffer) => decoder.push(chunk));
     socket.on("error", () => this.drop(conn, "socket_error"));
@@ -255,19 +263,46 @@ export class StratumServer {
   private tick(): void {
     const now = this.host.now();
     const authDeadline = this.opts.authTimeoutSec * 1000;
+    this.enforceTotalSendQueue();
     for (const c of this.conns) {
       if (c.closeReason) continue;
       if (!c.session.isAuthorized && authDeadline > 0 && now - c.session.connectedAtMs > authDeadline) {
         this.drop(c, "auth_timeout");
         continue;
       }
-      if (c.backloggedSinceMs > 0 && c.socket.writableLength > 0 && now - c.backloggedSinceMs > this.opts.writeTimeoutSec * 1000) {
+      // A queue below the stream's high-water mark never makes write() return false, so stuck data is
+      // found here too: non-empty and not shrinking since the last tick starts (or continues) the clock.
+      const queued = c.socket.writableLength;
+      if (queued === 0) c.backloggedSinceMs = 0;
+      else if (c.backloggedSinceMs === 0 || queued < c.lastQueuedBytes) c.backloggedSinceMs = now;
+      c.lastQueuedBytes = queued;
+      if (c.backloggedSinceMs > 0 && now - c.backloggedSinceMs > this.opts.writeTimeoutSec * 1000) {
         this.drop(c, "write_timeout");
         continue;
       }
       if (c.rateViolations > 0) c.rateViolations = Math.max(0, c.rateViolations - this.opts.messageRatePerSec);
       if (c.junkScore > 0) c.junkScore = Math.max(0, c.junkScore - (this.junkLimit * (this.opts.tickMs ?? 1000)) / 60_000);
       c.session.tick(now);
+    }
+  }
+
+  /** Bytes queued for sending, all connections together (for /metrics). */
+  get queuedBytes(): number {
+    let total = 0;
+    for (const c of this.conns) if (!c.closeReason) total += c.socket.writableLength;
+    return total;
+  }
+
+  /** Drops the most backlogged connections while the total send queue is over its cap. */
+  private enforceTotalSendQueue(): void {
+    const cap = this.opts.sendQueueTotalMaxBytes ?? 256 * 1024 * 1024;
+    let total = this.queuedBytes;
+    if (total <= cap) return;
+    const backlogged = [...this.conns].filter((c) => !c.closeReason && c.socket.writableLength > 0).sort((a, b) => b.socket.writableLength - a.socket.writableLength);
+    for (const c of backlogged) {
+      if (total <= cap) break;
+      total -= c.socket.writableLength;
+      this.drop(c, "send_queue_full");
     }
   }
 
