@@ -13,8 +13,8 @@ export const USER = `${MAINNET_ADDRESSES.p2wpkh}.rig1`;
  * share is accepted" is testable) where loopback is NOT allow-listed (tbg dev allow-lists it), so bans
  * apply to the tests' own connections unless a test allow-lists it again.
  */
-export function startHardenedPool(overrides: DevOverrides = {}): Promise<BenchPool> {
-  return startBenchPool({ overrides: { ...overrides, bans: { allowlist: [], ...overrides.bans } } });
+export function startHardenedPool(overrides: DevOverrides = {}, opts: { txs?: 0 | 3000 } = {}): Promise<BenchPool> {
+  return startBenchPool({ ...opts, overrides: { ...overrides, bans: { allowlist: [], ...overrides.bans } } });
 }
 
 type AnyPool = Pick<BenchPool, "app" | "port">;
