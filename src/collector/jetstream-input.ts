@@ -271,7 +271,9 @@ export class JetStreamInput {
         m.ack();
         this.s.acked++;
       } else if (outcome === "malformed" || outcome === "rejected") {
-        m.term(outcome);
+        // No reason text: nats-server 2.9 (Debian's) matches "+TERM" exactly and silently ignores
+        // "+TERM <reason>" (reasons came in 2.10), which would leave the message pending forever.
+        m.term();
         this.s.termed++;
       } else {
         m.nak(this.o.nakDelayMs);
