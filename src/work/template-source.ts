@@ -80,6 +80,8 @@ interface NodeState extends NodeStatus {
 export class TemplateSource {
   private readonly nodes: NodeState[];
   private tipHash: string | null = null;
+  /** Height of the block being mined (the adopted template's `height`). */
+  private tipHeight: number | null = null;
   private pollTimer: NodeJS.Timeout | null = null;
   private refreshTimer: NodeJS.Timeout | null = null;
   private probeTimer: NodeJS.Timeout | null = null;
@@ -126,6 +128,7 @@ export class TemplateSource {
    * arrives, or `hintRetryMs` passes. Resolves true once work is on that block.
    */
   async newBlockHint(hashHex: string): Promise<boolean> {
+    if (this.fetching) await this.fetching.catch(() => undefined); // a fetch already under way may bring it
     if (hashHex === this.tipHash) return true;
     const gen = ++this.hintGen;
     const deadline = this.opts.now() + (this.opts.hintRetryMs ?? TEMPLATE_SOURCE_DEFAULTS.hintRetryMs);
@@ -170,6 +173,7 @@ export class TemplateSource {
         this.setActive(node);
         node.templatesServed++;
         this.tipHash = t.previousblockhash;
+        this.tipHeight = t.height;
         this.lastTemplateMs = this.opts.now();
         return;
       } catch (err) {
@@ -225,7 +229,8 @@ export class TemplateSource {
 
   /**
    * Probes unhealthy nodes with a real template request (a node can answer getbestblockhash yet serve
-   * broken templates); a recovered node that ranks at or above the active one serves again at once.
+   * broken templates); a recovered node that ranks at or above the active one serves again at once,
+   * unless it is still behind the block being mined.
    */
   private async probe(): Promise<void> {
     if (this.probing) return; // a hung node must not pile up probes
@@ -238,6 +243,12 @@ export class TemplateSource {
           const t = await node.rpc.getBlockTemplate(this.opts.rules);
           this.opts.checkTemplate?.(t);
           if (this.closed) return;
+          // A node back from an outage may not have caught up yet: taking over now would send miners
+          // back to an old tip (clean jobs on a stale chain). It is taken back once it has caught up.
+          if (this.tipHeight !== null && t.height < this.tipHeight) {
+            node.lastError = `behind: its template is for height ${t.height}, the pool mines ${this.tipHeight}`;
+            continue;
+          }
           this.markOk(node);
           if (active === -1 || i <= active) await this.fetch("refresh");
         } catch (err) {

@@ -15,6 +15,8 @@ const H = (n: number) => n.toString(16).padStart(2, "0").repeat(32);
 /** A node whose tip and availability the test sets. */
 class ScriptedNode {
   tip = H(0);
+  /** Height of the block its templates are for. */
+  height = 1;
   mode: "ok" | "refuse" | "hang" = "ok";
   gbtCalls = 0;
   bestCalls = 0;
@@ -26,7 +28,7 @@ class ScriptedNode {
   }
   getBlockTemplate(): Promise<BlockTemplate> {
     this.gbtCalls++;
-    return this.gate(() => ({ previousblockhash: this.tip }) as unknown as BlockTemplate);
+    return this.gate(() => ({ previousblockhash: this.tip, height: this.height }) as unknown as BlockTemplate);
   }
   getBestBlockHash(): Promise<string> {
     this.bestCalls++;
@@ -118,6 +120,25 @@ describe("TemplateSource: failover", () => {
     await waitFor(() => active() === "a", "a preferred again", 3_000);
     assert.equal(adopted.at(-1)?.node, "a");
     assert.equal(source!.status()[0].healthy, true);
+  });
+
+  it("a node back from an outage but still behind does not take over until it has caught up", async () => {
+    const [a, b] = [new ScriptedNode("a"), new ScriptedNode("b")];
+    const { adopted, active } = await setup([a, b], { pollMs: 50 });
+    a.mode = "refuse";
+    await waitFor(() => active() === "b", "b serving", 2_000);
+    b.tip = H(5);
+    b.height = 2; // the chain moved on while a was down
+    await waitFor(() => adopted.at(-1)?.prev === H(5), "work on b's new block", 2_000);
+    const seen = adopted.length;
+    a.mode = "ok"; // a answers again, still on the old tip
+    await waitFor(() => a.gbtCalls >= 3, "a probed", 3_000);
+    assert.equal(active(), "b");
+    assert.match(source!.status()[0].lastError ?? "", /behind/);
+    assert.ok(!adopted.slice(seen).some((t) => t.prev === H(0)), "miners never sent back to the old tip");
+    a.tip = H(5);
+    a.height = 2;
+    await waitFor(() => active() === "a", "a preferred once caught up", 3_000);
   });
 
   it("a poll that hangs for pollStallMs counts as a failure (NODE_STALLED)", async () => {
