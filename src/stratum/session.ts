@@ -5,13 +5,14 @@
  * accepted in any order and pipelined; work starts once subscribed AND authorized, with
  * set_difficulty before the first notify (protocol.md §2.1: some firmware needs it first).
  */
-import { decodeRequest, encodeError, encodeNotify, encodeResult, encodeSetDifficulty, encodeNotification, Errors, u32hex, type ClientRequest, type DecodeFailure, type SubmitParams } from "./messages.ts";
+import { decodeRequest, encodeError, encodeResult, encodeSetDifficulty, encodeNotification, Errors, u32hex, type ClientRequest, type DecodeFailure, type SubmitParams } from "./messages.ts";
 import { REJECT_WIRE, RejectReason, errorTuple } from "./errors.ts";
 import { Vardiff, type VardiffOptions } from "./vardiff.ts";
 import type { MinerIdentity, AuthResult } from "./identity.ts";
 import type { Job, JobLookup } from "../work/jobs.ts";
 import type { CoinbaseParts, Payout } from "../work/coinbase-cache.ts";
 import { validateShare, type BlockCandidate, type DuplicateFilter, type ShareContext, type ShareVerdict, type ValidatorDeps } from "../shares/validator.ts";
+import { notifyLine } from "./notify-line.ts";
 
 export interface Transport {
   readonly remoteAddress: string;
@@ -317,19 +318,7 @@ export class Session implements ShareContext {
         this.jobDifficulty.delete(k);
       }
     }
-    this.transport.send(
-      encodeNotify({
-        jobId: job.id,
-        prevhashStratum: job.template.prevhashStratum,
-        coinb1Hex: parts.coinb1Hex,
-        coinb2Hex: parts.coinb2Hex,
-        merkleBranchHex: job.template.merkleBranchHex,
-        versionHex: u32hex(job.template.version),
-        nbitsHex: job.template.nbitsHex,
-        ntimeHex: job.ntimeHex,
-        cleanJobs: forceClean || job.cleanJobs,
-      }),
-    );
+    this.transport.send(notifyLine(job, parts.coinb1Hex, parts.coinb2Hex, forceClean || job.cleanJobs));
   }
 
   /** set_difficulty then a fresh job (never the same job id again: ESP-Miner#1603). */
