@@ -11,11 +11,13 @@ import { formatConfigError } from "../../config/errors.ts";
 import { startPool, runUntilSignal } from "../../app/run-pool.ts";
 import { createLogger } from "../../app/logger.ts";
 import { REGTEST_DEMO_ADDRESS } from "../demo.ts";
+import { Collector } from "../../collector/collector.ts";
 
 const help = `usage: tbg dev [options]
 
 Runs everything locally: an embedded regtest node (bcoin, in memory), the mining engine on it,
-the event socket, and /health + /metrics. Difficulty starts low (min 0.0001) so a CPU miner finds
+the event collector on the event socket (embedded PostgreSQL, PGlite, in DIR/pgdata), and
+/health + /metrics. Difficulty starts low (min 0.0001) so a CPU miner finds
 shares at once. Ctrl-C (SIGINT) or SIGTERM shuts everything down cleanly.
 
 options:
@@ -70,10 +72,14 @@ export const command: Command = {
       console.error(formatConfigError(err));
       return 1;
     }
+    // The collector binds the socket before the engine sends to it, and is closed after the engine.
+    const collector = new Collector({ socketPath: eventsSocket, dataDir, region: config.region, http: null, defaultMetrics: false, log: log.logger });
     let app;
     try {
+      await collector.start();
       app = await startPool(config, { logger: log });
     } catch (err) {
+      await collector.close();
       await node.close();
       throw err;
     }
@@ -81,9 +87,9 @@ export const command: Command = {
       [
         "",
         `  Stratum:  stratum+tcp://127.0.0.1:${app.stratumPorts[0]}   (user = a regtest address, e.g. ${REGTEST_DEMO_ADDRESS}.rig1)`,
-        `  Health:   http://127.0.0.1:${httpPort}/health    Metrics: http://127.0.0.1:${httpPort}/metrics`,
+        `  Health:   http://127.0.0.1:${app.obs.health?.port ?? httpPort}/health    Metrics: http://127.0.0.1:${app.obs.health?.port ?? httpPort}/metrics`,
         `  Node RPC: ${node.rpcUrl}  user=${node.rpcUser} pass=${node.rpcPass}   ZMQ: ${node.zmqUrl}`,
-        `  Events:   ${eventsSocket}`,
+        `  Events:   ${eventsSocket} → ${collector.stats().database.target} (PGlite)`,
         "",
         `  Mine:     ./bin/tbg miner --url stratum+tcp://127.0.0.1:${app.stratumPorts[0]} --user ${REGTEST_DEMO_ADDRESS}.rig1`,
         "",
@@ -93,6 +99,7 @@ export const command: Command = {
       log,
       async close() {
         await app.close();
+        await collector.close();
         await node.close();
       },
     });
