@@ -80,7 +80,8 @@ test("a mining session lands in PostgreSQL and Redis with source 'hosted' and th
   cleanups.push(() => c.destroy());
   assert.equal(await c.xLen("mining:share_submitted"), shares.n);
   assert.equal(await c.xLen("mining:block_found"), found);
-  const [last] = await c.xRevRange("mining:share_submitted", "+", "-", { COUNT: 1 });
+  const last = (await c.xRevRange("mining:share_submitted", "+", "-", { COUNT: 1 }))?.[0];
+  assert.ok(last);
   assert.equal(last.message.source, "hosted");
   assert.equal(last.message.region, "us-east");
   const st = collector.stats();
