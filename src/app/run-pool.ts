@@ -107,31 +107,46 @@ export async function startPool(config: PoolConfig, opts: PoolAppOptions = {}): 
   };
 }
 
-/** Runs until SIGINT/SIGTERM, then shuts down cleanly (bounded) and resolves to the exit code. */
+/**
+ * Runs until SIGINT/SIGTERM, then shuts down cleanly (bounded) and resolves to the exit code.
+ * The bound is hard: should a handle outlive `close()` (or `close()` hang), the process is exited
+ * anyway `EXIT_GRACE_MS` after the code is known — a supervisor's stop must never wait on a leak.
+ */
 export async function runUntilSignal(app: { close(): Promise<void>; log: LoggerHandle }, graceMs = 10_000): Promise<number> {
   return new Promise<number>((resolve) => {
     const onUsr1 = () => app.log.reopen();
     process.on("SIGUSR1", onUsr1);
+    const finish = (code: number) => {
+      resolve(code);
+      // unref: a clean exit is not delayed; it only fires if something keeps the event loop alive.
+      setTimeout(() => {
+        app.log.flush();
+        process.exit(code);
+      }, EXIT_GRACE_MS).unref();
+    };
     const stop = (sig: string) => {
       app.log.logger.info({ signal: sig }, "shutting down");
       const timer = setTimeout(() => {
         app.log.logger.error("shutdown took too long; exiting");
-        resolve(1);
+        finish(1);
       }, graceMs);
       timer.unref();
       app.close().then(
         () => {
           clearTimeout(timer);
           process.off("SIGUSR1", onUsr1);
-          resolve(0);
+          finish(0);
         },
-        () => resolve(1),
+        () => finish(1),
       );
     };
     process.once("SIGINT", () => stop("SIGINT"));
     process.once("SIGTERM", () => stop("SIGTERM"));
   });
 }
+
+/** How long a process may linger after shutdown finished (or timed out) before it is exited. */
+const EXIT_GRACE_MS = 2000;
 
 export async function runPool(config: PoolConfig, opts: PoolAppOptions = {}): Promise<number> {
   const app = await startPool(config, opts);
