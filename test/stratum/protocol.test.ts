@@ -289,3 +289,20 @@ describe("new work", () => {
     c.close();
   });
 });
+
+describe("version mask changes", () => {
+  test("a new pool mask is sent as mining.set_version_mask to rolling miners and applies at once", async () => {
+    const { c, job } = await ready({ versionMask: "ffffffff" });
+    const plain = await ready();
+    pool.app.engine.setVersionMask(0x00ffe000);
+    const n = await c.until(() => c.notifications.find((m) => m.method === "mining.set_version_mask"), 5000, "set_version_mask");
+    assert.deepEqual(n.params, ["00ffe000"]);
+    // Bit 28 was allowed before; now it is outside the mask.
+    const r = await c.request("mining.submit", [USER, job.jobId, en2(11, 8).toString("hex"), job.ntimeHex, "00000000", "10000000"]);
+    assert.equal(r.error?.[0], 20);
+    assert.equal(plain.c.notifications.some((m) => m.method === "mining.set_version_mask"), false, "non-rolling miners are not told");
+    pool.app.engine.setVersionMask(0x1fffe000);
+    c.close();
+    plain.c.close();
+  });
+});
