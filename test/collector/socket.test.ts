@@ -190,4 +190,52 @@ describe("collector: datagram socket → PostgreSQL + Redis", () => {
     assert.equal(collector.stats().socket?.bound, true);
     assert.equal(collector.stats().socket?.socketErrors, 0);
   });
+
+  test("PostgreSQL unreachable at start: the socket is bound anyway, events are held, /health is 503 until the database opens", async (t) => {
+    await freshDatabase();
+    await pg.stop();
+    t.after(async () => { if (!pg.running) await pg.restart(); });
+    const socketPath = join(dir, "d.sock");
+    const collector = new Collector({
+      socketPath, databaseUrl: pg.url, http: { host: "127.0.0.1", port: 0 }, batch: { flushIntervalMs: 100 },
+      storeRetry: { initialMs: 100, maxMs: 200 }, defaultMetrics: false,
+    });
+    await collector.start();
+    t.after(() => collector.close());
+    assert.equal(collector.databaseOpen, false);
+    const sink = new UnixDgramSink({ socketPath });
+    await sink.start();
+    t.after(() => sink.close());
+    const events = makeShares(500, { startUs: BASE_US + 14_400_000_000 });
+    await sendAll(sink, events);
+    await waitFor(() => collector.stats().batcher.pending === 500, "events held");
+    const down = await fetch(`${collector.httpUrl}/health`);
+    const report = (await down.json()) as CollectorHealthReport;
+    assert.equal(down.status, 503);
+    assert.match(report.problems.join(" "), /database not open/);
+    await pg.restart();
+    await waitFor(() => collector.stats().batcher.stored === 500, "stored once the database is up", 30_000);
+    assert.equal((await fetch(`${collector.httpUrl}/health`)).status, 200);
+  });
+
+  test("retention deletes raw shares past the horizon on the plain path, from its timer", async (t) => {
+    await freshDatabase();
+    const socketPath = join(dir, "e.sock");
+    const collector = new Collector({
+      socketPath, databaseUrl: pg.url, batch: { flushIntervalMs: 100 }, defaultMetrics: false,
+      retention: { firstRunDelayMs: 50, intervalMs: 100, sharesDays: 90 },
+    });
+    await collector.start();
+    t.after(() => collector.close());
+    const sink = new UnixDgramSink({ socketPath });
+    await sink.start();
+    t.after(() => sink.close());
+    const nowUs = Date.now() * 1000;
+    const old = makeShares(10, { startUs: nowUs - 100 * 86_400_000_000 });
+    const recent = makeShares(10, { startUs: nowUs - 3_600_000_000 });
+    await sendAll(sink, [...old, ...recent]);
+    await waitFor(() => collector.stats().retention.deletedShares === 10, "old shares purged");
+    const n = (await collector.eventStore.database.query<{ n: number }>("SELECT count(*)::int AS n FROM shares")).rows[0].n;
+    assert.equal(n, 10);
+  });
 });
