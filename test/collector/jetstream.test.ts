@@ -149,6 +149,24 @@ describe("collector: JetStream event-pipeline → PostgreSQL", () => {
     t.diagnostic(`redelivered during the outage: ${st.batcher.duplicates}; store errors ${st.batcher.storeErrors}`);
   });
 
+  test("nats-server restarted under a consuming collector: it reconnects, resumes its durable, stores what follows", async (t) => {
+    await fresh();
+    const collector = new Collector({ natsUrl: nats.url, databaseUrl: pg.url, nats: { reconnectTimeWaitMs: 100 }, batch: { flushIntervalMs: 100 }, defaultMetrics: false });
+    await collector.start();
+    t.after(() => collector.close());
+    const events = makeShares(1_000, { startUs: BASE_US + 21 * 86_400_000_000 });
+    await publishRaw(events.slice(0, 500));
+    await waitFor(() => collector.stats().batcher.stored === 500, "first half stored");
+    await nats.stop();
+    await waitFor(() => !collector.stats().nats!.connected, "collector saw the disconnect");
+    await nats.restart();
+    await waitFor(() => collector.stats().nats!.connected, "collector reconnected", 20_000);
+    await waitFor(() => nc.flush().then(() => true, () => false), "the test's own connection back", 20_000);
+    await publishRaw(events.slice(500));
+    await waitFor(() => collector.stats().batcher.stored === 1_000, "second half stored after the restart", 30_000);
+    assert.equal(await rows("SELECT count(*)::int AS n FROM shares"), 1_000);
+  });
+
   test("tbg collector SIGKILLed mid-batch while events flow, then restarted: nothing lost, nothing doubled", async (t) => {
     await fresh();
     const args = ["collector", "--nats-url", nats.url, "--database-url", pg.url, "--metrics-port", "off", "--ack-wait-sec", "2"];
