@@ -25,6 +25,9 @@ import type { Logger } from "./logger.ts";
 import { PoolMetrics } from "./metrics.ts";
 import type { ZmqEndpointStatus } from "./pool-status.ts";
 import { UserSettingsFile } from "./signatures.ts";
+import { JetStreamSink } from "../events/sinks/jetstream.ts";
+import { EVENT_SUBJECT_PREFIX, MINING_EVENTS_STREAM } from "../publisher/jetstream.ts";
+import { join } from "node:path";
 
 /** Options of {@link Observability.start}. */
 export interface ObservabilityOptions {
@@ -84,7 +87,22 @@ export class Observability {
     try {
       const sinks: EventSink[] = [...(opts.extraEventSinks ?? [])];
       if (config.events.enabled) sinks.unshift(new UnixDgramSink({ socketPath: config.events.socket_path, queueMax: config.events.queue_max }));
-      if (config.events.enabled && config.events.nats) log.warn({ url: config.events.nats.url }, "events.nats is configured but this build has no NATS sink yet: use tbg publisher");
+      if (config.events.enabled && config.events.nats) {
+        const n = config.events.nats;
+        if (n.stream !== MINING_EVENTS_STREAM || n.subject_prefix !== `${EVENT_SUBJECT_PREFIX}.${config.region}`) {
+          log.warn({ stream: n.stream, subject_prefix: n.subject_prefix }, "events.nats: only stream %s with subjects %s.{region}.{type} are supported; using those", MINING_EVENTS_STREAM, EVENT_SUBJECT_PREFIX);
+        }
+        sinks.push(
+          new JetStreamSink({
+            natsUrl: n.servers.join(","),
+            region: config.region,
+            spoolDir: join(config.data_dir, "nats-spool"),
+            queueMax: config.events.queue_max,
+            auth: { token: n.token, user: n.user, pass: n.pass, credsFile: n.creds_file },
+            onError: (err, context) => log.warn({ context, error: err.message }, "events to NATS: %s", context),
+          }),
+        );
+      }
       let publisher: EventPublisher | null = null;
       if (sinks.length > 0) {
         publisher = new EventPublisher({

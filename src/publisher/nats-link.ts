@@ -6,7 +6,8 @@
  * nats.js discards whatever was buffered while disconnected (reference/pipeline.md §1.5), so only a
  * PubAck counts as "sent"; the spool keeps everything else.
  */
-import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { readFileSync } from "node:fs";
+import { connect, credsAuthenticator, type NatsConnection } from "@nats-io/transport-node";
 import { jetstream, type JetStreamClient, type PubAck } from "@nats-io/jetstream";
 import { ensureEventStream, type EventStreamOptions } from "./jetstream.ts";
 
@@ -24,6 +25,27 @@ export interface NatsLinkOptions {
   stream?: EventStreamOptions;
   /** Connection and stream-setup errors (for logging). */
   onError?: (err: Error) => void;
+  /** Credentials, when the server requires them. */
+  auth?: NatsAuth;
+}
+
+/** NATS credentials (config `events.nats`: token, user/pass, or a .creds file). */
+export interface NatsAuth {
+  token?: string | null;
+  user?: string | null;
+  pass?: string | null;
+  /** Path of a NATS .creds file (JWT + nkey seed). */
+  credsFile?: string | null;
+}
+
+function authOptions(auth: NatsAuth | undefined): Record<string, unknown> {
+  if (!auth) return {};
+  const out: Record<string, unknown> = {};
+  if (auth.token) out.token = auth.token;
+  if (auth.user) out.user = auth.user;
+  if (auth.pass) out.pass = auth.pass;
+  if (auth.credsFile) out.authenticator = credsAuthenticator(new Uint8Array(readFileSync(auth.credsFile)));
+  return out;
 }
 
 /** Counters of a {@link NatsLink}. */
@@ -126,6 +148,7 @@ export class NatsLink {
           name: this.o.name ?? "tbg-publisher",
           maxReconnectAttempts: -1,
           reconnectTimeWait: this.o.reconnectTimeWaitMs ?? 1_000,
+          ...authOptions(this.o.auth),
         });
       } catch (err) {
         this.note(err);

@@ -10,7 +10,7 @@ import { DgramReader, type ReaderMessage } from "../events/dgram-reader.ts";
 import { validateEvent } from "../events/schemas.ts";
 import { Forwarder, type ForwarderStats } from "./forwarder.ts";
 import type { EventStreamOptions } from "./jetstream.ts";
-import { NatsLink, type NatsLinkStats } from "./nats-link.ts";
+import { NatsLink, type NatsAuth, type NatsLinkStats } from "./nats-link.ts";
 import { Spool, type SpoolOptions, type SpoolStats } from "./spool.ts";
 
 /** Options of {@link JetStreamPublisher}; defaults per field. */
@@ -37,6 +37,8 @@ export interface JetStreamPublisherOptions {
   reconnectTimeWaitMs?: number;
   /** Errors worth logging (NATS, publish, malformed events). */
   onError?: (err: Error, context: string) => void;
+  /** NATS credentials, when the server requires them. */
+  auth?: NatsAuth;
 }
 
 /** Counters of a {@link JetStreamPublisher}. */
@@ -62,7 +64,7 @@ export class JetStreamPublisher {
 
   constructor(private readonly o: JetStreamPublisherOptions) {
     this.link = new NatsLink({
-      url: o.natsUrl, stream: o.stream, reconnectTimeWaitMs: o.reconnectTimeWaitMs,
+      url: o.natsUrl, stream: o.stream, reconnectTimeWaitMs: o.reconnectTimeWaitMs, auth: o.auth,
       onError: (err) => o.onError?.(err, "nats"),
     });
   }
