@@ -84,10 +84,8 @@ interface Conn {
   /** Junk-line score: +1 per junk line, decays by maxProtocolErrorsPerMin per minute. */
   junkScore: number;
   junkSeen: number;
-  /** Since when the send queue has been non-empty without shrinking (0 = empty or draining). */
+  /** Since when the send queue has been non-empty (0 = empty). */
   backloggedSinceMs: number;
-  /** Send queue length at the last tick, to tell a stuck queue from a draining one. */
-  lastQueuedBytes: number;
   closeReason: string | null;
 }
 
@@ -170,7 +168,7 @@ export class StratumServer {
         this.drop(conn, "line_too_long");
       },
     });
-    conn = { socket, session, decoder, tokens: this.burst(), lastRefillMs: now, rateViolations: 0, junkScore: 0, junkSeen: 0, backloggedSinceMs: 0, lastQueuedBytes: 0, closeReason: null };
+    conn = { socket, session, decoder, tokens: this.burst(), lastRefillMs: now, rateViolations: 0, junkScore: 0, junkSeen: 0, backloggedSinceMs: 0, closeReason: null };
     this.conns.add(conn);
     socket.on("data", (chunk: Buffer) => decoder.push(chunk));
     socket.on("error", () => this.drop(conn, "socket_error"));
@@ -270,12 +268,12 @@ export class StratumServer {
         this.drop(c, "auth_timeout");
         continue;
       }
-      // A queue below the stream's high-water mark never makes write() return false, so stuck data is
-      // found here too: non-empty and not shrinking since the last tick starts (or continues) the clock.
-      const queued = c.socket.writableLength;
-      if (queued === 0) c.backloggedSinceMs = 0;
-      else if (c.backloggedSinceMs === 0 || queued < c.lastQueuedBytes) c.backloggedSinceMs = now;
-      c.lastQueuedBytes = queued;
+      // The write timeout runs from when the queue was last empty: a miner gets a job every ~30 s, so
+      // an honest one empties it within milliseconds; one that cannot in write_timeout_sec is stalled or
+      // trickle-reading. Checked here too because a queue below the stream's high-water mark never
+      // makes write() return false.
+      if (c.socket.writableLength === 0) c.backloggedSinceMs = 0;
+      else if (c.backloggedSinceMs === 0) c.backloggedSinceMs = now;
       if (c.backloggedSinceMs > 0 && now - c.backloggedSinceMs > this.opts.writeTimeoutSec * 1000) {
         this.drop(c, "write_timeout");
         continue;
