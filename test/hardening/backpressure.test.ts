@@ -2,18 +2,18 @@
  * Issue 8 item 3: miners that never read cannot make the server buffer without bound. 1,000 connections
  * (in a child process, so their memory is not ours) handshake, then stop reading while the pool keeps
  * sending them jobs. The kernel buffers fill, then each connection's send queue; every one of them is
- * dropped by `send_queue_full` or `write_timeout`, the pool's memory growth stays below the cap
- * (connections × send_queue_max_bytes) and far below what was written, and a normal miner is served after.
+ * dropped by `send_queue_full` (or `write_timeout`; send-queue.test.ts covers that one on its own),
+ * the pool's memory growth stays below the cap (connections × send_queue_max_bytes) and far below what
+ * was written, it returns once they are gone, and a normal miner is served after.
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { createInterface } from "node:readline";
 import { setTimeout as sleep } from "node:timers/promises";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { RawClient } from "../support/stratum.ts";
-import { waitFor } from "../support/wait.ts";
 import { startHardenedPool, stats, assertServesNormalMiner, USER } from "./helpers.ts";
 
 const SOCKETS = 1000;
@@ -26,9 +26,19 @@ function collect(): void {
   (runInNewContext("gc") as () => void)();
 }
 
+/**
+ * python3 when present: its sockets get a real-network MSS and a small receive buffer (see
+ * fixtures/non-readers.py), so the kernel holds ~tens of KB per socket instead of ~1.4 MB on loopback.
+ * Without python3 the Node child works the same, at ~1.4 GB of kernel socket memory for 1,000.
+ */
+const PYTHON = spawnSync("python3", ["--version"]).status === 0;
+
 /** Starts the child holding `count` non-reading connections; resolves once they all have work. */
 async function nonReaders(port: number, count: number) {
-  const child = spawn(process.execPath, [new URL("./fixtures/non-readers.mjs", import.meta.url).pathname, String(port), String(count), USER], { stdio: ["pipe", "pipe", "inherit"] });
+  const args = [String(port), String(count), USER];
+  const child = PYTHON
+    ? spawn("python3", [new URL("./fixtures/non-readers.py", import.meta.url).pathname, ...args], { stdio: ["pipe", "pipe", "inherit"] })
+    : spawn(process.execPath, [new URL("./fixtures/non-readers.mjs", import.meta.url).pathname, ...args], { stdio: ["pipe", "pipe", "inherit"] });
   let last = { ready: 0, closed: 0, failed: 0 };
   createInterface({ input: child.stdout! }).on("line", (l) => (last = JSON.parse(l) as typeof last));
   const readyBy = Date.now() + 60_000;
@@ -83,6 +93,7 @@ test(`${SOCKETS} miners that stop reading are dropped (send_queue_full / write_t
     collect();
     const after = process.memoryUsage();
     const figures = {
+      child: PYTHON ? "python3 (MSS 1400)" : "node (loopback MSS)",
       rounds,
       droppedSendQueueFull: d.send_queue_full ?? 0,
       droppedWriteTimeout: d.write_timeout ?? 0,
@@ -107,16 +118,6 @@ test(`${SOCKETS} miners that stop reading are dropped (send_queue_full / write_t
     assert.equal(reader.closed, false);
     reader.close();
 
-    // Write timeout: miners whose queue is stuck above the high-water mark but under the cap are
-    // dropped once nothing drained for write_timeout_sec, even though no more work is sent.
-    const slow = 50;
-    children.push(await nonReaders(pool.port, slow));
-    for (let i = 0; i < 5000 && server.queuedBytes < slow * 20_000 && (stats(pool).disconnects.send_queue_full ?? 0) === SOCKETS; i++) {
-      server.broadcast(engine.jobs.refreshJob(engine.now())!);
-      if (i % 5 === 0) await sleep(1);
-    }
-    assert.equal(stats(pool).disconnects.send_queue_full, SOCKETS, "the second group stayed under the send queue cap");
-    await waitFor(() => (stats(pool).disconnects.write_timeout ?? 0) === slow, `${slow} write_timeout disconnects`, 10_000);
     await assertServesNormalMiner(pool);
   } finally {
     for (const c of children) c.stop();
