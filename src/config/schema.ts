@@ -8,22 +8,10 @@
 import { z } from "zod";
 import { parseHostPort, parseIpOrCidr, parseNatsServers, parseRpcUrl, parseZmqEndpoint, isHost, type Parsed } from "./address.ts";
 import type { KeyPath } from "./json-text.ts";
+import { ALL_EVENT_TYPES } from "../events/types.ts";
 
-/**
- * Event types a config may name in `events.types` (SPEC §5). Must equal the events module's
- * list of types; kept here so the config layer does not depend on the emitter.
- */
-export const CONFIG_EVENT_TYPES = [
-  "share_submitted",
-  "share_best_diff",
-  "block_found",
-  "miner_connected",
-  "miner_disconnected",
-  "diff_updated",
-  "hashrate_update",
-  "new_block_network",
-  "relay_state",
-] as const;
+/** Event types a config may name in `events.types` (SPEC §5): the events module's list (a pure module). */
+export const CONFIG_EVENT_TYPES = ALL_EVENT_TYPES;
 
 /** One of `CONFIG_EVENT_TYPES`. */
 export type ConfigEventType = (typeof CONFIG_EVENT_TYPES)[number];

@@ -10,6 +10,7 @@ import { devConfig, type DevOverrides } from "../../src/config/load.ts";
 import { startPool, type PoolApp, type PoolAppOptions } from "../../src/app/run-pool.ts";
 import { createLogger } from "../../src/app/logger.ts";
 import type { PoolConfig } from "../../src/config/types.ts";
+import { startBenchNode, type BenchNode } from "../../src/benchnode/bench-node.ts";
 
 export interface TestPool {
   node: EmbeddedNode;
@@ -31,12 +32,22 @@ export function btcdFor(node: EmbeddedNode, withZmq = false) {
   return { url: `${u.hostname}:${u.port}`, auth: node.rpcUser, pass: node.rpcPass, ...(withZmq ? { zmqnotify: node.zmqUrl } : {}) };
 }
 
-export async function startTestPool(opts: { node?: EmbeddedNode; overrides?: DevOverrides; app?: PoolAppOptions; zmq?: boolean } = {}): Promise<TestPool> {
-  const node = opts.node ?? (await startTestNode());
-  const ownsNode = !opts.node;
+interface Launched {
+  app: PoolApp;
+  config: PoolConfig;
+  port: number;
+  url: string;
+  dataDir: string;
+  /** Closes the pool and removes its data dir (not the node). */
+  closePool(): Promise<void>;
+}
+
+/** Starts the pool on one node with test defaults: loopback, free ports, quick polling, no sinks, silent logs. */
+async function launch(btcd: DevOverrides["btcd"], opts: { overrides?: DevOverrides; app?: PoolAppOptions; patch?: (c: PoolConfig) => void; network?: "mainnet" }): Promise<Launched> {
   const dataDir = await mkdtemp(join(tmpdir(), "tbg-pool-"));
   const config = devConfig({
-    btcd: [btcdFor(node, opts.zmq)],
+    ...(opts.network ? { network: opts.network } : {}),
+    btcd,
     serverurl: ["127.0.0.1:0"],
     data_dir: dataDir,
     blockpoll: 100,
@@ -44,25 +55,34 @@ export async function startTestPool(opts: { node?: EmbeddedNode; overrides?: Dev
     health: { enabled: false, port: 0 },
     ...opts.overrides,
   });
-  const level = process.env.TBG_TEST_LOG ?? "silent";
-  const app = await startPool(config, { logger: createLogger({ level, pretty: true }), ...opts.app });
+  opts.patch?.(config);
+  const app = await startPool(config, { logger: createLogger({ level: process.env.TBG_TEST_LOG ?? "silent", pretty: true }), ...opts.app });
   const port = app.stratumPorts[0];
   return {
-    node,
     app,
     config,
     port,
     url: `stratum+tcp://127.0.0.1:${port}`,
     dataDir,
-    async close() {
+    async closePool() {
       await app.close();
-      if (ownsNode) await node.close();
       await rm(dataDir, { recursive: true, force: true });
     },
   };
 }
 
-import { startBenchNode, type BenchNode } from "../../src/benchnode/bench-node.ts";
+export async function startTestPool(opts: { node?: EmbeddedNode; overrides?: DevOverrides; app?: PoolAppOptions; zmq?: boolean } = {}): Promise<TestPool> {
+  const node = opts.node ?? (await startTestNode());
+  const { closePool, ...pool } = await launch([btcdFor(node, opts.zmq)], opts);
+  return {
+    ...pool,
+    node,
+    async close() {
+      await closePool();
+      if (!opts.node) await node.close();
+    },
+  };
+}
 
 export interface BenchPool extends Omit<TestPool, "node"> {
   bench: BenchNode;
@@ -74,35 +94,24 @@ export interface BenchPool extends Omit<TestPool, "node"> {
  */
 export async function startBenchPool(opts: { overrides?: DevOverrides; txs?: 0 | 3000; zmq?: boolean; patch?: (c: PoolConfig) => void } = {}): Promise<BenchPool> {
   const bench = await startBenchNode({ txs: opts.txs ?? 0 });
-  const dataDir = await mkdtemp(join(tmpdir(), "tbg-pool-"));
   const u = new URL(bench.rpcUrl);
-  const config = devConfig({
+  const btcd = [{ url: `${u.hostname}:${u.port}`, auth: bench.user, pass: bench.pass, ...(opts.zmq ? { zmqnotify: bench.zmqUrl } : {}) }];
+  const { closePool, ...pool } = await launch(btcd, {
+    ...opts,
     network: "mainnet",
-    btcd: [{ url: `${u.hostname}:${u.port}`, auth: bench.user, pass: bench.pass, ...(opts.zmq ? { zmqnotify: bench.zmqUrl } : {}) }],
-    serverurl: ["127.0.0.1:0"],
-    data_dir: dataDir,
-    blockpoll: 100,
-    events: { enabled: false, socket_path: join(dataDir, "events.sock") },
-    health: { enabled: false, port: 0 },
-    ...opts.overrides,
+    patch: (c) => {
+      // Below the config floor (0.0001 ≈ 430k hashes a share): tests grind many shares in-process.
+      c.mindiff = 1e-7;
+      c.startdiff = 1e-5;
+      opts.patch?.(c);
+    },
   });
-  // Below the config floor (0.0001 ≈ 430k hashes a share): tests grind many shares in-process.
-  config.mindiff = 1e-7;
-  config.startdiff = 1e-5;
-  opts.patch?.(config);
-  const app = await startPool(config, { logger: createLogger({ level: process.env.TBG_TEST_LOG ?? "silent", pretty: true }) });
-  const port = app.stratumPorts[0];
   return {
+    ...pool,
     bench,
-    app,
-    config,
-    port,
-    url: `stratum+tcp://127.0.0.1:${port}`,
-    dataDir,
     async close() {
-      await app.close();
+      await closePool();
       await bench.close();
-      await rm(dataDir, { recursive: true, force: true });
     },
   };
 }

@@ -1,0 +1,98 @@
+/**
+ * The small HTTP server every long-running command exposes: `GET /health` (JSON) and `GET /metrics`
+ * (Prometheus text). `/health` answers 200 when the status is "ok" and 503 when degraded, with the same
+ * JSON body either way (GeoDNS health checks act on the code; monitors and humans read the body). HEAD is
+ * accepted on both paths; anything else is 404, other methods 405. Plain node:http: two routes do not
+ * justify a framework. Slow or stuck clients are timed out so they cannot pile up.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { errorText, type TbgError } from "../util/errors.ts";
+
+export interface StatusServerOptions {
+  host: string;
+  /** 0 = an ephemeral port (tests, `tbg dev`). */
+  port: number;
+  /** The /health body; `status` decides 200 ("ok") or 503. */
+  health(): { status: string };
+  metrics: { metrics(): Promise<string>; readonly contentType: string };
+  /** Builds the error thrown when the port cannot be bound (each command has its own code). */
+  listenError(message: string, cause: unknown): TbgError;
+  /** A request handler failed (reported; the client gets a 500). */
+  onError?: (err: unknown) => void;
+}
+
+export class StatusServer {
+  private server: Server | null = null;
+  private boundPort = 0;
+
+  constructor(private readonly o: StatusServerOptions) {}
+
+  /** The port actually bound (after start). */
+  get port(): number {
+    return this.boundPort;
+  }
+
+  /** `http://host:port` after start (a wildcard host is shown as 127.0.0.1). */
+  get url(): string {
+    const wildcard = this.o.host === "0.0.0.0" || this.o.host === "::";
+    const h = wildcard ? "127.0.0.1" : this.o.host;
+    return `http://${h.includes(":") ? `[${h}]` : h}:${this.boundPort}`;
+  }
+
+  /** Bind; throws `listenError(...)` when the port is taken or the address is invalid. */
+  async start(): Promise<void> {
+    if (this.server) return;
+    const server = createServer((req, res) => void this.handle(req, res));
+    server.requestTimeout = 10_000;
+    server.headersTimeout = 5_000;
+    server.keepAliveTimeout = 5_000;
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", (err) => reject(this.o.listenError(`cannot listen on ${this.o.host}:${this.o.port}: ${errorText(err)}`, err)));
+      server.listen(this.o.port, this.o.host, () => resolve());
+    });
+    server.on("error", (err) => this.o.onError?.(err));
+    this.boundPort = (server.address() as AddressInfo).port;
+    this.server = server;
+  }
+
+  /** Stop listening and drop open connections (scrapers keep them alive). Idempotent. */
+  async close(): Promise<void> {
+    const server = this.server;
+    if (!server) return;
+    this.server = null;
+    await new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+    });
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    try {
+      const path = new URL(req.url ?? "/", "http://x").pathname;
+      if (path !== "/health" && path !== "/metrics") return send(res, 404, "text/plain; charset=utf-8", "not found\n");
+      if (req.method !== "GET" && req.method !== "HEAD") {
+        res.setHeader("Allow", "GET, HEAD");
+        return send(res, 405, "text/plain; charset=utf-8", "method not allowed\n");
+      }
+      const head = req.method === "HEAD";
+      if (path === "/health") {
+        const report = this.o.health();
+        return send(res, report.status === "ok" ? 200 : 503, "application/json; charset=utf-8", JSON.stringify(report, null, 2) + "\n", head);
+      }
+      return send(res, 200, this.o.metrics.contentType, await this.o.metrics.metrics(), head);
+    } catch (err) {
+      this.o.onError?.(err);
+      if (!res.headersSent) send(res, 500, "text/plain; charset=utf-8", "internal error\n");
+      else res.destroy();
+    }
+  }
+}
+
+function send(res: ServerResponse, status: number, contentType: string, body: string, head = false): void {
+  res.statusCode = status;
+  res.setHeader("Content-Type", contentType);
+  res.setHeader("Cache-Control", "no-store");
+  res.setHeader("Content-Length", Buffer.byteLength(body));
+  res.end(head ? undefined : body);
+}
