@@ -15,7 +15,7 @@ import {
   ClientRequestTimeoutError,
   ClientUrlError,
 } from "./errors.ts";
-import { LineDecoder } from "./line-decoder.ts";
+import { LineDecoder } from "../stratum/framing.ts";
 import {
   encodeRequest,
   parseConfigureVersionMask,
@@ -184,7 +184,7 @@ export class StratumClient extends EventEmitter<StratumClientEvents> {
       const decoder = new LineDecoder({
         maxLineBytes: this.opts.maxLineBytes,
         onLine: (line) => this.onLine(line),
-        onOverflow: () => {
+        onViolation: () => {
           const err = new ClientLineTooLongError(this.opts.maxLineBytes);
           this.emit("protocolError", err);
           this.destroy(err);

@@ -1,11 +1,12 @@
+// Cases written for the client side; the client and the server share one decoder (src/stratum/framing.ts).
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { LineDecoder } from "../../src/client/line-decoder.ts";
+import { LineDecoder } from "../../src/stratum/framing.ts";
 
 function collect(maxLineBytes = 1024) {
   const lines: string[] = [];
   let overflows = 0;
-  const d = new LineDecoder({ maxLineBytes, onLine: (l) => lines.push(l), onOverflow: () => overflows++ });
+  const d = new LineDecoder({ maxLineBytes, onLine: (l) => lines.push(l), onViolation: () => overflows++ });
   return { d, lines, overflows: () => overflows };
 }
 
