@@ -34,6 +34,8 @@ export interface JobRegistryOptions {
   staleRetentionSec?: number;
   /** Seed for job ids (so restarts don't reuse ids a miner may still hold). */
   firstSeq?: number;
+  /** Most jobs kept; past it the oldest are forgotten first (their shares become job_not_found). Default 50 000. */
+  maxJobs?: number;
 }
 
 export class JobRegistry {
@@ -41,6 +43,7 @@ export class JobRegistry {
   private seq: number;
   private readonly jobExpiryMs: number;
   private readonly staleRetentionMs: number;
+  private readonly maxJobs: number;
   private currentTemplate: TemplateWork | null = null;
   private latest: Job | null = null;
   /** When the tip we mine on became the tip (ms); previous-block jobs are stale from then. */
@@ -50,6 +53,7 @@ export class JobRegistry {
     this.jobExpiryMs = (opts.jobExpirySec ?? 600) * 1000;
     this.staleRetentionMs = (opts.staleRetentionSec ?? 120) * 1000;
     this.seq = opts.firstSeq ?? 1;
+    this.maxJobs = opts.maxJobs ?? 50_000;
   }
 
   get current(): Job | null {
@@ -106,6 +110,14 @@ export class JobRegistry {
     const job: Job = { id: seq.toString(16), seq, template, ntime, ntimeHex: u32hex(ntime), cleanJobs, createdAtMs: nowMs };
     this.jobs.set(job.id, job);
     this.latest = job;
+    // A hard bound, whatever mints jobs (per-connection difficulty changes do): drop the oldest first.
+    if (this.jobs.size > this.maxJobs) {
+      this.prune(nowMs);
+      for (const id of this.jobs.keys()) {
+        if (this.jobs.size <= this.maxJobs) break;
+        this.jobs.delete(id);
+      }
+    }
     return job;
   }
 

@@ -8,6 +8,7 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { Block } from "bitcoinjs-lib";
 import { startTestPool, type TestPool } from "../support/pool.ts";
+import { waitFor } from "../support/wait.ts";
 import { REGTEST_ADDRESSES, type AddressKind } from "../support/addresses.ts";
 import { startMiner } from "../../src/client/miner/miner.ts";
 import { RpcClient } from "../../src/node/rpc-client.ts";
@@ -39,6 +40,8 @@ async function mine20(kind: AddressKind): Promise<{ from: number; to: number }> 
   const stats = await miner.done;
   assert.equal(stats.stopReason, "max-blocks", `miner for ${kind} stopped: ${stats.stopReason}`);
   assert.equal(stats.blocksAccepted, 20, `${kind}: pool accepted ${stats.blocksAccepted} blocks`);
+  // The pool answers a block share before submitblock completes: wait for the node, bounded.
+  await waitFor(() => pool.node.height() >= from + 20, `${kind}: tip to advance by 20`);
   const to = pool.node.height();
   assert.equal(to - from, 20, `${kind}: tip advanced by ${to - from}`);
   const script = addressToOutputScript(address, "regtest");

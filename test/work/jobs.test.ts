@@ -35,3 +35,13 @@ test("a refreshed job on an aging template carries the current time", () => {
   const j = r.refreshJob(90_000)!;
   assert.equal(j.ntime, 1_700_000_000 + 90);
 });
+
+test("the registry never holds more than maxJobs; the oldest go first and the latest stays", () => {
+  const r = new JobRegistry({ maxJobs: 100 });
+  const first = r.addTemplate(tpl("aa"), 0).job;
+  let last = first;
+  for (let i = 0; i < 1000; i++) last = r.refreshJob(i)!;
+  assert.ok(r.size <= 100, `size ${r.size}`);
+  assert.equal(r.lookup(first.id, 1000).kind, "unknown");
+  assert.equal(r.lookup(last.id, 1000).kind, "current");
+});
