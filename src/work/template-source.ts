@@ -143,10 +143,15 @@ export class TemplateSource {
     return this.tipHash === hashHex;
   }
 
-  /** Fetches a template now (coalescing concurrent requests; a new block wins over a refresh). */
-  async fetch(reason: TemplateReason): Promise<void> {
+  /**
+   * Fetches a template now. Concurrent requests share the fetch under way, except a new block, and a
+   * `fresh` request (a node just recovered: the fetch under way ordered the nodes before that), which
+   * queue one more fetch after it. A new block wins over a refresh.
+   */
+  async fetch(reason: TemplateReason, fresh = false): Promise<void> {
     if (this.fetching) {
       if (reason !== "refresh") this.pendingReason = reason;
+      else if (fresh) this.pendingReason ??= "refresh";
       return this.fetching.then(() => (this.pendingReason ? this.fetch(this.takePending()) : undefined));
     }
     this.fetching = this.doFetch(reason).finally(() => (this.fetching = null));
@@ -223,7 +228,8 @@ export class TemplateSource {
     } catch (err) {
       if (this.closed) return;
       this.markFailed(node, err);
-      await this.fetch("refresh"); // fail over now rather than at the next refresh
+      // Fail over now rather than at the next refresh (a fetch already under way tries the next node itself).
+      await this.fetch("refresh");
     }
   }
 
@@ -250,7 +256,7 @@ export class TemplateSource {
             continue;
           }
           this.markOk(node);
-          if (active === -1 || i <= active) await this.fetch("refresh");
+          if (active === -1 || i <= active) await this.fetch("refresh", true);
         } catch (err) {
           node.lastError = errorText(err);
         }
