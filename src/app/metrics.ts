@@ -32,7 +32,7 @@ export interface PoolMetricsOptions {
   defaultMetrics?: boolean;
 }
 
-const CLOSE_REASONS = new Set(["client_closed", "socket_error", "line_too_long", "auth_timeout", "rate_limited", "send_queue_full", "write_timeout", "shutdown", "idle", "banned"]);
+const CLOSE_REASONS = new Set(["client_closed", "socket_error", "line_too_long", "auth_timeout", "rate_limited", "send_queue_full", "write_timeout", "shutdown", "idle", "banned", "protocol_errors", "protocol"]);
 const PROTOCOL_KINDS = new Set(["invalid_json", "not_a_request", "bad_params", "unknown_method", "auth_failed"]);
 const REFUSE_REASONS = new Set(["shutdown", "maxclients", "per_ip_limit", "banned"]);
 const TEMPLATE_REASONS = ["initial", "new_block", "refresh"] as const;
@@ -99,6 +99,34 @@ export class PoolMetrics {
     const blocksRejected = new Counter({ name: "tbg_blocks_rejected_total", help: "Found blocks every node rejected", registers: reg });
     const submitLatency = new Histogram({ name: "tbg_block_submit_duration_seconds", help: "submitblock round trip per node", labelNames: ["node", "outcome"], buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30], registers: reg });
     const lastBlockTs = new Gauge({ name: "tbg_last_block_found_timestamp_seconds", help: "Unix time of the last block found (0 = none)", registers: reg });
+
+    // ---- Abuse controls (src/security/): bans and the server-wide send queue, read at scrape time.
+    const guardStats = () => engine.guard.stats().bans;
+    const bansActive = new Gauge({ name: "tbg_ip_bans_active", help: "IP bans in force", registers: reg, collect() {
+      bansActive.set(guardStats().active);
+    } });
+    const banTracked = new Gauge({ name: "tbg_ban_tracked_peers", help: "Peers with strikes, a ban or an offence history", registers: reg, collect() {
+      banTracked.set(guardStats().tracked);
+    } });
+    const perReason = (name: string, help: string, pick: (b: ReturnType<typeof guardStats>) => Record<string, number>) => {
+      const c: Counter = new Counter({ name, help, labelNames: ["reason"], registers: reg, collect() {
+        c.reset();
+        for (const [reason, v] of Object.entries(pick(guardStats()))) c.inc({ reason }, v);
+      } });
+    };
+    perReason("tbg_ip_bans_total", "IP bans imposed, by the strike that crossed the threshold", (b) => b.bansTotal);
+    perReason("tbg_ban_strikes_total", "Strikes against peers, by reason", (b) => b.strikesTotal);
+    const scalar = (name: string, help: string, read: () => number) => {
+      const c: Counter = new Counter({ name, help, registers: reg, collect() {
+        c.reset();
+        c.inc(read());
+      } });
+    };
+    scalar("tbg_ban_strikes_allowlisted_total", "Strikes against allow-listed peers (never banned)", () => guardStats().allowlistedStrikesTotal);
+    scalar("tbg_ip_bans_expired_total", "IP bans that ran out", () => guardStats().expiredTotal);
+    const sendQueue = new Gauge({ name: "tbg_stratum_send_queue_bytes", help: "Bytes queued for sending across all Stratum connections", registers: reg, collect() {
+      sendQueue.set(engine.server?.queuedBytes ?? 0);
+    } });
 
     // ---- Work
     const templates = new Counter({ name: "tbg_templates_total", help: "Templates adopted, by reason", labelNames: ["reason"], registers: reg });

@@ -12,6 +12,7 @@ import { RawClient } from "../support/stratum.ts";
 import { waitFor } from "../support/wait.ts";
 import { logEngine } from "../../src/app/log-engine.ts";
 import type { BanInfo } from "../../src/security/bans.ts";
+import { PoolMetrics } from "../../src/app/metrics.ts";
 import { startHardenedPool, stats, assertServesNormalMiner, closedByServer, errorsOf, USER } from "./helpers.ts";
 
 test("the per-IP connection limit refuses the extra connection and frees the slot when one leaves", async () => {
@@ -138,6 +139,12 @@ test("junk lines earn a ban: the peer is dropped and refused, the ban is logged,
     await closedByServer(again);
     assert.deepEqual([seen.bans[1].offence, seen.bans[1].durationSec], [2, 2], "the second ban lasts twice as long");
     assert.equal(stats(pool).bans.bansTotal.junk, 2);
+    // The same figures on /metrics.
+    const text = await new PoolMetrics({ engine: pool.app.engine, defaultMetrics: false }).metrics();
+    assert.match(text, /^tbg_ip_bans_total\{reason="junk"\} 2$/m);
+    assert.match(text, /^tbg_ban_strikes_total\{reason="junk"\} [1-9]/m);
+    assert.match(text, /^tbg_ip_bans_active 1$/m);
+    assert.match(text, /^tbg_stratum_send_queue_bytes \d+$/m);
   } finally {
     await pool.close();
   }
