@@ -13,12 +13,13 @@
  * Relaxed for the run: vardiff's silent-miner retarget (idle miners would all be retargeted after 60 s).
  *
  *   node --import tsx bench/fanout.ts [--connections 1000,10000] [--blocks 10] [--txs 3000]
- *                                     [--users distinct|same] [--json]
+ *                                     [--users distinct|same] [--user ADDRESS]
+ *                                     [--url stratum+tcp://HOST:PORT --node-rpc http://U:P@HOST:PORT [--pool-pid PID]]
+ * Against another pool, its node must be a `tbg bench-node` (blocks are made with its bench_newblock RPC).
  */
-import { startBenchNode } from "../src/benchnode/bench-node.ts";
 import { summarize, type LatencySummary } from "../src/client/bench/stats.ts";
 import { Swarm } from "./swarm.ts";
-import { MAINNET_ADDRESS, connectionsThatFit, flags, isMain, machine, mainnetAddresses, num, numList, report, round, runMain, startPoolProcess, table } from "./support.ts";
+import { MAINNET_ADDRESS, TARGET_FLAGS, connectionsThatFit, flags, isMain, machine, mainnetAddresses, num, numList, openTarget, report, round, runMain, table } from "./support.ts";
 
 /** Fan-out figures for one connection count. */
 export interface FanoutRow {
@@ -38,11 +39,11 @@ export interface FanoutRow {
   lastMs: LatencySummary;
   /** The pool's own broadcast loop time (its log's fanoutMs), ms, over blocks. */
   poolBroadcastMs: LatencySummary;
-  /** Pool CPU per block (from t0 until the last notify), ms. */
+  /** Pool CPU per block (from t0 until the last notify), ms (count 0: pid unknown). */
   poolCpuMsPerBlock: LatencySummary;
   /** Connections that missed a block's notify within the deadline (should be 0). */
   missed: number;
-  poolRssMiB: number;
+  poolRssMiB: number | null;
   rampMs: number;
 }
 
@@ -52,20 +53,19 @@ async function quiet(swarm: Swarm, ms: number): Promise<void> {
   swarm.mark();
 }
 
-async function runOne(connections: number, blocks: number, txs: 0 | 3000, users: "distinct" | "same"): Promise<FanoutRow> {
-  const node = await startBenchNode({ txs });
-  const pool = await startPoolProcess({
-    node: { rpcUrl: node.rpcUrl, user: node.user, pass: node.pass, zmqUrl: node.zmqUrl },
+async function runOne(f: Parameters<typeof openTarget>[0], connections: number, blocks: number, txs: 0 | 3000, users: "distinct" | "same", userFlag: string | undefined): Promise<FanoutRow> {
+  const target = await openTarget(f, {
+    txs,
     blockpollMs: 10,
     config: { vardiff: { retarget_interval_sec: 3600, target_share_interval_sec: 600 } },
     nodeArgs: process.env.BENCH_POOL_NODE_ARGS ? process.env.BENCH_POOL_NODE_ARGS.split(" ") : undefined,
   });
-  const addresses = users === "distinct" ? mainnetAddresses(connections) : [];
+  const addresses = users === "distinct" && !userFlag ? mainnetAddresses(connections) : [];
   const swarm = new Swarm({
-    host: "127.0.0.1",
-    port: pool.port,
+    host: target.host,
+    port: target.port,
     connections,
-    user: (i) => `${users === "distinct" ? addresses[i] : MAINNET_ADDRESS}.f${i}`,
+    user: (i) => `${userFlag ?? (users === "distinct" ? addresses[i] : MAINNET_ADDRESS)}.f${i}`,
   });
   try {
     const ramp = await swarm.start();
@@ -79,21 +79,21 @@ async function runOne(connections: number, blocks: number, txs: 0 | 3000, users:
       await quiet(swarm, b === 0 ? 1000 : 300);
       const old = swarm.currentPrevhash() ?? "";
       swarm.mark();
-      const s0 = pool.sample();
+      const s0 = target.sample();
       const t0 = performance.now();
-      await node.newBlock();
+      await target.newBlock();
       const { times } = await swarm.waitForNewPrevhash(old, 30_000);
-      const s1 = pool.sample();
+      const s1 = target.sample();
       const got = Array.from(times).filter((t) => !Number.isNaN(t)).map((t) => t - t0).sort((x, y) => x - y);
       missed += times.length - got.length;
       if (got.length === 0) continue;
       first.push(got[0]);
       median.push(got[Math.floor(got.length / 2)]);
       last.push(got[got.length - 1]);
-      cpu.push(s1.cpuMs - s0.cpuMs);
+      if (s0 && s1) cpu.push(s1.cpuMs - s0.cpuMs);
     }
     await new Promise((r) => setTimeout(r, 300)); // the pool's log lines for the last block
-    const lines = pool.logLines();
+    const lines = target.logLines();
     const sources: Record<string, number> = {};
     for (const l of lines.filter((x) => x.msg === "network block %d" || String(x.msg ?? "").startsWith("network block")).slice(1)) {
       const src = String(l.source ?? "?").replace(/^zmq:.*/, "zmq");
@@ -116,18 +116,17 @@ async function runOne(connections: number, blocks: number, txs: 0 | 3000, users:
       poolBroadcastMs: summarize(broadcast),
       poolCpuMsPerBlock: summarize(cpu),
       missed,
-      poolRssMiB: round(pool.sample().rssKiB / 1024, 1),
+      poolRssMiB: ((s) => (s ? round(s.rssKiB / 1024, 1) : null))(target.sample()),
       rampMs: ramp.rampMs,
     };
   } finally {
     await swarm.close();
-    await pool.close();
-    await node.close();
+    await target.close();
   }
 }
 
 export async function main(argv: string[]): Promise<Record<string, unknown>> {
-  const f = flags(argv, ["connections", "blocks", "txs", "users"]);
+  const f = flags(argv, ["connections", "blocks", "txs", "users", "user", ...TARGET_FLAGS]);
   const wanted = numList(f.connections, [1000, 10_000]).map((n) => Math.max(1, Math.floor(n)));
   const blocks = Math.max(1, Math.floor(num(f.blocks, 10)));
   const txs = num(f.txs, 3000) as 0 | 3000;
@@ -139,7 +138,7 @@ export async function main(argv: string[]): Promise<Record<string, unknown>> {
   for (const w of wanted) {
     const n = connectionsThatFit(w);
     if (n < w) notes.push(`${w} connections do not fit the open-file limit (ulimit -n ${n + 200}); measured ${n}`);
-    rows.push(await runOne(n, blocks, txs, users));
+    rows.push(await runOne(f, n, blocks, txs, users, f.user));
   }
   const ms = (s: LatencySummary) => `${s.p50} / ${s.p99} / ${s.max}`;
   const text = [
@@ -153,16 +152,17 @@ export async function main(argv: string[]): Promise<Record<string, unknown>> {
         ms(r.lastMs),
         `${r.medianMs.p50} / ${r.medianMs.p99}`,
         r.firstMs.p50,
-        `${r.poolBroadcastMs.p50} / ${r.poolBroadcastMs.p99}`,
-        r.poolCpuMsPerBlock.p50,
+        r.poolBroadcastMs.count ? `${r.poolBroadcastMs.p50} / ${r.poolBroadcastMs.p99}` : "n/a",
+        r.poolCpuMsPerBlock.count ? r.poolCpuMsPerBlock.p50 : "n/a",
         r.missed,
-        r.poolRssMiB,
+        r.poolRssMiB ?? "n/a",
       ]),
     ),
-    `template ${txs} tx, users ${users}; t0 = just before the bench node's newBlock() (tip change + ZMQ hashblock)`,
+    `template ${f.url ? "as served by the pool's node" : `${txs} tx`}, users ${f.user ? f.user : users}; t0 = just before the bench node's new block (tip change + ZMQ hashblock)`,
     ...notes,
   ].join("\n");
-  const result = { machine: machine(), poolProcess: "child: node bin/tbg pool -c CONFIG (zmqnotify + blockpoll 10 ms)", txs, users, rows, notes };
+  const poolProcess = f.url ? `external ${f.url}` : "child: node bin/tbg pool -c CONFIG (zmqnotify + blockpoll 10 ms)";
+  const result = { machine: machine(), poolProcess, txs, users, rows, notes };
   report("fanout", "new block → mining.notify on the last of N connections", text, result);
   return result;
 }

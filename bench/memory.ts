@@ -7,42 +7,40 @@
  * address by default (solo: a coinbase per user per template is part of a connection's cost).
  * Relaxed for the run: vardiff's silent-miner retarget (it would add a job per connection after 60 s).
  *
- *   node --import tsx bench/memory.ts [--connections 10000] [--txs 3000] [--users distinct|same] [--json]
+ *   node --import tsx bench/memory.ts [--connections 10000] [--txs 3000] [--users distinct|same] [--user ADDRESS]
+ *                                     [--url stratum+tcp://HOST:PORT --pool-pid PID]   (another pool)
  */
-import { startBenchNode } from "../src/benchnode/bench-node.ts";
 import { Swarm } from "./swarm.ts";
-import { MAINNET_ADDRESS, connectionsThatFit, flags, isMain, machine, mainnetAddresses, num, report, round, runMain, startPoolProcess, table, type PoolProcess } from "./support.ts";
+import { MAINNET_ADDRESS, TARGET_FLAGS, connectionsThatFit, flags, isMain, machine, mainnetAddresses, num, openTarget, report, round, runMain, table, type Target } from "./support.ts";
 
 /** Waits until RSS changes by less than 1 % over 1 s (bounded), then returns it in KiB. */
-async function settledRss(pool: PoolProcess, maxWaitMs = 15_000): Promise<number> {
+async function settledRss(pool: Target, maxWaitMs = 15_000): Promise<number> {
+  const rss = () => pool.sample()?.rssKiB ?? 0;
   const deadline = performance.now() + maxWaitMs;
-  let prev = pool.sample().rssKiB;
+  let prev = rss();
   for (;;) {
     await new Promise((r) => setTimeout(r, 1000));
-    const cur = pool.sample().rssKiB;
+    const cur = rss();
     if (Math.abs(cur - prev) <= prev * 0.01 || performance.now() > deadline) return cur;
     prev = cur;
   }
 }
 
 export async function main(argv: string[]): Promise<Record<string, unknown>> {
-  const f = flags(argv, ["connections", "txs", "users"]);
+  const f = flags(argv, ["connections", "txs", "users", "user", ...TARGET_FLAGS]);
+  if (f.url && !f["pool-pid"]) throw new Error("against another pool, --pool-pid PID is needed (its RSS is read from /proc/PID/status)");
   const wanted = Math.max(2, Math.floor(num(f.connections, 10_000)));
   const n = connectionsThatFit(wanted);
   const txs = num(f.txs, 3000) as 0 | 3000;
   if (txs !== 0 && txs !== 3000) throw new Error("--txs: 0 or 3000");
   const users = (f.users ?? "distinct") as "distinct" | "same";
   const notes = n < wanted ? [`${wanted} connections do not fit the open-file limit (ulimit -n ${n + 200}); measured ${n}`] : [];
-  const node = await startBenchNode({ txs });
-  const pool = await startPoolProcess({
-    node: { rpcUrl: node.rpcUrl, user: node.user, pass: node.pass, zmqUrl: node.zmqUrl },
-    config: { vardiff: { retarget_interval_sec: 3600, target_share_interval_sec: 600 } },
-  });
-  const addresses = users === "distinct" ? mainnetAddresses(n) : [];
-  const user = (i: number) => `${users === "distinct" ? addresses[i] : MAINNET_ADDRESS}.m${i}`;
+  const pool = await openTarget(f, { txs, config: { vardiff: { retarget_interval_sec: 3600, target_share_interval_sec: 600 } } });
+  const addresses = users === "distinct" && !f.user ? mainnetAddresses(n) : [];
+  const user = (i: number) => `${f.user ?? (users === "distinct" ? addresses[i] : MAINNET_ADDRESS)}.m${i}`;
   const half = Math.floor(n / 2);
-  const a = new Swarm({ host: "127.0.0.1", port: pool.port, connections: half, user });
-  const b = new Swarm({ host: "127.0.0.1", port: pool.port, connections: n - half, user: (i) => user(half + i) });
+  const a = new Swarm({ host: pool.host, port: pool.port, connections: half, user });
+  const b = new Swarm({ host: pool.host, port: pool.port, connections: n - half, user: (i) => user(half + i) });
   try {
     const rss0 = await settledRss(pool);
     const rampA = await a.start();
@@ -67,18 +65,18 @@ export async function main(argv: string[]): Promise<Record<string, unknown>> {
     const text = [
       table(
         ["connections", "template", "users", "RSS before MiB", "RSS at N/2 MiB", "RSS at N MiB", "KiB/conn (delta/N)", "KiB/conn (marginal)"],
-        [[row.connections, `${txs} tx`, users, row.rssBaselineMiB, row.rssHalfMiB, row.rssFullMiB, round(row.bytesPerConnection / 1024, 2), round(row.marginalBytesPerConnection / 1024, 2)]],
+        [[row.connections, f.url ? "(its node's)" : `${txs} tx`, f.user ? "one (--user)" : users, row.rssBaselineMiB, row.rssHalfMiB, row.rssFullMiB, round(row.bytesPerConnection / 1024, 2), round(row.marginalBytesPerConnection / 1024, 2)]],
       ),
       ...notes,
     ].join("\n");
-    const result = { machine: machine(), poolProcess: "child: node bin/tbg pool -c CONFIG; RSS from /proc/PID/status", ...row, notes };
+    const poolProcess = f.url ? `external ${f.url} (pid ${f["pool-pid"]})` : "child: node bin/tbg pool -c CONFIG; RSS from /proc/PID/status";
+    const result = { machine: machine(), poolProcess, ...row, notes };
     report("memory", "RSS per authorized idle connection", text, result);
     return result;
   } finally {
     await a.close();
     await b.close();
     await pool.close();
-    await node.close();
   }
 }
 

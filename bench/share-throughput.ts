@@ -11,11 +11,11 @@
  * Relaxed for the run: the per-connection message rate limit (a few connections carry thousands of shares/s).
  *
  *   node --import tsx bench/share-throughput.ts [--txs 0,3000] [--connections 100] [--rates 10000,20000]
- *                                               [--duration 10] [--json]
+ *                                               [--duration 10] [--user ADDRESS]
+ *                                               [--url stratum+tcp://HOST:PORT [--pool-pid PID]]   (another pool)
  */
-import { startBenchNode } from "../src/benchnode/bench-node.ts";
 import { runBench, type BenchProgress, type BenchReport } from "../src/client/bench/bench.ts";
-import { MAINNET_ADDRESS, cpuPercent, flags, isMain, machine, num, numList, report, round, runMain, startPoolProcess, table, type ProcSample } from "./support.ts";
+import { MAINNET_ADDRESS, TARGET_FLAGS, cpuPercent, flags, isMain, machine, num, numList, openTarget, report, round, runMain, table, type ProcSample } from "./support.ts";
 
 /** One measured run. */
 export interface ThroughputRow {
@@ -24,75 +24,71 @@ export interface ThroughputRow {
   connections: number;
   /** Shares answered per second over the steady window (first second skipped). */
   sharesPerSec: number;
-  /** Pool process CPU over the same window, % of one core. */
-  poolCpuPercent: number;
+  /** Pool process CPU over the same window, % of one core (null: external pool without --pool-pid). */
+  poolCpuPercent: number | null;
   /** Pool CPU per answered share, µs. */
-  poolCpuUsPerShare: number;
+  poolCpuUsPerShare: number | null;
   /** 1e6 / poolCpuUsPerShare: shares/s the pool would answer at 100 % of one core. */
-  estimatedSaturationPerSec: number;
+  estimatedSaturationPerSec: number | null;
   sent: number;
   answered: number;
   rejectedLowDifficulty: number;
   submitRttMs: BenchReport["submitRttMs"];
   /** Pool resident set size at the end, MiB. */
-  poolRssMiB: number;
+  poolRssMiB: number | null;
 }
 
 interface Point {
   p: BenchProgress;
-  s: ProcSample;
+  at: number;
+  s: ProcSample | null;
 }
 
-async function runOne(txs: 0 | 3000, rate: number, connections: number, durationSec: number): Promise<ThroughputRow> {
-  const node = await startBenchNode({ txs });
-  const pool = await startPoolProcess({
-    node: { rpcUrl: node.rpcUrl, user: node.user, pass: node.pass, zmqUrl: node.zmqUrl },
-    stratum: { message_rate_per_sec: 1_000_000, message_burst: 1_000_000 },
-  });
+async function runOne(f: Parameters<typeof openTarget>[0], txs: 0 | 3000, rate: number, connections: number, durationSec: number, user: string): Promise<ThroughputRow> {
+  const target = await openTarget(f, { txs, stratum: { message_rate_per_sec: 1_000_000, message_burst: 1_000_000 } });
   try {
     const points: Point[] = [];
     const r = await runBench({
-      url: pool.url,
+      url: target.url,
       connections,
       durationSec,
       rate,
       mode: "invalid",
       profile: "bitaxe",
-      user: MAINNET_ADDRESS,
+      user,
       rampConcurrency: 100,
-      onProgress: (p) => points.push({ p, s: pool.sample() }),
+      onProgress: (p) => points.push({ p, at: performance.now(), s: target.sample() }),
     });
     // Steady window: from the first progress point where shares flow (skipping one second of start-up) to the last.
     const flowing = points.filter((x) => x.p.answered > 0);
-    const a = flowing[1] ?? flowing[0];
+    const a = flowing.length >= 3 ? flowing[1] : flowing[0];
     const b = flowing[flowing.length - 1];
-    if (!a || !b || b === a) throw new Error(`no steady window (run too short or no shares answered): ${JSON.stringify(r.shares)} ${r.errors.join("; ")}`);
-    const seconds = (b.s.atMs - a.s.atMs) / 1000;
+    if (!a || !b || b === a) throw new Error(`no steady window (use --duration 4 or more; or no shares were answered): ${JSON.stringify(r.shares)} ${r.errors.join("; ")}`);
+    const seconds = (b.at - a.at) / 1000;
     const answered = b.p.answered - a.p.answered;
-    const cpuUs = (b.s.cpuMs - a.s.cpuMs) * 1000;
-    const usPerShare = answered > 0 ? cpuUs / answered : 0;
+    const usPerShare = a.s && b.s && answered > 0 ? ((b.s.cpuMs - a.s.cpuMs) * 1000) / answered : null;
+    const end = target.sample();
     return {
       txs,
       targetRate: rate,
       connections: r.connections.ready,
       sharesPerSec: Math.round(answered / seconds),
-      poolCpuPercent: round(cpuPercent(a.s, b.s), 1),
-      poolCpuUsPerShare: round(usPerShare, 1),
-      estimatedSaturationPerSec: usPerShare > 0 ? Math.round(1e6 / usPerShare) : 0,
+      poolCpuPercent: a.s && b.s ? round(cpuPercent(a.s, b.s), 1) : null,
+      poolCpuUsPerShare: usPerShare === null ? null : round(usPerShare, 1),
+      estimatedSaturationPerSec: usPerShare ? Math.round(1e6 / usPerShare) : null,
       sent: r.shares.sent,
       answered: r.shares.answered,
       rejectedLowDifficulty: r.shares.rejectReasons["low-difficulty"] ?? 0,
       submitRttMs: r.submitRttMs,
-      poolRssMiB: round(pool.sample().rssKiB / 1024, 1),
+      poolRssMiB: end ? round(end.rssKiB / 1024, 1) : null,
     };
   } finally {
-    await pool.close();
-    await node.close();
+    await target.close();
   }
 }
 
 export async function main(argv: string[]): Promise<Record<string, unknown>> {
-  const f = flags(argv, ["txs", "connections", "rates", "duration"]);
+  const f = flags(argv, ["txs", "connections", "rates", "duration", "user", ...TARGET_FLAGS]);
   const txsList = numList(f.txs, [0, 3000]) as Array<0 | 3000>;
   const connections = Math.max(1, Math.floor(num(f.connections, 100)));
   const durationSec = num(f.duration, 10);
@@ -101,7 +97,8 @@ export async function main(argv: string[]): Promise<Record<string, unknown>> {
   const rates = numList(f.rates, [10_000, 20_000]);
   if (rates.some((r) => !(r > 0))) throw new Error("--rates: positive numbers");
   const rows: ThroughputRow[] = [];
-  for (const txs of txsList) for (const rate of rates) rows.push(await runOne(txs, rate, connections, durationSec));
+  // Against another pool (--url) the template is whatever its node serves: one pass per rate.
+  for (const txs of f.url ? txsList.slice(0, 1) : txsList) for (const rate of rates) rows.push(await runOne(f, txs, rate, connections, durationSec, f.user ?? MAINNET_ADDRESS));
   const text = table(
     ["template", "target/s", "conns", "answered/s", "pool CPU %", "pool CPU µs/share", "est. max/s/core", "rtt p50 ms", "rtt p99 ms", "all rejected low-diff", "pool RSS MiB"],
     rows.map((r) => [
@@ -109,16 +106,17 @@ export async function main(argv: string[]): Promise<Record<string, unknown>> {
       r.targetRate,
       r.connections,
       r.sharesPerSec,
-      r.poolCpuPercent,
-      r.poolCpuUsPerShare,
-      r.estimatedSaturationPerSec,
+      r.poolCpuPercent ?? "n/a",
+      r.poolCpuUsPerShare ?? "n/a",
+      r.estimatedSaturationPerSec ?? "n/a",
       r.submitRttMs.p50,
       r.submitRttMs.p99,
       r.rejectedLowDifficulty === r.sent && r.answered === r.sent ? "yes" : `no (${r.rejectedLowDifficulty}/${r.sent})`,
-      r.poolRssMiB,
+      r.poolRssMiB ?? "n/a",
     ]),
   );
-  const result = { machine: machine(), poolProcess: "child: node bin/tbg pool -c CONFIG (events on, log info)", mode: "invalid", durationSec, rows };
+  const poolProcess = f.url ? `external ${f.url}${f["pool-pid"] ? ` (pid ${f["pool-pid"]})` : ""}` : "child: node bin/tbg pool -c CONFIG (events on, log info)";
+  const result = { machine: machine(), poolProcess, mode: "invalid", durationSec, rows };
   report("share-throughput", "one engine process over TCP (pool in a child process; CPU from /proc)", text, result);
   return result;
 }

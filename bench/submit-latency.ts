@@ -9,17 +9,17 @@
  * much of a round trip is the load generator's. The pool is a child process (`tbg pool -c CONFIG`).
  *
  *   node --import tsx bench/submit-latency.ts [--connections 10000] [--rate 1000] [--duration 20]
- *                                             [--txs 3000] [--json]
+ *                                             [--txs 3000] [--user ADDRESS]
+ *                                             [--url stratum+tcp://HOST:PORT [--pool-pid PID]]   (another pool)
  */
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import { randomInt } from "node:crypto";
-import { startBenchNode } from "../src/benchnode/bench-node.ts";
 import { StratumClient } from "../src/client/stratum-client.ts";
 import { getProfile, runHandshake } from "../src/client/profiles.ts";
 import { ShareMaker } from "../src/client/bench/share-maker.ts";
 import { classifySubmitAnswer } from "../src/client/reject.ts";
 import { Samples } from "../src/client/bench/stats.ts";
-import { MAINNET_ADDRESS, connectionsThatFit, cpuPercent, flags, isMain, machine, num, report, round, runMain, startPoolProcess, table } from "./support.ts";
+import { MAINNET_ADDRESS, TARGET_FLAGS, connectionsThatFit, cpuPercent, flags, isMain, machine, num, openTarget, report, round, runMain, table } from "./support.ts";
 
 interface Conn {
   client: StratumClient;
@@ -27,7 +27,8 @@ interface Conn {
 }
 
 export async function main(argv: string[]): Promise<Record<string, unknown>> {
-  const f = flags(argv, ["connections", "rate", "duration", "txs"]);
+  const f = flags(argv, ["connections", "rate", "duration", "txs", "user", ...TARGET_FLAGS]);
+  const user = f.user ?? MAINNET_ADDRESS;
   const wanted = Math.max(1, Math.floor(num(f.connections, 10_000)));
   const n = connectionsThatFit(wanted);
   const rate = num(f.rate, 1000);
@@ -36,11 +37,7 @@ export async function main(argv: string[]): Promise<Record<string, unknown>> {
   if (txs !== 0 && txs !== 3000) throw new Error("--txs: 0 or 3000");
   const notes = n < wanted ? [`${wanted} connections do not fit the open-file limit (ulimit -n ${n + 200}); measured ${n}`] : [];
   const profile = getProfile("bitaxe")!;
-  const node = await startBenchNode({ txs });
-  const pool = await startPoolProcess({
-    node: { rpcUrl: node.rpcUrl, user: node.user, pass: node.pass, zmqUrl: node.zmqUrl },
-    config: { vardiff: { retarget_interval_sec: 3600, target_share_interval_sec: 600 } },
-  });
+  const pool = await openTarget(f, { txs, config: { vardiff: { retarget_interval_sec: 3600, target_share_interval_sec: 600 } } });
   const conns: Conn[] = [];
   const ready: Conn[] = [];
   let handshakeFailed = 0;
@@ -53,14 +50,14 @@ export async function main(argv: string[]): Promise<Record<string, unknown>> {
       Array.from({ length: Math.min(200, n) }, async () => {
         while (next < n && performance.now() < rampDeadline) {
           const i = next++;
-          const client = new StratumClient({ host: "127.0.0.1", port: pool.port, requestTimeoutMs: 15_000, userAgent: profile.userAgent });
-          const maker = new ShareMaker({ mode: "invalid", worker: `${MAINNET_ADDRESS}.s${i}`, sharesPerExtranonce2: 8, random32: () => randomInt(0, 2 ** 32 - 1) });
+          const client = new StratumClient({ host: pool.host, port: pool.port, requestTimeoutMs: 15_000, userAgent: profile.userAgent });
+          const maker = new ShareMaker({ mode: "invalid", worker: `${user}.s${i}`, sharesPerExtranonce2: 8, random32: () => randomInt(0, 2 ** 32 - 1) });
           client.on("notify", (ctx) => maker.setJob(ctx));
           const conn = { client, maker };
           conns.push(conn);
           try {
             await client.connect();
-            await runHandshake(client, profile, { user: `${MAINNET_ADDRESS}.s${i}`, pass: "x" });
+            await runHandshake(client, profile, { user: `${user}.s${i}`, pass: "x" });
             ready.push(conn);
           } catch {
             handshakeFailed++;
@@ -128,26 +125,26 @@ export async function main(argv: string[]): Promise<Record<string, unknown>> {
       ...counts,
       submitRttMs: rttMs,
       clientLoopDelayMs: { p50: round(loop.percentile(50) / 1e6, 2), p99: round(loop.percentile(99) / 1e6, 2), max: round(loop.max / 1e6, 2) },
-      poolCpuPercent: round(cpuPercent(s0, s1), 1),
-      poolRssMiB: round(s1.rssKiB / 1024, 1),
+      poolCpuPercent: s0 && s1 ? round(cpuPercent(s0, s1), 1) : null,
+      poolRssMiB: s1 ? round(s1.rssKiB / 1024, 1) : null,
       rampMs,
       handshakeFailed,
     };
     const text = [
       table(
         ["connections", "rate/s", "sent", "answered", "rtt p50 ms", "rtt p90 ms", "rtt p99 ms", "rtt max ms", "client loop p99 ms", "pool CPU %", "pool RSS MiB"],
-        [[row.connections, row.achievedRate, row.sent, row.answered, rttMs.p50, rttMs.p90, rttMs.p99, rttMs.max, row.clientLoopDelayMs.p99, row.poolCpuPercent, row.poolRssMiB]],
+        [[row.connections, row.achievedRate, row.sent, row.answered, rttMs.p50, rttMs.p90, rttMs.p99, rttMs.max, row.clientLoopDelayMs.p99, row.poolCpuPercent ?? "n/a", row.poolRssMiB ?? "n/a"]],
       ),
       `all answered rejected as low difficulty: ${counts.lowDifficulty === counts.sent ? "yes" : `no (${counts.lowDifficulty}/${counts.sent}, other ${counts.otherReject}, failed ${counts.failed})`}; ramp ${rampMs} ms`,
       ...notes,
     ].join("\n");
-    const result = { machine: machine(), poolProcess: "child: node bin/tbg pool -c CONFIG", mode: "invalid", durationSec, ...row, notes };
+    const poolProcess = f.url ? `external ${f.url}` : "child: node bin/tbg pool -c CONFIG";
+    const result = { machine: machine(), poolProcess, mode: "invalid", durationSec, ...row, notes };
     report("submit-latency", `submit round trip at ${rate} shares/s over ${working.length} connections`, text, result);
     return result;
   } finally {
     await Promise.all(conns.map((c) => c.client.close()));
     await pool.close();
-    await node.close();
   }
 }
 

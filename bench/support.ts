@@ -298,3 +298,83 @@ export function runMain(main: (argv: string[]) => Promise<unknown>): void {
     },
   );
 }
+
+// ---- the pool under test: ours (started here) or another one (--url)
+
+/** Flags every socket benchmark takes to measure a pool it did not start. */
+export const TARGET_FLAGS = ["url", "node-rpc", "pool-pid"] as const;
+
+/** The pool a socket benchmark drives. */
+export interface Target {
+  /** Ours: `tbg pool` started by the benchmark. External: `--url`. */
+  kind: "ours" | "external";
+  host: string;
+  port: number;
+  url: string;
+  /** Makes the node announce a new block (external: the `bench_newblock` RPC of a `tbg bench-node`). */
+  newBlock(): Promise<void>;
+  /** CPU and RSS of the pool process; null when its pid is unknown (external without --pool-pid). */
+  sample(): ProcSample | null;
+  /** Our pool's JSON log lines; [] for an external pool. */
+  logLines(): Array<Record<string, unknown>>;
+  close(): Promise<void>;
+}
+
+/** Options for {@link openTarget}: how to start ours. */
+export interface OwnPoolOptions extends Omit<PoolProcessOptions, "node"> {
+  txs: 0 | 3000;
+}
+
+/**
+ * `--url stratum+tcp://HOST:PORT [--node-rpc http://USER:PASS@HOST:PORT] [--pool-pid PID]` selects another
+ * pool (its node should be a `tbg bench-node`; --node-rpc is needed to make blocks, --pool-pid for CPU/RSS).
+ * Without --url, starts a bench node here and `tbg pool` as a child on it.
+ */
+export async function openTarget(f: Partial<Record<(typeof TARGET_FLAGS)[number], string>>, own: OwnPoolOptions): Promise<Target> {
+  if (f.url) {
+    const u = new URL(f.url.replace(/^stratum\+tcp:/, "http:"));
+    const pid = f["pool-pid"] ? Number(f["pool-pid"]) : null;
+    const rpc = f["node-rpc"] ? new URL(f["node-rpc"]) : null;
+    return {
+      kind: "external",
+      host: u.hostname,
+      port: Number(u.port),
+      url: f.url,
+      async newBlock() {
+        if (!rpc) throw new Error("--node-rpc http://USER:PASS@HOST:PORT (a tbg bench-node) is needed to make blocks");
+        const auth = Buffer.from(`${decodeURIComponent(rpc.username)}:${decodeURIComponent(rpc.password)}`).toString("base64");
+        const res = await fetch(`${rpc.protocol}//${rpc.host}/`, {
+          method: "POST",
+          headers: { "content-type": "application/json", authorization: `Basic ${auth}` },
+          body: JSON.stringify({ jsonrpc: "1.0", id: 1, method: "bench_newblock", params: [] }),
+        });
+        if (!res.ok) throw new Error(`bench_newblock: HTTP ${res.status}`);
+      },
+      sample: () => (pid ? procSample(pid) : null),
+      logLines: () => [],
+      close: async () => undefined,
+    };
+  }
+  const { startBenchNode } = await import("../src/benchnode/bench-node.ts");
+  const node = await startBenchNode({ txs: own.txs });
+  let pool: PoolProcess;
+  try {
+    pool = await startPoolProcess({ ...own, node: { rpcUrl: node.rpcUrl, user: node.user, pass: node.pass, zmqUrl: node.zmqUrl } });
+  } catch (err) {
+    await node.close();
+    throw err;
+  }
+  return {
+    kind: "ours",
+    host: "127.0.0.1",
+    port: pool.port,
+    url: pool.url,
+    newBlock: async () => void (await node.newBlock()),
+    sample: () => pool.sample(),
+    logLines: () => pool.logLines(),
+    async close() {
+      await pool.close();
+      await node.close();
+    },
+  };
+}
