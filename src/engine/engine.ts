@@ -218,8 +218,18 @@ export class Engine {
   newBlockHint(hashHex: string, source: string): void {
     if (!this.hintSources.has(hashHex)) this.hintSources.set(hashHex, source);
     if (this.hintSources.size > 64) this.hintSources.delete(this.hintSources.keys().next().value as string);
-    void this.templateSource?.newBlockHint(hashHex);
+    this.lastHint = hashHex;
+    void this.templateSource?.newBlockHint(hashHex).then((onIt) => {
+      // Still on an older tip long after the announcement (and no newer block superseded it): the serving
+      // node is not following the chain. Say so once per hint; polling and failover carry on.
+      if (!onIt && this.lastHint === hashHex && this.templateSource?.currentTip !== hashHex) {
+        this.bus.emit("warning", { message: `block ${hashHex} announced by ${source} but no node served work on it within the retry window` });
+      }
+    });
   }
+
+  /** The newest block hash announced through newBlockHint. */
+  private lastHint: string | null = null;
 
   /** Turns a node's template into the current job; throws TemplateError when it is unusable (the source marks the node failed). */
   private adoptTemplate(gbt: Parameters<typeof prepareTemplate>[0], node: string, reason: TemplateReason): void {

@@ -34,13 +34,15 @@ test("through every node fault the engine keeps the last work, marks the node un
   });
   config.mindiff = 1e-7;
   config.startdiff = 1e-5;
-  const engine = new Engine({ config, rpcTimeoutMs: 300 });
+  const engine = new Engine({ config, rpcTimeoutMs: 1000 });
   const lines: string[] = [];
   logEngine(engine, pino({ level: "info", base: undefined }, { write: (l: string) => void lines.push(l) }));
   const states: boolean[] = [];
   engine.bus.on("nodeState", ({ status }) => states.push(status.healthy));
   let templates = 0;
   engine.bus.on("template", () => templates++);
+  let outages = 0;
+  engine.bus.on("nodesDown", () => outages++);
   let c: RawClient | null = null;
   try {
     await engine.start();
@@ -57,21 +59,24 @@ test("through every node fault the engine keeps the last work, marks the node un
 
     for (const [i, mode] of FAULT_MODES.entries()) {
       const callsBefore = proxy.calls.get(mode) ?? 0;
+      const outagesBefore = outages;
       proxy.mode = mode;
-      await waitFor(() => states.length === 2 * i + 1, `${mode}: the node marked unhealthy`, 5000);
+      await waitFor(() => states.length === 2 * i + 1, `${mode}: the node marked unhealthy`, 10_000);
+      // A template fetch failed on every node (the RPC client's own retry may absorb the first faults).
+      await waitFor(() => outages > outagesBefore, `${mode}: a fetch that no node answered`, 10_000);
       assert.equal(states.at(-1), false, mode);
       assert.equal(engine.templateSource!.status()[0].healthy, false);
       // The pool keeps trying (polls, refreshes, probes) while the fault lasts; none of it changes state again.
-      await waitFor(() => (proxy.calls.get(mode) ?? 0) >= callsBefore + 2, `${mode}: more attempts`, 5000);
+      await waitFor(() => (proxy.calls.get(mode) ?? 0) >= callsBefore + 2, `${mode}: more attempts`, 10_000);
       await shareOnLastJob();
       assert.equal(states.length, 2 * i + 1, `${mode}: one state change per outage`);
       assert.equal(c.closed, false);
 
       const templatesBefore = templates;
       proxy.mode = "ok";
-      await waitFor(() => states.length === 2 * i + 2, `${mode}: the node healthy again`, 5000);
+      await waitFor(() => states.length === 2 * i + 2, `${mode}: the node healthy again`, 10_000);
       assert.equal(states.at(-1), true);
-      await waitFor(() => templates > templatesBefore, `${mode}: fresh work after recovery`, 5000);
+      await waitFor(() => templates > templatesBefore, `${mode}: fresh work after recovery`, 10_000);
       await shareOnLastJob();
     }
 
