@@ -144,6 +144,11 @@ export class Engine {
   }
 
   async start(): Promise<void> {
+    // Regional relays (SPEC §7) are a later capability: refuse rather than run a relay config as a standalone pool.
+    if (this.config.mode === "passthrough") {
+      throw new TbgError("MODE_UNSUPPORTED", "mode \"passthrough\" (regional relay) is not available in this version; run the relay region as a primary (remove mode/primary) or wait for relay support");
+    }
+    if (this.config.relay_server) this.bus.emit("warning", { message: "relay_server is configured but this version serves no relays: ignoring it" });
     const network = await this.detectNetwork();
     this.network = network;
     let donationScript: Buffer | null = null;
@@ -182,11 +187,13 @@ export class Engine {
     this.server = new StratumServer(
       this.sessionHost(),
       {
-        listen: this.config.serverurl.map((s) => ({ host: s.host, port: s.port })),
+        // ckpool convention: listeners on ports above 4000 start new connections at `highdiff`.
+        listen: this.config.serverurl.map((s) => ({ host: s.host, port: s.port, startDifficulty: s.highdiff ? this.config.highdiff : undefined })),
         maxClients: this.config.maxclients,
         maxConnectionsPerIp: this.config.stratum.max_connections_per_ip,
         maxLineBytes: this.config.stratum.max_line_bytes,
         authTimeoutSec: this.config.stratum.idle_timeout_sec,
+        dropIdleSec: this.config.dropidle,
         messageRatePerSec: this.config.stratum.message_rate_per_sec,
         messageBurst: this.config.stratum.message_burst,
         sendQueueMaxBytes: this.config.stratum.send_queue_max_bytes,
@@ -273,6 +280,7 @@ export class Engine {
         targetIntervalSec: v.target_share_interval_sec,
         retargetShares: v.retarget_min_shares,
         retargetSec: v.retarget_interval_sec,
+        variancePercent: v.variance_percent,
         minDifficulty: this.config.mindiff,
         maxDifficulty: this.config.maxdiff,
       },

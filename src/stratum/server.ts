@@ -14,6 +14,8 @@ import type { Job } from "../work/jobs.ts";
 export interface ListenAddress {
   host: string;
   port: number;
+  /** Start difficulty for connections on this listener (ckpool's high-difficulty ports); default the pool's `startdiff`. */
+  startDifficulty?: number;
 }
 
 export interface StratumServerOptions {
@@ -26,6 +28,8 @@ export interface StratumServerOptions {
   maxLineBytes: number;
   /** Seconds a connection may stay without authorizing. */
   authTimeoutSec: number;
+  /** Seconds an authorized connection may go without submitting a share before it is dropped (ckpool `dropidle`; 0 = never). */
+  dropIdleSec?: number;
   /** Sustained messages per second per connection (token bucket rate; 0 = unlimited). */
   messageRatePerSec: number;
   /** Token bucket size: lines a connection may send at once (`stratum.message_burst`). Default max(10, 2 × rate). */
@@ -117,7 +121,7 @@ export class StratumServer {
   async start(): Promise<void> {
     this.accepting = true;
     for (const addr of this.opts.listen) {
-      const server = net.createServer({ noDelay: true, pauseOnConnect: false }, (s) => this.accept(s));
+      const server = net.createServer({ noDelay: true, pauseOnConnect: false }, (s) => this.accept(s, addr.startDifficulty));
       server.on("error", () => {}); // listen errors surface through the promise below; later errors are per socket
       await new Promise<void>((resolve, reject) => {
         server.once("error", reject);
@@ -127,14 +131,14 @@ export class StratumServer {
         });
       });
       const a = server.address() as net.AddressInfo;
-      this.bound.push({ host: addr.host, port: a.port });
+      this.bound.push({ host: addr.host, port: a.port, startDifficulty: addr.startDifficulty });
       this.servers.push(server);
     }
     this.timer = setInterval(() => this.tick(), this.opts.tickMs ?? 1000);
     this.timer.unref();
   }
 
-  private accept(socket: net.Socket): void {
+  private accept(socket: net.Socket, startDifficulty: number | undefined): void {
     const ip = socket.remoteAddress ?? "unknown";
     const refuse = (reason: string) => {
       this.events.onRefused?.(ip, reason);
@@ -159,7 +163,7 @@ export class StratumServer {
       send: (data: string) => this.write(conn, data),
       close: (reason: string) => this.drop(conn, reason),
     };
-    const session = new Session(this.host, transport);
+    const session = new Session(this.host, transport, { startDifficulty });
     const decoder = new LineDecoder({
       maxLineBytes: this.opts.maxLineBytes,
       onLine: (line) => this.onLine(conn, line),
@@ -266,6 +270,11 @@ export class StratumServer {
       if (c.closeReason) continue;
       if (!c.session.isAuthorized && authDeadline > 0 && now - c.session.connectedAtMs > authDeadline) {
         this.drop(c, "auth_timeout");
+        continue;
+      }
+      const idleMs = (this.opts.dropIdleSec ?? 0) * 1000;
+      if (idleMs > 0 && c.session.isAuthorized && now - Math.max(c.session.lastShareMs, c.session.connectedAtMs) > idleMs) {
+        this.drop(c, "idle");
         continue;
       }
       // The write timeout runs from when the queue was last empty: a miner gets a job every ~30 s, so

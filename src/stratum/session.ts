@@ -105,12 +105,13 @@ export class Session implements ShareContext {
   constructor(
     private readonly host: SessionHost,
     readonly transport: Transport,
+    opts: { startDifficulty?: number } = {},
   ) {
     sessionCounter = (sessionCounter + 1) >>> 0;
     this.id = u32hex(sessionCounter);
     this.connectedAtMs = host.now();
     this.extranonce2Size = host.settings.extranonce2Size;
-    this.difficulty = host.settings.startDifficulty;
+    this.difficulty = opts.startDifficulty ?? host.settings.startDifficulty;
     this.vardiff = new Vardiff(host.settings.vardiff, this.connectedAtMs);
     this.difficulty = this.vardiff.clamp(this.difficulty);
     this.validatorDeps = {

@@ -17,6 +17,8 @@ export interface VardiffOptions {
   minDifficulty: number;
   /** 0 = no limit. */
   maxDifficulty: number;
+  /** No change while the measured rate is within ± this percent of the target (config `vardiff.variance_percent`). Default 30. */
+  variancePercent?: number;
 }
 
 /** Rounds to what we announce: integers at ≥ 1 (what most firmware expects), 3 significant digits below. */
@@ -24,9 +26,6 @@ export function roundDifficulty(d: number): number {
   if (d >= 1) return Math.round(d);
   return Number(d.toPrecision(3));
 }
-
-/** Rate within this factor of the target does not trigger a change. */
-const HYSTERESIS = 2;
 
 export class Vardiff {
   private windowStartMs: number;
@@ -87,7 +86,8 @@ export class Vardiff {
     const rate = this.windowDifficultySum / elapsedSec; // difficulty-1 shares per second
     const wanted = rate * this.opts.targetIntervalSec;
     const ratio = wanted / current;
-    if (ratio > 1 / HYSTERESIS && ratio < HYSTERESIS) {
+    const band = (this.opts.variancePercent ?? 30) / 100;
+    if (ratio >= 1 - band && ratio <= 1 + band) {
       this.reset(nowMs);
       return null;
     }

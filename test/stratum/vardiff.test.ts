@@ -15,7 +15,7 @@ test("raises the difficulty of a miner submitting far faster than the target", (
 test("stays put inside the hysteresis band", () => {
   const v = new Vardiff(opts, 0);
   let next: number | null = null;
-  for (let i = 1; i <= 16; i++) next = v.onAccepted(10, 10, i * 12_000); // ~12 s per share at 10 → wanted 8.3
+  for (let i = 1; i <= 16 && next === null; i++) next = v.onAccepted(10, 10, i * 12_000); // ~12 s per share at 10 → wanted 8.3
   assert.equal(next, null);
 });
 
@@ -41,4 +41,15 @@ test("fractional difficulties keep three significant digits; integers above 1", 
   assert.equal(roundDifficulty(0.000123456), 0.000123);
   assert.equal(roundDifficulty(12.6), 13);
   assert.equal(roundDifficulty(0.0001), 0.0001);
+});
+
+test("the hysteresis band is vardiff.variance_percent around the target", () => {
+  const run = (variancePercent: number) => {
+    const v = new Vardiff({ ...opts, variancePercent }, 0);
+    let next: number | null = null;
+    for (let i = 1; i <= 16 && next === null; i++) next = v.onAccepted(10, 10, i * 12_000); // measured rate: 83% of the target
+    return next;
+  };
+  assert.equal(run(30), null, "within ±30 %: no change");
+  assert.equal(run(10), 8, "outside ±10 %: retarget");
 });
