@@ -5,9 +5,14 @@
  *   (RSS(N) − RSS(N/2)) / (N/2)   the marginal cost of one more connection
  * The pool is a child process (`tbg pool -c CONFIG`) on the bench node; each miner has its own payout
  * address by default (solo: a coinbase per user per template is part of a connection's cost).
+ * Then K new blocks (default 20) in quick succession: every template stays referenced by its jobs (a
+ * previous block's jobs for 120 s, a current block's for job_expiry_sec 600 s), and with it a coinbase per
+ * user and a job-difficulty entry per connection. 20 templates is what 10 minutes of routine refreshes
+ * (update_interval 30 s) keep alive, so "after K templates" is the steady-state cost of an idle connection.
  * Relaxed for the run: vardiff's silent-miner retarget (it would add a job per connection after 60 s).
  *
  *   node --import tsx bench/memory.ts [--connections 10000] [--txs 3000] [--users distinct|same] [--user ADDRESS]
+ *                                     [--templates 20]
  *                                     [--url stratum+tcp://HOST:PORT --pool-pid PID]   (another pool)
  */
 import { Swarm } from "./swarm.ts";
@@ -27,7 +32,8 @@ async function settledRss(pool: Target, maxWaitMs = 15_000): Promise<number> {
 }
 
 export async function main(argv: string[]): Promise<Record<string, unknown>> {
-  const f = flags(argv, ["connections", "txs", "users", "user", ...TARGET_FLAGS]);
+  const f = flags(argv, ["connections", "txs", "users", "user", "templates", ...TARGET_FLAGS]);
+  const templates = Math.floor(num(f.templates, 20));
   if (f.url && !f["pool-pid"]) throw new Error("against another pool, --pool-pid PID is needed (its RSS is read from /proc/PID/status)");
   const wanted = Math.max(2, Math.floor(num(f.connections, 10_000)));
   const n = connectionsThatFit(wanted);
@@ -47,6 +53,15 @@ export async function main(argv: string[]): Promise<Record<string, unknown>> {
     const rssHalf = await settledRss(pool);
     const rampB = await b.start();
     const rssFull = await settledRss(pool);
+    // Steady state: K more templates alive (new blocks; each fan-out given time to finish).
+    let rssTemplates: number | null = null;
+    if (templates > 0 && (!f.url || f["node-rpc"])) {
+      for (let k = 0; k < templates; k++) {
+        await pool.newBlock();
+        await new Promise((r) => setTimeout(r, 100 + Math.ceil(n / 10_000) * 400));
+      }
+      rssTemplates = await settledRss(pool);
+    }
     const ready = rampA.ready + rampB.ready;
     if (ready < n) notes.push(`only ${ready} of ${n} connections got work: ${[...rampA.errors, ...rampB.errors].join("; ")}`);
     const perConnAll = ((rssFull - rss0) * 1024) / ready;
@@ -60,12 +75,27 @@ export async function main(argv: string[]): Promise<Record<string, unknown>> {
       rssFullMiB: round(rssFull / 1024, 1),
       bytesPerConnection: Math.round(perConnAll),
       marginalBytesPerConnection: Math.round(perConnMarginal),
+      /** (RSS after K more templates − RSS before) / N. */
+      bytesPerConnectionAfterTemplates: rssTemplates === null ? null : Math.round(((rssTemplates - rss0) * 1024) / ready),
+      templatesAlive: rssTemplates === null ? 1 : templates + 1,
       rampMs: rampA.rampMs + rampB.rampMs,
     };
     const text = [
       table(
-        ["connections", "template", "users", "RSS before MiB", "RSS at N/2 MiB", "RSS at N MiB", "KiB/conn (delta/N)", "KiB/conn (marginal)"],
-        [[row.connections, f.url ? "(its node's)" : `${txs} tx`, f.user ? "one (--user)" : users, row.rssBaselineMiB, row.rssHalfMiB, row.rssFullMiB, round(row.bytesPerConnection / 1024, 2), round(row.marginalBytesPerConnection / 1024, 2)]],
+        ["connections", "template", "users", "RSS before MiB", "RSS at N/2 MiB", "RSS at N MiB", "KiB/conn (delta/N)", "KiB/conn (marginal)", `KiB/conn with ${row.templatesAlive} templates alive`],
+        [
+          [
+            row.connections,
+            f.url ? "(its node's)" : `${txs} tx`,
+            f.user ? "one (--user)" : users,
+            row.rssBaselineMiB,
+            row.rssHalfMiB,
+            row.rssFullMiB,
+            round(row.bytesPerConnection / 1024, 2),
+            round(row.marginalBytesPerConnection / 1024, 2),
+            row.bytesPerConnectionAfterTemplates === null ? "n/a" : round(row.bytesPerConnectionAfterTemplates / 1024, 2),
+          ],
+        ],
       ),
       ...notes,
     ].join("\n");
