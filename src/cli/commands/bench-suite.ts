@@ -14,7 +14,7 @@ export const BENCHMARKS: Record<string, { script: string; summary: string; quick
   "share-throughput": { script: "share-throughput.ts", summary: "shares/s and CPU of one pool process over TCP", quick: ["--duration", "4", "--rates", "5000"] },
   broadcast: { script: "broadcast.ts", summary: "JS cost per session of a new-block fan-out (no sockets)", quick: ["--connections", "2000", "--rounds", "3"] },
   fanout: { script: "fanout.ts", summary: "new block → notify on the last of 1,000 / 10,000 connections", quick: ["--connections", "500", "--blocks", "3"] },
-  memory: { script: "memory.ts", summary: "RSS per authorized idle connection at 10,000", quick: ["--connections", "1000"] },
+  memory: { script: "memory.ts", summary: "RSS per authorized idle connection at 10,000", quick: ["--connections", "1000", "--templates", "3"] },
   "submit-latency": { script: "submit-latency.ts", summary: "submit round trip at 1,000 shares/s over 10,000 connections", quick: ["--connections", "1000", "--rate", "200", "--duration", "4"] },
 };
 
