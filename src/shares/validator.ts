@@ -12,7 +12,8 @@
  * Pure code: time comes in `nowMs`; the block handler is injected.
  * Cost per share is constant in the template's transaction count: only the precomputed merkle branch is used.
  */
-import { sha256d, sha256dPair } from "../bitcoin/hash.ts";
+import { sha256d } from "../bitcoin/hash.ts";
+import { merkleRootFromBranch } from "../bitcoin/merkle.ts";
 import { writeHeader } from "../bitcoin/header.ts";
 import { hashMeetsTargetBuffer, hashToDifficulty, difficultyToTarget, targetToBufferLE } from "../bitcoin/difficulty.ts";
 import { RejectReason } from "../stratum/errors.ts";
@@ -168,10 +169,8 @@ export function validateShare(deps: ValidatorDeps, ctx: ShareContext, p: SubmitP
   o += ctx.extranonce1.copy(coinbase, o);
   o += coinbase.write(en2, o, "hex");
   parts.coinb2.copy(coinbase, o);
-  // Merkle root from the coinbase txid up the job's branch (the coinbase is always the left child), as
-  // merkleRootFromBranch; sha256dPair skips crypto.hash's per-call overhead on the 12 levels of a full block.
-  let merkleRootLE = sha256d(coinbase);
-  for (const node of job.template.merkleBranchLE) merkleRootLE = sha256dPair(merkleRootLE, node);
+  // Merkle root from the coinbase txid up the job's precomputed branch: log2(txs) hashes, never the txs.
+  const merkleRootLE = merkleRootFromBranch(sha256d(coinbase), job.template.merkleBranchLE);
   const header = writeHeader(Buffer.allocUnsafe(80), {
     version,
     prevhashLE: job.template.prevhashLE,
