@@ -270,6 +270,18 @@ describe("RpcClient", () => {
     node.handler = reply({ ...validTemplate, transactions: [{ ...validTemplate.transactions[0], txid: "zz" }] });
     const err2 = await rejectsWithCode(client.getBlockTemplate(["segwit"]), "RPC_BAD_RESPONSE");
     assert.match(err2.message, /transactions\.0\.txid/);
+
+    // Non-hex in the middle of a transaction's data, an odd length, a non-object entry.
+    for (const [tx, field] of [
+      [{ ...validTemplate.transactions[0], data: "01zz00" }, "transactions.0.data"],
+      [{ ...validTemplate.transactions[0], data: "010" }, "transactions.0.data"],
+      ["not a tx", "transactions.0"],
+      [{ ...validTemplate.transactions[0], weight: -1 }, "transactions.0.weight"],
+    ] as const) {
+      node.handler = reply({ ...validTemplate, transactions: [tx] });
+      const e = await rejectsWithCode(client.getBlockTemplate(["segwit"]), "RPC_BAD_RESPONSE");
+      assert.ok(e.message.includes(`'${field}'`), `${field}: ${e.message}`);
+    }
   });
 
   it("sends getblocktemplate rules as the request object", async () => {
