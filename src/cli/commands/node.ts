@@ -6,6 +6,7 @@ import type { Command } from "../main.ts";
 import { intFlag, parseFlags } from "../args.ts";
 import { UsageError } from "../../util/errors.ts";
 import { startEmbeddedNode, type EmbeddedNodeOptions } from "../../node/embedded/embedded-node.ts";
+import { untilStopSignal } from "../signals.ts";
 
 const LOG_LEVELS = ["none", "error", "warning", "info", "debug"] as const;
 
@@ -87,15 +88,7 @@ export const command: Command = {
       ].join("\n"),
     );
 
-    await new Promise<void>((resolve) => {
-      const stop = () => {
-        process.off("SIGINT", stop);
-        process.off("SIGTERM", stop);
-        resolve();
-      };
-      process.on("SIGINT", stop);
-      process.on("SIGTERM", stop);
-    });
+    await untilStopSignal();
     console.log("stopping the embedded node");
     await node.close();
     return 0;

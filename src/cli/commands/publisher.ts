@@ -7,6 +7,7 @@ import { intFlag, parseFlags } from "../args.ts";
 import { UsageError } from "../../util/errors.ts";
 import { REGION_PATTERN } from "../../events/schemas.ts";
 import { JetStreamPublisher } from "../../publisher/publisher.ts";
+import { untilStopSignal } from "../signals.ts";
 
 const FSYNC = ["always", "interval", "never"] as const;
 
@@ -73,15 +74,7 @@ export const command: Command = {
     const timer = statsEverySec > 0 ? setInterval(() => console.log(JSON.stringify({ publisher: pub.stats() })), statsEverySec * 1000) : undefined;
     timer?.unref();
 
-    await new Promise<void>((resolve) => {
-      const stop = () => {
-        process.off("SIGINT", stop);
-        process.off("SIGTERM", stop);
-        resolve();
-      };
-      process.on("SIGINT", stop);
-      process.on("SIGTERM", stop);
-    });
+    await untilStopSignal();
     clearInterval(timer);
     await pub.close();
     const s = pub.stats();
