@@ -183,7 +183,7 @@ export class Observability {
     await this.health?.close();
   }
 
-  /** After the engine closed: stop the bridge, flush events, flush records, stop watching settings. */
+  /** After the engine closed: stop the bridge, flush records, flush events, stop watching settings. */
   async close(): Promise<void> {
     const log = this.opts.log;
     const step = async (name: string, fn: () => Promise<void> | void) => {
@@ -196,8 +196,9 @@ export class Observability {
     await step("health", () => this.health?.close());
     await step("bridge", () => this.bridge?.close());
     this.metrics?.close();
-    await step("events", () => this.publisher?.close());
+    // Records first: they are local and quick, while closing the event sinks can wait on a slow NATS.
     await step("records", () => this.records.close());
+    await step("events", () => this.publisher?.close());
     await step("user settings", () => this.settingsFile?.close());
   }
 }

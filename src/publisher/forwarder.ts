@@ -53,7 +53,24 @@ export class Forwarder {
   }
 
   start(): void {
-    this.loop ??= this.run();
+    this.loop ??= this.supervise();
+  }
+
+  /** Runs the publish loop; an unexpected failure (e.g. a spool read error) is reported and the loop restarts. */
+  private async supervise(): Promise<void> {
+    const signal = this.abort.signal;
+    let delay = this.o.retryInitialMs ?? 100;
+    while (!signal.aborted) {
+      try {
+        await this.run();
+        return;
+      } catch (err) {
+        this.o.onError?.(err instanceof Error ? err : new Error(String(err)));
+        this.o.spool.rewind();
+        await sleep(delay, signal);
+        delay = Math.min(delay * 2, this.o.retryMaxMs ?? 2_000);
+      }
+    }
   }
 
   stats(): ForwarderStats {

@@ -124,7 +124,9 @@ export class NatsLink {
     this.setReady(false);
     for (const w of this.waiters.splice(0)) w();
     await this.nc?.close().catch(() => {});
-    await this.loop;
+    // A connect attempt in flight cannot be aborted (nats.js waits up to its connect timeout): don't wait
+    // for it. The loop sees `closed` when the attempt ends and closes whatever connection it got.
+    await Promise.race([this.loop, new Promise((r) => setTimeout(r, 1_000).unref())]);
   }
 
   private setReady(ready: boolean): void {

@@ -213,27 +213,64 @@ export class Spool {
     return true;
   }
 
-  /** Writes pending records in batches (group commit) until none are left. */
+  /**
+   * Writes pending records in batches (group commit) until none are left. Never rejects: a failed write
+   * (ENOSPC, EIO) is undone back to the last whole record, the records stay pending, and the write is
+   * retried with backoff (100 ms doubling to 5 s) — the process must not die for a full disk, least of all
+   * the engine, which runs this spool for `events.nats`. While the disk fails, `bytes()` counts the pending
+   * records, so the size cap refuses (counts) non-critical appends.
+   */
   private async writeLoop(): Promise<void> {
     await new Promise<void>((r) => setImmediate(r)); // gather appends of this tick
     try {
-      while (this.pending.length > 0) {
+      while (this.pending.length > 0 && !this.closed) {
         const buf = Buffer.concat(this.pending);
         this.pending = [];
         this.pendingBytes = 0;
         const fh = this.writeFh!;
-        await fh.write(buf);
-        if (this.o.fsync === "always") await fh.datasync();
-        else this.dirty = true;
-        const size = (this.segSizes.get(this.writeSeg) ?? 0) + buf.length;
+        const before = this.segSizes.get(this.writeSeg) ?? 0;
+        try {
+          await fh.write(buf);
+          if (this.o.fsync === "always") await fh.datasync();
+        } catch (err) {
+          this.noteError(err);
+          this.pending.unshift(buf);
+          this.pendingBytes += buf.length;
+          // A partial write would leave half a record in the middle of the segment: cut it off.
+          await fh.truncate(before).catch((e: unknown) => this.noteError(e));
+          this.scheduleWriteRetry();
+          return;
+        }
+        if (this.o.fsync !== "always") this.dirty = true;
+        this.writeRetryMs = 100;
+        const size = before + buf.length;
         this.segSizes.set(this.writeSeg, size);
         this.visibleEnd = { segment: this.writeSeg, offset: size };
         this.wakeReaders();
-        if (size >= this.o.segmentBytes) await this.rotate();
+        if (size >= this.o.segmentBytes) {
+          try {
+            await this.rotate();
+          } catch (err) {
+            this.noteError(err); // stay on the current segment; the next write tries again
+          }
+        }
       }
     } finally {
       this.writing = undefined;
     }
+  }
+
+  private writeRetryMs = 100;
+  private writeRetryTimer: NodeJS.Timeout | undefined;
+
+  private scheduleWriteRetry(): void {
+    if (this.writeRetryTimer || this.closed) return;
+    this.writeRetryTimer = setTimeout(() => {
+      this.writeRetryTimer = undefined;
+      if (!this.writing && this.pending.length > 0) this.writing = this.writeLoop();
+    }, this.writeRetryMs);
+    this.writeRetryTimer.unref();
+    this.writeRetryMs = Math.min(this.writeRetryMs * 2, 5_000);
   }
 
   private async rotate(): Promise<void> {
@@ -409,6 +446,7 @@ export class Spool {
     if (this.closed) return;
     while (this.writing) await this.writing;
     this.closed = true;
+    clearTimeout(this.writeRetryTimer);
     clearInterval(this.fsyncTimer);
     clearInterval(this.cursorTimer);
     try {

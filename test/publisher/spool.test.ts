@@ -103,3 +103,34 @@ test("a full spool refuses ordinary records but takes critical ones", async (t) 
   assert.equal(spool.stats().dropped, results.filter((r) => !r).length);
   await spool.close();
 });
+
+test("a failing disk (ENOSPC after a partial write) neither crashes nor corrupts: records stay pending and are written once it recovers", async (t) => {
+  const dir = await tempDir(t);
+  const spool = await Spool.open({ dir, fsync: "always" });
+  spool.append(rec(0));
+  await spool.flush();
+  const fh = (spool as unknown as { writeFh: { write: (b: Buffer) => Promise<unknown> } }).writeFh;
+  const realWrite = fh.write.bind(fh);
+  let failures = 0;
+  fh.write = async (b: Buffer) => {
+    if (failures < 3) {
+      failures++;
+      await realWrite(b.subarray(0, Math.floor(b.length / 2))); // half a record lands, then the disk is full
+      throw Object.assign(new Error("ENOSPC: no space left on device"), { code: "ENOSPC" });
+    }
+    return realWrite(b);
+  };
+  for (let i = 1; i < 6; i++) spool.append(rec(i));
+  // Bounded wait for the retries (100, 200, 400 ms) to get through.
+  for (let i = 0; i < 100 && spool.stats().ioErrors < 3; i++) await new Promise((r) => setTimeout(r, 20));
+  await spool.flush();
+  for (let i = 0; i < 100 && failures === 3 && (spool as unknown as { pending: unknown[] }).pending.length > 0; i++) await new Promise((r) => setTimeout(r, 50));
+  await spool.flush();
+  assert.equal(spool.stats().ioErrors, 3);
+  assert.deepEqual(await readAll(spool), ["id-0", "id-1", "id-2", "id-3", "id-4", "id-5"]);
+  await spool.close();
+  const reopened = await Spool.open({ dir });
+  assert.deepEqual(await readAll(reopened), ["id-0", "id-1", "id-2", "id-3", "id-4", "id-5"], "no torn record in the segment");
+  assert.equal(reopened.stats().corrupt, 0);
+  await reopened.close();
+});
