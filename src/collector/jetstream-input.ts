@@ -13,7 +13,11 @@
  * database's conflict keys turn what was already committed into duplicates — nothing lost, nothing doubled.
  *
  * The connection reconnects forever; the consume loop recovers from a deleted consumer or stream by
- * re-creating them. Shutdown is two-phase because acks flow after the last commit: `stop()` stops
+ * re-creating them. nats.js 3.x `consume()` would otherwise keep re-pulling a deleted consumer forever
+ * (waiting for someone else to restore it), so it runs with `abort_on_missing_resource`, and its
+ * `consumer_deleted` / `consumer_not_found` / `stream_not_found` notifications and a failing periodic
+ * consumer-info check close it too; until `setUp()` has re-created the durable, `consuming` is false
+ * (so /health says 503). Shutdown is two-phase because acks flow after the last commit: `stop()` stops
  * pulling, then (after the batcher has closed and every outcome is known) `close()` flushes and disconnects.
  */
 import { connect, type NatsConnection } from "@nats-io/transport-node";
@@ -23,6 +27,7 @@ import {
 import { ensureDurableConsumer, ensureEventStream, MINING_EVENTS_STREAM } from "../publisher/jetstream.ts";
 import { sleep } from "../publisher/nats-link.ts";
 import type { Batcher, EventOutcome } from "../storage/batcher.ts";
+import { TbgError } from "../util/errors.ts";
 import { emptyMalformedCounts, malformedReason, type MalformedReason } from "./malformed.ts";
 
 /** Defaults of {@link JetStreamInputOptions}, each with its reason. */
@@ -61,6 +66,16 @@ export interface JetStreamInputOptions {
   onError?: (err: Error) => void;
 }
 
+/** The consumer or its stream disappeared under a running consume (deleted by an operator, say); it is re-created. */
+export class ConsumerLostError extends TbgError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("NATS_CONSUMER_LOST", message, options);
+  }
+}
+
+/** Consume notifications that mean the durable is gone and will not come back by itself. */
+const LOST_NOTIFICATIONS = new Set(["consumer_deleted", "consumer_not_found", "stream_not_found"]);
+
 /** Counters of a {@link JetStreamInput}. */
 export interface JetStreamInputStats {
   durable: string;
@@ -91,6 +106,8 @@ export class JetStreamInput {
   private nc: NatsConnection | undefined;
   private consumer: Consumer | undefined;
   private msgs: ConsumerMessages | undefined;
+  /** Why the current consume was closed from outside its loop (a missing consumer or stream). */
+  private lost: ConsumerLostError | undefined;
   private loop: Promise<void> | undefined;
   private stopping = false;
   private connected = false;
@@ -208,20 +225,28 @@ export class JetStreamInput {
     let delay = 100;
     // Bounded by the connection's life and stop().
     while (!this.stopping && !nc.isClosed()) {
+      this.lost = undefined;
       try {
         await this.setUp(nc);
         const consumer = await jetstream(nc).consumers.get(MINING_EVENTS_STREAM, this.o.durable);
         this.consumer = consumer;
-        const msgs = await consumer.consume({ max_messages: this.o.pullBatch });
+        // Without abort_on_missing_resource, consume() re-pulls a deleted consumer forever.
+        const msgs = await consumer.consume({ max_messages: this.o.pullBatch, abort_on_missing_resource: true });
         if (this.stopping) {
           await msgs.close().catch(() => undefined);
           return;
         }
         this.msgs = msgs;
         delay = 100;
+        void this.watchConsume(msgs);
         void this.refreshInfo();
         for await (const m of msgs) this.onMessage(m);
+        // Ended without an error: closed by stop(), by the connection closing, or by lose().
+        if (this.lost) throw this.lost;
       } catch (err) {
+        // Not consuming from here on (before the error is reported, so /health agrees with the log).
+        this.msgs = undefined;
+        this.consumer = undefined;
         if (!this.stopping) this.note(err);
       } finally {
         this.msgs = undefined;
@@ -245,6 +270,25 @@ export class JetStreamInput {
       await ensureEventStream(nc);
     }
     await ensureDurableConsumer(nc, { name: this.o.durable, ackWaitMs: this.o.ackWaitMs, maxAckPending: this.o.maxAckPending });
+  }
+
+  /** Closes the consume on a notification that the durable or stream is gone. */
+  private async watchConsume(msgs: ConsumerMessages): Promise<void> {
+    // Ends when msgs is closed or stopped.
+    for await (const n of msgs.status()) {
+      if (LOST_NOTIFICATIONS.has(n.type)) {
+        this.lose(msgs, `JetStream ${n.type} (${MINING_EVENTS_STREAM}/${this.o.durable})`);
+        return;
+      }
+    }
+  }
+
+  /** Marks the current consume lost and closes it: the consume loop re-runs setUp(). */
+  private lose(msgs: ConsumerMessages, why: string, cause?: unknown): void {
+    if (this.msgs !== msgs || this.stopping) return;
+    this.lost ??= new ConsumerLostError(why, { cause });
+    this.msgs = undefined;
+    void msgs.close().catch(() => undefined);
   }
 
   private onMessage(m: JsMsg): void {
@@ -297,14 +341,19 @@ export class JetStreamInput {
     }
   }
 
+  /** Also the backstop for a consume that missed the consumer's deletion: a definite "not found" closes it. */
   private async refreshInfo(): Promise<void> {
     const c = this.consumer;
+    const msgs = this.msgs;
     if (!c || !this.connected) return;
     try {
       const info = await c.info();
       this.server = { ackPending: info.num_ack_pending, pending: info.num_pending, redelivered: info.num_redelivered };
-    } catch {
-      // Transient (reconnecting); the next tick tries again.
+    } catch (err) {
+      const missing = err instanceof JetStreamApiError &&
+        (err.code === JetStreamApiCodes.ConsumerNotFound || err.code === JetStreamApiCodes.StreamNotFound);
+      if (missing && msgs) this.lose(msgs, `JetStream consumer info: ${err.message}`, err);
+      // Anything else is transient (reconnecting); the next tick tries again.
     }
   }
 }

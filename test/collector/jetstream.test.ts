@@ -15,6 +15,9 @@ import { join } from "node:path";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { Collector } from "../../src/collector/collector.ts";
+import { JetStreamInput } from "../../src/collector/jetstream-input.ts";
+import { validateEvent } from "../../src/events/schemas.ts";
+import { Batcher } from "../../src/storage/batcher.ts";
 import { DURABLE_CONSUMERS, MINING_EVENTS_STREAM, ensureDurableConsumer, ensureEventStream, eventSubject } from "../../src/publisher/jetstream.ts";
 import { JetStreamPublisher } from "../../src/publisher/publisher.ts";
 import { PgEventStore } from "../../src/storage/event-store.ts";
@@ -166,6 +169,49 @@ describe("collector: JetStream event-pipeline → PostgreSQL", () => {
     await waitFor(() => collector.stats().batcher.stored === 1_000, "second half stored after the restart", 30_000);
     assert.equal(await rows("SELECT count(*)::int AS n FROM shares"), 1_000);
   });
+
+  /**
+   * Regression: consume() without abort_on_missing_resource re-pulls a deleted consumer forever (nats.js
+   * 3.4), so the durable was never re-created and nothing more was stored while stats said consuming.
+   */
+  for (const what of ["durable", "stream"] as const) {
+    test(`the ${what} deleted under a consuming collector: it reports not consuming, re-creates it, stores what is published afterwards`, async (t) => {
+      await fresh();
+      const store = new PgEventStore({ url: pg.url });
+      await store.start();
+      const batcher = new Batcher({ store, validate: validateEvent, flushIntervalMs: 50 });
+      batcher.start();
+      const consumingAtError: boolean[] = [];
+      const input = new JetStreamInput({
+        url: nats.url, batcher, onError: () => consumingAtError.push(input.stats().consuming),
+      });
+      t.after(async () => {
+        await input.stop();
+        await batcher.close(2_000);
+        await input.close();
+        await store.close();
+      });
+      input.start();
+      assert.equal(await input.whenConsuming(10_000), true);
+      const events = makeShares(20, { startUs: BASE_US + (what === "durable" ? 28 : 29) * 86_400_000_000 });
+      await publishRaw(events.slice(0, 10));
+      await waitFor(() => batcher.stats().stored === 10, "first 10 stored");
+
+      const jsm = await jetstreamManager(nc);
+      if (what === "durable") await jsm.consumers.delete(MINING_EVENTS_STREAM, "event-pipeline");
+      else await jsm.streams.delete(MINING_EVENTS_STREAM);
+      await waitFor(() => input.stats().errors > 0, `the collector noticed the deleted ${what}`, 10_000);
+      assert.equal(consumingAtError[0], false, "not consuming (so /health degrades) while it recovers");
+      t.diagnostic(`noticed as: ${input.stats().lastError}`);
+      // The collector re-creates what is missing (the stream only when it is gone, as at start).
+      await waitFor(async () => (await consumerInfo("event-pipeline").catch(() => null)) !== null, "durable re-created", 10_000);
+      await waitFor(() => input.stats().consuming, "consuming again", 10_000);
+
+      await publishRaw(events.slice(10));
+      await waitFor(() => batcher.stats().stored === 20, "events published after the deletion stored", 10_000);
+      assert.equal(await rows(`SELECT count(*)::int AS n FROM shares WHERE event_id IN (${events.map((e) => `'${e.event_id}'`).join(",")})`), 20);
+    });
+  }
 
   test("tbg collector SIGKILLed mid-batch while events flow, then restarted: nothing lost, nothing doubled", async (t) => {
     await fresh();
