@@ -4,7 +4,9 @@
  *
  * Guarantees:
  * - Nothing lost: a batch that fails for a transient reason (database down, restarting, deadlock) is
- *   retried as the same batch with exponential backoff until it commits or the batcher is closed.
+ *   retried with exponential backoff until it commits or the batcher is closed. After a split, the
+ *   retry carries only the events not yet settled (committed or rejected), so every event gets
+ *   exactly one outcome and the counters count each once.
  * - Nothing doubled: the store's conflict keys turn a retried or replayed event into a duplicate.
  * - No poisoning: a batch the database refuses for its data is split in halves until the offending
  *   event(s) are isolated; those are reported `rejected`, the rest commit.
@@ -216,10 +218,10 @@ export class Batcher {
     this.inFlight = batch.length;
     const started = this.now();
     try {
-      const committed = await this.writeWithRetry(batch);
-      if (!committed) {
-        // Closed while the store was down: hand the batch back so close() aborts it.
-        this.queue.unshift(...batch);
+      const unsettled = await this.writeWithRetry(batch);
+      if (unsettled.length > 0) {
+        // Closed while the store was down: hand back what has no outcome yet so close() aborts it.
+        this.queue.unshift(...unsettled);
         return;
       }
       const ms = this.now() - started;
@@ -230,14 +232,22 @@ export class Batcher {
     }
   }
 
-  /** Returns false when the batcher closed before the batch could be committed. */
-  private async writeWithRetry(batch: Item[]): Promise<boolean> {
+  /**
+   * Returns the items left without an outcome: none once the batch is written, the rest when the
+   * batcher closed first. Each retry writes only the items not settled by an earlier attempt: a split
+   * may have committed (or rejected) part of the batch before a transient error hit the remainder, and
+   * writing that part again would report its events a second time (as duplicates).
+   */
+  private async writeWithRetry(batch: Item[]): Promise<Item[]> {
     let delay = this.o.retryInitialMs;
+    const settled = new Set<Item>();
     for (let attempt = 0; ; attempt++) {
-      if (this.closed) return false;
+      const rest = settled.size === 0 ? batch : batch.filter((i) => !settled.has(i));
+      if (rest.length === 0) return rest;
+      if (this.closed) return rest;
       try {
-        await this.writeSplitting(batch);
-        return true;
+        await this.writeSplitting(rest, settled);
+        return [];
       } catch (err) {
         this.s.storeErrors++;
         const e = classifyStoreError(err);
@@ -248,8 +258,11 @@ export class Batcher {
     }
   }
 
-  /** Writes `items`; on a data error splits them to isolate the refused event(s). Transient errors propagate. */
-  private async writeSplitting(items: Item[]): Promise<void> {
+  /**
+   * Writes `items`; on a data error splits them to isolate the refused event(s). Adds every item that
+   * got its outcome (committed or rejected) to `settled`. Transient errors propagate.
+   */
+  private async writeSplitting(items: Item[], settled: Set<Item>): Promise<void> {
     if (items.length === 0) return;
     let result: WriteResult;
     try {
@@ -259,15 +272,17 @@ export class Batcher {
       if (!(e instanceof StoreDataError)) throw e;
       if (items.length === 1) {
         this.s.rejected++;
+        settled.add(items[0]);
         this.o.onError?.(e, { event: items[0].event });
         this.call(items[0].done, "rejected", e.message);
         return;
       }
       const mid = Math.ceil(items.length / 2);
-      await this.writeSplitting(items.slice(0, mid));
-      await this.writeSplitting(items.slice(mid));
+      await this.writeSplitting(items.slice(0, mid), settled);
+      await this.writeSplitting(items.slice(mid), settled);
       return;
     }
+    for (const i of items) settled.add(i);
     this.committed(items, result);
   }
 
@@ -278,7 +293,14 @@ export class Batcher {
     let oldestUs = Infinity;
     for (const i of items) oldestUs = Math.min(oldestUs, i.event.timestamp);
     this.s.lagMs = Math.max(0, this.now() - oldestUs / 1000);
-    if (result.insertedEvents.length > 0) this.o.sink?.write(result.insertedEvents);
+    if (result.insertedEvents.length > 0) {
+      // Committed is committed: a throwing sink must not skip the outcomes below (nor cause a retry).
+      try {
+        this.o.sink?.write(result.insertedEvents);
+      } catch {
+        this.s.hookErrors++;
+      }
+    }
     if (this.o.onCommitted) {
       try {
         this.o.onCommitted({ events: items.map((i) => i.event), inserted: result.insertedEvents, duplicates: result.duplicates });

@@ -13,11 +13,15 @@ class FakeStore implements EventStore {
   rows = new Map<string, MiningEvent>();
   calls = 0;
   failNext = 0;
+  /** Calls (1-based) that fail transiently, whatever they carry. */
+  failCalls = new Set<number>();
+  /** Every call fails transiently from this call number on. */
+  failFromCall = Infinity;
   poisonId: string | undefined;
   async writeBatch(events: readonly MiningEvent[]): Promise<WriteResult> {
     this.calls++;
-    if (this.failNext > 0) {
-      this.failNext--;
+    if (this.failNext > 0 || this.failCalls.has(this.calls) || this.calls >= this.failFromCall) {
+      if (this.failNext > 0) this.failNext--;
       throw new StoreUnavailableError("down", Object.assign(new Error("connect ECONNREFUSED"), { code: "ECONNREFUSED" }));
     }
     if (events.some((e) => e.event_id === this.poisonId)) throw Object.assign(new Error("invalid input syntax"), { code: "22P02" });
@@ -91,6 +95,60 @@ test("an event the database refuses is isolated by splitting; the rest of the ba
   assert.equal(b.stats().rejected, 1);
   assert.ok(store.calls <= 1 + 2 * Math.ceil(Math.log2(64)), `calls ${store.calls}`);
   await b.close();
+});
+
+/** Records every outcome per event, to catch a callback that fires twice. */
+function outcomeLog(): { log: Map<string, EventOutcome[]>; done: (e: MiningEvent) => (o: EventOutcome) => void } {
+  const log = new Map<string, EventOutcome[]>();
+  return { log, done: (e) => (o) => log.set(e.event_id, [...(log.get(e.event_id) ?? []), o]) };
+}
+
+test("a transient failure after a split retries only what is not yet committed or rejected: one outcome per event, no inflated counters", async () => {
+  // 8 events, the 7th refused for its data: [0..7] data error → [0..3] commits → [4..7] fails transiently.
+  // The retry must write [4..7] only; re-writing [0..3] turned "stored" into a second "duplicate" callback.
+  const store = new FakeStore();
+  const events = makeShares(8);
+  store.poisonId = events[6].event_id;
+  store.failCalls.add(3);
+  const { log, done } = outcomeLog();
+  const b = new Batcher({ store, retryInitialMs: 1 });
+  for (const e of events) b.push(e, done(e));
+  await b.flush();
+  assert.equal(store.rows.size, 7);
+  for (const [i, e] of events.entries()) assert.deepEqual(log.get(e.event_id), [i === 6 ? "rejected" : "stored"], `event ${i}`);
+  const st = b.stats();
+  // Commits: [0..3], then on the retry [4,5] and [7] ([6] rejected alone).
+  assert.deepEqual([st.stored, st.duplicates, st.rejected, st.storeErrors, st.batches, st.pending], [7, 0, 1, 1, 3, 0]);
+  await b.close();
+});
+
+test("a transient failure after an event was rejected does not reject it again", async () => {
+  // [0..3] data error → [0,1] data error → [0] commits, [1] rejected → [2,3] fails transiently → retry [2,3] only.
+  const store = new FakeStore();
+  const events = makeShares(4);
+  store.poisonId = events[1].event_id;
+  store.failCalls.add(5);
+  const { log, done } = outcomeLog();
+  const b = new Batcher({ store, retryInitialMs: 1 });
+  for (const e of events) b.push(e, done(e));
+  await b.flush();
+  assert.deepEqual(events.map((e) => log.get(e.event_id)), [["stored"], ["rejected"], ["stored"], ["stored"]]);
+  assert.deepEqual([b.stats().rejected, b.stats().stored, b.stats().duplicates, b.stats().batches], [1, 3, 0, 2]);
+  assert.equal(store.calls, 6);
+  await b.close();
+});
+
+test("closed while retrying the rest of a split batch: committed events keep their outcome, only the others are aborted", async () => {
+  const store = new FakeStore();
+  const events = makeShares(8);
+  store.poisonId = events[6].event_id;
+  store.failFromCall = 3;
+  const { log, done } = outcomeLog();
+  const b = new Batcher({ store, retryInitialMs: 5, retryMaxMs: 5 });
+  for (const e of events) b.push(e, done(e));
+  void b.flush();
+  await b.close(50);
+  for (const [i, e] of events.entries()) assert.deepEqual(log.get(e.event_id), [i < 4 ? "stored" : "aborted"], `event ${i}`);
 });
 
 test("pushRaw counts malformed input without throwing; valid input goes through", async () => {
