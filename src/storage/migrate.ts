@@ -189,7 +189,7 @@ export async function migrate(db: Database, opts: MigrateOptions = {}): Promise<
       const did = await db.transaction(async (tx) => {
         await tx.query("SELECT pg_advisory_xact_lock($1)", [LOCK_KEY]);
         const again = await tx.query("SELECT 1 FROM schema_migrations WHERE version = $1", [m.version]);
-        if (again.rowCount > 0) return false; // another process applied it while we waited
+        if (again.rows.length > 0) return false; // another process applied it while we waited
         await tx.exec(m.sql);
         await tx.query("INSERT INTO schema_migrations (version, name, checksum, duration_ms) VALUES ($1, $2, $3, $4)", [
           m.version, m.name, m.checksum, Math.round(performance.now() - started),

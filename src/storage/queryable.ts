@@ -10,7 +10,7 @@ import type { PGlite, PGliteOptions, Transaction } from "@electric-sql/pglite";
 /** Rows of a query plus the affected-row count. */
 export interface QueryResult<R> {
   rows: R[];
-  /** Rows affected (INSERT/UPDATE/DELETE) or returned (SELECT). */
+  /** Rows affected (INSERT/UPDATE/DELETE/COPY/MERGE) or returned (SELECT, and anything else), as pg reports it. */
   rowCount: number;
 }
 
@@ -124,7 +124,10 @@ class PgliteQueryable implements Queryable {
 
   async query<R>(text: string, params?: readonly unknown[]): Promise<QueryResult<R>> {
     const res = await this.db.query<R>(text, params as unknown[] | undefined);
-    return { rows: res.rows, rowCount: res.affectedRows ?? res.rows.length };
+    // PGlite's affectedRows sums only INSERT/UPDATE/DELETE/COPY/MERGE command tags: 0 for a SELECT that
+    // returned rows. pg's rowCount is the affected count for those commands (which equals the rows a
+    // RETURNING gives back) and the returned count otherwise; a DML that touched nothing returns no rows.
+    return { rows: res.rows, rowCount: res.affectedRows || res.rows.length };
   }
 
   async exec(sql: string): Promise<void> {

@@ -1,7 +1,7 @@
 import { test, before, after, describe } from "node:test";
 import assert from "node:assert/strict";
 import { startPostgres, type PostgresServer } from "../support/servers.ts";
-import { openPglite, openPostgres, type Database } from "../../src/storage/queryable.ts";
+import { openPglite, openPostgres, type Database, type Queryable, type QueryResult } from "../../src/storage/queryable.ts";
 import { loadMigrations, migrate, parseMigration, probeCapabilities } from "../../src/storage/migrate.ts";
 
 const TABLES = ["users", "workers", "shares", "shares_hourly", "weekly_best_diff", "best_diff_records", "blocks",
@@ -61,6 +61,24 @@ for (const backend of ["postgres", "pglite"] as const) {
       assert.deepEqual(rows.rows.map((r) => r.version), [1]);
     });
 
+    test("rowCount is the number of rows a statement returns, or affects when it returns none", async () => {
+      await db.exec("CREATE TABLE rowcount_probe (n int PRIMARY KEY)");
+      try {
+        const count = async (sql: string, params?: unknown[]) => (await db.query(sql, params)).rowCount;
+        assert.equal(await count("SELECT n FROM generate_series(1, 3) AS n"), 3);
+        assert.equal(await count("SELECT 1 WHERE false"), 0);
+        assert.equal(await count("INSERT INTO rowcount_probe VALUES (1), (2), (3)"), 3);
+        assert.equal(await count("INSERT INTO rowcount_probe VALUES (3), (4) ON CONFLICT DO NOTHING RETURNING n"), 1);
+        assert.equal(await count("SELECT 1 FROM rowcount_probe WHERE n = $1", [2]), 1);
+        assert.equal(await count("UPDATE rowcount_probe SET n = n + 10 WHERE n > 2"), 2);
+        assert.equal(await count("DELETE FROM rowcount_probe WHERE n > 100"), 0);
+        assert.equal(await count("WITH d AS (DELETE FROM rowcount_probe RETURNING n) SELECT count(*) FROM d"), 1);
+        assert.equal(await db.transaction(async (tx) => (await tx.query("SELECT n FROM generate_series(1, 2) AS n")).rowCount), 2);
+      } finally {
+        await db.exec("DROP TABLE rowcount_probe");
+      }
+    });
+
     test("a failing migration rolls back completely and is not recorded", async () => {
       const all = await loadMigrations();
       const bad = parseMigration("003_bad.sql", "CREATE TABLE half_done (n int);\nSELECT * FROM no_such_table;\n");
@@ -87,4 +105,45 @@ test("concurrent migrators on one PostgreSQL serialise: the schema is applied ex
   const reports = await Promise.all(dbs.map((d) => migrate(d)));
   assert.equal(reports.flatMap((r) => r.applied).length, 1);
   assert.ok(reports.every((r) => r.current === 1));
+});
+
+/**
+ * `db` where `race(tx)` runs right after the first migration's transaction takes the lock, as if another
+ * migrator had held the lock and applied it meanwhile. (Lock 1 is migrate's schema_migrations setup.)
+ */
+function racedAfterLock(db: Database, race: (tx: Queryable) => Promise<void>): Database {
+  let locks = 0;
+  return {
+    dialect: db.dialect,
+    query: async <R>(text: string, params?: readonly unknown[]) => await db.query<R>(text, params),
+    exec: async (sql: string) => await db.exec(sql),
+    close: async () => await db.close(),
+    transaction: async <T>(fn: (tx: Queryable) => Promise<T>) => await db.transaction(async (tx) => await fn({
+      exec: async (sql: string) => await tx.exec(sql),
+      query: async <R>(text: string, params?: readonly unknown[]): Promise<QueryResult<R>> => {
+        const res = await tx.query<R>(text, params);
+        if (text.includes("pg_advisory_xact_lock") && ++locks === 2) await race(tx);
+        return res;
+      },
+    })),
+  };
+}
+
+test("PGlite: a migration another migrator applied while this one waited for the lock is not applied again", async () => {
+  // Regression: PGlite reported rowCount 0 for a SELECT that matched, so the re-check under the lock
+  // never saw the other migrator's row and ran the migration a second time (failing here on CREATE TABLE).
+  const inner = await openPglite();
+  try {
+    const m = parseMigration("001_raced.sql", "CREATE TABLE raced_table (n int);\n");
+    const db = racedAfterLock(inner, async (tx) => {
+      await tx.exec(m.sql);
+      await tx.query("INSERT INTO schema_migrations (version, name, checksum, duration_ms) VALUES ($1, $2, $3, 0)", [m.version, m.name, m.checksum]);
+    });
+    const rep = await migrate(db, { migrations: [m], capabilities: [] });
+    assert.deepEqual(rep.applied, []);
+    assert.equal(rep.current, 1);
+    assert.ok((await tables(inner)).includes("raced_table"));
+  } finally {
+    await inner.close();
+  }
 });
