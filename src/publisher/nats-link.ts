@@ -21,6 +21,8 @@ export interface NatsLinkOptions {
   reconnectTimeWaitMs?: number;
   /** Longest wait between first-connect attempts, ms. Default 2 000. */
   connectRetryMaxMs?: number;
+  /** One connect attempt gives up after this long (a server that accepts TCP but never speaks), ms. Default 5 000. */
+  connectTimeoutMs?: number;
   /** Stream settings applied after each (re)connect. */
   stream?: EventStreamOptions;
   /** Connection and stream-setup errors (for logging). */
@@ -150,6 +152,7 @@ export class NatsLink {
           name: this.o.name ?? "tbg-publisher",
           maxReconnectAttempts: -1,
           reconnectTimeWait: this.o.reconnectTimeWaitMs ?? 1_000,
+          timeout: this.o.connectTimeoutMs ?? 5_000,
           ...authOptions(this.o.auth),
         });
       } catch (err) {
