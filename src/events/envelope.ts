@@ -33,12 +33,22 @@ export interface EventFactory {
 }
 
 /**
- * Default clock: `performance.timeOrigin + performance.now()` gives sub-millisecond resolution
- * (Date.now() only has milliseconds), so µs timestamps order events within the same ms.
+ * Default clock: wall time with sub-millisecond resolution (Date.now() only has milliseconds, so µs
+ * timestamps could not order events within one ms). `performance.now()` supplies the fraction, but it is
+ * monotonic from process start: it ignores NTP steps and stops during a VM suspend. So the offset to wall
+ * time is re-read from Date.now() at most once a second, and event time follows the wall clock (as the
+ * records' ISO weeks do) within a second of any step.
  */
 export function systemClockMs(): number {
-  return performance.timeOrigin + performance.now();
+  const mono = performance.now();
+  if (mono - clockAnchorMono > 1000) {
+    clockOffsetMs = Date.now() - mono;
+    clockAnchorMono = mono;
+  }
+  return mono + clockOffsetMs;
 }
+let clockAnchorMono = performance.now();
+let clockOffsetMs = Date.now() - clockAnchorMono;
 
 const POOL_UUIDS = 256;
 /** Default randomness: one randomFillSync per 256 ids instead of one per id (shares are hot path). */
