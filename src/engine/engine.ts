@@ -289,7 +289,7 @@ export class Engine {
       now: this.now,
       settings: this.sessionSettings,
       currentJob: () => this.jobs.current,
-      refreshJob: () => this.jobs.refreshJob(this.now()),
+      refreshJob: (have) => this.jobs.refreshJob(this.now(), have),
       lookupJob: (id, now) => this.jobs.lookup(id, now),
       duplicates: this.duplicates,
       coinbaseParts: (job, payout) => this.coinbase!.parts(job.template, payout),

@@ -19,6 +19,7 @@ import { hashMeetsTargetBuffer, hashToDifficulty, difficultyToTarget, targetToBu
 import { RejectReason } from "../stratum/errors.ts";
 import type { SubmitParams } from "../stratum/messages.ts";
 import type { Job, JobLookup } from "../work/jobs.ts";
+import type { TemplateWork } from "../work/template.ts";
 import type { CoinbaseParts } from "../work/coinbase-cache.ts";
 
 /** Bitcoin's consensus allows a block time up to 2 h past the node's clock; we stop at 7200 s too. */
@@ -63,41 +64,31 @@ export interface ShareVerdict {
 }
 
 /**
- * Remembers accepted share identities per job; forgotten with the job. Only shares that met their
- * target (or a block) are recorded: recording every submit would let a client grow the set without
- * doing any work (random nonces at the message rate), so memory is bounded by real hashing.
+ * Remembers accepted share identities per template; forgotten with the template. Keyed by the template,
+ * not the job: every job on one template (the broadcast one and the refresh jobs minted by difficulty
+ * changes) has the same coinbase and branch, so the same (extranonce1, extranonce2, ntime, nonce, version)
+ * is the same header whatever job id it is submitted under. Only shares that met their target (or a
+ * block) are recorded: recording every submit would let a client grow the set without doing any work
+ * (random nonces at the message rate), so memory is bounded by real hashing.
  */
 export class DuplicateFilter {
-  private readonly seen = new WeakMap<Job, Set<string>>();
+  private readonly seen = new WeakMap<TemplateWork, Set<string>>();
   private count = 0;
 
   has(job: Job, key: string): boolean {
-    return this.seen.get(job)?.has(key) ?? false;
+    return this.seen.get(job.template)?.has(key) ?? false;
   }
 
   /** Records a share identity (after it passed the hash checks). */
   add(job: Job, key: string): void {
-    let set = this.seen.get(job);
+    let set = this.seen.get(job.template);
     if (!set) {
       set = new Set();
-      this.seen.set(job, set);
+      this.seen.set(job.template, set);
     }
     if (set.has(key)) return;
     set.add(key);
     this.count++;
-  }
-
-  /** Returns true if the key was already there; otherwise records it. */
-  checkAndAdd(job: Job, key: string): boolean {
-    let set = this.seen.get(job);
-    if (!set) {
-      set = new Set();
-      this.seen.set(job, set);
-    }
-    if (set.has(key)) return true;
-    set.add(key);
-    this.count++;
-    return false;
   }
 
   /** Shares recorded since start (for metrics). */

@@ -33,7 +33,8 @@ export interface SessionHost {
   now(): number;
   settings: SessionSettings;
   currentJob(): Job | null;
-  refreshJob(): Job | null;
+  /** A job id this connection does not hold yet on the current template (`haveJobId`: the newest it holds). */
+  refreshJob(haveJobId: string | null): Job | null;
   lookupJob(jobId: string, nowMs: number): JobLookup;
   duplicates: DuplicateFilter;
   coinbaseParts(job: Job, payout: Payout): CoinbaseParts;
@@ -80,6 +81,8 @@ export class Session implements ShareContext {
   difficulty: number;
   /** Difficulty in force when each job was sent here; pruned as jobs age. */
   private readonly jobDifficulty = new Map<string, number>();
+  /** The newest job sent here. */
+  private lastJobId: string | null = null;
   private suggested: number | null = null;
   /** A client-requested difficulty waiting for CLIENT_DIFFICULTY_CHANGE_MIN_MS to pass. */
   private pendingClientDifficulty: { difficulty: number; reason: "suggest" | "minimum" } | null = null;
@@ -255,6 +258,15 @@ export class Session implements ShareContext {
       this.transport.send(encodeError(req.id, Errors.unauthorized(`at most ${MAX_AUTHORIZED_PER_CONNECTION} workers per connection`)));
       return;
     }
+    // Solo: the coinbase of this connection pays one address. A proxy multiplexing several payout
+    // addresses on one connection would see a second one's blocks pay the first: refuse it clearly
+    // (more worker names for the same address are fine).
+    if (this.identity && result.identity.address !== this.identity.address) {
+      const message = `this connection already mines for ${this.identity.address}; open another connection for ${result.identity.address}`;
+      this.host.onProtocolError(this, "auth_failed", message);
+      this.transport.send(encodeError(req.id, Errors.unauthorized(message)));
+      return;
+    }
     this.authorized.add(req.username);
     const first = this.identity === null;
     if (first) {
@@ -309,6 +321,7 @@ export class Session implements ShareContext {
   sendJob(job: Job, forceClean = false): void {
     if (this.closed || !this.workStarted || !this.payout) return;
     const parts = this.host.coinbaseParts(job, this.payout);
+    this.lastJobId = job.id;
     this.jobDifficulty.set(job.id, this.difficulty);
     if (this.jobDifficulty.size > 64) {
       // Oldest first (Map keeps insertion order); far more than any live job set.
@@ -330,7 +343,7 @@ export class Session implements ShareContext {
     this.vardiff.reset(this.host.now());
     this.transport.send(encodeSetDifficulty(next));
     this.host.onDifficulty(this, old, next, reason);
-    const job = this.host.refreshJob();
+    const job = this.host.refreshJob(this.lastJobId);
     if (job) this.sendJob(job);
   }
 

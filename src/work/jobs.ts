@@ -84,9 +84,17 @@ export class JobRegistry {
   /**
    * A fresh job id on the current template (clean_jobs=false): sent after a difficulty change so a
    * miner never redoes old work under a new difficulty (ESP-Miner#1603: same id again → duplicates).
+   * `haveJobId` is the newest job the asking connection already holds: when the newest refresh job on
+   * this template is one it does not hold yet, that job is reused, so difficulty churn on many connections
+   * mints about one job per round instead of one per connection (which let free connections fill the
+   * registry and evict the job everyone mines on). Without `haveJobId` a new job is always made.
    */
-  refreshJob(nowMs: number): Job | null {
+  refreshJob(nowMs: number, haveJobId?: string | null): Job | null {
     if (!this.currentTemplate) return null;
+    const newest = this.latest;
+    if (haveJobId !== undefined && newest && newest.template === this.currentTemplate && newest.id !== haveJobId && nowMs - newest.createdAtMs < 60_000) {
+      return newest;
+    }
     return this.make(this.currentTemplate, false, nowMs);
   }
 
@@ -110,9 +118,8 @@ export class JobRegistry {
     const job: Job = { id: seq.toString(16), seq, template, ntime, ntimeHex: u32hex(ntime), cleanJobs, createdAtMs: nowMs };
     this.jobs.set(job.id, job);
     this.latest = job;
-    // A hard bound, whatever mints jobs (per-connection difficulty changes do): drop the oldest first.
+    // A hard bound, whatever mints jobs: forget the oldest first, O(1) each (Map order is insertion order).
     if (this.jobs.size > this.maxJobs) {
-      this.prune(nowMs);
       for (const id of this.jobs.keys()) {
         if (this.jobs.size <= this.maxJobs) break;
         this.jobs.delete(id);

@@ -158,6 +158,18 @@ describe("every reject reason with its conventional code", () => {
     c.close();
   });
 
+  test("a second payout address on one connection is refused (its blocks would pay the first); more workers of the same address are fine", async () => {
+    const { c } = await ready();
+    const other = await c.request("mining.authorize", [`${MAINNET_ADDRESSES.p2tr}.w2`, "x"]);
+    assert.equal(other.error?.[0], 24);
+    assert.match(other.error![1], /already mines for/);
+    const sameAddress = await c.request("mining.authorize", [`${MAINNET_ADDRESSES.p2wpkh}.rig2`, "x"]);
+    assert.equal(sameAddress.result, true);
+    const r = await c.request("mining.submit", [`${MAINNET_ADDRESSES.p2tr}.w2`, "1", "0000000000000000", "00000000", "00000000"]);
+    assert.equal(r.error?.[0], 24, "the refused worker cannot submit");
+    c.close();
+  });
+
   test("malformed submit params: 20", async () => {
     const { c } = await ready();
     const r = await c.request("mining.submit", [USER, "1", "00"]);
@@ -217,6 +229,23 @@ describe("every reject reason with its conventional code", () => {
     const shortNonce = [...params];
     shortNonce[4] = nonce.toString(16); // no leading zeros
     if (shortNonce[4] !== params[4]) assert.equal((await c.request("mining.submit", shortNonce)).error?.[0], 22);
+    c.close();
+  });
+
+  test("duplicate: the same work re-submitted under a refresh job's id (same template) is 22", async () => {
+    const { c, job } = await ready();
+    const before = c.notifies().length;
+    await c.request("mining.suggest_difficulty", [0.00002]);
+    await c.until(() => c.notifies().length > before, 5000, "a refresh job after the difficulty change");
+    const refresh = c.lastNotify()!;
+    assert.notEqual(refresh.jobId, job.jobId);
+    assert.equal(refresh.prevhashStratum, job.prevhashStratum);
+    // The header only depends on the template, extranonce1/2, ntime, nonce and version: use the later ntime.
+    const w = c.work({ ...job, ntimeHex: refresh.ntimeHex }, en2(21, 8), 0, 0.00002);
+    const params = c.submitParams(USER, w, c.findNonce(w, "share"));
+    assert.equal((await c.request("mining.submit", params)).result, true);
+    const again = await c.request("mining.submit", [params[0], refresh.jobId, ...params.slice(2)]);
+    assert.equal(again.error?.[0], 22);
     c.close();
   });
 

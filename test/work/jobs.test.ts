@@ -45,3 +45,18 @@ test("the registry never holds more than maxJobs; the oldest go first and the la
   assert.equal(r.lookup(first.id, 1000).kind, "unknown");
   assert.equal(r.lookup(last.id, 1000).kind, "current");
 });
+
+test("difficulty churn on many connections reuses the newest refresh job instead of minting one each", () => {
+  const r = new JobRegistry();
+  const broadcast = r.addTemplate(tpl("aa"), 0).job;
+  const held = new Array<string>(1000).fill(broadcast.id); // every connection holds the broadcast job
+  for (let round = 1; round <= 5; round++) {
+    for (let c = 0; c < held.length; c++) {
+      const j = r.refreshJob(round * 5000, held[c])!;
+      assert.notEqual(j.id, held[c], "always a job the connection does not hold yet");
+      held[c] = j.id;
+    }
+  }
+  assert.ok(r.size <= 1 + 5 * 2, `jobs minted for 5,000 difficulty changes: ${r.size}`);
+  assert.equal(r.lookup(broadcast.id, 25_000).kind, "current", "the broadcast job is not evicted");
+});
