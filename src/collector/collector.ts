@@ -291,7 +291,10 @@ export class Collector {
       await this.store.close();
     });
     const s = this.batcher.stats();
-    log?.info({ received: s.received, stored: s.stored, duplicates: s.duplicates, malformed: s.malformed, rejected: s.rejected, dropped: s.dropped }, "collector stopped");
+    log?.info({
+      received: s.received, stored: s.stored, duplicates: s.duplicates, malformed: s.malformed, rejected: s.rejected, dropped: s.dropped,
+      aborted: s.aborted, abandoned_writes: s.abandonedWrites,
+    }, "collector stopped");
   }
 
   /** One attempt to open the database. `first`: a fatal migration problem is thrown instead of retried. */

@@ -100,12 +100,24 @@ export interface BatcherStats {
   lagMs: number;
   /** Exceptions thrown by hooks and callbacks. */
   hookErrors: number;
+  /**
+   * Events `close()` gave up on (outcome `aborted`): still queued, or in a write that had not finished
+   * when the close timeout ran out (that write may still commit them; a redelivery is then a duplicate).
+   */
+  aborted: number;
+  /** Writes `close()` stopped waiting for (a hung connection, say); their events are counted in `aborted`. */
+  abandonedWrites: number;
 }
 
 interface Item {
   event: MiningEvent;
   done?: DoneCallback;
+  /** Set once the event has its outcome; `done` is called exactly once. */
+  outcome?: EventOutcome;
 }
+
+/** After the close timeout, how long close() still waits for a write in progress to finish. */
+const CLOSE_GRACE_MS = 100;
 
 const defaults = {
   maxBatchEvents: 5_000,
@@ -126,8 +138,10 @@ export class Batcher {
   private wakeRetry: (() => void) | undefined;
   private readonly s: Omit<BatcherStats, "pending"> = {
     received: 0, stored: 0, duplicates: 0, malformed: 0, rejected: 0, dropped: 0, batches: 0,
-    storeErrors: 0, lastBatchMs: 0, maxBatchMs: 0, lagMs: 0, hookErrors: 0,
+    storeErrors: 0, lastBatchMs: 0, maxBatchMs: 0, lagMs: 0, hookErrors: 0, aborted: 0, abandonedWrites: 0,
   };
+  /** The batch being written, for close() to abort if the write hangs. */
+  private current: Item[] | undefined;
   private readonly now: () => number;
 
   constructor(opts: BatcherOptions) {
@@ -191,18 +205,24 @@ export class Batcher {
   /**
    * Stops accepting, tries to commit what is queued for up to `timeoutMs` (default 10 000), then
    * gives up: unstored events get `done("aborted")` (a JetStream input naks them for redelivery).
+   * Returns within about `timeoutMs` even when a write never returns (a half-open connection): that
+   * write is abandoned, its events aborted, and should it commit later their callbacks stay silent.
    */
   async close(timeoutMs = 10_000): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
-    let timer: NodeJS.Timeout | undefined;
-    const deadline = new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)));
-    await Promise.race([this.flush(), deadline]);
-    clearTimeout(timer);
+    await withTimeout(this.flush(), timeoutMs);
     this.closed = true;
     this.wakeRetry?.();
-    await this.flushing;
-    for (const item of this.queue.splice(0)) this.call(item.done, "aborted");
+    const flushing = this.flushing;
+    // Still flushing means the timeout ran out. A retry sleep ends at once (wakeRetry); only a write in
+    // progress can keep this waiting, and a hung one (half-open connection) must not hang shutdown.
+    if (flushing && (await withTimeout(flushing.then(() => true), CLOSE_GRACE_MS)) !== true) {
+      this.s.abandonedWrites++;
+      for (const item of this.current ?? []) this.finish(item, "aborted");
+      this.inFlight = 0;
+    }
+    for (const item of this.queue.splice(0)) this.finish(item, "aborted");
   }
 
   private kick(): void {
@@ -216,6 +236,7 @@ export class Batcher {
   private async runBatch(): Promise<void> {
     const batch = this.queue.splice(0, this.o.maxBatchEvents);
     this.inFlight = batch.length;
+    this.current = batch;
     const started = this.now();
     try {
       const unsettled = await this.writeWithRetry(batch);
@@ -229,6 +250,7 @@ export class Batcher {
       this.s.maxBatchMs = Math.max(this.s.maxBatchMs, ms);
     } finally {
       this.inFlight = 0;
+      this.current = undefined;
     }
   }
 
@@ -240,13 +262,11 @@ export class Batcher {
    */
   private async writeWithRetry(batch: Item[]): Promise<Item[]> {
     let delay = this.o.retryInitialMs;
-    const settled = new Set<Item>();
     for (let attempt = 0; ; attempt++) {
-      const rest = settled.size === 0 ? batch : batch.filter((i) => !settled.has(i));
-      if (rest.length === 0) return rest;
-      if (this.closed) return rest;
+      const rest = batch.filter((i) => i.outcome === undefined);
+      if (rest.length === 0 || this.closed) return rest;
       try {
-        await this.writeSplitting(rest, settled);
+        await this.writeSplitting(rest);
         return [];
       } catch (err) {
         this.s.storeErrors++;
@@ -259,10 +279,10 @@ export class Batcher {
   }
 
   /**
-   * Writes `items`; on a data error splits them to isolate the refused event(s). Adds every item that
-   * got its outcome (committed or rejected) to `settled`. Transient errors propagate.
+   * Writes `items`; on a data error splits them to isolate the refused event(s). Every item committed
+   * or rejected gets its outcome; transient errors propagate.
    */
-  private async writeSplitting(items: Item[], settled: Set<Item>): Promise<void> {
+  private async writeSplitting(items: Item[]): Promise<void> {
     if (items.length === 0) return;
     let result: WriteResult;
     try {
@@ -272,17 +292,15 @@ export class Batcher {
       if (!(e instanceof StoreDataError)) throw e;
       if (items.length === 1) {
         this.s.rejected++;
-        settled.add(items[0]);
         this.o.onError?.(e, { event: items[0].event });
-        this.call(items[0].done, "rejected", e.message);
+        this.finish(items[0], "rejected", e.message);
         return;
       }
       const mid = Math.ceil(items.length / 2);
-      await this.writeSplitting(items.slice(0, mid), settled);
-      await this.writeSplitting(items.slice(mid), settled);
+      await this.writeSplitting(items.slice(0, mid));
+      await this.writeSplitting(items.slice(mid));
       return;
     }
-    for (const i of items) settled.add(i);
     this.committed(items, result);
   }
 
@@ -310,7 +328,15 @@ export class Batcher {
     }
     // The first copy of an id the store inserted is "stored"; repeats inside the batch are duplicates.
     const fresh = new Set(result.insertedEvents.map((e) => e.event_id.toLowerCase()));
-    for (const i of items) this.call(i.done, fresh.delete(i.event.event_id.toLowerCase()) ? "stored" : "duplicate");
+    for (const i of items) this.finish(i, fresh.delete(i.event.event_id.toLowerCase()) ? "stored" : "duplicate");
+  }
+
+  /** Gives a queued event its outcome, once: later outcomes (a write abandoned at close that commits after all) are ignored. */
+  private finish(item: Item, outcome: EventOutcome, detail?: string): void {
+    if (item.outcome !== undefined) return;
+    item.outcome = outcome;
+    if (outcome === "aborted") this.s.aborted++;
+    this.call(item.done, outcome, detail);
   }
 
   private call(done: DoneCallback | undefined, outcome: EventOutcome, detail?: string): void {
@@ -334,5 +360,15 @@ export class Batcher {
         resolve();
       };
     });
+  }
+}
+
+/** `p`'s value, or undefined once `ms` passed first. */
+async function withTimeout<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
+  let t: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([p, new Promise<undefined>((resolve) => (t = setTimeout(() => resolve(undefined), ms)))]);
+  } finally {
+    clearTimeout(t);
   }
 }

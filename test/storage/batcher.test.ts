@@ -6,7 +6,7 @@ import { StoreUnavailableError } from "../../src/storage/errors.ts";
 import type { StreamSink, StreamSinkStats } from "../../src/storage/redis-streams.ts";
 import type { MiningEvent } from "../../src/events/types.ts";
 import { validateEvent } from "../../src/events/schemas.ts";
-import { makeShares } from "./fixtures.ts";
+import { makeShares, waitFor } from "./fixtures.ts";
 
 /** In-memory store keyed by event_id; can be told to fail transiently or to refuse one event's data. */
 class FakeStore implements EventStore {
@@ -185,6 +185,33 @@ test("close gives up on a store that stays down and aborts what it holds", async
   await b.close(50);
   assert.deepEqual(outcomes, ["aborted", "aborted", "aborted"]);
   assert.equal(b.push(makeShares(1)[0]), false);
+});
+
+test("close(timeoutMs) returns in bounded time when a write never returns: the write is abandoned, its events and the queued ones aborted once", async () => {
+  // A half-open TCP connection: writeBatch neither resolves nor rejects (until the test lets it).
+  let release: (() => void) | undefined;
+  const hung = new FakeStore();
+  const inner = hung.writeBatch.bind(hung);
+  hung.writeBatch = async (events) => {
+    if (hung.calls++ === 0) await new Promise<void>((resolve) => (release = resolve));
+    return await inner(events);
+  };
+  const events = makeShares(5);
+  const { log, done } = outcomeLog();
+  const b = new Batcher({ store: hung, maxBatchEvents: 3, flushIntervalMs: 60_000 });
+  for (const e of events) b.push(e, done(e)); // the first 3 go to the store at once, 2 stay queued
+  assert.equal(hung.calls, 1);
+  const started = performance.now();
+  await b.close(200);
+  const tookMs = performance.now() - started;
+  assert.ok(tookMs < 1_000, `close took ${tookMs.toFixed(0)} ms`);
+  for (const [i, e] of events.entries()) assert.deepEqual(log.get(e.event_id), ["aborted"], `event ${i}`);
+  assert.deepEqual([b.stats().aborted, b.stats().abandonedWrites, b.stats().pending], [5, 1, 0]);
+  // The abandoned write commits after all: counted as stored, but no second outcome.
+  release!();
+  await waitFor(() => b.stats().batches === 1, "the abandoned write finished");
+  assert.equal(b.stats().stored, 3);
+  for (const e of events) assert.equal(log.get(e.event_id)?.length, 1);
 });
 
 test("the interval timer flushes without an explicit flush()", async (t) => {
