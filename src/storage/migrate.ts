@@ -190,6 +190,9 @@ export async function migrate(db: Database, opts: MigrateOptions = {}): Promise<
         await tx.query("SELECT pg_advisory_xact_lock($1)", [LOCK_KEY]);
         const again = await tx.query("SELECT 1 FROM schema_migrations WHERE version = $1", [m.version]);
         if (again.rows.length > 0) return false; // another process applied it while we waited
+        // A migration may rewrite a big table (TimescaleDB's create_hypertable with migrate_data):
+        // lift the pool's statement_timeout for this transaction only.
+        await tx.exec("SET LOCAL statement_timeout = 0");
         await tx.exec(m.sql);
         await tx.query("INSERT INTO schema_migrations (version, name, checksum, duration_ms) VALUES ($1, $2, $3, $4)", [
           m.version, m.name, m.checksum, Math.round(performance.now() - started),

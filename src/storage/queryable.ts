@@ -6,6 +6,7 @@
  */
 import pg from "pg";
 import type { PGlite, PGliteOptions, Transaction } from "@electric-sql/pglite";
+import { sqlStateOf } from "./errors.ts";
 
 /** Rows of a query plus the affected-row count. */
 export interface QueryResult<R> {
@@ -34,25 +35,64 @@ export interface Database extends Queryable {
 
 // ------------------------------------------------------------------ pg
 
+/**
+ * Defaults of {@link PostgresOptions}. A half-open TCP connection (server host gone, NAT entry
+ * expired) neither answers nor errors: without a client-side timeout a write would wait forever and
+ * hold up the batcher behind it. The server-side timeouts free its locks when the client vanished.
+ */
+export const POSTGRES_DEFAULTS = {
+  /** Pool size: the writer uses one connection per batch; the rest serve readers. */
+  maxConnections: 4,
+  /** Connect timeout per attempt, ms. */
+  connectTimeoutMs: 5_000,
+  /**
+   * Client-side limit per `query()` and per BEGIN/COMMIT/ROLLBACK, ms (pg `query_timeout`): past it the
+   * query fails (retried by the batcher) and its connection is discarded. Batch statements take
+   * milliseconds; 30 s is far above any healthy one. `exec()` (migration files) has no client limit.
+   */
+  queryTimeoutMs: 30_000,
+  /** Server-side `statement_timeout`, ms; migrations lift it for their own transaction. */
+  statementTimeoutMs: 30_000,
+  /** Server-side `idle_in_transaction_session_timeout`, ms: a client that vanished mid-transaction loses its locks. */
+  idleInTransactionTimeoutMs: 60_000,
+  /** TCP keepalive starts probing an idle connection after this long, ms (the OS's probe count and interval apply). */
+  keepAliveInitialDelayMs: 10_000,
+} as const;
+
 /** Options for {@link openPostgres}. */
 export interface PostgresOptions {
   /** `postgres://user@host:port/db`. */
   url: string;
-  /** Pool size. Default 4: the writer uses one connection per batch; the rest serve readers. */
+  /** Pool size. Default {@link POSTGRES_DEFAULTS}.maxConnections. */
   maxConnections?: number;
-  /** Connect timeout per attempt, ms. Default 5 000. */
+  /** Connect timeout per attempt, ms. Default {@link POSTGRES_DEFAULTS}.connectTimeoutMs. */
   connectTimeoutMs?: number;
+  /** Client-side query timeout, ms; 0 = none. Default {@link POSTGRES_DEFAULTS}.queryTimeoutMs. */
+  queryTimeoutMs?: number;
+  /** Server-side `statement_timeout`, ms; 0 = none. Default {@link POSTGRES_DEFAULTS}.statementTimeoutMs. */
+  statementTimeoutMs?: number;
+  /** Server-side `idle_in_transaction_session_timeout`, ms; 0 = none. Default {@link POSTGRES_DEFAULTS}.idleInTransactionTimeoutMs. */
+  idleInTransactionTimeoutMs?: number;
   /** Receives errors of idle pooled connections (e.g. the server restarted). Default: ignored. */
   onError?: (err: Error) => void;
   /** `application_name` shown in pg_stat_activity. Default `tbg`. */
   applicationName?: string;
 }
 
+/** pg honours a per-query `query_timeout` (Client#query reads it from the config) that its types omit. */
+function withQueryTimeout(config: pg.QueryConfig, queryTimeoutMs: number): pg.QueryConfig {
+  const withTimeout: pg.QueryConfig & { query_timeout: number } = { ...config, query_timeout: queryTimeoutMs };
+  return withTimeout;
+}
+
 class PgQueryable implements Queryable {
-  constructor(protected readonly client: pg.Pool | pg.PoolClient) {}
+  constructor(
+    protected readonly client: pg.Pool | pg.PoolClient,
+    protected readonly queryTimeoutMs: number,
+  ) {}
 
   async query<R>(text: string, params?: readonly unknown[]): Promise<QueryResult<R>> {
-    const res = await this.client.query(text, params as unknown[] | undefined);
+    const res = await this.client.query(withQueryTimeout({ text, values: params as unknown[] | undefined }, this.queryTimeoutMs));
     return { rows: res.rows as R[], rowCount: res.rowCount ?? 0 };
   }
 
@@ -64,8 +104,8 @@ class PgQueryable implements Queryable {
 
 class PgDatabase extends PgQueryable implements Database {
   readonly dialect = "postgres" as const;
-  constructor(private readonly pool: pg.Pool) {
-    super(pool);
+  constructor(private readonly pool: pg.Pool, queryTimeoutMs: number) {
+    super(pool, queryTimeoutMs);
   }
 
   async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
@@ -77,17 +117,24 @@ class PgDatabase extends PgQueryable implements Database {
       broken = err;
     };
     client.on("error", onError);
+    const control = (text: string) => client.query(withQueryTimeout({ text }, this.queryTimeoutMs));
     try {
-      await client.query("BEGIN");
-      const out = await fn(new PgQueryable(client));
-      await client.query("COMMIT");
+      await control("BEGIN");
+      const out = await fn(new PgQueryable(client, this.queryTimeoutMs));
+      await control("COMMIT");
       return out;
     } catch (err) {
-      try {
-        await client.query("ROLLBACK");
-      } catch (rollbackErr) {
-        // The connection itself is gone: drop it from the pool instead of reusing it.
-        broken = rollbackErr as Error;
+      if (sqlStateOf(err) === undefined) {
+        // Not the server's answer (a query timeout, a dropped socket, our own bug): the connection's
+        // state is unknown, so a ROLLBACK could hang just the same. Discard it; the server rolls back.
+        broken = err instanceof Error ? err : new Error(String(err));
+      } else {
+        try {
+          await control("ROLLBACK");
+        } catch (rollbackErr) {
+          // The connection itself is gone: drop it from the pool instead of reusing it.
+          broken = rollbackErr as Error;
+        }
       }
       throw err;
     } finally {
@@ -106,15 +153,23 @@ class PgDatabase extends PgQueryable implements Database {
  * shows up as {@link StoreUnavailableError}s that the batcher retries.
  */
 export function openPostgres(opts: PostgresOptions): Database {
+  const d = POSTGRES_DEFAULTS;
+  const statementTimeoutMs = opts.statementTimeoutMs ?? d.statementTimeoutMs;
+  const idleInTransactionTimeoutMs = opts.idleInTransactionTimeoutMs ?? d.idleInTransactionTimeoutMs;
   const pool = new pg.Pool({
     connectionString: opts.url,
-    max: opts.maxConnections ?? 4,
-    connectionTimeoutMillis: opts.connectTimeoutMs ?? 5_000,
+    max: opts.maxConnections ?? d.maxConnections,
+    connectionTimeoutMillis: opts.connectTimeoutMs ?? d.connectTimeoutMs,
     application_name: opts.applicationName ?? "tbg",
+    keepAlive: true,
+    keepAliveInitialDelayMillis: d.keepAliveInitialDelayMs,
+    // Sent as startup parameters; pg leaves out a falsy value (the server default then applies, i.e. none).
+    statement_timeout: statementTimeoutMs > 0 ? statementTimeoutMs : undefined,
+    idle_in_transaction_session_timeout: idleInTransactionTimeoutMs > 0 ? idleInTransactionTimeoutMs : undefined,
   });
   // An idle client's socket error is emitted on the pool; without a listener it would crash the process.
   pool.on("error", (err) => opts.onError?.(err));
-  return new PgDatabase(pool);
+  return new PgDatabase(pool, opts.queryTimeoutMs ?? d.queryTimeoutMs);
 }
 
 // ------------------------------------------------------------------ PGlite
