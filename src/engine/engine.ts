@@ -178,9 +178,7 @@ export class Engine {
       checkTemplate: (gbt) => void prepareTemplate(gbt, { seq: 0, versionMask: this.config.version_mask, source: "probe", nowMs: this.now() }),
       onNodeState: (status, error) => this.bus.emit("nodeState", { status, error }),
       onAllNodesFailed: (error) => this.bus.emit("nodesDown", { error }),
-      onPolledNewBlock: (hash) => {
-        if (!this.hintSources.has(hash)) this.hintSources.set(hash, "poll");
-      },
+      onPolledNewBlock: (hash) => this.noteHintSource(hash, "poll"),
     });
     await this.templateSource.start();
 
@@ -223,8 +221,7 @@ export class Engine {
 
   /** ZMQ (or any other source) says a new block exists: fetch work now. */
   newBlockHint(hashHex: string, source: string): void {
-    if (!this.hintSources.has(hashHex)) this.hintSources.set(hashHex, source);
-    if (this.hintSources.size > 64) this.hintSources.delete(this.hintSources.keys().next().value as string);
+    this.noteHintSource(hashHex, source);
     this.lastHint = hashHex;
     void this.templateSource?.newBlockHint(hashHex).then((onIt) => {
       // Still on an older tip long after the announcement (and no newer block superseded it): the serving
@@ -233,6 +230,13 @@ export class Engine {
         this.bus.emit("warning", { message: `block ${hashHex} announced by ${source} but no node served work on it within the retry window` });
       }
     });
+  }
+
+  /** Remembers who announced a tip first (bounded: the last 64 tips). */
+  private noteHintSource(hashHex: string, source: string): void {
+    if (this.hintSources.has(hashHex)) return;
+    this.hintSources.set(hashHex, source);
+    if (this.hintSources.size > 64) this.hintSources.delete(this.hintSources.keys().next().value as string);
   }
 
   /** The newest block hash announced through newBlockHint. */

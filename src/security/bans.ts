@@ -243,15 +243,32 @@ export class BanList {
     };
   }
 
+  private lastFullSweepMs = -Infinity;
+
   private record(key: string, now: number): PeerRecord {
     let rec = this.peers.get(key);
     if (rec) return rec;
     if (this.peers.size >= this.maxTracked) {
-      this.sweep();
-      // Still full: evict the oldest record (Map order is insertion order). A flood of distinct
-      // addresses may thus shorten old bans, but can never grow memory.
+      // A full sweep is O(tracked): at most once a second, or a flood of new peers would pay it per line.
+      if (now - this.lastFullSweepMs >= 1000) {
+        this.lastFullSweepMs = now;
+        this.sweep();
+      }
+      // Still full: evict the oldest record that holds no ban, looking at a bounded number of the oldest
+      // (Map order is insertion order); only if all of those are banned, the very oldest. A flood of
+      // distinct addresses can never grow memory, and rarely shortens a ban.
       if (this.peers.size >= this.maxTracked) {
-        const [oldKey, old] = this.peers.entries().next().value as [string, PeerRecord];
+        let victim: [string, PeerRecord] | null = null;
+        let looked = 0;
+        for (const entry of this.peers) {
+          victim ??= entry;
+          if (!entry[1].ban) {
+            victim = entry;
+            break;
+          }
+          if (++looked >= 64) break;
+        }
+        const [oldKey, old] = victim!;
         if (old.ban) this.endBan(old, now, false);
         this.peers.delete(oldKey);
       }

@@ -1,7 +1,7 @@
 /**
  * A found block: assembled and sent to EVERY node in parallel (SPEC §2, §4). `null` and "duplicate"
- * count as accepted (ckpool.md §4.2); a rejection is double-checked against the node's best block hash,
- * since a node may answer "inconclusive" or time out for a block it did take.
+ * count as accepted (ckpool.md §4.2); a rejection is double-checked with getblockheader (in the main
+ * chain, confirmations ≥ 1), since a node may answer "inconclusive" or time out for a block it did take.
  */
 import { coinbaseTxWithWitness } from "../bitcoin/coinbase.ts";
 import { serializeBlock } from "../bitcoin/block.ts";
@@ -38,7 +38,8 @@ export async function submitToAll(nodes: RpcClient[], blockHex: string, blockHas
       }
       if (!accepted) {
         try {
-          if ((await rpc.getBestBlockHash()) === blockHashHex) accepted = true;
+          // In the node's main chain, even if another block already extended it (a tip check would say no).
+          if ((await rpc.getBlockHeader(blockHashHex)).confirmations >= 1) accepted = true;
         } catch {
           // keep the original verdict
         }

@@ -166,32 +166,58 @@ export class TemplateSource {
 
   private async doFetch(reason: TemplateReason): Promise<void> {
     let lastErr: unknown = null;
+    // A node that answers with a template below the height being mined is behind (e.g. the first node's
+    // getblocktemplate timed out while it connected a block, and a backup is one block late): skip it
+    // rather than move every miner back onto an old parent (the last work stays). Only if every node
+    // answered and all are lower is the behind template taken: the chain really went back (invalidateblock).
+    let behind: { t: BlockTemplate; node: NodeState } | null = null;
+    let failed = 0;
+    const adopt = (t: BlockTemplate, node: NodeState) => {
+      const newTip = t.previousblockhash !== this.tipHash;
+      // Adopted first: a template the engine cannot use must neither move the tip nor count as a success.
+      this.opts.onTemplate(t, node.name, newTip && reason === "refresh" ? "new_block" : reason === "new_block" && !newTip ? "refresh" : reason);
+      this.markOk(node);
+      this.setActive(node);
+      node.templatesServed++;
+      this.tipHash = t.previousblockhash;
+      this.tipHeight = t.height;
+      this.lastTemplateMs = this.opts.now();
+    };
     for (const node of this.orderedNodes()) {
       if (this.closed) return;
       try {
         const t = await node.rpc.getBlockTemplate(this.opts.rules);
         if (this.closed) return;
-        const newTip = t.previousblockhash !== this.tipHash;
-        // Adopted first: a template the engine cannot use must neither move the tip nor count as a success.
-        this.opts.onTemplate(t, node.name, newTip && reason === "refresh" ? "new_block" : reason === "new_block" && !newTip ? "refresh" : reason);
-        this.markOk(node);
-        this.setActive(node);
-        node.templatesServed++;
-        this.tipHash = t.previousblockhash;
-        this.tipHeight = t.height;
-        this.lastTemplateMs = this.opts.now();
+        if (this.tipHeight !== null && t.height < this.tipHeight) {
+          this.opts.checkTemplate?.(t);
+          behind ??= { t, node };
+          node.lastError = `behind: its template is for height ${t.height}, the pool mines ${this.tipHeight}`;
+          continue;
+        }
+        adopt(t, node);
         return;
       } catch (err) {
         lastErr = err;
+        failed++;
         this.markFailed(node, err);
       }
     }
-    this.opts.onAllNodesFailed?.(lastErr);
+    if (behind && failed === 0) {
+      try {
+        adopt(behind.t, behind.node);
+        return;
+      } catch (err) {
+        lastErr = err;
+        this.markFailed(behind.node, err);
+      }
+    }
+    this.opts.onAllNodesFailed?.(lastErr ?? new TbgError("NODES_BEHIND", `every node that answered is behind height ${this.tipHeight}`));
     if (reason === "initial" && !this.closed) {
       await delay(1000);
       return this.doFetch(reason);
     }
   }
+
 
   /** Healthy nodes first, in configured order; then the unhealthy ones as a last resort. */
   private orderedNodes(): NodeState[] {

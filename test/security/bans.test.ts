@@ -138,6 +138,20 @@ test("memory is bounded: a flood of distinct addresses keeps at most maxTracked 
   assert.equal(bans.stats().tracked <= 100, true);
 });
 
+test("a full table does not sweep per new peer, and evicts unbanned records before banned ones", () => {
+  const { bans } = list({ maxTracked: 100 });
+  // 10 banned peers first (the oldest records), then the table filled with strike-only peers.
+  for (let p = 0; p < 10; p++) for (let i = 0; i < 3; i++) bans.strike(`192.0.2.${p}`, StrikeReason.Junk);
+  for (let i = 0; i < 90; i++) bans.strike(`10.0.0.${i}`, StrikeReason.Junk);
+  let sweeps = 0;
+  const realSweep = bans.sweep.bind(bans);
+  bans.sweep = () => (sweeps++, realSweep());
+  for (let i = 0; i < 1000; i++) bans.strike(`10.1.${i >> 8}.${i & 255}`, StrikeReason.Junk);
+  assert.ok(sweeps <= 1, `full sweeps at one instant: ${sweeps}`);
+  assert.ok(bans.stats().tracked <= 100);
+  for (let p = 0; p < 10; p++) assert.notEqual(bans.check(`192.0.2.${p}`), null, `ban on 192.0.2.${p} survives the flood`);
+});
+
 test("unban lifts a ban at once", () => {
   const { bans } = list();
   for (let i = 0; i < 3; i++) bans.strike("192.0.2.1", StrikeReason.Junk);

@@ -93,3 +93,16 @@ test("every node gets the block: an unreachable one is reported, the others stil
   assert.equal(results[1].accepted, true);
   dead.close();
 });
+
+test("a rejection from a node that does hold the block in its main chain (already built on) counts as accepted", async () => {
+  const c = await mineCandidate();
+  const hash = reverseBytes(c.hashLE).toString("hex");
+  const [first] = await submitToAll([rpc], assembleBlockHex(c), hash);
+  assert.equal(first.accepted, true);
+  await node.mine(1); // someone builds on it: it is no longer the tip
+  // A node that answers a misleading rejection (e.g. "inconclusive" after a timeout) for a block it has.
+  const confused = { name: "confused", submitBlock: async () => "inconclusive", getBlockHeader: (h: string) => rpc.getBlockHeader(h) } as unknown as RpcClient;
+  const [r] = await submitToAll([confused], assembleBlockHex(c), hash);
+  assert.equal(r.result, "inconclusive");
+  assert.equal(r.accepted, true, "getblockheader shows it in the main chain");
+});

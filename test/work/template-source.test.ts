@@ -141,6 +141,25 @@ describe("TemplateSource: failover", () => {
     await waitFor(() => active() === "a", "a preferred once caught up", 3_000);
   });
 
+  it("when the serving node errors and the backup is a block behind, miners keep the current work (no clean jobs onto the old parent)", async () => {
+    const [a, b] = [new ScriptedNode("a"), new ScriptedNode("b")];
+    a.tip = H(7);
+    a.height = 2;
+    const { adopted, active } = await setup([a, b]);
+    assert.equal(adopted.at(-1)?.prev, H(7));
+    a.mode = "refuse"; // e.g. its getblocktemplate timed out while it connected a block
+    await source!.fetch("refresh");
+    assert.equal(active(), "a", "the behind backup did not take over");
+    assert.ok(!adopted.some((t) => t.prev === H(0)), "never moved to b's older tip");
+    assert.match(source!.status()[1].lastError ?? "", /behind/);
+    // Every node answers and all are lower: the chain really went back, so the lower template is taken.
+    a.mode = "ok";
+    a.tip = H(0);
+    a.height = 1;
+    await source!.fetch("refresh");
+    assert.equal(adopted.at(-1)?.prev, H(0));
+  });
+
   it("a poll that hangs for pollStallMs counts as a failure (NODE_STALLED)", async () => {
     const [a, b] = [new ScriptedNode("a"), new ScriptedNode("b")];
     const { active } = await setup([a, b], { pollMs: 50, pollStallMs: 200 });
