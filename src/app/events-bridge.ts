@@ -104,6 +104,9 @@ function clip(s: string, max: number): string {
 }
 
 /** Turns engine bus events into mining events; see the module comment. */
+/** hashrate_update events emitted per event-loop turn. */
+const HASHRATE_BATCH = 2_000;
+
 export class EventsBridge {
   private readonly engine: BridgeEngine;
   private readonly out: MiningEventOutput | null;
@@ -137,21 +140,39 @@ export class EventsBridge {
     if (every > 0) this.timer = this.timers.setInterval(() => this.emitHashrates(), every);
   }
 
-  /** Emit one `hashrate_update` per active worker and per user now. Returns how many were handed over. */
+  /**
+   * Emit one `hashrate_update` per active worker and per user. The first 2,000 go out now; a larger fleet
+   * is emitted in further batches of 2,000 on later turns of the event loop, so a minute's tick for 100k
+   * workers never stalls share validation (~3 µs an event). Returns how many were handed over now.
+   */
+  private closed = false;
+
   emitHashrates(): number {
     if (!this.out?.isEnabled("hashrate_update")) return 0;
-    let n = 0;
+    let entries: HashrateEntry[];
     try {
-      const nowMs = this.engine.now();
-      for (const e of this.engine.stats.snapshot(nowMs, this.opts.hashrateActiveWithinMs ?? EVENTS_BRIDGE_DEFAULTS.hashrateActiveWithinMs)) {
-        const h = e.hashrate;
-        const hs = { "1m": finite(h["1m"]), "5m": finite(h["5m"]), "1h": finite(h["1h"]), "1d": finite(h["1d"]), "7d": finite(h["7d"]) };
-        if (this.out.emit("hashrate_update", { user: e.user, worker: e.worker === null ? null : clip(e.worker, 128), hashrate_hs: hs })) n++;
-      }
+      entries = this.engine.stats.snapshot(this.engine.now(), this.opts.hashrateActiveWithinMs ?? EVENTS_BRIDGE_DEFAULTS.hashrateActiveWithinMs);
     } catch (err) {
       this.fail(err, "hashrate");
+      return 0;
     }
-    return n;
+    const batch = (from: number): number => {
+      let n = 0;
+      const to = Math.min(entries.length, from + HASHRATE_BATCH);
+      try {
+        for (let i = from; i < to; i++) {
+          const e = entries[i];
+          const h = e.hashrate;
+          const hs = { "1m": finite(h["1m"]), "5m": finite(h["5m"]), "1h": finite(h["1h"]), "1d": finite(h["1d"]), "7d": finite(h["7d"]) };
+          if (this.out?.emit("hashrate_update", { user: e.user, worker: e.worker === null ? null : clip(e.worker, 128), hashrate_hs: hs })) n++;
+        }
+      } catch (err) {
+        this.fail(err, "hashrate");
+      }
+      if (to < entries.length && !this.closed) setImmediate(() => batch(to));
+      return n;
+    };
+    return batch(0);
   }
 
   stats(): EventsBridgeStats {
@@ -160,6 +181,7 @@ export class EventsBridge {
 
   /** Unsubscribe and stop the timer. Events already handed over are the publisher's to flush. */
   async close(): Promise<void> {
+    this.closed = true;
     for (const off of this.unsubscribers.splice(0)) off();
     if (this.timer !== null) this.timers.clearInterval(this.timer);
     this.timer = null;

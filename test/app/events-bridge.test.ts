@@ -218,3 +218,14 @@ test("bridge: close() unsubscribes from the bus and stops the timer", async () =
   assert.equal(s.events().length, 0);
   assert.equal(s.bus.listenerCount("share"), 0);
 });
+
+test("bridge: a large fleet's hashrate_update events go out in batches over several event-loop turns", async () => {
+  const h = { "1m": 1, "5m": 1, "1h": 1, "1d": 1, "7d": 1 };
+  const fleet = Array.from({ length: 5000 }, (_, i) => ({ user: USER, worker: `rig${i}`, hashrate: h }));
+  const s = setup({ hashrate: fleet });
+  assert.equal(s.bridge.emitHashrates(), 2000, "the first batch at once");
+  assert.equal(ofType(s.events(), "hashrate_update").length, 2000);
+  for (let i = 0; i < 10 && ofType(s.events(), "hashrate_update").length < 5000; i++) await new Promise((r) => setImmediate(r));
+  assert.equal(ofType(s.events(), "hashrate_update").length, 5000);
+  s.valid();
+});

@@ -80,7 +80,7 @@ export class JetStreamSink implements EventSink {
     for (; this.head < end; this.head++) {
       const { buf, type } = this.queue[this.head];
       if (this.publisher.ingest(buf)) this.sent++;
-      else this.drop("error", type);
+      else this.drop("queue_full", type); // the spool is at its size cap (block_found is never refused)
     }
     if (this.head > 4096 && this.head * 2 > this.queue.length) {
       this.queue = this.queue.slice(this.head);
