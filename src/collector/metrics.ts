@@ -67,6 +67,8 @@ export class CollectorMetrics {
     const stored = counter("tbg_collector_events_stored_total", "Events newly committed to the database");
     const duplicates = counter("tbg_collector_events_duplicate_total", "Events already in the database (replays, redeliveries)");
     const rejected = counter("tbg_collector_events_rejected_total", "Valid events the database refused for their data (isolated, the rest of the batch committed)");
+    const aborted = counter("tbg_collector_events_aborted_total", "Events not committed when close() ran out of time (NATS: redelivered later; socket: lost)");
+    const abandoned = counter("tbg_collector_abandoned_writes_total", "Batch writes still hanging when close() gave up on them");
     const batches = counter("tbg_collector_batches_total", "Batches committed");
     const storeErrors = counter("tbg_collector_store_errors_total", "Failed batch writes (each retry counts)");
     for (const input of INPUTS) {
@@ -104,6 +106,8 @@ export class CollectorMetrics {
       mirror.set(stored, {}, b.stored);
       mirror.set(duplicates, {}, b.duplicates);
       mirror.set(rejected, {}, b.rejected);
+      mirror.set(aborted, {}, b.aborted);
+      mirror.set(abandoned, {}, b.abandonedWrites);
       mirror.set(batches, {}, b.batches);
       mirror.set(storeErrors, {}, b.storeErrors);
       pending.set(b.pending);
