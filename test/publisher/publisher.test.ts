@@ -1,7 +1,7 @@
 /**
  * tbg publisher against a real nats-server (test/support/servers.ts) that is stopped while events keep
- * arriving on the datagram socket, and restarted. TBG_LONG_TESTS=1 stretches the outage to the 30 s
- * of the issue; the default is 3 s.
+ * arriving on the datagram socket, and restarted. In CI (CI=true) or with TBG_LONG_TESTS=1 the outage
+ * lasts the issue's 30 s; locally it is 3 s.
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -16,7 +16,8 @@ import { DURABLE_CONSUMERS, MINING_EVENTS_STREAM, ensureDurableConsumer, ensureE
 import { startNats } from "../support/servers.ts";
 import { BASE_US, makeEvent, makeShares, waitFor } from "../storage/fixtures.ts";
 
-const OUTAGE_MS = process.env.TBG_LONG_TESTS ? 30_000 : 3_000;
+// The issue's 30 s outage runs in CI (CI=true) and with TBG_LONG_TESTS=1; 3 s keeps local runs quick.
+const OUTAGE_MS = process.env.TBG_LONG_TESTS || process.env.CI ? 30_000 : 3_000;
 
 /** Cleanups run last-registered-first (node:test runs `after` hooks in registration order). */
 function cleanups(t: { after: (fn: () => Promise<void>) => void }) {
