@@ -29,6 +29,7 @@ import { sleep } from "../publisher/nats-link.ts";
 import type { Batcher, EventOutcome } from "../storage/batcher.ts";
 import { TbgError } from "../util/errors.ts";
 import { emptyMalformedCounts, malformedReason, type MalformedReason } from "./malformed.ts";
+import { withTimeout } from "../util/async.ts";
 
 /** Defaults of {@link JetStreamInputOptions}, each with its reason. */
 export const JETSTREAM_INPUT_DEFAULTS = {
@@ -355,14 +356,5 @@ export class JetStreamInput {
       if (missing && msgs) this.lose(msgs, `JetStream consumer info: ${err.message}`, err);
       // Anything else is transient (reconnecting); the next tick tries again.
     }
-  }
-}
-
-async function withTimeout<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
-  let t: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([p, new Promise<undefined>((resolve) => (t = setTimeout(() => resolve(undefined), ms)))]);
-  } finally {
-    clearTimeout(t);
   }
 }

@@ -22,6 +22,7 @@ import type { MiningEvent } from "../events/types.ts";
 import type { EventStore, WriteResult } from "./event-store.ts";
 import { classifyStoreError, StoreDataError } from "./errors.ts";
 import type { StreamSink } from "./redis-streams.ts";
+import { withTimeout } from "../util/async.ts";
 
 /** What became of one pushed event. */
 export type EventOutcome =
@@ -360,15 +361,5 @@ export class Batcher {
         resolve();
       };
     });
-  }
-}
-
-/** `p`'s value, or undefined once `ms` passed first. */
-async function withTimeout<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
-  let t: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([p, new Promise<undefined>((resolve) => (t = setTimeout(() => resolve(undefined), ms)))]);
-  } finally {
-    clearTimeout(t);
   }
 }
