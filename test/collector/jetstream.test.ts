@@ -24,6 +24,7 @@ import { PgEventStore } from "../../src/storage/event-store.ts";
 import type { MiningEvent } from "../../src/events/types.ts";
 import { startNats, startPostgres, type PostgresServer, type TestServer } from "../support/servers.ts";
 import { BASE_US, makeShares, waitFor } from "../storage/fixtures.ts";
+import { emptyDatabase } from "../support/reset.ts";
 
 const TBG = new URL("../../bin/tbg", import.meta.url).pathname;
 
@@ -45,10 +46,7 @@ describe("collector: JetStream event-pipeline → PostgreSQL", () => {
 
   /** Empty database schema, and a fresh stream with both platform durables (as deployed). */
   async function fresh(): Promise<void> {
-    const admin = new PgEventStore({ url: pg.url, migrate: false });
-    await admin.start();
-    await admin.database.exec("DROP SCHEMA public CASCADE; CREATE SCHEMA public;");
-    await admin.close();
+    await emptyDatabase(pg.url);
     const jsm = await jetstreamManager(nc);
     await jsm.streams.delete(MINING_EVENTS_STREAM).catch(() => false);
     await ensureEventStream(nc);

@@ -14,9 +14,9 @@ import { Collector } from "../../src/collector/collector.ts";
 import type { CollectorHealthReport } from "../../src/collector/http.ts";
 import { UnixDgramSink } from "../../src/events/sinks/unix-dgram.ts";
 import type { MiningEvent } from "../../src/events/types.ts";
-import { PgEventStore } from "../../src/storage/event-store.ts";
 import { startPostgres, startRedis, type PostgresServer, type TestServer } from "../support/servers.ts";
 import { BASE_US, makeShares, waitFor } from "../storage/fixtures.ts";
+import { emptyDatabase, emptyRedis } from "../support/reset.ts";
 
 /** Value of one Prometheus sample `name{labels}`, or null. */
 export function sample(text: string, series: string): number | null {
@@ -38,14 +38,8 @@ describe("collector: datagram socket → PostgreSQL + Redis", () => {
   });
 
   async function freshDatabase(): Promise<void> {
-    const admin = new PgEventStore({ url: pg.url, migrate: false });
-    await admin.start();
-    await admin.database.exec("DROP SCHEMA public CASCADE; CREATE SCHEMA public;");
-    await admin.close();
-    const c = createClient({ url: redis.url });
-    await c.connect();
-    await c.flushAll();
-    c.destroy();
+    await emptyDatabase(pg.url);
+    await emptyRedis(redis.url);
   }
   async function streamEntries(): Promise<number> {
     const c = createClient({ url: redis.url });

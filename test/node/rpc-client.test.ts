@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { RpcClient } from "../../src/node/rpc-client.ts";
 import { RpcConnectionError, RpcHttpError, RpcRemoteError } from "../../src/node/errors.ts";
-import { TbgError } from "../../src/util/errors.ts";
+import { rejectsWithCode } from "../support/assert.ts";
 
 type Handler = (req: http.IncomingMessage, res: http.ServerResponse, body: string) => void;
 
@@ -41,17 +41,6 @@ function json(res: http.ServerResponse, status: number, value: unknown): void {
 /** Replies like bitcoind: `{result, error, id}` echoing the request id. */
 function reply(result: unknown): Handler {
   return (_req, res, body) => json(res, 200, { result, error: null, id: (JSON.parse(body) as { id: number }).id });
-}
-
-async function rejectsWithCode(promise: Promise<unknown>, code: string): Promise<TbgError> {
-  try {
-    await promise;
-  } catch (err) {
-    assert.ok(err instanceof TbgError, `expected a TbgError, got ${String(err)}`);
-    assert.equal(err.code, code, `expected ${code}, got ${err.code}: ${err.message}`);
-    return err;
-  }
-  assert.fail(`expected rejection with ${code}`);
 }
 
 const validTemplate = {

@@ -10,6 +10,7 @@ import { PgEventStore } from "../../src/storage/event-store.ts";
 import { RedisStreamWriter } from "../../src/storage/redis-streams.ts";
 import { startPostgres, startRedis, type PostgresServer, type TestServer } from "../support/servers.ts";
 import { BASE_US, makeShares, waitFor } from "./fixtures.ts";
+import { emptyDatabase, emptyRedis } from "../support/reset.ts";
 
 describe("batcher → PostgreSQL + Redis", () => {
   let pg: PostgresServer;
@@ -39,14 +40,8 @@ describe("batcher → PostgreSQL + Redis", () => {
   });
   beforeEach(async () => {
     // Each test starts from an empty schema and empty Redis.
-    const admin = new PgEventStore({ url: pg.url, migrate: false });
-    await admin.start();
-    await admin.database.exec("DROP SCHEMA public CASCADE; CREATE SCHEMA public;");
-    await admin.close();
-    const c = createClient({ url: redis.url });
-    await c.connect();
-    await c.flushAll();
-    c.destroy();
+    await emptyDatabase(pg.url);
+    await emptyRedis(redis.url);
     store = new PgEventStore({ url: pg.url, connectTimeoutMs: 1_000 });
     await store.start();
     sink = new RedisStreamWriter({ url: redis.url, reconnectMaxDelayMs: 100 });

@@ -3,18 +3,7 @@ import assert from "node:assert/strict";
 import { startEmbeddedNode, type EmbeddedNode } from "../../../src/node/embedded/embedded-node.ts";
 import { RpcClient } from "../../../src/node/rpc-client.ts";
 import { RpcRemoteError } from "../../../src/node/errors.ts";
-import { TbgError } from "../../../src/util/errors.ts";
-
-async function rejectsWithCode(promise: Promise<unknown>, code: string): Promise<TbgError> {
-  try {
-    await promise;
-  } catch (err) {
-    assert.ok(err instanceof TbgError, `expected a TbgError, got ${String(err)}`);
-    assert.equal(err.code, code, `expected ${code}, got ${err.code}: ${err.message}`);
-    return err;
-  }
-  assert.fail(`expected rejection with ${code}`);
-}
+import { rejectsWithCode } from "../../support/assert.ts";
 
 describe("embedded node: bitcoind-compatible RPC", () => {
   let node: EmbeddedNode;
