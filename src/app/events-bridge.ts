@@ -286,7 +286,7 @@ export class EventsBridge {
       session_id: session.id,
       ip: ipOf(session),
       user_agent: session.userAgent === null ? null : clip(session.userAgent, 256),
-      extranonce1: session.extranonce1.toString("hex"),
+      extranonce1: session.extranonce1Hex,
       difficulty: session.difficulty,
     });
   }

@@ -30,6 +30,8 @@ export const MAX_NTIME_ROLL_SEC = 7000;
 /** What the connection knows that a share is checked against. */
 export interface ShareContext {
   extranonce1: Buffer;
+  /** `extranonce1` as hex (fixed per connection; part of the duplicate key). */
+  extranonce1Hex: string;
   extranonce2Size: number;
   /** The negotiated BIP310 mask (0 when the miner never configured version rolling). */
   versionMask: number;
@@ -148,9 +150,9 @@ export function validateShare(deps: ValidatorDeps, ctx: ShareContext, p: SubmitP
   // 6. duplicate: the identity as numbers, so hex case and leading zeros cannot dodge it.
   const nonce = parseInt(p.nonceHex, 16) >>> 0;
   const en2 = p.extranonce2Hex.toLowerCase();
-  const key = `${en2}:${ntime}:${nonce}:${version}`;
-  // Keyed per job and (through en2 + the session's own extranonce1) per connection.
-  const dupKey = `${ctx.extranonce1.toString("hex")}:${key}`;
+
+  // Keyed per template (see DuplicateFilter) and, through extranonce1, per connection.
+  const dupKey = `${ctx.extranonce1Hex}:${en2}:${ntime}:${nonce}:${version}`;
   if (deps.duplicates.has(job, dupKey)) return reject(RejectReason.Duplicate, job, "share already submitted");
 
   // 7. hash

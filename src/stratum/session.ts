@@ -69,6 +69,7 @@ export class Session implements ShareContext {
   readonly connectedAtMs: number;
   userAgent: string | null = null;
   extranonce1: Buffer = Buffer.alloc(0);
+  extranonce1Hex = "";
   readonly extranonce2Size: number;
   versionMask = 0;
   /** The mask the miner asked for in mining.configure (null = never negotiated version rolling). */
@@ -230,6 +231,7 @@ export class Session implements ShareContext {
   private subscribe(req: Extract<ClientRequest, { method: "mining.subscribe" }>): void {
     if (!this.subscribed) {
       this.extranonce1 = this.host.allocateExtranonce1();
+      this.extranonce1Hex = this.extranonce1.toString("hex");
       this.subscribed = true;
       this.userAgent = req.userAgent;
     }
@@ -239,7 +241,7 @@ export class Session implements ShareContext {
           ["mining.set_difficulty", this.id],
           ["mining.notify", this.id],
         ],
-        this.extranonce1.toString("hex"),
+        this.extranonce1Hex,
         this.extranonce2Size,
       ]),
     );

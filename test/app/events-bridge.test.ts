@@ -28,6 +28,7 @@ function fakeSession(over: Partial<Session> = {}): Session {
     connectedAtMs: T0 - 60_000,
     userAgent: "cpuminer/2.5.1",
     extranonce1: Buffer.from("00aabbcc", "hex"),
+    extranonce1Hex: "00aabbcc",
     identity: { username: `${USER}.rig1`, address: USER, worker: "rig1", payoutScript: Buffer.alloc(22) },
     difficulty: 0.001,
     sharesAccepted: 0,
@@ -99,10 +100,11 @@ test("bridge: a session's life becomes miner_connected, diff_updated, share_subm
 
 test("bridge: a miner that authorises before subscribing is announced when its work starts (it has an extranonce1 then)", () => {
   const s = setup();
-  const session = fakeSession({ extranonce1: Buffer.alloc(0) });
+  const session = fakeSession({ extranonce1: Buffer.alloc(0), extranonce1Hex: "" });
   s.bus.emit("authorized", session);
   assert.equal(s.events().length, 0);
   session.extranonce1 = Buffer.from("01020304", "hex");
+  session.extranonce1Hex = "01020304";
   s.bus.emit("difficulty", { session, oldDifficulty: null, newDifficulty: 0.001, reason: "initial" });
   s.valid();
   assert.deepEqual(s.events().map((e) => e.event), ["miner_connected", "diff_updated"]);
