@@ -7,15 +7,15 @@
  *
  *   node --import tsx bench/broadcast.ts [--connections 10000] [--rounds 10] [--txs 0,3000] [--json]
  */
-import { loadFixture } from "../src/benchnode/fixtures.ts";
-import { prepareTemplate } from "../src/work/template.ts";
-import { JobRegistry, type Job } from "../src/work/jobs.ts";
-import { CoinbaseFactory } from "../src/work/coinbase-cache.ts";
-import { DuplicateFilter } from "../src/shares/validator.ts";
-import { Session, type SessionHost } from "../src/stratum/session.ts";
-import { addressToOutputScript } from "../src/bitcoin/address.ts";
-import { summarize } from "../src/client/bench/stats.ts";
-import { fakeBlockHash } from "../src/benchnode/template-gen.ts";
+import { loadFixture } from "../src/tools/bench-node/fixtures.ts";
+import { prepareTemplate } from "../src/core/work/template.ts";
+import { JobRegistry, type Job } from "../src/core/work/jobs.ts";
+import { CoinbaseFactory } from "../src/core/work/coinbase-cache.ts";
+import { DuplicateFilter } from "../src/core/shares/validator.ts";
+import { Session, type SessionHost } from "../src/core/stratum/session.ts";
+import { addressToOutputScript } from "../src/core/bitcoin/address.ts";
+import { summarize } from "../src/tools/bench/stats.ts";
+import { fakeBlockHash } from "../src/tools/bench-node/template-gen.ts";
 import { MAINNET_ADDRESS, flags, isMain, machine, mainnetAddresses, num, numList, report, round, runMain, table } from "./support.ts";
 
 /** One measured configuration. */

@@ -17,7 +17,7 @@
  *                                     [--url stratum+tcp://HOST:PORT --node-rpc http://U:P@HOST:PORT [--pool-pid PID]]
  * Against another pool, its node must be a `tbg bench-node` (blocks are made with its bench_newblock RPC).
  */
-import { summarize, type LatencySummary } from "../src/client/bench/stats.ts";
+import { summarize, type LatencySummary } from "../src/tools/bench/stats.ts";
 import { Swarm } from "./swarm.ts";
 import { MAINNET_ADDRESS, TARGET_FLAGS, connectionsThatFit, flags, isMain, machine, mainnetAddresses, num, numList, openTarget, report, round, runMain, table } from "./support.ts";
 

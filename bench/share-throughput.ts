@@ -14,7 +14,7 @@
  *                                               [--duration 10] [--user ADDRESS]
  *                                               [--url stratum+tcp://HOST:PORT [--pool-pid PID]]   (another pool)
  */
-import { runBench, type BenchProgress, type BenchReport } from "../src/client/bench/bench.ts";
+import { runBench, type BenchProgress, type BenchReport } from "../src/tools/bench/bench.ts";
 import { MAINNET_ADDRESS, TARGET_FLAGS, cpuPercent, flags, isMain, machine, num, numList, openTarget, report, round, runMain, table, type ProcSample } from "./support.ts";
 
 /** One measured run. */

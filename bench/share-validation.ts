@@ -14,17 +14,17 @@
  *   node --import tsx bench/share-validation.ts [--txs 0,3000] [--shares 40000] [--json]
  */
 import { createHash, hash as oneShotHash } from "node:crypto";
-import { loadFixture } from "../src/benchnode/fixtures.ts";
-import { prepareTemplate, type TemplateWork } from "../src/work/template.ts";
-import { JobRegistry, type Job } from "../src/work/jobs.ts";
-import { CoinbaseFactory } from "../src/work/coinbase-cache.ts";
-import { DuplicateFilter, validateShare, type ValidatorDeps } from "../src/shares/validator.ts";
-import { Session, type SessionHost } from "../src/stratum/session.ts";
-import { decodeRequest, encodeError, u32hex, type SubmitParams } from "../src/stratum/messages.ts";
-import { errorTuple } from "../src/stratum/errors.ts";
-import { addressToOutputScript } from "../src/bitcoin/address.ts";
-import { merkleRootFromBranch } from "../src/bitcoin/merkle.ts";
-import { sha256d } from "../src/bitcoin/hash.ts";
+import { loadFixture } from "../src/tools/bench-node/fixtures.ts";
+import { prepareTemplate, type TemplateWork } from "../src/core/work/template.ts";
+import { JobRegistry, type Job } from "../src/core/work/jobs.ts";
+import { CoinbaseFactory } from "../src/core/work/coinbase-cache.ts";
+import { DuplicateFilter, validateShare, type ValidatorDeps } from "../src/core/shares/validator.ts";
+import { Session, type SessionHost } from "../src/core/stratum/session.ts";
+import { decodeRequest, encodeError, u32hex, type SubmitParams } from "../src/core/stratum/messages.ts";
+import { errorTuple } from "../src/core/stratum/errors.ts";
+import { addressToOutputScript } from "../src/core/bitcoin/address.ts";
+import { merkleRootFromBranch } from "../src/core/bitcoin/merkle.ts";
+import { sha256d } from "../src/core/bitcoin/hash.ts";
 import { MAINNET_ADDRESS, flags, isMain, machine, numList, num, report, round, runMain, table } from "./support.ts";
 
 const VERSION_MASK = 0x1fffe000;

@@ -5,7 +5,7 @@
  */
 import { mkdir, readFile, readdir, unlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { buildEventJsonSchemas, formatJsonSchemaFile } from "../src/events/schemas.ts";
+import { buildEventJsonSchemas, formatJsonSchemaFile } from "../src/pipeline/events/schemas.ts";
 
 const outDir = new URL("../schemas/events/", import.meta.url).pathname;
 const check = process.argv.includes("--check");

@@ -19,14 +19,14 @@
  *   letting one odd miner's event be refused as invalid or too large.
  */
 import type { EventEmitter } from "node:events";
-import type { BlockFound, EngineEventMap } from "../engine/engine.ts";
-import type { Session } from "../stratum/session.ts";
-import type { ShareVerdict } from "../shares/validator.ts";
-import type { HashrateEntry } from "../stats/miners.ts";
-import type { NodeStatus } from "../work/template-source.ts";
-import type { Job } from "../work/jobs.ts";
-import type { EventDataMap, EventType } from "../events/types.ts";
-import type { BestDiffRecords } from "../records/best-diff.ts";
+import type { BlockFound, EngineEventMap } from "../core/engine/engine.ts";
+import type { Session } from "../core/stratum/session.ts";
+import type { ShareVerdict } from "../core/shares/validator.ts";
+import type { HashrateEntry } from "../core/stats/miners.ts";
+import type { NodeStatus } from "../core/work/template-source.ts";
+import type { Job } from "../core/work/jobs.ts";
+import type { EventDataMap, EventType } from "../pipeline/events/types.ts";
+import type { BestDiffRecords } from "./records/best-diff.ts";
 
 /** What the bridge reads from the engine (the real {@link Engine} satisfies it; tests pass a fake bus). */
 export interface BridgeEngine {

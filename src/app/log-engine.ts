@@ -2,7 +2,7 @@
  * Turns engine bus events into log lines: one line per state change (node up/down, all nodes down),
  * per block, per new network block; protocol noise at debug level only.
  */
-import type { Engine } from "../engine/engine.ts";
+import type { Engine } from "../core/engine/engine.ts";
 import type { Logger } from "./logger.ts";
 import { errorText } from "../util/errors.ts";
 

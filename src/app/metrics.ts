@@ -14,12 +14,12 @@
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 import type { EventEmitter } from "node:events";
-import type { Engine, EngineEventMap } from "../engine/engine.ts";
-import type { PublisherStats } from "../events/emitter.ts";
-import { DROP_REASONS } from "../events/sink.ts";
-import { ALL_EVENT_TYPES } from "../events/types.ts";
-import { ALL_REJECT_REASONS } from "../stratum/errors.ts";
-import type { RecordLogStats } from "../records/record-log.ts";
+import type { Engine, EngineEventMap } from "../core/engine/engine.ts";
+import type { PublisherStats } from "../pipeline/events/emitter.ts";
+import { DROP_REASONS } from "../pipeline/events/sink.ts";
+import { ALL_EVENT_TYPES } from "../pipeline/events/types.ts";
+import { ALL_REJECT_REASONS } from "../core/stratum/errors.ts";
+import type { RecordLogStats } from "./records/record-log.ts";
 import { RollingRate, connectedCounts, type ZmqEndpointStatus } from "./pool-status.ts";
 
 /** Options of {@link PoolMetrics}. */

@@ -12,12 +12,12 @@
  * `close()`: bridge, publisher flush, records flush, settings watcher.
  */
 import type { PoolConfig } from "../config/types.ts";
-import type { Engine, SignatureSource } from "../engine/engine.ts";
-import { EventPublisher, parseEventTypes } from "../events/emitter.ts";
-import { createEventFactory, systemClockMs } from "../events/envelope.ts";
-import type { EventSink } from "../events/sink.ts";
-import { UnixDgramSink } from "../events/sinks/unix-dgram.ts";
-import { BestDiffRecords } from "../records/best-diff.ts";
+import type { Engine, SignatureSource } from "../core/engine/engine.ts";
+import { EventPublisher, parseEventTypes } from "../pipeline/events/emitter.ts";
+import { createEventFactory, systemClockMs } from "../pipeline/events/envelope.ts";
+import type { EventSink } from "../pipeline/events/sink.ts";
+import { UnixDgramSink } from "../pipeline/events/sinks/unix-dgram.ts";
+import { BestDiffRecords } from "./records/best-diff.ts";
 import { errorText } from "../util/errors.ts";
 import { EventsBridge } from "./events-bridge.ts";
 import { HealthServer } from "./health.ts";
@@ -25,8 +25,8 @@ import type { Logger } from "./logger.ts";
 import { PoolMetrics } from "./metrics.ts";
 import type { ZmqEndpointStatus } from "./pool-status.ts";
 import { UserSettingsFile } from "./signatures.ts";
-import { JetStreamSink } from "../events/sinks/jetstream.ts";
-import { EVENT_SUBJECT_PREFIX, MINING_EVENTS_STREAM } from "../publisher/jetstream.ts";
+import { JetStreamSink } from "../pipeline/nats/jetstream-sink.ts";
+import { EVENT_SUBJECT_PREFIX, MINING_EVENTS_STREAM } from "../pipeline/nats/jetstream.ts";
 import { join } from "node:path";
 
 /** Options of {@link Observability.start}. */

@@ -7,10 +7,10 @@
  * at least twice, so miners are hashing an old transaction set, or a new block went unnoticed).
  * Event sink trouble does not degrade: it does not stop mining and has its own counters.
  */
-import type { Engine } from "../engine/engine.ts";
-import type { PublisherStats } from "../events/emitter.ts";
-import type { DropReason } from "../events/sink.ts";
-import type { HashrateWindow } from "../stats/hashrate.ts";
+import type { Engine } from "../core/engine/engine.ts";
+import type { PublisherStats } from "../pipeline/events/emitter.ts";
+import type { DropReason } from "../pipeline/events/sink.ts";
+import type { HashrateWindow } from "../core/stats/hashrate.ts";
 
 /** One ZMQ endpoint as its subscriber reports it (the ZMQ component supplies these; extra fields pass through). */
 export interface ZmqEndpointStatus {

@@ -3,12 +3,12 @@
  * event sinks, health/metrics — wired together, started in order, closed in reverse.
  */
 import type { PoolConfig } from "../config/types.ts";
-import { Engine, type SignatureSource } from "../engine/engine.ts";
+import { Engine, type SignatureSource } from "../core/engine/engine.ts";
 import { createLogger, type LoggerHandle } from "./logger.ts";
 import { logEngine } from "./log-engine.ts";
 import { errorText } from "../util/errors.ts";
 import { Observability, type ObservabilityOptions } from "./observability.ts";
-import { ZmqBlockNotifier, type ZmqNotifierTiming } from "../node/zmq-subscriber.ts";
+import { ZmqBlockNotifier, type ZmqNotifierTiming } from "../core/bitcoind/zmq-subscriber.ts";
 import { logZmqNotifier } from "./log-zmq.ts";
 
 export interface PoolAppOptions {

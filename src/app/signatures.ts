@@ -17,7 +17,7 @@ import { watch, type FSWatcher } from "node:fs";
 import { readFile, stat } from "node:fs/promises";
 import { basename, dirname } from "node:path";
 import { TbgError, errorText } from "../util/errors.ts";
-import type { SignatureSource } from "../engine/engine.ts";
+import type { SignatureSource } from "../core/engine/engine.ts";
 
 /** Settings of one user. */
 export interface UserSettings {

@@ -8,7 +8,7 @@
 import { z } from "zod";
 import { parseHostPort, parseIpOrCidr, parseNatsServers, parseRpcUrl, parseZmqEndpoint, isHost, type Parsed } from "./address.ts";
 import type { KeyPath } from "./json-text.ts";
-import { ALL_EVENT_TYPES } from "../events/types.ts";
+import { ALL_EVENT_TYPES } from "../pipeline/events/types.ts";
 
 /** Event types a config may name in `events.types` (SPEC §5): the events module's list (a pure module). */
 export const CONFIG_EVENT_TYPES = ALL_EVENT_TYPES;

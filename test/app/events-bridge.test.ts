@@ -1,17 +1,17 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { EventEmitter } from "node:events";
-import type { EngineEventMap, BlockFound } from "../../src/engine/engine.ts";
-import type { Session } from "../../src/stratum/session.ts";
-import type { Job } from "../../src/work/jobs.ts";
-import type { HashrateEntry } from "../../src/stats/miners.ts";
+import type { EngineEventMap, BlockFound } from "../../src/core/engine/engine.ts";
+import type { Session } from "../../src/core/stratum/session.ts";
+import type { Job } from "../../src/core/work/jobs.ts";
+import type { HashrateEntry } from "../../src/core/stats/miners.ts";
 import { EventsBridge, type BridgeEngine, type BridgeTimers } from "../../src/app/events-bridge.ts";
-import { BestDiffRecords } from "../../src/records/best-diff.ts";
-import { EventPublisher } from "../../src/events/emitter.ts";
-import { createEventFactory } from "../../src/events/envelope.ts";
-import { MemorySink } from "../../src/events/sinks/memory.ts";
-import { validateEvent } from "../../src/events/schemas.ts";
-import type { EventType, MiningEvent } from "../../src/events/types.ts";
+import { BestDiffRecords } from "../../src/app/records/best-diff.ts";
+import { EventPublisher } from "../../src/pipeline/events/emitter.ts";
+import { createEventFactory } from "../../src/pipeline/events/envelope.ts";
+import { MemorySink } from "../../src/pipeline/events/sinks/memory.ts";
+import { validateEvent } from "../../src/pipeline/events/schemas.ts";
+import type { EventType, MiningEvent } from "../../src/pipeline/events/types.ts";
 
 const USER = "bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080";
 const PREV = "0f9188f13cb7b2c71f2a335e3a4fc328bf5beb436012afca590b1a11466e2206";

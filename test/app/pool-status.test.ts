@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import type { Engine } from "../../src/engine/engine.ts";
-import type { NodeStatus } from "../../src/work/template-source.ts";
+import type { Engine } from "../../src/core/engine/engine.ts";
+import type { NodeStatus } from "../../src/core/work/template-source.ts";
 import { RollingRate, healthProblems } from "../../src/app/pool-status.ts";
 
 function fakeEngine(o: { nowMs: number; lastTemplateAtMs: number; nodes: Array<Partial<NodeStatus>>; hasJob?: boolean; updateIntervalSec?: number }): Engine {

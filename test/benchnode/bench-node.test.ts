@@ -1,8 +1,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as zmq from "zeromq";
-import { startBenchNode } from "../../src/benchnode/bench-node.ts";
-import { RpcClient } from "../../src/node/rpc-client.ts";
+import { startBenchNode } from "../../src/tools/bench-node/bench-node.ts";
+import { RpcClient } from "../../src/core/bitcoind/rpc-client.ts";
 
 test("answers getblocktemplate with 0 and 3000 transactions through the pool's RPC client", async () => {
   for (const txs of [0, 3000] as const) {

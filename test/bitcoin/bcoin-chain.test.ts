@@ -5,13 +5,13 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createRequire } from "node:module";
 import { Transaction } from "bitcoinjs-lib";
-import { buildCoinbase, assembleCoinbase, coinbaseTxid, coinbaseTxWithWitness } from "../../src/bitcoin/coinbase.ts";
-import { buildHeader } from "../../src/bitcoin/header.ts";
-import { sha256, sha256d } from "../../src/bitcoin/hash.ts";
-import { hashMeetsTarget, nbitsToTarget } from "../../src/bitcoin/difficulty.ts";
-import { serializeBlock } from "../../src/bitcoin/block.ts";
-import { merkleBranch, merkleRootFromBranch, witnessCommitment, witnessCommitmentScript } from "../../src/bitcoin/merkle.ts";
-import { pushData } from "../../src/bitcoin/script-number.ts";
+import { buildCoinbase, assembleCoinbase, coinbaseTxid, coinbaseTxWithWitness } from "../../src/core/bitcoin/coinbase.ts";
+import { buildHeader } from "../../src/core/bitcoin/header.ts";
+import { sha256, sha256d } from "../../src/core/bitcoin/hash.ts";
+import { hashMeetsTarget, nbitsToTarget } from "../../src/core/bitcoin/difficulty.ts";
+import { serializeBlock } from "../../src/core/bitcoin/block.ts";
+import { merkleBranch, merkleRootFromBranch, witnessCommitment, witnessCommitmentScript } from "../../src/core/bitcoin/merkle.ts";
+import { pushData } from "../../src/core/bitcoin/script-number.ts";
 
 // Minimal shape of the untyped bcoin API used here.
 interface ChainEntry {

@@ -179,6 +179,6 @@ test("schema introspection lists nested key paths and the keys of an object", ()
 });
 
 test("events.types accepts exactly the events module's event types", async () => {
-  const { ALL_EVENT_TYPES } = await import("../../src/events/types.ts");
+  const { ALL_EVENT_TYPES } = await import("../../src/pipeline/events/types.ts");
   assert.deepEqual([...(await import("../../src/config/schema.ts")).CONFIG_EVENT_TYPES].sort(), [...ALL_EVENT_TYPES].sort());
 });

@@ -10,9 +10,9 @@ import { Block } from "bitcoinjs-lib";
 import { startTestPool, type TestPool } from "../support/pool.ts";
 import { waitFor } from "../support/wait.ts";
 import { REGTEST_ADDRESSES, type AddressKind } from "../support/addresses.ts";
-import { startMiner } from "../../src/client/miner/miner.ts";
-import { RpcClient } from "../../src/node/rpc-client.ts";
-import { addressToOutputScript } from "../../src/bitcoin/address.ts";
+import { startMiner } from "../../src/tools/miner/miner.ts";
+import { RpcClient } from "../../src/core/bitcoind/rpc-client.ts";
+import { addressToOutputScript } from "../../src/core/bitcoin/address.ts";
 
 let pool: TestPool;
 let rpc: RpcClient;

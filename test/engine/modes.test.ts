@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { loadConfig } from "../../src/config/load.ts";
-import { Engine } from "../../src/engine/engine.ts";
+import { Engine } from "../../src/core/engine/engine.ts";
 
 test("a relay config (mode passthrough) is refused at start with a clear error, not run as a standalone pool", async () => {
   const config = await loadConfig(new URL("../../examples/relay.json", import.meta.url).pathname);

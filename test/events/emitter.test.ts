@@ -1,13 +1,13 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { EventPublisher, parseEventTypes } from "../../src/events/emitter.ts";
-import type { PublisherUpdate } from "../../src/events/emitter.ts";
-import { createEventFactory } from "../../src/events/envelope.ts";
-import { MemorySink } from "../../src/events/sinks/memory.ts";
-import { emptyDropCounts } from "../../src/events/sink.ts";
-import type { EventSink } from "../../src/events/sink.ts";
-import { validateEvent } from "../../src/events/schemas.ts";
-import type { RelayStateData } from "../../src/events/types.ts";
+import { EventPublisher, parseEventTypes } from "../../src/pipeline/events/emitter.ts";
+import type { PublisherUpdate } from "../../src/pipeline/events/emitter.ts";
+import { createEventFactory } from "../../src/pipeline/events/envelope.ts";
+import { MemorySink } from "../../src/pipeline/events/sinks/memory.ts";
+import { emptyDropCounts } from "../../src/pipeline/events/sink.ts";
+import type { EventSink } from "../../src/pipeline/events/sink.ts";
+import { validateEvent } from "../../src/pipeline/events/schemas.ts";
+import type { RelayStateData } from "../../src/pipeline/events/types.ts";
 import { EXAMPLE_DATA } from "./fixtures.ts";
 
 const factory = () => createEventFactory({ region: "eu", instance: "test", now: () => 1763769600000.5 });

@@ -11,7 +11,7 @@ import pino from "pino";
 import { RawClient } from "../support/stratum.ts";
 import { waitFor } from "../support/wait.ts";
 import { logEngine } from "../../src/app/log-engine.ts";
-import type { BanInfo } from "../../src/security/bans.ts";
+import type { BanInfo } from "../../src/core/security/bans.ts";
 import { PoolMetrics } from "../../src/app/metrics.ts";
 import { startHardenedPool, stats, assertServesNormalMiner, closedByServer, errorsOf, USER } from "./helpers.ts";
 

@@ -4,7 +4,7 @@ import { startBenchPool, type BenchPool } from "../support/pool.ts";
 import { RawClient } from "../support/stratum.ts";
 import { MAINNET_ADDRESSES } from "../support/addresses.ts";
 import type { DevOverrides } from "../../src/config/load.ts";
-import type { AbuseStats } from "../../src/security/abuse-guard.ts";
+import type { AbuseStats } from "../../src/core/security/abuse-guard.ts";
 
 export const USER = `${MAINNET_ADDRESSES.p2wpkh}.rig1`;
 

@@ -8,10 +8,10 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createFuzzHost, newSession, type FuzzHost } from "./fuzz/session-host.ts";
-import { CLIENT_DIFFICULTY_CHANGE_MIN_MS, MAX_AUTHORIZED_PER_CONNECTION } from "../../src/stratum/session.ts";
+import { CLIENT_DIFFICULTY_CHANGE_MIN_MS, MAX_AUTHORIZED_PER_CONNECTION } from "../../src/core/stratum/session.ts";
 import { REGTEST_ADDRESSES } from "../support/addresses.ts";
-import { parseNotify } from "../../src/client/messages.ts";
-import { buildWork, scanNonces, submitParams } from "../../src/client/work.ts";
+import { parseNotify } from "../../src/tools/stratum-client/messages.ts";
+import { buildWork, scanNonces, submitParams } from "../../src/tools/stratum-client/work.ts";
 
 const line = (id: unknown, method: string, params: unknown) => JSON.stringify({ id, method, params });
 

@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { RawClient } from "../support/stratum.ts";
 import { REGTEST_ADDRESSES } from "../support/addresses.ts";
 import { waitFor } from "../support/wait.ts";
-import { startMiner } from "../../src/client/miner/miner.ts";
+import { startMiner } from "../../src/tools/miner/miner.ts";
 import { startTwoNodePool, type TwoNodePool } from "./two-nodes.ts";
 
 describe("two nodes: RPC failover and block submission", () => {

@@ -2,9 +2,9 @@
  * Two embedded regtest nodes peered over P2P (a block mined on one reaches the other), each with its
  * own RPC and ZMQ publisher, and the pool configured with both (seed 000's production layout).
  */
-import type { EmbeddedNode } from "../../src/node/embedded/embedded-node.ts";
-import type { EngineEventMap } from "../../src/engine/engine.ts";
-import type { ZmqEndpointState } from "../../src/node/zmq-subscriber.ts";
+import type { EmbeddedNode } from "../../src/tools/regtest-node/embedded-node.ts";
+import type { EngineEventMap } from "../../src/core/engine/engine.ts";
+import type { ZmqEndpointState } from "../../src/core/bitcoind/zmq-subscriber.ts";
 import type { DevOverrides } from "../../src/config/load.ts";
 import { btcdFor, startTestNode, startTestPool, type TestPool } from "../support/pool.ts";
 

@@ -8,7 +8,7 @@ import { startBenchPool, type BenchPool } from "../support/pool.ts";
 import { RawClient } from "../support/stratum.ts";
 import { MAINNET_ADDRESSES } from "../support/addresses.ts";
 import { waitFor } from "../support/wait.ts";
-import { scanNonces } from "../../src/client/work.ts";
+import { scanNonces } from "../../src/tools/stratum-client/work.ts";
 
 const USER = `${MAINNET_ADDRESSES.p2wpkh}.bitaxe`;
 let pool: BenchPool;

@@ -5,18 +5,18 @@
  */
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { startEmbeddedNode, type EmbeddedNode } from "../../src/node/embedded/embedded-node.ts";
-import { RpcClient } from "../../src/node/rpc-client.ts";
-import { prepareTemplate } from "../../src/work/template.ts";
-import { JobRegistry } from "../../src/work/jobs.ts";
-import { buildCoinbase, payoutOutputs } from "../../src/bitcoin/coinbase.ts";
-import { addressToOutputScript } from "../../src/bitcoin/address.ts";
-import { sha256d, reverseBytes } from "../../src/bitcoin/hash.ts";
-import { merkleRootFromBranch } from "../../src/bitcoin/merkle.ts";
-import { buildHeader } from "../../src/bitcoin/header.ts";
-import { hashMeetsTargetBuffer } from "../../src/bitcoin/difficulty.ts";
-import { assembleBlockHex, submitToAll } from "../../src/work/block-submitter.ts";
-import type { BlockCandidate } from "../../src/shares/validator.ts";
+import { startEmbeddedNode, type EmbeddedNode } from "../../src/tools/regtest-node/embedded-node.ts";
+import { RpcClient } from "../../src/core/bitcoind/rpc-client.ts";
+import { prepareTemplate } from "../../src/core/work/template.ts";
+import { JobRegistry } from "../../src/core/work/jobs.ts";
+import { buildCoinbase, payoutOutputs } from "../../src/core/bitcoin/coinbase.ts";
+import { addressToOutputScript } from "../../src/core/bitcoin/address.ts";
+import { sha256d, reverseBytes } from "../../src/core/bitcoin/hash.ts";
+import { merkleRootFromBranch } from "../../src/core/bitcoin/merkle.ts";
+import { buildHeader } from "../../src/core/bitcoin/header.ts";
+import { hashMeetsTargetBuffer } from "../../src/core/bitcoin/difficulty.ts";
+import { assembleBlockHex, submitToAll } from "../../src/core/work/block-submitter.ts";
+import type { BlockCandidate } from "../../src/core/shares/validator.ts";
 import { REGTEST_ADDRESSES } from "../support/addresses.ts";
 
 let node: EmbeddedNode;

@@ -15,7 +15,7 @@
 import { mkdir, open, readFile, rename, unlink } from "node:fs/promises";
 import type { FileHandle } from "node:fs/promises";
 import { dirname } from "node:path";
-import { TbgError, errorText } from "../util/errors.ts";
+import { TbgError, errorText } from "../../util/errors.ts";
 
 /** One persisted record. `week` records carry their ISO week key. */
 export type RecordEntry =

@@ -7,10 +7,10 @@ import { parseFlags } from "../args.ts";
 import { UsageError } from "../../util/errors.ts";
 import { createLogger } from "../../app/logger.ts";
 import { runUntilSignal } from "../../app/run-pool.ts";
-import { Collector, redactUrl } from "../../collector/collector.ts";
+import { Collector, redactUrl } from "../../pipeline/collector/collector.ts";
 import {
   COLLECTOR_DEFAULTS, CollectorConfigError, loadCollectorConfigFile, resolveCollectorSettings, type CollectorFileConfig,
-} from "../../collector/config.ts";
+} from "../../pipeline/collector/config.ts";
 
 const d = COLLECTOR_DEFAULTS;
 const help = `usage: tbg collector [-c FILE] [options]

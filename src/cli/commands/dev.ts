@@ -5,13 +5,13 @@
 import { resolve } from "node:path";
 import type { Command } from "../main.ts";
 import { intFlag, parseFlags } from "../args.ts";
-import { startEmbeddedNode } from "../../node/embedded/embedded-node.ts";
+import { startEmbeddedNode } from "../../tools/regtest-node/embedded-node.ts";
 import { devConfig } from "../../config/load.ts";
 import { formatConfigError } from "../../config/errors.ts";
 import { startPool, runUntilSignal } from "../../app/run-pool.ts";
 import { createLogger } from "../../app/logger.ts";
 import { REGTEST_DEMO_ADDRESS } from "../demo.ts";
-import { Collector } from "../../collector/collector.ts";
+import { Collector } from "../../pipeline/collector/collector.ts";
 
 const help = `usage: tbg dev [options]
 

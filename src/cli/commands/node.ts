@@ -5,7 +5,7 @@
 import type { Command } from "../main.ts";
 import { intFlag, parseFlags } from "../args.ts";
 import { UsageError } from "../../util/errors.ts";
-import { startEmbeddedNode, type EmbeddedNodeOptions } from "../../node/embedded/embedded-node.ts";
+import { startEmbeddedNode, type EmbeddedNodeOptions } from "../../tools/regtest-node/embedded-node.ts";
 import { untilStopSignal } from "../signals.ts";
 
 const LOG_LEVELS = ["none", "error", "warning", "info", "debug"] as const;

@@ -5,8 +5,8 @@
 import type { Command } from "../main.ts";
 import { intFlag, parseFlags } from "../args.ts";
 import { UsageError } from "../../util/errors.ts";
-import { REGION_PATTERN } from "../../events/schemas.ts";
-import { JetStreamPublisher } from "../../publisher/publisher.ts";
+import { REGION_PATTERN } from "../../pipeline/events/schemas.ts";
+import { JetStreamPublisher } from "../../pipeline/nats/publisher.ts";
 import { untilStopSignal } from "../signals.ts";
 
 const FSYNC = ["always", "interval", "never"] as const;

@@ -2,7 +2,7 @@
  * Error classes of the bitcoin layer (STYLE.md §4: a subclass per failure mode, stable `code`).
  * Programmer errors (wrong Buffer length passed by our own code) stay RangeError/TypeError.
  */
-import { TbgError } from "../util/errors.ts";
+import { TbgError } from "../../util/errors.ts";
 
 /** Codes of {@link AddressError}. */
 export type AddressErrorCode = "ADDRESS_INVALID" | "ADDRESS_WRONG_NETWORK" | "ADDRESS_UNSUPPORTED";

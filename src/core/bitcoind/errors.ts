@@ -3,7 +3,7 @@
  * Callers switch on `code`: a timeout or a refused connection means "try the next node",
  * an `RpcRemoteError` means the node answered and said no.
  */
-import { TbgError } from "../util/errors.ts";
+import { TbgError } from "../../util/errors.ts";
 
 /** The call did not complete within `timeoutMs` (connect + request + full response). */
 export class RpcTimeoutError extends TbgError {

@@ -13,7 +13,7 @@
  */
 import http from "node:http";
 import { readFile } from "node:fs/promises";
-import { TbgError } from "../util/errors.ts";
+import { TbgError } from "../../util/errors.ts";
 import {
   RpcAuthError,
   RpcConnectionError,

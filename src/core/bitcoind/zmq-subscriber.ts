@@ -18,7 +18,7 @@
  */
 import { EventEmitter } from "node:events";
 import * as zmq from "zeromq";
-import { TbgError, errorText } from "../util/errors.ts";
+import { TbgError, errorText } from "../../util/errors.ts";
 import { decodeHashblock, HASHBLOCK_TOPIC } from "./zmq-format.ts";
 import { HashblockTracker, type HashblockVerdict, type ZmqEndpointSpec, type ZmqEndpointState } from "./zmq-tracker.ts";
 

@@ -5,10 +5,10 @@
  */
 import { EventEmitter } from "node:events";
 import { randomInt } from "node:crypto";
-import { RpcClient } from "../node/rpc-client.ts";
+import { RpcClient } from "../bitcoind/rpc-client.ts";
 import { addressToOutputScript, type BitcoinNetwork } from "../bitcoin/address.ts";
 import { reverseBytes } from "../bitcoin/hash.ts";
-import type { PoolConfig } from "../config/types.ts";
+import type { PoolConfig } from "../../config/types.ts";
 import { JobRegistry, type Job } from "../work/jobs.ts";
 import { prepareTemplate, type TemplateWork } from "../work/template.ts";
 import { CoinbaseFactory, type Payout } from "../work/coinbase-cache.ts";
@@ -21,7 +21,7 @@ import type { Session, SessionHost } from "../stratum/session.ts";
 import { StratumServer } from "../stratum/server.ts";
 import { MinerStats } from "../stats/miners.ts";
 import { AddressError } from "../bitcoin/errors.ts";
-import { TbgError, errorText } from "../util/errors.ts";
+import { TbgError, errorText } from "../../util/errors.ts";
 import { BanList, type BanInfo } from "../security/bans.ts";
 import { AbuseGuard } from "../security/abuse-guard.ts";
 

@@ -3,7 +3,7 @@
  * instance id, so a relay's space never overlaps the primary's or another relay's; the remaining bytes
  * are a counter that skips values still in use after it wraps.
  */
-import { TbgError } from "../util/errors.ts";
+import { TbgError } from "../../util/errors.ts";
 
 export class ExtranonceExhaustedError extends TbgError {
   constructor() {

@@ -5,9 +5,9 @@
  */
 import { coinbaseTxWithWitness } from "../bitcoin/coinbase.ts";
 import { serializeBlock } from "../bitcoin/block.ts";
-import type { RpcClient } from "../node/rpc-client.ts";
+import type { RpcClient } from "../bitcoind/rpc-client.ts";
 import type { BlockCandidate } from "../shares/validator.ts";
-import { errorText } from "../util/errors.ts";
+import { errorText } from "../../util/errors.ts";
 
 export interface SubmitResult {
   node: string;

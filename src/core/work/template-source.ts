@@ -11,9 +11,9 @@
  *   as a failure, so a stuck node is replaced without waiting for the RPC timeout.
  * The last good template stays in use whatever happens.
  */
-import type { RpcClient } from "../node/rpc-client.ts";
-import type { BlockTemplate } from "../node/rpc-types.ts";
-import { TbgError, errorText } from "../util/errors.ts";
+import type { RpcClient } from "../bitcoind/rpc-client.ts";
+import type { BlockTemplate } from "../bitcoind/rpc-types.ts";
+import { TbgError, errorText } from "../../util/errors.ts";
 
 /** Defaults of {@link TemplateSourceOptions}. */
 export const TEMPLATE_SOURCE_DEFAULTS = {

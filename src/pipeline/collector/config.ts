@@ -10,7 +10,7 @@
 import { readFile } from "node:fs/promises";
 import { z } from "zod";
 import { REGION_PATTERN } from "../events/schemas.ts";
-import { TbgError, errorText } from "../util/errors.ts";
+import { TbgError, errorText } from "../../util/errors.ts";
 
 /** Defaults of the collector, in one place. */
 export const COLLECTOR_DEFAULTS = {

@@ -3,8 +3,8 @@
  * (src/app/health.ts): 200 when healthy, 503 when degraded, the same JSON body either way; HEAD
  * accepted; anything else 404/405.
  */
-import { TbgError } from "../util/errors.ts";
-import { StatusServer } from "../http/status-server.ts";
+import { TbgError } from "../../util/errors.ts";
+import { StatusServer } from "../../http/status-server.ts";
 import type { CollectorStats } from "./collector.ts";
 import type { CollectorMetrics } from "./metrics.ts";
 

@@ -24,12 +24,12 @@ import { connect, type NatsConnection } from "@nats-io/transport-node";
 import {
   JetStreamApiCodes, JetStreamApiError, jetstream, jetstreamManager, type Consumer, type ConsumerMessages, type JsMsg,
 } from "@nats-io/jetstream";
-import { ensureDurableConsumer, ensureEventStream, MINING_EVENTS_STREAM } from "../publisher/jetstream.ts";
-import { sleep } from "../publisher/nats-link.ts";
+import { ensureDurableConsumer, ensureEventStream, MINING_EVENTS_STREAM } from "../nats/jetstream.ts";
+import { sleep } from "../nats/nats-link.ts";
 import type { Batcher, EventOutcome } from "../storage/batcher.ts";
-import { TbgError } from "../util/errors.ts";
+import { TbgError } from "../../util/errors.ts";
 import { emptyMalformedCounts, malformedReason, type MalformedReason } from "./malformed.ts";
-import { withTimeout } from "../util/async.ts";
+import { withTimeout } from "../../util/async.ts";
 
 /** Defaults of {@link JetStreamInputOptions}, each with its reason. */
 export const JETSTREAM_INPUT_DEFAULTS = {

@@ -3,7 +3,7 @@
  * The mining path never sees these: `EventPublisher.emit()` counts failures instead of throwing.
  * They are thrown at configuration / start-up time only.
  */
-import { TbgError } from "../util/errors.ts";
+import { TbgError } from "../../util/errors.ts";
 
 /** Invalid event-layer configuration (region, instance, queue sizes, unknown event type in a mask). */
 export class EventsConfigError extends TbgError {

@@ -5,9 +5,9 @@
  * The mining path only pushes a buffer onto a bounded in-memory queue; validation, spooling and
  * publishing happen on a later turn of the event loop (setImmediate), in batches.
  */
-import { JetStreamPublisher, type JetStreamPublisherOptions } from "../../publisher/publisher.ts";
-import { emptyDropCounts, type DropReason, type EventSink, type SinkObserver, type SinkState, type SinkStats } from "../sink.ts";
-import type { EventType } from "../types.ts";
+import { JetStreamPublisher, type JetStreamPublisherOptions } from "./publisher.ts";
+import { emptyDropCounts, type DropReason, type EventSink, type SinkObserver, type SinkState, type SinkStats } from "../events/sink.ts";
+import type { EventType } from "../events/types.ts";
 
 export interface JetStreamSinkOptions {
   natsUrl: string;

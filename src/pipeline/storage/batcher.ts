@@ -22,7 +22,7 @@ import type { MiningEvent } from "../events/types.ts";
 import type { EventStore, WriteResult } from "./event-store.ts";
 import { classifyStoreError, StoreDataError } from "./errors.ts";
 import type { StreamSink } from "./redis-streams.ts";
-import { withTimeout } from "../util/async.ts";
+import { withTimeout } from "../../util/async.ts";
 
 /** What became of one pushed event. */
 export type EventOutcome =

@@ -1,7 +1,7 @@
 /**
  * Storage failure modes (STYLE.md §4: one class per failure mode, stable `code`, `cause` passed through).
  */
-import { TbgError } from "../util/errors.ts";
+import { TbgError } from "../../util/errors.ts";
 
 /** A migration file name or directive is invalid (bad pattern, duplicate version, unknown capability). */
 export class MigrationFileError extends TbgError {

@@ -21,7 +21,7 @@ import type { Database, Queryable } from "./queryable.ts";
 import { MigrationAheadError, MigrationChecksumError, MigrationFailedError, MigrationFileError } from "./errors.ts";
 
 /** The repository's migrations/ directory. */
-export const DEFAULT_MIGRATIONS_DIR = fileURLToPath(new URL("../../migrations/", import.meta.url));
+export const DEFAULT_MIGRATIONS_DIR = fileURLToPath(new URL("../../../migrations/", import.meta.url));
 
 /** Capabilities a migration may require. */
 export const KNOWN_CAPABILITIES = ["timescaledb"] as const;

@@ -5,8 +5,8 @@
  * Composition root only: state and methods are in ./chain.ts, the HTTP and ZMQ adapters are the embedded
  * node's (src/node/embedded).
  */
-import { JsonRpcHttpServer, errorReply, type RpcReply } from "../node/embedded/rpc-server.ts";
-import { HashblockPublisher } from "../node/embedded/zmq-publisher.ts";
+import { JsonRpcHttpServer, errorReply, type RpcReply } from "../regtest-node/rpc-server.ts";
+import { HashblockPublisher } from "../regtest-node/zmq-publisher.ts";
 import { BenchChain, RpcMethodError, RPC_MISC_ERROR } from "./chain.ts";
 import { loadFixture, type FixtureTxCount } from "./fixtures.ts";
 import type { TemplateFixture } from "./template-gen.ts";

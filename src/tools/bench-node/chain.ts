@@ -3,9 +3,9 @@
  * template (bench/fixtures) re-pointed at the current tip. Pure: the clock is injected; no sockets.
  * Answers follow Bitcoin Core's shapes and error codes (src/rpc/protocol.h) for the methods pools call.
  */
-import { decodeAddress } from "../bitcoin/address.ts";
-import { nbitsToDifficulty } from "../bitcoin/difficulty.ts";
-import { AddressError } from "../bitcoin/errors.ts";
+import { decodeAddress } from "../../core/bitcoin/address.ts";
+import { nbitsToDifficulty } from "../../core/bitcoin/difficulty.ts";
+import { AddressError } from "../../core/bitcoin/errors.ts";
 import { fakeBlockHash, type GbtTemplate, type TemplateFixture } from "./template-gen.ts";
 
 /** Bitcoin Core RPC error codes used here. */

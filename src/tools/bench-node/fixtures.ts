@@ -8,7 +8,7 @@ export type FixtureTxCount = 0 | 3000;
 
 /** Absolute path of the fixture with `txs` transactions. */
 export function fixtureFile(txs: FixtureTxCount): string {
-  return fileURLToPath(new URL(`../../bench/fixtures/template-${txs}tx.json`, import.meta.url));
+  return fileURLToPath(new URL(`../../../bench/fixtures/template-${txs}tx.json`, import.meta.url));
 }
 
 /** Reads and parses a fixture. */

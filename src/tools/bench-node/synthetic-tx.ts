@@ -7,8 +7,8 @@
  * are random bytes, so nothing here would pass script validation; a pool never validates scripts, it
  * only needs `data`, `txid`, `hash`, `fee` and `weight` to be consistent, which they are.
  */
-import { sha256, sha256d } from "../bitcoin/hash.ts";
-import { encodeCompactSize } from "../bitcoin/varint.ts";
+import { sha256, sha256d } from "../../core/bitcoin/hash.ts";
+import { encodeCompactSize } from "../../core/bitcoin/varint.ts";
 
 /** A deterministic byte stream: SHA-256 in counter mode over a seed. */
 export class SeededBytes {

@@ -4,9 +4,9 @@
  * produce is ever a block; the transactions are synthetic (./synthetic-tx.ts) with the commitment, txids
  * and fees consistent. Pure.
  */
-import { sha256 } from "../bitcoin/hash.ts";
-import { nbitsToTarget } from "../bitcoin/difficulty.ts";
-import { witnessCommitment, witnessCommitmentScript } from "../bitcoin/merkle.ts";
+import { sha256 } from "../../core/bitcoin/hash.ts";
+import { nbitsToTarget } from "../../core/bitcoin/difficulty.ts";
+import { witnessCommitment, witnessCommitmentScript } from "../../core/bitcoin/merkle.ts";
 import { SeededBytes, syntheticTransaction, type GbtTransaction } from "./synthetic-tx.ts";
 
 /** A Bitcoin Core 27-style getblocktemplate result. */

@@ -6,10 +6,10 @@
  */
 import { performance } from "node:perf_hooks";
 import { randomInt } from "node:crypto";
-import { ClientRequestTimeoutError } from "../errors.ts";
-import { getProfile, runHandshake, type ProfileName } from "../profiles.ts";
-import { classifySubmitAnswer, type RejectReason } from "../reject.ts";
-import { parseStratumUrl, StratumClient } from "../stratum-client.ts";
+import { ClientRequestTimeoutError } from "../stratum-client/errors.ts";
+import { getProfile, runHandshake, type ProfileName } from "../stratum-client/profiles.ts";
+import { classifySubmitAnswer, type RejectReason } from "../stratum-client/reject.ts";
+import { parseStratumUrl, StratumClient } from "../stratum-client/stratum-client.ts";
 import { TbgError } from "../../util/errors.ts";
 import { ShareMaker, type BenchMode } from "./share-maker.ts";
 import { Grinder } from "./grinder.ts";

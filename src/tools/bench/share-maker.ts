@@ -10,8 +10,8 @@
  * Either way a hash that meets the network target is never sent: a benchmark must not submit blocks.
  * Every share has a fresh (extranonce2, nonce) pair, so none is a duplicate.
  */
-import type { JobContext } from "../stratum-client.ts";
-import { buildWork, checkNonce, extranonce2FromCounter, rollableMask, submitParams, versionBitsFromCounter, type Work } from "../work.ts";
+import type { JobContext } from "../stratum-client/stratum-client.ts";
+import { buildWork, checkNonce, extranonce2FromCounter, rollableMask, submitParams, versionBitsFromCounter, type Work } from "../stratum-client/work.ts";
 
 export type BenchMode = "valid" | "invalid";
 

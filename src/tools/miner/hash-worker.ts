@@ -3,7 +3,7 @@
  * shared abort generation between chunks so a clean_jobs switch stops it within one chunk.
  */
 import { parentPort, workerData } from "node:worker_threads";
-import { scanNonces } from "../work.ts";
+import { scanNonces } from "../stratum-client/work.ts";
 import { SCAN_CHUNK, type FromWorker, type ScanEnd, type ToWorker } from "./protocol.ts";
 
 const port = parentPort;

@@ -4,7 +4,7 @@
  * Both share one abort generation: bumping it stops every running unit within one chunk.
  */
 import { Worker } from "node:worker_threads";
-import { scanNonces } from "../work.ts";
+import { scanNonces } from "../stratum-client/work.ts";
 import { SCAN_CHUNK, type FromWorker, type ScanEnd, type ScanUnit } from "./protocol.ts";
 
 /** Outcome of one unit. */

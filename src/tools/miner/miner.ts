@@ -6,11 +6,11 @@
  */
 import { EventEmitter } from "node:events";
 import { performance } from "node:perf_hooks";
-import { ClientRequestTimeoutError } from "../errors.ts";
-import { getProfile, runHandshake, type HandshakeProfile, type ProfileName } from "../profiles.ts";
-import { classifySubmitAnswer, type RejectReason } from "../reject.ts";
-import { parseStratumUrl, StratumClient, type JobContext } from "../stratum-client.ts";
-import { checkNonce, submitParams, type Work } from "../work.ts";
+import { ClientRequestTimeoutError } from "../stratum-client/errors.ts";
+import { getProfile, runHandshake, type HandshakeProfile, type ProfileName } from "../stratum-client/profiles.ts";
+import { classifySubmitAnswer, type RejectReason } from "../stratum-client/reject.ts";
+import { parseStratumUrl, StratumClient, type JobContext } from "../stratum-client/stratum-client.ts";
+import { checkNonce, submitParams, type Work } from "../stratum-client/work.ts";
 import { InlineHasher, WorkerHasher, type Hasher } from "./hashers.ts";
 import { WorkDispenser } from "./work-dispenser.ts";
 import { TbgError } from "../../util/errors.ts";

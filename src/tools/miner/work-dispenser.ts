@@ -2,8 +2,8 @@
  * Hands out scan units for one job: each unit is a distinct (extranonce2, version bits) pair, version
  * bits rolled first (cheaper: no new merkle root), then extranonce2. Pure.
  */
-import type { JobContext } from "../stratum-client.ts";
-import { buildWork, extranonce2FromCounter, rollableMask, versionBitsFromCounter, versionRollSpace, type Work } from "../work.ts";
+import type { JobContext } from "../stratum-client/stratum-client.ts";
+import { buildWork, extranonce2FromCounter, rollableMask, versionBitsFromCounter, versionRollSpace, type Work } from "../stratum-client/work.ts";
 
 /** One unit: the work and the nonce range to scan. */
 export interface DispensedUnit {

@@ -6,7 +6,7 @@
  * ZMQ's "slow joiner" (messages published before the subscription arrives are silently dropped).
  */
 import * as zmq from "zeromq";
-import { encodeHashblock, HASHBLOCK_TOPIC } from "../zmq-format.ts";
+import { encodeHashblock, HASHBLOCK_TOPIC } from "../../core/bitcoind/zmq-format.ts";
 import { TbgError } from "../../util/errors.ts";
 
 /** Options of {@link HashblockPublisher}. */

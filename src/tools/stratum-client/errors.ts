@@ -2,7 +2,7 @@
  * Client-side failure modes (STYLE.md §4): one subclass per mode, each with a stable `code`.
  * Stratum *rejections* are not errors here: they are answers, classified in ./reject.ts.
  */
-import { TbgError } from "../util/errors.ts";
+import { TbgError } from "../../util/errors.ts";
 
 /** TCP connect failed or timed out. */
 export class ClientConnectError extends TbgError {

@@ -15,7 +15,7 @@ import {
   ClientRequestTimeoutError,
   ClientUrlError,
 } from "./errors.ts";
-import { LineDecoder } from "../stratum/framing.ts";
+import { LineDecoder } from "../../core/stratum/framing.ts";
 import {
   encodeRequest,
   parseConfigureVersionMask,

@@ -8,16 +8,16 @@
  * - the nonce is submitted as big-endian hex of the uint32 the header holds little-endian;
  * - BIP310: version = (job version & ~mask) | (bits & mask); the 6th submit param is the rolled bits.
  */
-import { sha256d } from "../bitcoin/hash.ts";
-import { merkleRootFromBranch } from "../bitcoin/merkle.ts";
-import { buildHeader, prevhashDisplayToLE, prevhashFromStratum } from "../bitcoin/header.ts";
+import { sha256d } from "../../core/bitcoin/hash.ts";
+import { merkleRootFromBranch } from "../../core/bitcoin/merkle.ts";
+import { buildHeader, prevhashDisplayToLE, prevhashFromStratum } from "../../core/bitcoin/header.ts";
 import {
   difficultyToTarget,
   hashMeetsTargetBuffer,
   hashToDifficulty,
   nbitsToTarget,
   targetToBufferLE,
-} from "../bitcoin/difficulty.ts";
+} from "../../core/bitcoin/difficulty.ts";
 import type { NotifyJob } from "./messages.ts";
 
 /** What a job needs besides itself: the session state when it arrived (see JobContext). */

@@ -11,11 +11,11 @@ import { connect } from "@nats-io/transport-node";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { startNats } from "../../support/servers.ts";
 import { waitFor } from "../../support/wait.ts";
-import { JetStreamSink } from "../../../src/events/sinks/jetstream.ts";
-import { EventPublisher } from "../../../src/events/emitter.ts";
-import { createEventFactory } from "../../../src/events/envelope.ts";
+import { JetStreamSink } from "../../../src/pipeline/nats/jetstream-sink.ts";
+import { EventPublisher } from "../../../src/pipeline/events/emitter.ts";
+import { createEventFactory } from "../../../src/pipeline/events/envelope.ts";
 import { EXAMPLE_DATA } from "../fixtures.ts";
-import { MINING_EVENTS_STREAM } from "../../../src/publisher/jetstream.ts";
+import { MINING_EVENTS_STREAM } from "../../../src/pipeline/nats/jetstream.ts";
 
 test("events reach the stream exactly once, across a NATS outage, spooled while it is down", async () => {
   const nats = await startNats();

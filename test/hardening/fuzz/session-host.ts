@@ -3,14 +3,14 @@
  * filter, extranonce allocator, address validation, share validator) but no sockets, so fuzzers and
  * unit tests drive the exact session code the server runs, with a fake clock and a recording transport.
  */
-import { Session, type SessionHost, type Transport } from "../../../src/stratum/session.ts";
-import { JobRegistry } from "../../../src/work/jobs.ts";
-import { prepareTemplate, type GbtTemplate } from "../../../src/work/template.ts";
-import { CoinbaseFactory, type Payout } from "../../../src/work/coinbase-cache.ts";
-import { DuplicateFilter } from "../../../src/shares/validator.ts";
-import { Extranonce1Allocator } from "../../../src/stratum/extranonce.ts";
-import { addressToOutputScript } from "../../../src/bitcoin/address.ts";
-import { splitUsername, type MinerIdentity } from "../../../src/stratum/identity.ts";
+import { Session, type SessionHost, type Transport } from "../../../src/core/stratum/session.ts";
+import { JobRegistry } from "../../../src/core/work/jobs.ts";
+import { prepareTemplate, type GbtTemplate } from "../../../src/core/work/template.ts";
+import { CoinbaseFactory, type Payout } from "../../../src/core/work/coinbase-cache.ts";
+import { DuplicateFilter } from "../../../src/core/shares/validator.ts";
+import { Extranonce1Allocator } from "../../../src/core/stratum/extranonce.ts";
+import { addressToOutputScript } from "../../../src/core/bitcoin/address.ts";
+import { splitUsername, type MinerIdentity } from "../../../src/core/stratum/identity.ts";
 import { errorText } from "../../../src/util/errors.ts";
 
 /** Start of the fake clock (2025-06-04, ms). */
