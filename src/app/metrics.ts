@@ -18,7 +18,7 @@ import type { Engine, EngineEventMap } from "../core/engine/engine.ts";
 import type { PublisherStats } from "../pipeline/events/emitter.ts";
 import { DROP_REASONS } from "../pipeline/events/sink.ts";
 import { ALL_EVENT_TYPES } from "../pipeline/events/types.ts";
-import { ALL_REJECT_REASONS } from "../core/stratum/errors.ts";
+import { ALL_REJECT_REASONS } from "../core/shares/reject.ts";
 import type { RecordLogStats } from "./records/record-log.ts";
 import { RollingRate, connectedCounts, type ZmqEndpointStatus } from "./pool-status.ts";
 

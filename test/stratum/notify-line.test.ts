@@ -2,7 +2,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { notifyLine } from "../../src/core/stratum/notify-line.ts";
-import { encodeNotify, u32hex } from "../../src/core/stratum/messages.ts";
+import { encodeNotify } from "../../src/core/stratum/messages.ts";
+import { u32hex } from "../../src/util/hex.ts";
 import { JobRegistry } from "../../src/core/work/jobs.ts";
 import { prepareTemplate } from "../../src/core/work/template.ts";
 import { loadFixture } from "../../src/tools/bench-node/fixtures.ts";

@@ -16,7 +16,7 @@ import { merkleRootFromBranch } from "../../src/core/bitcoin/merkle.ts";
 import { buildHeader } from "../../src/core/bitcoin/header.ts";
 import { hashMeetsTargetBuffer } from "../../src/core/bitcoin/difficulty.ts";
 import { assembleBlockHex, submitToAll } from "../../src/core/work/block-submitter.ts";
-import type { BlockCandidate } from "../../src/core/shares/validator.ts";
+import type { BlockCandidate } from "../../src/core/work/block-candidate.ts";
 import { REGTEST_ADDRESSES } from "../support/addresses.ts";
 
 let node: EmbeddedNode;

@@ -13,10 +13,16 @@
  * Unknown methods are answered and not struck (SPEC §3: an error, not a disconnect).
  */
 import { EventEmitter } from "node:events";
-import { RejectReason } from "../stratum/errors.ts";
-import type { Session } from "../stratum/session.ts";
+import { RejectReason } from "../shares/reject.ts";
 import type { ShareVerdict } from "../shares/validator.ts";
 import { BanList, StrikeReason, type BanInfo, type BanStats } from "./bans.ts";
+
+/** What the guard needs of a connection (a Stratum session satisfies it): its peer, and a way to drop it. */
+export interface GuardedConnection {
+  readonly isClosed: boolean;
+  readonly transport: { readonly remoteAddress: string; close(reason: string): void };
+}
+type Session = GuardedConnection;
 
 /** The protocolError kinds that count as junk. */
 const JUNK_KINDS = new Set(["invalid_json", "not_a_request", "bad_params"]);

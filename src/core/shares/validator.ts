@@ -16,11 +16,24 @@ import { sha256d } from "../bitcoin/hash.ts";
 import { merkleRootFromBranch } from "../bitcoin/merkle.ts";
 import { writeHeader } from "../bitcoin/header.ts";
 import { hashMeetsTargetBuffer, hashToDifficulty, difficultyToTarget, targetToBufferLE } from "../bitcoin/difficulty.ts";
-import { RejectReason } from "../stratum/errors.ts";
-import type { SubmitParams } from "../stratum/messages.ts";
+import { RejectReason } from "./reject.ts";
 import type { Job, JobLookup } from "../work/jobs.ts";
+import type { BlockCandidate } from "../work/block-candidate.ts";
+
+export type { BlockCandidate };
 import type { TemplateWork } from "../work/template.ts";
 import type { CoinbaseParts } from "../work/coinbase-cache.ts";
+
+/** The six `mining.submit` params as received (hex text, checked here). */
+export interface SubmitParams {
+  worker: string;
+  jobId: string;
+  extranonce2Hex: string;
+  ntimeHex: string;
+  nonceHex: string;
+  /** BIP310 6th parameter, the rolled version bits, or null. */
+  versionBitsHex: string | null;
+}
 
 /** Bitcoin's consensus allows a block time up to 2 h past the node's clock; we stop at 7200 s too. */
 export const MAX_NTIME_FUTURE_SEC = 7200;
@@ -39,16 +52,6 @@ export interface ShareContext {
   difficultyForJob(job: Job): number;
   /** This miner's coinbase halves for the job's template (solo: payout and signature differ per user). */
   coinbaseFor(job: Job): CoinbaseParts;
-}
-
-/** A share that meets the network target: everything needed to assemble and submit the block. */
-export interface BlockCandidate {
-  job: Job;
-  header: Buffer;
-  /** The coinbase without witness (the txid form). */
-  coinbase: Buffer;
-  hashLE: Buffer;
-  shareDifficulty: number;
 }
 
 export interface ShareVerdict {

@@ -1,8 +1,10 @@
 /**
- * Stratum error codes and share reject reasons.
+ * Stratum error codes, and the code and text a miner sees for each share reject reason (../shares/reject.ts).
  * Codes follow the convention every Stratum V1 pool and client shares (protocol.md §1.1; SPEC §3):
  * 20 other, 21 job not found / stale, 22 duplicate, 23 low difficulty, 24 unauthorized, 25 not subscribed.
  */
+
+import { RejectReason } from "../shares/reject.ts";
 
 export const StratumCode = {
   Other: 20,
@@ -14,22 +16,6 @@ export const StratumCode = {
 } as const;
 export type StratumCode = (typeof StratumCode)[keyof typeof StratumCode];
 
-/** Why a share was refused. One value per check of SPEC §3, in the order the checks run. */
-export const RejectReason = {
-  Unauthorized: "unauthorized",
-  NotSubscribed: "not_subscribed",
-  InvalidParams: "invalid_params",
-  JobNotFound: "job_not_found",
-  BadExtranonce2: "bad_extranonce2",
-  NtimeOutOfRange: "ntime_out_of_range",
-  BadVersion: "bad_version",
-  Duplicate: "duplicate",
-  Stale: "stale",
-  LowDifficulty: "low_difficulty",
-  Other: "other",
-} as const;
-export type RejectReason = (typeof RejectReason)[keyof typeof RejectReason];
-export const ALL_REJECT_REASONS: readonly RejectReason[] = Object.values(RejectReason);
 
 /** The conventional code and the human text a miner sees for each reason. */
 export const REJECT_WIRE: Record<RejectReason, { code: StratumCode; message: string }> = {

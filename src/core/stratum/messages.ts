@@ -5,6 +5,9 @@
  * Formats: protocol.md §1.3–1.8, BIP310 for mining.configure.
  */
 import { StratumCode, errorTuple, type StratumErrorTuple } from "./errors.ts";
+import type { SubmitParams } from "../shares/validator.ts";
+
+export type { SubmitParams };
 
 /** JSON-RPC id as the client sent it: echoed back unchanged. */
 export type RequestId = string | number | null;
@@ -17,17 +20,6 @@ export type ClientRequest =
   | { method: "mining.extranonce.subscribe"; id: RequestId }
   | { method: "mining.submit"; id: RequestId; submit: SubmitParams }
   | { method: "unknown"; id: RequestId; name: string };
-
-/** `mining.submit` params as received (hex text, validated later by the share validator). */
-export interface SubmitParams {
-  worker: string;
-  jobId: string;
-  extranonce2Hex: string;
-  ntimeHex: string;
-  nonceHex: string;
-  /** BIP310 6th parameter, the rolled version bits, or null. */
-  versionBitsHex: string | null;
-}
 
 /** Why a line could not be turned into a request. */
 export type DecodeFailure =
@@ -172,8 +164,3 @@ export const Errors = {
   unauthorized: (detail = "Unauthorized worker") => errorTuple(StratumCode.Unauthorized, detail),
   invalidJson: () => errorTuple(StratumCode.Other, "Invalid JSON"),
 };
-
-/** Formats a uint32 as 8 lowercase hex digits, big-endian (Stratum's encoding of version/nbits/ntime). */
-export function u32hex(n: number): string {
-  return (n >>> 0).toString(16).padStart(8, "0");
-}

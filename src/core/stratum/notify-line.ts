@@ -6,7 +6,7 @@
  * The result is byte for byte `encodeNotify`'s (test/stratum/notify-line.test.ts).
  */
 import type { Job } from "../work/jobs.ts";
-import { u32hex } from "./messages.ts";
+import { u32hex } from "../../util/hex.ts";
 
 interface Pieces {
   /** `{"id":null,"method":"mining.notify","params":["<job id>","<prevhash>","` */

@@ -5,13 +5,15 @@
  * accepted in any order and pipelined; work starts once subscribed AND authorized, with
  * set_difficulty before the first notify (protocol.md §2.1: some firmware needs it first).
  */
-import { decodeRequest, encodeError, encodeResult, encodeSetDifficulty, encodeNotification, Errors, u32hex, type ClientRequest, type DecodeFailure, type SubmitParams } from "./messages.ts";
-import { REJECT_WIRE, RejectReason, errorTuple } from "./errors.ts";
+import { decodeRequest, encodeError, encodeResult, encodeSetDifficulty, encodeNotification, Errors, type ClientRequest, type DecodeFailure } from "./messages.ts";
+import { u32hex } from "../../util/hex.ts";
+import { REJECT_WIRE, errorTuple } from "./errors.ts";
+import { RejectReason } from "../shares/reject.ts";
 import { Vardiff, type VardiffOptions } from "./vardiff.ts";
 import type { MinerIdentity, AuthResult } from "./identity.ts";
 import type { Job, JobLookup } from "../work/jobs.ts";
 import type { CoinbaseParts, Payout } from "../work/coinbase-cache.ts";
-import { validateShare, type BlockCandidate, type DuplicateFilter, type ShareContext, type ShareVerdict, type ValidatorDeps } from "../shares/validator.ts";
+import { validateShare, type BlockCandidate, type DuplicateFilter, type ShareContext, type ShareVerdict, type SubmitParams, type ValidatorDeps } from "../shares/validator.ts";
 import { notifyLine } from "./notify-line.ts";
 
 export interface Transport {

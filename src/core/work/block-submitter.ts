@@ -6,7 +6,7 @@
 import { coinbaseTxWithWitness } from "../bitcoin/coinbase.ts";
 import { serializeBlock } from "../bitcoin/block.ts";
 import type { RpcClient } from "../bitcoind/rpc-client.ts";
-import type { BlockCandidate } from "../shares/validator.ts";
+import type { BlockCandidate } from "./block-candidate.ts";
 import { errorText } from "../../util/errors.ts";
 
 export interface SubmitResult {

@@ -6,7 +6,7 @@
  * Pure code: the caller passes the time.
  */
 import type { TemplateWork } from "./template.ts";
-import { u32hex } from "../stratum/messages.ts";
+import { u32hex } from "../../util/hex.ts";
 
 export interface Job {
   /** Job id as sent in mining.notify (hex). */

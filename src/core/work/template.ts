@@ -7,7 +7,7 @@
 import { merkleBranch } from "../bitcoin/merkle.ts";
 import { prevhashDisplayToLE, prevhashToStratum } from "../bitcoin/header.ts";
 import { nbitsToTarget, nbitsToDifficulty, targetToBufferLE } from "../bitcoin/difficulty.ts";
-import { u32hex } from "../stratum/messages.ts";
+import { u32hex } from "../../util/hex.ts";
 import { TbgError } from "../../util/errors.ts";
 
 /** The getblocktemplate fields the engine uses (BIP22/BIP23/BIP145). */
