@@ -67,24 +67,32 @@ function rig(template: TemplateWork, difficulty: number): Rig {
       startDifficulty: difficulty,
       vardiff: { targetIntervalSec: 10, retargetShares: 16, retargetSec: 60, minDifficulty: difficulty, maxDifficulty: difficulty },
     },
-    currentJob: () => jobs.current,
-    refreshJob: () => jobs.refreshJob(nowMs),
-    lookupJob: (id, now) => jobs.lookup(id, now),
-    duplicates,
-    coinbaseParts: (j, payout) => coinbase.parts(j.template, payout),
-    payoutFor: (identity) => ({ key: `${identity.payoutScript.toString("hex")}|/bench/`, script: identity.payoutScript, signature: "/bench/" }),
-    authorize: (username) => ({ ok: true, identity: { username, address: MAINNET_ADDRESS, worker: "bench", payoutScript: addressToOutputScript(MAINNET_ADDRESS, "mainnet") } }),
-    // The same extranonce1 for every rig, so shares sorted out on one rig mean the same on another.
-    allocateExtranonce1: () => Buffer.from("01020304", "hex"),
-    releaseExtranonce1: () => undefined,
-    onBlock: () => {
-      throw new Error("a benchmark share met the network target (fixture bits must be mainnet-like)");
+    work: {
+      currentJob: () => jobs.current,
+      refreshJob: () => jobs.refreshJob(nowMs),
+      lookupJob: (id, now) => jobs.lookup(id, now),
+      duplicates,
+      coinbaseParts: (j, payout) => coinbase.parts(j.template, payout),
     },
-    onAuthorized: () => undefined,
-    onShare: () => undefined,
-    onDifficulty: () => undefined,
-    onProtocolError: (_s, kind, detail) => {
-      throw new Error(`protocol error during the bench: ${kind} ${detail}`);
+    miners: {
+      payoutFor: (identity) => ({ key: `${identity.payoutScript.toString("hex")}|/bench/`, script: identity.payoutScript, signature: "/bench/" }),
+      authorize: (username) => ({ ok: true, identity: { username, address: MAINNET_ADDRESS, worker: "bench", payoutScript: addressToOutputScript(MAINNET_ADDRESS, "mainnet") } }),
+    },
+    extranonce: {
+      // The same extranonce1 for every rig, so shares sorted out on one rig mean the same on another.
+      allocate: () => Buffer.from("01020304", "hex"),
+      release: () => undefined,
+    },
+    reports: {
+      onBlock: () => {
+        throw new Error("a benchmark share met the network target (fixture bits must be mainnet-like)");
+      },
+      onAuthorized: () => undefined,
+      onShare: () => undefined,
+      onDifficulty: () => undefined,
+      onProtocolError: (_s, kind, detail) => {
+        throw new Error(`protocol error during the bench: ${kind} ${detail}`);
+      },
     },
   };
   const session = new Session(host, {
@@ -99,7 +107,7 @@ function rig(template: TemplateWork, difficulty: number): Rig {
   session.handleLine(JSON.stringify({ id: 2, method: "mining.subscribe", params: ["bench/1.0"] }));
   session.handleLine(JSON.stringify({ id: 3, method: "mining.authorize", params: [WORKER, "x"] }));
   if (!session.isAuthorized || session.versionMask !== VERSION_MASK) throw new Error("bench session handshake failed");
-  const deps: ValidatorDeps = { lookup: (id, now) => jobs.lookup(id, now), duplicates, onBlock: host.onBlock as ValidatorDeps["onBlock"] };
+  const deps: ValidatorDeps = { lookup: (id, now) => jobs.lookup(id, now), duplicates };
   return { session, deps, job, replies };
 }
 

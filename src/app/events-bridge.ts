@@ -19,12 +19,10 @@
  *   letting one odd miner's event be refused as invalid or too large.
  */
 import type { EventEmitter } from "node:events";
-import type { BlockFound, EngineEventMap } from "../core/engine/engine.ts";
-import type { Session } from "../core/stratum/session.ts";
+import type { BlockFound, EngineEventMap, EngineStatus } from "../core/engine/engine.ts";
+import type { SessionSnapshot } from "../core/stratum/session.ts";
 import type { ShareVerdict } from "../core/shares/validator.ts";
 import type { HashrateEntry } from "../core/stats/miners.ts";
-import type { NodeStatus } from "../core/work/template-source.ts";
-import type { Job } from "../core/work/jobs.ts";
 import type { EventDataMap, EventType } from "../pipeline/events/types.ts";
 import type { BestDiffRecords } from "./records/best-diff.ts";
 
@@ -32,12 +30,13 @@ import type { BestDiffRecords } from "./records/best-diff.ts";
 export interface BridgeEngine {
   readonly bus: EventEmitter<EngineEventMap>;
   readonly now: () => number;
-  readonly stats: { snapshot(nowMs: number, activeWithinMs: number): HashrateEntry[] };
-  readonly templateSource: { status(): NodeStatus[] } | null;
-  readonly jobs: { readonly current: Job | null };
+  /** The current job's work (cheap: read on shares that carry no job). */
+  currentWork(): EngineStatus["work"];
+  status(): Pick<EngineStatus, "nodes">;
+  workerHashrates(activeWithinMs: number): HashrateEntry[];
 }
 
-/** Where events go: the {@link EventPublisher} (never blocks, never throws). */
+/** Where events go: the {@link MiningEventEmitter} (never blocks, never throws). */
 export interface MiningEventOutput {
   emit<T extends EventType>(type: T, data: EventDataMap[T]): boolean;
   isEnabled(type: EventType): boolean;
@@ -94,8 +93,8 @@ const NODE_TIMERS: BridgeTimers = {
 
 const IP_LIKE = /^[0-9A-Fa-f:.]{2,45}(%[0-9A-Za-z._-]{1,16})?$/;
 /** The unspecified IPv6 address stands for "unknown" (the server says "unknown" when the socket is already gone). */
-function ipOf(session: Session): string {
-  const ip = session.transport.remoteAddress;
+function ipOf(session: SessionSnapshot): string {
+  const ip = session.ip;
   return IP_LIKE.test(ip) ? ip : "::";
 }
 
@@ -114,8 +113,8 @@ export class EventsBridge {
   private readonly opts: EventsBridgeOptions;
   private readonly timers: BridgeTimers;
   private readonly unsubscribers: Array<() => void> = [];
-  /** Sessions authorised before subscribing: miner_connected waits for the extranonce1. */
-  private readonly pendingConnect = new Set<Session>();
+  /** Ids of sessions authorised before subscribing: miner_connected waits for the extranonce1. */
+  private readonly pendingConnect = new Set<string>();
   private timer: unknown = null;
   private readonly counters: EventsBridgeStats = { unattributedShares: 0, unattributedBlocks: 0, recordsBeaten: 0, errors: 0 };
 
@@ -151,7 +150,7 @@ export class EventsBridge {
     if (!this.out?.isEnabled("hashrate_update")) return 0;
     let entries: HashrateEntry[];
     try {
-      entries = this.engine.stats.snapshot(this.engine.now(), this.opts.hashrateActiveWithinMs ?? EVENTS_BRIDGE_DEFAULTS.hashrateActiveWithinMs);
+      entries = this.engine.workerHashrates(this.opts.hashrateActiveWithinMs ?? EVENTS_BRIDGE_DEFAULTS.hashrateActiveWithinMs);
     } catch (err) {
       this.fail(err, "hashrate");
       return 0;
@@ -211,14 +210,14 @@ export class EventsBridge {
     }
   }
 
-  private onShare(session: Session, verdict: ShareVerdict): void {
+  private onShare(session: SessionSnapshot, verdict: ShareVerdict): void {
     const id = session.identity;
     if (!id) {
       this.counters.unattributedShares++;
       return;
     }
     const worker = clip(id.worker, 128);
-    const height = verdict.job?.template.height ?? this.engine.jobs.current?.template.height ?? 0;
+    const height = verdict.job?.template.height ?? this.engine.currentWork()?.height ?? 0;
     // Only accepted shares and blocks count toward records (a block on a stale job is still a real hash).
     const beaten = this.records && (verdict.accepted || verdict.block) ? this.records.observe({ user: id.address, worker, sessionId: session.id, shareDifficulty: verdict.shareDifficulty }) : null;
     const out = this.out;
@@ -272,12 +271,12 @@ export class EventsBridge {
     });
   }
 
-  private onAuthorized(session: Session): void {
-    if (session.extranonce1.length === 0) this.pendingConnect.add(session);
+  private onAuthorized(session: SessionSnapshot): void {
+    if (session.extranonce1Hex === "") this.pendingConnect.add(session.id);
     else this.emitConnected(session);
   }
 
-  private emitConnected(session: Session): void {
+  private emitConnected(session: SessionSnapshot): void {
     const id = session.identity;
     if (!id || !this.out) return;
     this.out.emit("miner_connected", {
@@ -294,7 +293,7 @@ export class EventsBridge {
   private onDifficulty(e: EngineEventMap["difficulty"][0]): void {
     const { session } = e;
     // Work starts (reason "initial") once subscribed and authorised: a miner that authorised first connects now.
-    if (this.pendingConnect.delete(session)) this.emitConnected(session);
+    if (this.pendingConnect.delete(session.id)) this.emitConnected(session);
     const id = session.identity;
     if (!id) return;
     this.out?.emit("diff_updated", {
@@ -307,8 +306,8 @@ export class EventsBridge {
     });
   }
 
-  private onDisconnected(session: Session, reason: string): void {
-    this.pendingConnect.delete(session);
+  private onDisconnected(session: SessionSnapshot, reason: string): void {
+    this.pendingConnect.delete(session.id);
     const recordBest = this.records?.endSession(session.id) ?? null;
     if (!this.out) return;
     const best = session.bestDifficulty > 0 ? session.bestDifficulty : recordBest;
@@ -341,7 +340,7 @@ export class EventsBridge {
   }
 
   private activeNode(): string | null {
-    const nodes = this.engine.templateSource?.status() ?? [];
+    const nodes = this.engine.status().nodes;
     const n = nodes.find((s) => s.active) ?? nodes.find((s) => s.healthy);
     return n ? clip(n.name, 256) : null;
   }

@@ -18,9 +18,9 @@ export function logEngine(engine: Engine, log: Logger): void {
     } else log.debug({ height: template.height, txs: template.txCount, reason, job: job.id }, "work refreshed");
   });
   engine.bus.on("newBlockNetwork", ({ height, hash, source }) => log.info({ height, hash, source }, "network block %d", height));
-  engine.bus.on("authorized", (s) => log.info({ user: s.identity?.address, worker: s.identity?.worker, ip: s.transport.remoteAddress, agent: s.userAgent, session: s.id }, "miner authorized"));
+  engine.bus.on("authorized", (s) => log.info({ user: s.identity?.address, worker: s.identity?.worker, ip: s.ip, agent: s.userAgent, session: s.id }, "miner authorized"));
   engine.bus.on("disconnected", ({ session, reason }) => {
-    const line = { session: session.id, ip: session.transport.remoteAddress, user: session.identity?.address, reason, accepted: session.sharesAccepted, rejected: session.sharesRejected };
+    const line = { session: session.id, ip: session.ip, user: session.identity?.address, reason, accepted: session.sharesAccepted, rejected: session.sharesRejected };
     if (ABUSE_CLOSE_REASONS.has(reason)) log.info(line, "connection dropped: %s", reason);
     else log.debug(line, "miner disconnected");
   });
@@ -40,7 +40,7 @@ export function logEngine(engine: Engine, log: Logger): void {
     log.error({ error: errorText(error) }, "no node answered getblocktemplate: keeping the last work");
   });
   engine.bus.on("warning", ({ message }) => log.warn(message));
-  engine.bus.on("protocolError", ({ session, kind, detail }) => log.debug({ session: session.id, ip: session.transport.remoteAddress, kind, detail }, "protocol error"));
+  engine.bus.on("protocolError", ({ session, kind, detail }) => log.debug({ session: session.id, ip: session.ip, kind, detail }, "protocol error"));
   engine.bus.on("refused", ({ ip, reason }) => log.debug({ ip, reason }, "connection refused"));
   engine.bus.on("banned", (b) => log.warn({ ip: b.ip, key: b.key, reason: b.reason, offence: b.offence, durationSec: b.durationSec }, "banned %s for %d s (%s, offence %d)", b.key, b.durationSec, b.reason, b.offence));
   engine.bus.on("banExpired", (b) => log.info({ key: b.key, reason: b.reason, offence: b.offence }, "ban on %s expired", b.key));

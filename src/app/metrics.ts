@@ -15,17 +15,17 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 import type { EventEmitter } from "node:events";
 import type { Engine, EngineEventMap } from "../core/engine/engine.ts";
-import type { PublisherStats } from "../pipeline/events/emitter.ts";
+import type { EmitterStats } from "../pipeline/events/emitter.ts";
 import { DROP_REASONS } from "../pipeline/events/sink.ts";
 import { ALL_EVENT_TYPES } from "../pipeline/events/types.ts";
 import { ALL_REJECT_REASONS } from "../core/shares/reject.ts";
 import type { RecordLogStats } from "./records/record-log.ts";
-import { RollingRate, connectedCounts, type ZmqEndpointStatus } from "./pool-status.ts";
+import { RollingRate, type ZmqEndpointStatus } from "./pool-status.ts";
 
 /** Options of {@link PoolMetrics}. */
 export interface PoolMetricsOptions {
   engine: Engine;
-  publisher?: { stats(): PublisherStats } | null;
+  publisher?: { stats(): EmitterStats } | null;
   records?: { storeStats(): RecordLogStats | null; readonly size: { users: number; sessions: number } } | null;
   zmqStatus?: (() => ZmqEndpointStatus[]) | null;
   /** Node.js process metrics (CPU, memory, event loop lag, GC). Default true. */
@@ -60,12 +60,12 @@ export class PoolMetrics {
 
     // ---- Stratum
     new Gauge({ name: "tbg_stratum_connections", help: "Open Stratum connections", registers: reg, collect() {
-      this.set(engine.server?.connectionCount ?? 0);
+      this.set(engine.status().connections);
     } });
     // Users and workers are not summable with each other, hence two gauges (filled by one pass over the sessions).
     // (Registered first: prom-client collects in registration order, so the workers gauge is fresh when read.)
     const usersConnected = new Gauge({ name: "tbg_users_connected", help: "Distinct payout addresses among authorised connections", registers: reg, collect() {
-      const c = connectedCounts(engine);
+      const c = engine.connectedCounts();
       usersConnected.set(c.users);
       workersConnected.set(c.workers);
     } });
@@ -90,7 +90,7 @@ export class PoolMetrics {
       sharesPerSecond.set(shareRate.rate(engine.now()));
     } });
     const hashrate = new Gauge({ name: "tbg_pool_hashrate_hs", help: "Pool hashrate estimate, hashes per second, by window", labelNames: ["window"], registers: reg, collect() {
-      for (const [w, v] of Object.entries(engine.stats.pool.hashrates(engine.now()))) hashrate.set({ window: w }, v);
+      for (const [w, v] of Object.entries(engine.status().hashrateHs)) hashrate.set({ window: w }, v);
     } });
 
     // ---- Blocks
@@ -101,7 +101,7 @@ export class PoolMetrics {
     const lastBlockTs = new Gauge({ name: "tbg_last_block_found_timestamp_seconds", help: "Unix time of the last block found (0 = none)", registers: reg });
 
     // ---- Abuse controls (src/security/): bans and the server-wide send queue, read at scrape time.
-    const guardStats = () => engine.guard.stats().bans;
+    const guardStats = () => engine.status().abuse.bans;
     const bansActive = new Gauge({ name: "tbg_ip_bans_active", help: "IP bans in force", registers: reg, collect() {
       bansActive.set(guardStats().active);
     } });
@@ -125,7 +125,7 @@ export class PoolMetrics {
     scalar("tbg_ban_strikes_allowlisted_total", "Strikes against allow-listed peers (never banned)", () => guardStats().allowlistedStrikesTotal);
     scalar("tbg_ip_bans_expired_total", "IP bans that ran out", () => guardStats().expiredTotal);
     const sendQueue = new Gauge({ name: "tbg_stratum_send_queue_bytes", help: "Bytes queued for sending across all Stratum connections", registers: reg, collect() {
-      sendQueue.set(engine.server?.queuedBytes ?? 0);
+      sendQueue.set(engine.status().sendQueueBytes);
     } });
 
     // ---- Work
@@ -134,18 +134,18 @@ export class PoolMetrics {
     const networkBlocks = new Counter({ name: "tbg_network_blocks_total", help: "New network tips seen, by how they were learnt", labelNames: ["source"], registers: reg });
     const fanout = new Histogram({ name: "tbg_notify_fanout_seconds", help: "Time to send one new job to every connection", buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1], registers: reg });
     const templateAge = new Gauge({ name: "tbg_template_age_seconds", help: "Seconds since the current template was fetched", registers: reg, collect() {
-      const at = engine.templateSource?.lastTemplateAtMs ?? 0;
+      const at = engine.status().lastTemplateAtMs;
       templateAge.set(at > 0 ? (engine.now() - at) / 1000 : 0);
     } });
     const templateHeight = new Gauge({ name: "tbg_template_height", help: "Height of the block being mined", registers: reg, collect() {
-      templateHeight.set(engine.jobs.current?.template.height ?? 0);
+      templateHeight.set(engine.currentWork()?.height ?? 0);
     } });
     const nodesDown = new Counter({ name: "tbg_nodes_down_total", help: "Template fetches that failed on every node", registers: reg });
     const nodeUp = new Gauge({ name: "tbg_node_up", help: "1 when the node answers, by node", labelNames: ["node"], registers: reg, collect() {
-      for (const n of engine.templateSource?.status() ?? []) nodeUp.set({ node: n.name }, n.healthy ? 1 : 0);
+      for (const n of engine.status().nodes) nodeUp.set({ node: n.name }, n.healthy ? 1 : 0);
     } });
     const nodeActive = new Gauge({ name: "tbg_node_active", help: "1 for the node templates come from", labelNames: ["node"], registers: reg, collect() {
-      for (const n of engine.templateSource?.status() ?? []) nodeActive.set({ node: n.name }, n.active ? 1 : 0);
+      for (const n of engine.status().nodes) nodeActive.set({ node: n.name }, n.active ? 1 : 0);
     } });
     if (opts.zmqStatus) {
       const zmqStatus = opts.zmqStatus;

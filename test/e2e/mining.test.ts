@@ -64,7 +64,7 @@ test("blocks from a template with segwit transactions are accepted with the righ
   const txids = await pool.node.fundAndCreateSegwitTransactions(5);
   assert.equal(txids.length, 5);
   // Let the pool pick up the new mempool (update_interval refresh or the next block's template).
-  await pool.app.engine.templateSource!.fetch("refresh");
+  await pool.app.engine.refreshWork();
   const { from, to } = await mine20("p2wpkh");
   let segwitBlocks = 0;
   for (let h = from + 1; h <= to; h++) {

@@ -20,7 +20,7 @@ export function startHardenedPool(overrides: DevOverrides = {}, opts: { txs?: 0 
 type AnyPool = Pick<BenchPool, "app" | "port">;
 
 export function stats(pool: AnyPool): AbuseStats {
-  return pool.app.engine.guard.stats();
+  return pool.app.engine.status().abuse;
 }
 
 /** The proof every hardening test ends with: a normal miner handshakes and gets a valid share accepted. */

@@ -45,7 +45,7 @@ export async function startTwoNodePool(opts: { zmq: boolean; overrides?: DevOver
     pool.app.engine.bus.on("template", (e) => templates.push(e));
     pool.app.engine.bus.on("block", (e) => blocks.push(e));
     pool.app.engine.bus.on("newBlockNetwork", (e) => tips.push(e));
-    const [name1, name2] = pool.app.engine.nodes.map((n) => n.name);
+    const [name1, name2] = pool.app.engine.status().nodes.map((n) => n.name);
     if (opts.zmq) await Promise.all([node1.waitForZmqSubscription(1), node2.waitForZmqSubscription(1)]);
     return {
       node1,

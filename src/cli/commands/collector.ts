@@ -6,7 +6,7 @@ import type { Command } from "../main.ts";
 import { parseFlags } from "../args.ts";
 import { UsageError } from "../../util/errors.ts";
 import { createLogger } from "../../app/logger.ts";
-import { runUntilSignal } from "../../app/run-pool.ts";
+import { runWithSignals } from "../../app/run-pool.ts";
 import { Collector, redactUrl } from "../../pipeline/collector/collector.ts";
 import {
   COLLECTOR_DEFAULTS, CollectorConfigError, loadCollectorConfigFile, resolveCollectorSettings, type CollectorFileConfig,
@@ -84,16 +84,19 @@ export const command: Command = {
       retention: { sharesDays: settings.retentionDays },
       log: log.logger,
     });
-    await collector.start();
-    log.logger.info({
-      region: settings.region,
-      socket: settings.socketPath,
-      nats: settings.natsUrl ? settings.natsUrl.split(",").map(redactUrl) : null,
-      database: collector.stats().database.target,
-      database_open: collector.databaseOpen,
-      redis: settings.redisUrl ? redactUrl(settings.redisUrl) : null,
-      http: collector.httpUrl ?? null,
-    }, "collector started");
-    return runUntilSignal({ log, close: () => collector.close() }, d.closeTimeoutMs + 10_000);
+    // Stop signals are handled from here on: one during start-up closes what started and exits 0.
+    return runWithSignals(log, async () => {
+      await collector.start();
+      log.logger.info({
+        region: settings.region,
+        socket: settings.socketPath,
+        nats: settings.natsUrl ? settings.natsUrl.split(",").map(redactUrl) : null,
+        database: collector.stats().database.target,
+        database_open: collector.databaseOpen,
+        redis: settings.redisUrl ? redactUrl(settings.redisUrl) : null,
+        http: collector.httpUrl ?? null,
+      }, "collector started");
+      return collector;
+    }, d.closeTimeoutMs + 10_000);
   },
 };

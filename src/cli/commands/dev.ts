@@ -5,10 +5,11 @@
 import { resolve } from "node:path";
 import type { Command } from "../main.ts";
 import { intFlag, parseFlags } from "../args.ts";
+import { TbgError } from "../../util/errors.ts";
 import { startEmbeddedNode } from "../../tools/regtest-node/embedded-node.ts";
 import { devConfig } from "../../config/load.ts";
 import { formatConfigError } from "../../config/errors.ts";
-import { startPool, runUntilSignal } from "../../app/run-pool.ts";
+import { startPool, runWithSignals } from "../../app/run-pool.ts";
 import { createLogger } from "../../app/logger.ts";
 import { REGTEST_DEMO_ADDRESS } from "../demo.ts";
 import { Collector } from "../../pipeline/collector/collector.ts";
@@ -54,54 +55,55 @@ export const command: Command = {
     const level = (f["log-level"] as string | undefined) ?? "info";
     const log = createLogger({ level, pretty: true });
 
-    const node = await startEmbeddedNode({ rpcPort, zmqPort, user: "tbg" });
-    log.logger.info({ rpc: node.rpcUrl, user: node.rpcUser, pass: node.rpcPass, zmq: node.zmqUrl }, "embedded regtest node (bcoin) ready");
-    let config;
-    try {
-      const u = new URL(node.rpcUrl);
-      config = devConfig({
-        btcd: [{ url: `${u.hostname}:${u.port}`, auth: node.rpcUser, pass: node.rpcPass, zmqnotify: node.zmqUrl }],
-        serverurl: [`127.0.0.1:${stratumPort}`],
-        health: { port: httpPort },
-        events: { socket_path: eventsSocket },
-        data_dir: dataDir,
-        log: { level: level as "info" },
-      });
-    } catch (err) {
-      await node.close();
-      console.error(formatConfigError(err));
-      return 1;
-    }
-    // The collector binds the socket before the engine sends to it, and is closed after the engine.
-    const collector = new Collector({ socketPath: eventsSocket, dataDir, region: config.region, http: null, defaultMetrics: false, log: log.logger });
-    let app;
-    try {
-      await collector.start();
-      app = await startPool(config, { logger: log });
-    } catch (err) {
-      await collector.close();
-      await node.close();
-      throw err;
-    }
-    console.log(
-      [
-        "",
-        `  Stratum:  stratum+tcp://127.0.0.1:${app.stratumPorts[0]}   (user = a regtest address, e.g. ${REGTEST_DEMO_ADDRESS}.rig1)`,
-        `  Health:   http://127.0.0.1:${app.obs.health?.port ?? httpPort}/health    Metrics: http://127.0.0.1:${app.obs.health?.port ?? httpPort}/metrics`,
-        `  Node RPC: ${node.rpcUrl}  user=${node.rpcUser} pass=${node.rpcPass}   ZMQ: ${node.zmqUrl}`,
-        `  Events:   ${eventsSocket} → ${collector.stats().database.target} (PGlite)`,
-        "",
-        `  Mine:     ./bin/tbg miner --url stratum+tcp://127.0.0.1:${app.stratumPorts[0]} --user ${REGTEST_DEMO_ADDRESS}.rig1`,
-        "",
-      ].join("\n"),
-    );
-    return runUntilSignal({
-      log,
-      async close() {
-        await app.close();
+    // Stop signals are handled from here on: one during start-up closes what started and exits 0.
+    return runWithSignals(log, async (signal) => {
+      const node = await startEmbeddedNode({ rpcPort, zmqPort, user: "tbg" });
+      log.logger.info({ rpc: node.rpcUrl, user: node.rpcUser, pass: node.rpcPass, zmq: node.zmqUrl }, "embedded regtest node (bcoin) ready");
+      let config;
+      try {
+        const u = new URL(node.rpcUrl);
+        config = devConfig({
+          btcd: [{ url: `${u.hostname}:${u.port}`, auth: node.rpcUser, pass: node.rpcPass, zmqnotify: node.zmqUrl }],
+          serverurl: [`127.0.0.1:${stratumPort}`],
+          health: { port: httpPort },
+          events: { socket_path: eventsSocket },
+          data_dir: dataDir,
+          log: { level: level as "info" },
+        });
+      } catch (err) {
+        await node.close();
+        throw new TbgError("CONFIG_INVALID", formatConfigError(err), { cause: err });
+      }
+      // The collector binds the socket before the engine sends to it, and is closed after the engine.
+      const collector = new Collector({ socketPath: eventsSocket, dataDir, region: config.region, http: null, defaultMetrics: false, log: log.logger });
+      let app;
+      try {
+        await collector.start();
+        app = await startPool(config, { logger: log }, signal);
+      } catch (err) {
         await collector.close();
         await node.close();
-      },
+        throw err;
+      }
+      console.log(
+        [
+          "",
+          `  Stratum:  stratum+tcp://127.0.0.1:${app.stratumPorts[0]}   (user = a regtest address, e.g. ${REGTEST_DEMO_ADDRESS}.rig1)`,
+          `  Health:   http://127.0.0.1:${app.obs.health?.port ?? httpPort}/health    Metrics: http://127.0.0.1:${app.obs.health?.port ?? httpPort}/metrics`,
+          `  Node RPC: ${node.rpcUrl}  user=${node.rpcUser} pass=${node.rpcPass}   ZMQ: ${node.zmqUrl}`,
+          `  Events:   ${eventsSocket} → ${collector.stats().database.target} (PGlite)`,
+          "",
+          `  Mine:     ./bin/tbg miner --url stratum+tcp://127.0.0.1:${app.stratumPorts[0]} --user ${REGTEST_DEMO_ADDRESS}.rig1`,
+          "",
+        ].join("\n"),
+      );
+      return {
+        async close() {
+          await app.close();
+          await collector.close();
+          await node.close();
+        },
+      };
     });
   },
 };

@@ -1,7 +1,8 @@
 /**
  * The engine core: templates → jobs → Stratum sessions → share verdicts → blocks.
- * It owns no logging, metrics or event sinks: it publishes typed events on `bus` (STYLE.md §8) and the
- * app layer (src/app/) turns them into logs, metrics and mining events.
+ * It owns no logging, metrics or event sinks: it publishes plain-data events on `bus` and answers
+ * `status()` with a snapshot; the app layer (src/app/) turns both into logs, metrics and mining events.
+ * Its parts (nodes, template source, job registry, Stratum server, abuse guard) are private.
  */
 import { EventEmitter } from "node:events";
 import { randomInt } from "node:crypto";
@@ -17,18 +18,20 @@ import { assembleBlockHex, submitToAll, type SubmitResult } from "../work/block-
 import { DuplicateFilter, type BlockCandidate, type ShareVerdict } from "../shares/validator.ts";
 import { Extranonce1Allocator } from "../stratum/extranonce.ts";
 import { splitUsername, type AuthResult, type MinerIdentity } from "../stratum/identity.ts";
-import type { Session, SessionHost } from "../stratum/session.ts";
-import { StratumServer } from "../stratum/server.ts";
-import { MinerStats } from "../stats/miners.ts";
+import type { DifficultyReason, Session, SessionHost, SessionSnapshot } from "../stratum/session.ts";
+import { StratumServer, type ListenAddress } from "../stratum/server.ts";
+import { MinerStats, type HashrateEntry } from "../stats/miners.ts";
+import type { HashrateWindow } from "../stats/hashrate.ts";
 import { AddressError } from "../bitcoin/errors.ts";
 import { TbgError, errorText } from "../../util/errors.ts";
+import { StartCancelledError, cancellableDelay, throwIfCancelled } from "../../util/lifecycle.ts";
 import { BanList, type BanInfo } from "../security/bans.ts";
-import { AbuseGuard } from "../security/abuse-guard.ts";
+import { AbuseGuard, type AbuseStats } from "../security/abuse-guard.ts";
 
 export const DEFAULT_SIGNATURE = "/TheBitcoinGame/";
 
 export interface BlockFound {
-  session: Session | null;
+  session: SessionSnapshot | null;
   identity: MinerIdentity | null;
   height: number;
   hashHex: string;
@@ -43,25 +46,25 @@ export interface BlockFound {
 export interface EngineEventMap {
   template: [{ template: TemplateWork; job: Job; newBlock: boolean; reason: TemplateReason; fanoutMs: number }];
   newBlockNetwork: [{ height: number; hash: string; prevHash: string | null; source: string }];
-  share: [{ session: Session; verdict: ShareVerdict }];
-  blockSubmitting: [{ session: Session | null; hashHex: string; height: number }];
+  share: [{ session: SessionSnapshot; verdict: ShareVerdict }];
+  blockSubmitting: [{ session: SessionSnapshot | null; hashHex: string; height: number }];
   block: [BlockFound];
-  authorized: [Session];
-  opened: [Session];
-  disconnected: [{ session: Session; reason: string }];
-  difficulty: [{ session: Session; oldDifficulty: number | null; newDifficulty: number; reason: "vardiff" | "suggest" | "initial" | "minimum" }];
+  authorized: [SessionSnapshot];
+  opened: [SessionSnapshot];
+  disconnected: [{ session: SessionSnapshot; reason: string }];
+  difficulty: [{ session: SessionSnapshot; oldDifficulty: number | null; newDifficulty: number; reason: DifficultyReason }];
   nodeState: [{ status: NodeStatus; error: unknown }];
   nodesDown: [{ error: unknown }];
-  protocolError: [{ session: Session; kind: string; detail: string }];
+  protocolError: [{ session: SessionSnapshot; kind: string; detail: string }];
   refused: [{ ip: string; reason: string }];
-  rateLimited: [{ session: Session }];
+  rateLimited: [{ session: SessionSnapshot }];
   /** An IP (or IPv6 prefix) was banned; its sessions are being dropped with reason "banned". */
   banned: [BanInfo];
   banExpired: [BanInfo];
   warning: [{ message: string }];
 }
 
-/** Where per-user signatures come from (SPEC §4): a settings file and/or the users table. */
+/** Where per-user coinbase signatures come from: the user settings file (`user_settings_file`). */
 export interface SignatureSource {
   signatureFor(address: string): string | undefined;
 }
@@ -76,19 +79,61 @@ export interface EngineOptions {
   rpcTimeoutMs?: number;
 }
 
+/** The engine at one moment, as plain data (what /health, /metrics and the events bridge read). */
+export interface EngineStatus {
+  /** Null until start-up learnt it (from config or the first node). */
+  network: BitcoinNetwork | null;
+  startedAtMs: number;
+  nowMs: number;
+  region: string;
+  instance: string;
+  mode: PoolConfig["mode"];
+  /** `update_interval`: seconds between template refreshes. */
+  updateIntervalSec: number;
+  /** Stratum listeners actually bound (empty before start). */
+  listening: ListenAddress[];
+  /** Open Stratum connections. */
+  connections: number;
+  /** Bytes queued for sending across all connections. */
+  sendQueueBytes: number;
+  /** The current job's work, or null before the first template. */
+  work: { height: number; jobId: string; node: string; transactions: number; networkDifficulty: number } | null;
+  /** When the last template was adopted (ms; 0 = none yet). */
+  lastTemplateAtMs: number;
+  nodes: NodeStatus[];
+  shares: { accepted: number; rejected: number };
+  blocks: { found: number; accepted: number };
+  lastBlock: BlockFound | null;
+  /** Pool hashrate estimate (H/s) per window. */
+  hashrateHs: Record<HashrateWindow, number>;
+  /** Strikes, bans and the hardening counters. */
+  abuse: AbuseStats;
+}
+
+/** Connected miners by what they are: connections, distinct (address, worker), distinct addresses. */
+export interface ConnectedCounts {
+  miners: number;
+  workers: number;
+  users: number;
+}
+
 const CHAIN_TO_NETWORK: Record<string, BitcoinNetwork> = { main: "mainnet", test: "testnet", testnet4: "testnet", signet: "signet", regtest: "regtest" };
 
 export class Engine {
   readonly bus = new EventEmitter<EngineEventMap>();
-  readonly config: PoolConfig;
   readonly now: () => number;
-  readonly startedAtMs: number;
-  readonly nodes: RpcClient[];
-  readonly stats: MinerStats;
-  readonly jobs: JobRegistry;
-  network: BitcoinNetwork | null = null;
-  server: StratumServer | null = null;
-  templateSource: TemplateSource | null = null;
+  private readonly config: PoolConfig;
+  private readonly startedAtMs: number;
+  private readonly nodes: RpcClient[];
+  private readonly stats: MinerStats;
+  private readonly jobs: JobRegistry;
+  private network: BitcoinNetwork | null = null;
+  private server: StratumServer | null = null;
+  private templateSource: TemplateSource | null = null;
+  private starting: Promise<void> | null = null;
+  private closing: Promise<void> | null = null;
+  /** Aborted by close(): cancels a start-up still in progress. */
+  private readonly lifetime = new AbortController();
   private readonly duplicates = new DuplicateFilter();
   private readonly extranonce: Extranonce1Allocator;
   private coinbase: CoinbaseFactory | null = null;
@@ -96,12 +141,11 @@ export class Engine {
   private templateSeq = 0;
   /** Which source first announced each new tip (for new_block_network). */
   private readonly hintSources = new Map<string, string>();
-  /** Shares/blocks counters for /health. */
-  readonly counters = { sharesAccepted: 0, sharesRejected: 0, blocksFound: 0, blocksAccepted: 0 };
-  lastBlock: BlockFound | null = null;
+  private readonly counters = { sharesAccepted: 0, sharesRejected: 0, blocksFound: 0, blocksAccepted: 0 };
+  private lastBlock: BlockFound | null = null;
   private readonly pendingSubmits = new Set<Promise<unknown>>();
   /** Strikes, bans and the hardening counters (protocol errors, disconnects, refusals by reason). */
-  readonly guard: AbuseGuard;
+  private readonly guard: AbuseGuard;
 
   constructor(private readonly opts: EngineOptions) {
     this.config = opts.config;
@@ -124,11 +168,12 @@ export class Engine {
     this.guard.events.on("banExpired", (ban) => this.bus.emit("banExpired", ban));
   }
 
-  /** Network from config, or from the first node that answers getblockchaininfo. */
-  private async detectNetwork(): Promise<BitcoinNetwork> {
+  /** Network from config, or from the first node that answers getblockchaininfo (retried each second until cancelled). */
+  private async detectNetwork(signal: AbortSignal): Promise<BitcoinNetwork> {
     if (this.config.network) return this.config.network;
     for (let attempt = 0; ; attempt++) {
       for (const rpc of this.nodes) {
+        throwIfCancelled(signal, "engine");
         try {
           const info = await rpc.getBlockchainInfo();
           const net = CHAIN_TO_NETWORK[info.chain];
@@ -139,17 +184,27 @@ export class Engine {
           if (attempt === 0) this.bus.emit("warning", { message: `${rpc.name}: getblockchaininfo failed: ${errorText(err)}` });
         }
       }
-      await new Promise((r) => setTimeout(r, 1000));
+      await cancellableDelay(1000, signal, "engine");
     }
   }
 
-  async start(): Promise<void> {
-    // Regional relays (SPEC §7) are a later capability: refuse rather than run a relay config as a standalone pool.
+  /**
+   * Learns the network, fetches the first template, binds the Stratum listeners. Idempotent; `signal`
+   * (or close()) cancels it with START_CANCELLED, even while no node answers.
+   */
+  start(signal?: AbortSignal): Promise<void> {
+    this.starting ??= this.doStart(signal ? AbortSignal.any([signal, this.lifetime.signal]) : this.lifetime.signal);
+    return this.starting;
+  }
+
+  private async doStart(signal: AbortSignal): Promise<void> {
+    throwIfCancelled(signal, "engine");
+    // Regional relays are a later capability: refuse rather than run a relay config as a standalone pool.
     if (this.config.mode === "passthrough") {
       throw new TbgError("MODE_UNSUPPORTED", "mode \"passthrough\" (regional relay) is not available in this version; run the relay region as a primary (remove mode/primary) or wait for relay support");
     }
     if (this.config.relay_server) this.bus.emit("warning", { message: "relay_server is configured but this version serves no relays: ignoring it" });
-    const network = await this.detectNetwork();
+    const network = await this.detectNetwork(signal);
     this.network = network;
     let donationScript: Buffer | null = null;
     if (this.config.btcaddress) {
@@ -180,7 +235,8 @@ export class Engine {
       onAllNodesFailed: (error) => this.bus.emit("nodesDown", { error }),
       onPolledNewBlock: (hash) => this.noteHintSource(hash, "poll"),
     });
-    await this.templateSource.start();
+    await this.templateSource.start(signal);
+    throwIfCancelled(signal, "engine");
 
     this.server = new StratumServer(
       this.sessionHost(),
@@ -199,14 +255,93 @@ export class Engine {
         admit: this.opts.admit ?? ((ip) => this.guard.admit(ip)),
       },
       {
-        onSessionOpened: (s) => this.bus.emit("opened", s),
-        onSessionClosed: (session, reason) => this.bus.emit("disconnected", { session, reason }),
+        onSessionOpened: (s) => this.bus.emit("opened", s.snapshot()),
+        onSessionClosed: (session, reason) => this.bus.emit("disconnected", { session: session.snapshot(), reason }),
         onRefused: (ip, reason) => this.bus.emit("refused", { ip, reason }),
-        onRateLimited: (session) => this.bus.emit("rateLimited", { session }),
+        onRateLimited: (session) => this.bus.emit("rateLimited", { session: session.snapshot() }),
       },
     );
     await this.server.start();
+    throwIfCancelled(signal, "engine");
     this.guard.start();
+  }
+
+  /** See {@link EngineStatus}. Cheap: no pass over the sessions. */
+  status(): EngineStatus {
+    const nowMs = this.now();
+    const source = this.templateSource;
+    return {
+      network: this.network,
+      startedAtMs: this.startedAtMs,
+      nowMs,
+      region: this.config.region,
+      instance: this.config.instance,
+      mode: this.config.mode,
+      updateIntervalSec: this.config.update_interval,
+      listening: this.server ? this.server.bound.map((b) => ({ ...b })) : [],
+      connections: this.server?.connectionCount ?? 0,
+      sendQueueBytes: this.server?.queuedBytes ?? 0,
+      work: this.currentWork(),
+      lastTemplateAtMs: source?.lastTemplateAtMs ?? 0,
+      nodes: source?.status() ?? [],
+      shares: { accepted: this.counters.sharesAccepted, rejected: this.counters.sharesRejected },
+      blocks: { found: this.counters.blocksFound, accepted: this.counters.blocksAccepted },
+      lastBlock: this.lastBlock,
+      hashrateHs: this.stats.pool.hashrates(nowMs),
+      abuse: this.guard.stats(),
+    };
+  }
+
+  /** The current job's work, or null before the first template (a cheap part of {@link status}). */
+  currentWork(): EngineStatus["work"] {
+    const job = this.jobs.current;
+    return job ? { height: job.template.height, jobId: job.id, node: job.template.source, transactions: job.template.txCount, networkDifficulty: job.template.networkDifficulty } : null;
+  }
+
+  /** Connections, distinct workers and distinct payout addresses among authorised connections. O(connections). */
+  connectedCounts(): ConnectedCounts {
+    const server = this.server;
+    if (!server) return { miners: 0, workers: 0, users: 0 };
+    const users = new Set<string>();
+    const workers = new Set<string>();
+    for (const s of server.sessions()) {
+      if (!s.identity) continue;
+      users.add(s.identity.address);
+      workers.add(`${s.identity.address}\u0000${s.identity.worker}`);
+    }
+    return { miners: server.connectionCount, workers: workers.size, users: users.size };
+  }
+
+  /** Hashrate per active worker and per user (a share within `activeWithinMs`). */
+  workerHashrates(activeWithinMs: number): HashrateEntry[] {
+    return this.stats.snapshot(this.now(), activeWithinMs);
+  }
+
+  /** The ban in force on `ip` (or its IPv6 prefix), or null. */
+  banOf(ip: string): BanInfo | null {
+    return this.guard.bans.check(ip);
+  }
+
+  /** Asks the serving node for a fresh template now (as the refresh timer does). */
+  refreshWork(): Promise<void> {
+    return this.templateSource?.fetch("refresh") ?? Promise.resolve();
+  }
+
+  /** Asks the nodes for their tip now (after a ZMQ reconnect: announcements are lost while down). */
+  checkTip(): void {
+    void this.templateSource?.checkTip();
+  }
+
+  /**
+   * Sends every miner a fresh job id on the current template at once (the same work, new id). Returns
+   * how many connections it went to. Used to test send-queue limits under a storm of new work.
+   */
+  pushFreshJob(): number {
+    const job = this.jobs.refreshJob(this.now());
+    if (!job || !this.server) return 0;
+    const open = this.server.connectionCount;
+    this.server.broadcast(job);
+    return open;
   }
 
   /**
@@ -292,26 +427,31 @@ export class Engine {
     return {
       now: this.now,
       settings: this.sessionSettings,
-      currentJob: () => this.jobs.current,
-      refreshJob: (have) => this.jobs.refreshJob(this.now(), have),
-      lookupJob: (id, now) => this.jobs.lookup(id, now),
-      duplicates: this.duplicates,
-      coinbaseParts: (job, payout) => this.coinbase!.parts(job.template, payout),
-      payoutFor: (identity) => this.payoutFor(identity),
-      authorize: (username) => this.authorize(username),
-      allocateExtranonce1: () => this.extranonce.allocate(),
-      releaseExtranonce1: (en1) => this.extranonce.release(en1),
-      onBlock: (candidate, session) => this.onBlock(candidate, session),
-      onAuthorized: (session) => this.bus.emit("authorized", session),
-      onShare: (session, verdict) => {
-        if (verdict.accepted) {
-          this.counters.sharesAccepted++;
-          if (session.identity) this.stats.addShare(session.identity.address, session.identity.worker, verdict.difficulty, this.now());
-        } else this.counters.sharesRejected++;
-        this.bus.emit("share", { session, verdict });
+      work: {
+        currentJob: () => this.jobs.current,
+        refreshJob: (have) => this.jobs.refreshJob(this.now(), have),
+        lookupJob: (id, now) => this.jobs.lookup(id, now),
+        duplicates: this.duplicates,
+        coinbaseParts: (job, payout) => this.coinbase!.parts(job.template, payout),
       },
-      onDifficulty: (session, oldDifficulty, newDifficulty, reason) => this.bus.emit("difficulty", { session, oldDifficulty, newDifficulty, reason }),
-      onProtocolError: (session, kind, detail) => this.bus.emit("protocolError", { session, kind, detail }),
+      miners: {
+        payoutFor: (identity) => this.payoutFor(identity),
+        authorize: (username) => this.authorize(username),
+      },
+      extranonce: this.extranonce,
+      reports: {
+        onBlock: (candidate, session) => this.onBlock(candidate, session),
+        onAuthorized: (session) => this.bus.emit("authorized", session.snapshot()),
+        onShare: (session, verdict) => {
+          if (verdict.accepted) {
+            this.counters.sharesAccepted++;
+            if (session.identity) this.stats.addShare(session.identity.address, session.identity.worker, verdict.difficulty, this.now());
+          } else this.counters.sharesRejected++;
+          this.bus.emit("share", { session: session.snapshot(), verdict });
+        },
+        onDifficulty: (session, oldDifficulty, newDifficulty, reason) => this.bus.emit("difficulty", { session: session.snapshot(), oldDifficulty, newDifficulty, reason }),
+        onProtocolError: (session, kind, detail) => this.bus.emit("protocolError", { session: session.snapshot(), kind, detail }),
+      },
     };
   }
 
@@ -321,7 +461,8 @@ export class Engine {
     const template = candidate.job.template;
     const blockHex = assembleBlockHex(candidate);
     this.counters.blocksFound++;
-    this.bus.emit("blockSubmitting", { session, hashHex, height: template.height });
+    const snapshot = session?.snapshot() ?? null;
+    this.bus.emit("blockSubmitting", { session: snapshot, hashHex, height: template.height });
     const identity = session?.identity ?? null;
     // The signature actually in this block's coinbase: the session's payout, fixed when it authorized
     // (a settings-file change since then applies to new connections only).
@@ -331,7 +472,7 @@ export class Engine {
       const accepted = results.some((r) => r.accepted);
       if (accepted) this.counters.blocksAccepted++;
       const found: BlockFound = {
-        session,
+        session: snapshot,
         identity,
         height: template.height,
         hashHex,
@@ -354,11 +495,15 @@ export class Engine {
    * Reverse of start: stop accepting and ask miners to reconnect (if configured) and close their
    * connections, let in-flight block submissions finish, then stop templates and the RPC clients.
    */
-  async close(): Promise<void> {
-    await this.server?.close({ reconnect: this.config.stratum.reconnect_on_shutdown, graceMs: 2000 });
-    this.guard.close();
-    await Promise.allSettled([...this.pendingSubmits]);
-    this.templateSource?.close();
-    for (const n of this.nodes) n.close();
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      this.lifetime.abort(new StartCancelledError("engine"));
+      await this.server?.close({ reconnect: this.config.stratum.reconnect_on_shutdown, graceMs: 2000 });
+      this.guard.close();
+      await Promise.allSettled([...this.pendingSubmits]);
+      await this.templateSource?.close();
+      for (const n of this.nodes) n.close();
+    })();
+    return this.closing;
   }
 }

@@ -17,12 +17,18 @@ import { RejectReason } from "../shares/reject.ts";
 import type { ShareVerdict } from "../shares/validator.ts";
 import { BanList, StrikeReason, type BanInfo, type BanStats } from "./bans.ts";
 
-/** What the guard needs of a connection (a Stratum session satisfies it): its peer, and a way to drop it. */
+/** A live connection the guard may drop (a Stratum session satisfies it): its peer, and a way to close it. */
 export interface GuardedConnection {
   readonly isClosed: boolean;
   readonly transport: { readonly remoteAddress: string; close(reason: string): void };
 }
-type Session = GuardedConnection;
+
+/** Who an engine event is about: the session id and its peer address (a session snapshot satisfies it). */
+export interface PeerRef {
+  readonly id: string;
+  readonly ip: string;
+}
+type Session = PeerRef;
 
 /** The protocolError kinds that count as junk. */
 const JUNK_KINDS = new Set(["invalid_json", "not_a_request", "bad_params"]);
@@ -41,7 +47,7 @@ export interface AbuseGuardOptions {
   bus: GuardBus;
   bans: BanList;
   /** The live sessions (to disconnect a banned peer's). */
-  sessions: () => Iterable<Session>;
+  sessions: () => Iterable<GuardedConnection>;
   /** Shares per evaluation window of the invalid-share rule. Default 50. */
   invalidShareWindow?: number;
   /** Rejected fraction (stale excepted) of a window that earns a strike. Default 0.9. */
@@ -76,7 +82,8 @@ export class AbuseGuard {
   private readonly disconnects = new Map<string, number>();
   private readonly refused = new Map<string, number>();
   private rateLimitedLines = 0;
-  private readonly shareWindows = new WeakMap<Session, { shares: number; bad: number }>();
+  /** Per session id; forgotten when the session disconnects. */
+  private readonly shareWindows = new Map<string, { shares: number; bad: number }>();
   private readonly window: number;
   private readonly ratio: number;
   private timer: NodeJS.Timeout | null = null;
@@ -95,6 +102,7 @@ export class AbuseGuard {
     });
     this.listen("disconnected", ({ session, reason }: { session: Session; reason: string }) => {
       inc(this.disconnects, reason);
+      this.shareWindows.delete(session.id);
       if (reason === "line_too_long") this.strike(session, StrikeReason.LineTooLong);
       else if (reason === "rate_limited") this.strike(session, StrikeReason.RateLimited);
     });
@@ -138,14 +146,14 @@ export class AbuseGuard {
   }
 
   private strike(session: Session, reason: StrikeReason): void {
-    this.bans.strike(session.transport.remoteAddress, reason);
+    this.bans.strike(session.ip, reason);
   }
 
   private onShare(session: Session, verdict: ShareVerdict): void {
-    let w = this.shareWindows.get(session);
+    let w = this.shareWindows.get(session.id);
     if (!w) {
       w = { shares: 0, bad: 0 };
-      this.shareWindows.set(session, w);
+      this.shareWindows.set(session.id, w);
     }
     w.shares++;
     if (!verdict.accepted && verdict.reason !== RejectReason.Stale && !verdict.block) w.bad++;

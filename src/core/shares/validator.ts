@@ -1,15 +1,15 @@
 /**
- * Share validation, in SPEC §3's order; each failed check has its own RejectReason:
+ * Share validation, cheapest check first; each failed check has its own RejectReason:
  *   1. authorized and subscribed                  → unauthorized / not_subscribed (the session checks these)
  *   2. job known and not expired                  → job_not_found
  *   3. extranonce2 length                         → bad_extranonce2
  *   4. ntime in [job ntime, job ntime + 7000 s], not beyond now + 7200 s → ntime_out_of_range
  *   5. version bits only inside the negotiated mask → bad_version
  *   6. duplicate (numbers, not hex text)           → duplicate
- *   7. the hash: a block is handed to `onBlock` at once, before any accounting,
- *      even for a stale job (it may still solve its own parent) → then stale
+ *   7. the hash: a block comes back as `candidate` whatever the verdict, even for a stale job
+ *      (it may still solve its own parent), for the caller to submit at once → then stale
  *   8. against the difficulty in force when the job was sent to this connection → low_difficulty
- * Pure code: time comes in `nowMs`; the block handler is injected.
+ * Pure code: time comes in `nowMs`; nothing is called back.
  * Cost per share is constant in the template's transaction count: only the precomputed merkle branch is used.
  */
 import { sha256d } from "../bitcoin/hash.ts";
@@ -61,8 +61,10 @@ export interface ShareVerdict {
   difficulty: number;
   /** The share's own difficulty from its hash, or 0 when it was not hashed. */
   shareDifficulty: number;
-  /** Met the network target (and was handed to onBlock). */
+  /** Met the network target. */
   block: boolean;
+  /** When `block`: everything needed to submit it (the caller submits it at once, whatever the verdict). */
+  candidate?: BlockCandidate;
   job: Job | null;
   /** Human detail for the reject, e.g. which limit was crossed. */
   detail?: string;
@@ -105,8 +107,6 @@ export class DuplicateFilter {
 export interface ValidatorDeps {
   lookup(jobId: string, nowMs: number): JobLookup;
   duplicates: DuplicateFilter;
-  /** Called synchronously the moment a block is found, before anything else happens to the share. */
-  onBlock(candidate: BlockCandidate): void;
 }
 
 const targetCache = new Map<number, Buffer>();
@@ -178,12 +178,13 @@ export function validateShare(deps: ValidatorDeps, ctx: ShareContext, p: SubmitP
   const hashLE = sha256d(header);
   const shareDifficulty = hashToDifficulty(hashLE);
   const block = hashMeetsTargetBuffer(hashLE, job.template.networkTargetLE);
+  let candidate: BlockCandidate | undefined;
   if (block) {
     deps.duplicates.add(job, dupKey); // the same block twice is submitted once
-    deps.onBlock({ job, header, coinbase, hashLE, shareDifficulty });
+    candidate = { job, header, coinbase, hashLE, shareDifficulty };
   }
 
-  if (found.kind === "stale") return reject(RejectReason.Stale, job, "job is from a previous block", { shareDifficulty, block });
+  if (found.kind === "stale") return reject(RejectReason.Stale, job, "job is from a previous block", { shareDifficulty, block, ...(candidate ? { candidate } : {}) });
 
   // 8. difficulty in force when the job was sent to this connection
   const difficulty = ctx.difficultyForJob(job);
@@ -191,5 +192,5 @@ export function validateShare(deps: ValidatorDeps, ctx: ShareContext, p: SubmitP
     return reject(RejectReason.LowDifficulty, job, `share difficulty ${shareDifficulty.toPrecision(6)} below ${difficulty}`, { difficulty, shareDifficulty });
   }
   deps.duplicates.add(job, dupKey);
-  return { accepted: true, reason: null, difficulty, shareDifficulty, block, job };
+  return candidate ? { accepted: true, reason: null, difficulty, shareDifficulty, block, job, candidate } : { accepted: true, reason: null, difficulty, shareDifficulty, block, job };
 }

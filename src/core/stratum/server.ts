@@ -210,7 +210,7 @@ export class StratumServer {
       conn.session.handleLine(line);
     } catch (err) {
       // A bug must cost one connection, never the server.
-      this.host.onProtocolError(conn.session, "internal_error", String(err));
+      this.host.reports.onProtocolError(conn.session, "internal_error", String(err));
       this.write(conn, encodeError(null, Errors.badParams("internal error")));
       this.drop(conn, "protocol");
       return;

@@ -30,27 +30,67 @@ export interface SessionSettings {
   vardiff: VardiffOptions;
 }
 
-/** What a session needs from the engine. */
-export interface SessionHost {
-  now(): number;
-  settings: SessionSettings;
+/** The work a session hands out and checks shares against (the engine's job registry and coinbases). */
+export interface SessionWork {
   currentJob(): Job | null;
   /** A job id this connection does not hold yet on the current template (`haveJobId`: the newest it holds). */
   refreshJob(haveJobId: string | null): Job | null;
   lookupJob(jobId: string, nowMs: number): JobLookup;
-  duplicates: DuplicateFilter;
+  readonly duplicates: DuplicateFilter;
   coinbaseParts(job: Job, payout: Payout): CoinbaseParts;
-  payoutFor(identity: MinerIdentity): Payout;
+}
+
+/** Who a username mines for: the address check at authorize and the coinbase payout it gets. */
+export interface MinerDirectory {
   authorize(username: string, password: string | null): AuthResult;
-  allocateExtranonce1(): Buffer;
-  releaseExtranonce1(en1: Buffer): void;
-  /** A found block: submit it now. */
+  payoutFor(identity: MinerIdentity): Payout;
+}
+
+/** The pool-wide extranonce1 space: one value per subscribed connection, returned when it closes. */
+export interface Extranonce1Space {
+  allocate(): Buffer;
+  release(en1: Buffer): void;
+}
+
+/** What a session reports. The engine submits blocks and turns the rest into counters, events and logs. */
+export interface SessionReports {
+  /** A share met the network target: called at once, before the miner's reply or any accounting. */
   onBlock(candidate: BlockCandidate, session: Session): void;
-  /** Observability hooks (the engine turns them into events, metrics, logs). */
   onAuthorized(session: Session): void;
   onShare(session: Session, verdict: ShareVerdict): void;
-  onDifficulty(session: Session, oldDifficulty: number | null, newDifficulty: number, reason: "vardiff" | "suggest" | "initial" | "minimum"): void;
+  onDifficulty(session: Session, oldDifficulty: number | null, newDifficulty: number, reason: DifficultyReason): void;
   onProtocolError(session: Session, kind: string, detail: string): void;
+}
+
+/** Why a session's difficulty changed. */
+export type DifficultyReason = "vardiff" | "suggest" | "initial" | "minimum";
+
+/** What a session needs from the pool: a clock, its settings, and four small parts a test can fake one by one. */
+export interface SessionHost {
+  now(): number;
+  readonly settings: SessionSettings;
+  readonly work: SessionWork;
+  readonly miners: MinerDirectory;
+  readonly extranonce: Extranonce1Space;
+  readonly reports: SessionReports;
+}
+
+/** A session as plain data at one moment: what engine events carry (nothing live, nothing to call). */
+export interface SessionSnapshot {
+  readonly id: string;
+  /** The peer's address as the socket reported it ("unknown" when the socket was already gone). */
+  readonly ip: string;
+  readonly connectedAtMs: number;
+  readonly userAgent: string | null;
+  /** The first authorized identity (the payout address), or null before authorize. */
+  readonly identity: MinerIdentity | null;
+  /** Empty until subscribed. */
+  readonly extranonce1Hex: string;
+  readonly difficulty: number;
+  readonly sharesAccepted: number;
+  readonly sharesRejected: number;
+  /** Best share difficulty this session (0 = none yet). */
+  readonly bestDifficulty: number;
 }
 
 let sessionCounter = 0;
@@ -107,6 +147,7 @@ export class Session implements ShareContext {
     return this.payout;
   }
   private readonly validatorDeps: ValidatorDeps;
+  private readonly reports: SessionReports;
 
   constructor(
     private readonly host: SessionHost,
@@ -121,9 +162,25 @@ export class Session implements ShareContext {
     this.vardiff = new Vardiff(host.settings.vardiff, this.connectedAtMs);
     this.difficulty = this.vardiff.clamp(this.difficulty);
     this.validatorDeps = {
-      lookup: (id, now) => host.lookupJob(id, now),
-      duplicates: host.duplicates,
-      onBlock: (c) => host.onBlock(c, this),
+      lookup: (id, now) => host.work.lookupJob(id, now),
+      duplicates: host.work.duplicates,
+    };
+    this.reports = host.reports;
+  }
+
+  /** This session as plain data (see {@link SessionSnapshot}). */
+  snapshot(): SessionSnapshot {
+    return {
+      id: this.id,
+      ip: this.transport.remoteAddress,
+      connectedAtMs: this.connectedAtMs,
+      userAgent: this.userAgent,
+      identity: this.identity,
+      extranonce1Hex: this.extranonce1Hex,
+      difficulty: this.difficulty,
+      sharesAccepted: this.sharesAccepted,
+      sharesRejected: this.sharesRejected,
+      bestDifficulty: this.bestDifficulty,
     };
   }
 
@@ -149,17 +206,17 @@ export class Session implements ShareContext {
         return; // e.g. a reply to client.get_version: nothing to do
       case "invalid_json":
         this.protocolErrorCount++;
-        this.host.onProtocolError(this, "invalid_json", "line is not JSON");
+        this.reports.onProtocolError(this, "invalid_json", "line is not JSON");
         this.transport.send(encodeError(null, Errors.invalidJson()));
         return;
       case "not_a_request":
         this.protocolErrorCount++;
-        this.host.onProtocolError(this, "not_a_request", "JSON is not a request object with a string method");
+        this.reports.onProtocolError(this, "not_a_request", "JSON is not a request object with a string method");
         this.transport.send(encodeError(f.id, Errors.badParams("expected {id, method, params}")));
         return;
       case "bad_params":
         this.protocolErrorCount++;
-        this.host.onProtocolError(this, "bad_params", `${f.method}: ${f.detail}`);
+        this.reports.onProtocolError(this, "bad_params", `${f.method}: ${f.detail}`);
         if (f.method === "mining.submit") this.countReject(RejectReason.InvalidParams, f.detail);
         this.transport.send(encodeError(f.id, Errors.badParams(f.detail)));
         return;
@@ -183,7 +240,7 @@ export class Session implements ShareContext {
       case "mining.submit":
         return this.submit(req.id, req.submit);
       case "unknown":
-        this.host.onProtocolError(this, "unknown_method", req.name);
+        this.reports.onProtocolError(this, "unknown_method", req.name);
         this.transport.send(encodeError(req.id, Errors.unknownMethod(req.name)));
         return;
     }
@@ -199,7 +256,7 @@ export class Session implements ShareContext {
         // A missing mask means "ffffffff" (BIP310). A present but malformed one is refused, not guessed.
         if (raw !== undefined && (typeof raw !== "string" || !/^[0-9a-fA-F]{1,8}$/.test(raw))) {
           this.protocolErrorCount++;
-          this.host.onProtocolError(this, "bad_params", "mining.configure: version-rolling.mask must be 1-8 hex digits");
+          this.reports.onProtocolError(this, "bad_params", "mining.configure: version-rolling.mask must be 1-8 hex digits");
           result["version-rolling"] = false;
           continue;
         }
@@ -232,7 +289,7 @@ export class Session implements ShareContext {
 
   private subscribe(req: Extract<ClientRequest, { method: "mining.subscribe" }>): void {
     if (!this.subscribed) {
-      this.extranonce1 = this.host.allocateExtranonce1();
+      this.extranonce1 = this.host.extranonce.allocate();
       this.extranonce1Hex = this.extranonce1.toString("hex");
       this.subscribed = true;
       this.userAgent = req.userAgent;
@@ -251,14 +308,14 @@ export class Session implements ShareContext {
   }
 
   private authorize(req: Extract<ClientRequest, { method: "mining.authorize" }>): void {
-    const result = this.host.authorize(req.username, req.password);
+    const result = this.host.miners.authorize(req.username, req.password);
     if (!result.ok) {
-      this.host.onProtocolError(this, "auth_failed", result.message);
+      this.reports.onProtocolError(this, "auth_failed", result.message);
       this.transport.send(encodeError(req.id, Errors.unauthorized(result.message)));
       return;
     }
     if (!this.authorized.has(req.username) && this.authorized.size >= MAX_AUTHORIZED_PER_CONNECTION) {
-      this.host.onProtocolError(this, "auth_failed", "too many workers on one connection");
+      this.reports.onProtocolError(this, "auth_failed", "too many workers on one connection");
       this.transport.send(encodeError(req.id, Errors.unauthorized(`at most ${MAX_AUTHORIZED_PER_CONNECTION} workers per connection`)));
       return;
     }
@@ -267,7 +324,7 @@ export class Session implements ShareContext {
     // (more worker names for the same address are fine).
     if (this.identity && result.identity.address !== this.identity.address) {
       const message = `this connection already mines for ${this.identity.address}; open another connection for ${result.identity.address}`;
-      this.host.onProtocolError(this, "auth_failed", message);
+      this.reports.onProtocolError(this, "auth_failed", message);
       this.transport.send(encodeError(req.id, Errors.unauthorized(message)));
       return;
     }
@@ -275,11 +332,11 @@ export class Session implements ShareContext {
     const first = this.identity === null;
     if (first) {
       this.identity = result.identity;
-      this.payout = this.host.payoutFor(result.identity);
+      this.payout = this.host.miners.payoutFor(result.identity);
     }
     this.transport.send(encodeResult(req.id, true));
     if (first) {
-      this.host.onAuthorized(this);
+      this.reports.onAuthorized(this);
       this.maybeStartWork();
     }
   }
@@ -313,18 +370,18 @@ export class Session implements ShareContext {
 
   private maybeStartWork(): void {
     if (this.workStarted || !this.subscribed || !this.identity) return;
-    const job = this.host.currentJob();
+    const job = this.host.work.currentJob();
     this.workStarted = true;
     this.vardiff.reset(this.host.now());
     this.transport.send(encodeSetDifficulty(this.difficulty));
-    this.host.onDifficulty(this, null, this.difficulty, "initial");
+    this.reports.onDifficulty(this, null, this.difficulty, "initial");
     if (job) this.sendJob(job, true);
   }
 
   /** Sends a job to this miner (called for its own start, on new work fan-out, and after a difficulty change). */
   sendJob(job: Job, forceClean = false): void {
     if (this.closed || !this.workStarted || !this.payout) return;
-    const parts = this.host.coinbaseParts(job, this.payout);
+    const parts = this.host.work.coinbaseParts(job, this.payout);
     this.lastJobId = job.id;
     this.jobDifficulty.set(job.id, this.difficulty);
     if (this.jobDifficulty.size > 64) {
@@ -340,14 +397,14 @@ export class Session implements ShareContext {
   }
 
   /** set_difficulty then a fresh job (never the same job id again: ESP-Miner#1603). */
-  changeDifficulty(next: number, reason: "vardiff" | "suggest" | "minimum"): void {
+  changeDifficulty(next: number, reason: Exclude<DifficultyReason, "initial">): void {
     const old = this.difficulty;
     if (next === old || this.closed) return;
     this.difficulty = next;
     this.vardiff.reset(this.host.now());
     this.transport.send(encodeSetDifficulty(next));
-    this.host.onDifficulty(this, old, next, reason);
-    const job = this.host.refreshJob(this.lastJobId);
+    this.reports.onDifficulty(this, old, next, reason);
+    const job = this.host.work.refreshJob(this.lastJobId);
     if (job) this.sendJob(job);
   }
 
@@ -371,7 +428,7 @@ export class Session implements ShareContext {
       this.clientDifficultyChange(this.vardiff.clamp(pending.difficulty), pending.reason);
       return;
     }
-    const net = this.host.currentJob()?.template.networkDifficulty;
+    const net = this.host.work.currentJob()?.template.networkDifficulty;
     const next = this.vardiff.tick(this.difficulty, nowMs, net);
     if (next !== null) this.changeDifficulty(next, "vardiff");
   }
@@ -382,7 +439,7 @@ export class Session implements ShareContext {
   }
 
   coinbaseFor(job: Job): CoinbaseParts {
-    return this.host.coinbaseParts(job, this.payout!);
+    return this.host.work.coinbaseParts(job, this.payout!);
   }
 
   private submit(id: ClientRequest["id"], p: SubmitParams): void {
@@ -395,6 +452,8 @@ export class Session implements ShareContext {
       const now = this.host.now();
       verdict = validateShare(this.validatorDeps, this, p, now);
       this.lastShareMs = now;
+      // A block goes out before the miner's reply and before any accounting (even on a stale job).
+      if (verdict.candidate) this.reports.onBlock(verdict.candidate, this);
     }
     if (verdict.shareDifficulty > this.bestDifficulty && (verdict.accepted || verdict.block)) this.bestDifficulty = verdict.shareDifficulty;
     if (verdict.accepted) {
@@ -405,7 +464,7 @@ export class Session implements ShareContext {
       const wire = REJECT_WIRE[verdict.reason ?? RejectReason.Other];
       this.transport.send(encodeError(id, errorTuple(wire.code, verdict.detail ? `${wire.message}: ${verdict.detail}` : wire.message)));
     }
-    this.host.onShare(this, verdict);
+    this.reports.onShare(this, verdict);
     if (verdict.accepted) {
       const net = verdict.job?.template.networkDifficulty;
       const next = this.vardiff.onAccepted(verdict.difficulty, this.difficulty, this.host.now(), net);
@@ -415,7 +474,7 @@ export class Session implements ShareContext {
 
   private countReject(reason: RejectReason, detail: string): void {
     this.sharesRejected++;
-    this.host.onShare(this, { accepted: false, reason, difficulty: 0, shareDifficulty: 0, block: false, job: null, detail });
+    this.reports.onShare(this, { accepted: false, reason, difficulty: 0, shareDifficulty: 0, block: false, job: null, detail });
   }
 
   /** Asks the miner to reconnect (on shutdown), BitAxe ignores params so none are sent (protocol.md §1.8). */
@@ -427,6 +486,6 @@ export class Session implements ShareContext {
   dispose(): void {
     if (this.closed) return;
     this.closed = true;
-    if (this.subscribed) this.host.releaseExtranonce1(this.extranonce1);
+    if (this.subscribed) this.host.extranonce.release(this.extranonce1);
   }
 }

@@ -14,6 +14,7 @@
 import type { RpcClient } from "../bitcoind/rpc-client.ts";
 import type { BlockTemplate } from "../bitcoind/rpc-types.ts";
 import { TbgError, errorText } from "../../util/errors.ts";
+import { StartCancelledError, throwIfCancelled } from "../../util/lifecycle.ts";
 
 /** Defaults of {@link TemplateSourceOptions}. */
 export const TEMPLATE_SOURCE_DEFAULTS = {
@@ -110,9 +111,20 @@ export class TemplateSource {
     return this.nodes.map(({ rpc: _rpc, ...s }) => ({ ...s }));
   }
 
-  /** Fetches the first template (waits until some node answers, retrying), then starts the timers. */
-  async start(): Promise<void> {
-    await this.fetch("initial");
+  /**
+   * Fetches the first template (waits until some node answers, retrying each second), then starts the
+   * timers. `signal` or close() cancels the wait (START_CANCELLED).
+   */
+  async start(signal?: AbortSignal): Promise<void> {
+    throwIfCancelled(signal, "template source");
+    const onAbort = () => void this.close();
+    signal?.addEventListener("abort", onAbort, { once: true });
+    try {
+      await this.fetch("initial");
+    } finally {
+      signal?.removeEventListener("abort", onAbort);
+    }
+    if (this.closed) throw new StartCancelledError("template source");
     this.pollTimer = setInterval(() => void this.poll(), Math.max(50, this.opts.pollMs));
     this.refreshTimer = setInterval(() => {
       if (this.opts.now() - this.lastTemplateMs >= this.opts.updateIntervalSec * 1000 - 50) void this.fetch("refresh");
@@ -319,7 +331,8 @@ export class TemplateSource {
     return { ...s };
   }
 
-  close(): void {
+  /** Stops the timers; a fetch in flight is dropped when it answers. Idempotent. */
+  async close(): Promise<void> {
     this.closed = true;
     for (const t of [this.pollTimer, this.refreshTimer, this.probeTimer]) if (t) clearInterval(t);
   }

@@ -1,5 +1,5 @@
 /**
- * EventPublisher: the one place the mining path hands events to. `emit()` stamps the envelope,
+ * MiningEventEmitter: the one place the mining path hands events to. `emit()` stamps the envelope,
  * applies the type mask, serialises once, enforces the size limit and gives the same bytes to
  * every sink. It never blocks and never throws (seed 001 "Design principles": the mining path
  * does not wait for consumers); every event it does not deliver is counted with a reason.
@@ -15,8 +15,8 @@ import type { EventDataMap, EventType } from "./types.ts";
 import type { EventFactory } from "./envelope.ts";
 import { EventsConfigError } from "./errors.ts";
 
-/** Options of {@link EventPublisher}. */
-export interface EventPublisherOptions {
+/** Options of {@link MiningEventEmitter}. */
+export interface MiningEventEmitterOptions {
   /** Makes the envelopes (region, instance, clock, ids). */
   factory: EventFactory;
   /** Where events go. Each gets the same serialised bytes. */
@@ -32,16 +32,16 @@ export interface EventPublisherOptions {
   validate?: boolean;
 }
 
-/** One observation streamed to {@link EventPublisher.subscribe} listeners. */
-export type PublisherUpdate =
+/** One observation streamed to {@link MiningEventEmitter.subscribe} listeners. */
+export type EmitterUpdate =
   | { kind: "emitted"; type: EventType; bytes: number }
   | { kind: "filtered"; type: EventType }
   /** `sink` is null when the publisher itself refused the event (too_large, invalid, error, closed). */
   | { kind: "dropped"; type: EventType; reason: DropReason; sink: string | null }
   | { kind: "sink_state"; sink: string; state: SinkState; detail: string };
 
-/** Snapshot returned by {@link EventPublisher.stats}. */
-export interface PublisherStats {
+/** Snapshot returned by {@link MiningEventEmitter.stats}. */
+export interface EmitterStats {
   /** Events serialised and handed to the sinks. */
   emitted: number;
   /** Events of disabled types (not serialised). */
@@ -56,8 +56,8 @@ export interface PublisherStats {
   sinks: Record<string, SinkStats>;
 }
 
-/** Listener of {@link EventPublisher.subscribe}; must be cheap, exceptions are swallowed. */
-export type PublisherListener = (update: PublisherUpdate) => void;
+/** Listener of {@link MiningEventEmitter.subscribe}; must be cheap, exceptions are swallowed. */
+export type EmitterListener = (update: EmitterUpdate) => void;
 
 /** Parse a list of type names from config into a mask. Throws `EVENTS_CONFIG_INVALID` on unknown names. */
 export function parseEventTypes(names: Iterable<string>): Set<EventType> {
@@ -72,13 +72,13 @@ export function parseEventTypes(names: Iterable<string>): Set<EventType> {
 }
 
 /** Publishes mining events to sinks; see the module comment. */
-export class EventPublisher {
+export class MiningEventEmitter {
   private readonly factory: EventFactory;
   private readonly sinks: readonly EventSink[];
   private readonly maxEventBytes: number;
   private readonly validate: boolean;
   private enabled: Set<EventType>;
-  private readonly listeners = new Set<PublisherListener>();
+  private readonly listeners = new Set<EmitterListener>();
   private readonly ownDrops = emptyDropCounts();
   private readonly sinkDrops = emptyDropCounts();
   private readonly emittedByType = Object.fromEntries(ALL_EVENT_TYPES.map((t) => [t, 0])) as Record<EventType, number>;
@@ -86,7 +86,7 @@ export class EventPublisher {
   private filtered = 0;
   private state: "new" | "started" | "closed" = "new";
 
-  constructor(options: EventPublisherOptions) {
+  constructor(options: MiningEventEmitterOptions) {
     this.factory = options.factory;
     this.sinks = options.sinks;
     this.maxEventBytes = options.maxEventBytes ?? MAX_EVENT_BYTES;
@@ -152,13 +152,13 @@ export class EventPublisher {
   }
 
   /** Stream of updates for metrics and logs. Returns the unsubscribe function. */
-  subscribe(listener: PublisherListener): () => void {
+  subscribe(listener: EmitterListener): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
   }
 
   /** Snapshot of all counters. */
-  stats(): PublisherStats {
+  stats(): EmitterStats {
     const sinks: Record<string, SinkStats> = {};
     let queued = 0;
     for (const sink of this.sinks) {
@@ -198,7 +198,7 @@ export class EventPublisher {
     return false;
   }
 
-  private notify(update: PublisherUpdate): void {
+  private notify(update: EmitterUpdate): void {
     if (this.listeners.size === 0) return;
     for (const listener of this.listeners) {
       try {

@@ -1,6 +1,6 @@
 /**
  * Errors of the event layer (STYLE.md §4: a subclass per failure mode, stable `code`).
- * The mining path never sees these: `EventPublisher.emit()` counts failures instead of throwing.
+ * The mining path never sees these: `MiningEventEmitter.emit()` counts failures instead of throwing.
  * They are thrown at configuration / start-up time only.
  */
 import { TbgError } from "../../util/errors.ts";

@@ -16,8 +16,8 @@ export {
 export type { EventValidation } from "./schemas.ts";
 export { createEventFactory, createUuidV7, pooledRandom16, systemClockMs } from "./envelope.ts";
 export type { EventFactory, EventFactoryOptions } from "./envelope.ts";
-export { EventPublisher, parseEventTypes } from "./emitter.ts";
-export type { EventPublisherOptions, PublisherListener, PublisherStats, PublisherUpdate } from "./emitter.ts";
+export { MiningEventEmitter, parseEventTypes } from "./emitter.ts";
+export type { MiningEventEmitterOptions, EmitterListener, EmitterStats, EmitterUpdate } from "./emitter.ts";
 export { DROP_REASONS, emptyDropCounts } from "./sink.ts";
 export type { DropReason, EventSink, SinkObserver, SinkState, SinkStats } from "./sink.ts";
 export { UnixDgramSink, UNIX_DGRAM_SINK_DEFAULTS } from "./sinks/unix-dgram.ts";

@@ -12,7 +12,7 @@ import { jetstreamManager } from "@nats-io/jetstream";
 import { startNats } from "../../support/servers.ts";
 import { waitFor } from "../../support/wait.ts";
 import { JetStreamSink } from "../../../src/pipeline/nats/jetstream-sink.ts";
-import { EventPublisher } from "../../../src/pipeline/events/emitter.ts";
+import { MiningEventEmitter } from "../../../src/pipeline/events/emitter.ts";
 import { createEventFactory } from "../../../src/pipeline/events/envelope.ts";
 import { EXAMPLE_DATA } from "../fixtures.ts";
 import { MINING_EVENTS_STREAM } from "../../../src/pipeline/nats/jetstream.ts";
@@ -21,7 +21,7 @@ test("events reach the stream exactly once, across a NATS outage, spooled while 
   const nats = await startNats();
   const dir = await mkdtemp(join(tmpdir(), "tbg-jssink-"));
   const sink = new JetStreamSink({ natsUrl: nats.url, region: "us-east", spoolDir: dir, publisher: { reconnectTimeWaitMs: 100, publishTimeoutMs: 1000 } });
-  const publisher = new EventPublisher({ factory: createEventFactory({ region: "us-east", instance: "t" }), sinks: [sink] });
+  const publisher = new MiningEventEmitter({ factory: createEventFactory({ region: "us-east", instance: "t" }), sinks: [sink] });
   await publisher.start();
   const nc = await connect({ servers: nats.url });
   try {
