@@ -27,7 +27,10 @@ export function throwIfCancelled(signal: AbortSignal | undefined, what: string):
   if (signal?.aborted) throw new StartCancelledError(what);
 }
 
-/** Waits `ms`; rejects with START_CANCELLED as soon as `signal` aborts. The timer never keeps the process alive. */
+/**
+ * Waits `ms`; rejects with START_CANCELLED as soon as `signal` aborts. The timer keeps the process alive
+ * (a start-up waiting for its node must not let the event loop run dry); cancelling it releases it at once.
+ */
 export function cancellableDelay(ms: number, signal: AbortSignal | undefined, what: string): Promise<void> {
   return new Promise((resolve, reject) => {
     if (signal?.aborted) return reject(new StartCancelledError(what));
@@ -39,7 +42,6 @@ export function cancellableDelay(ms: number, signal: AbortSignal | undefined, wh
       signal?.removeEventListener("abort", onAbort);
       resolve();
     }, ms);
-    timer.unref();
     signal?.addEventListener("abort", onAbort, { once: true });
   });
 }

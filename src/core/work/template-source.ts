@@ -14,7 +14,7 @@
 import type { RpcClient } from "../bitcoind/rpc-client.ts";
 import type { BlockTemplate } from "../bitcoind/rpc-types.ts";
 import { TbgError, errorText } from "../../util/errors.ts";
-import { StartCancelledError, throwIfCancelled } from "../../util/lifecycle.ts";
+import { StartCancelledError, cancellableDelay, throwIfCancelled } from "../../util/lifecycle.ts";
 
 /** Defaults of {@link TemplateSourceOptions}. */
 export const TEMPLATE_SOURCE_DEFAULTS = {
@@ -89,6 +89,8 @@ export class TemplateSource {
   private fetching: Promise<void> | null = null;
   private pendingReason: TemplateReason | null = null;
   private closed = false;
+  /** Aborted by close(): ends the first template's retry wait at once. */
+  private readonly stopped = new AbortController();
   private probing = false;
   private polling = false;
   /** Bumped by every hint: an older hint's retry loop stops when a newer one arrives. */
@@ -225,7 +227,7 @@ export class TemplateSource {
     }
     this.opts.onAllNodesFailed?.(lastErr ?? new TbgError("NODES_BEHIND", `every node that answered is behind height ${this.tipHeight}`));
     if (reason === "initial" && !this.closed) {
-      await delay(1000);
+      await cancellableDelay(1000, this.stopped.signal, "template source").catch(() => undefined);
       return this.doFetch(reason);
     }
   }
@@ -334,6 +336,7 @@ export class TemplateSource {
   /** Stops the timers; a fetch in flight is dropped when it answers. Idempotent. */
   async close(): Promise<void> {
     this.closed = true;
+    this.stopped.abort();
     for (const t of [this.pollTimer, this.refreshTimer, this.probeTimer]) if (t) clearInterval(t);
   }
 }

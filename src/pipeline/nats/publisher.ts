@@ -71,7 +71,8 @@ export class JetStreamPublisher {
 
   /** Opens the spool (replaying what an earlier run left), binds the socket, starts forwarding. */
   async start(): Promise<void> {
-    this.spool = await Spool.open({ ...this.o.spool, dir: this.o.spoolDir });
+    this.spool = new Spool({ ...this.o.spool, dir: this.o.spoolDir });
+    await this.spool.start();
     this.forwarder = new Forwarder({
       spool: this.spool, link: this.link, region: this.o.region, window: this.o.window,
       publishTimeoutMs: this.o.publishTimeoutMs, onError: (err) => this.o.onError?.(err, "publish"),

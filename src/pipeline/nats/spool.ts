@@ -20,6 +20,7 @@
 import { open, mkdir, readdir, readFile, rename, rm, stat, writeFile, type FileHandle } from "node:fs/promises";
 import { join } from "node:path";
 import { crc32 } from "node:zlib";
+import { throwIfCancelled } from "../../util/lifecycle.ts";
 
 /** A place in the spool: byte `offset` within segment number `segment`. */
 export interface SpoolPosition {
@@ -72,7 +73,7 @@ const HEADER = 8;
 const READ_CHUNK = 1 << 20;
 const segName = (n: number) => `spool-${String(n).padStart(16, "0")}.log`;
 
-/** The spool; see the module comment. Create with {@link Spool.open}. */
+/** The spool; see the module comment. `new Spool(opts)` then `start()` (or {@link Spool.open}), `close()` once done. */
 export class Spool {
   private readonly o: Required<SpoolOptions>;
   private segSizes = new Map<number, number>(); // segment → bytes on disk
@@ -96,17 +97,29 @@ export class Spool {
   /** Last background I/O error (cursor save, fdatasync), if any. */
   lastError: Error | undefined;
 
-  private constructor(opts: SpoolOptions) {
+  private starting: Promise<void> | undefined;
+  private closing: Promise<void> | undefined;
+
+  constructor(opts: SpoolOptions) {
     this.o = {
       segmentBytes: 16 << 20, maxBytes: 1 << 30, fsync: "interval", fsyncIntervalMs: 50,
       cursorSaveIntervalMs: 200, rotateIdleBytes: 1 << 20, ...opts,
     };
   }
 
-  /** Opens (or creates) the spool in `opts.dir`, recovering from a crash. */
+  /** Opens (or creates) the spool directory, recovering from a crash. Idempotent. */
+  start(signal?: AbortSignal): Promise<void> {
+    this.starting ??= (async () => {
+      throwIfCancelled(signal, "spool");
+      await this.recover();
+    })();
+    return this.starting;
+  }
+
+  /** `new Spool(opts)` + `start()`. */
   static async open(opts: SpoolOptions): Promise<Spool> {
     const spool = new Spool(opts);
-    await spool.recover();
+    await spool.start();
     return spool;
   }
 
@@ -441,8 +454,13 @@ export class Spool {
     return { ...this.s, bytes: this.bytes(), segments: this.segSizes.size };
   }
 
-  /** Writes what is pending, fsyncs, saves the cursor, closes files. */
-  async close(): Promise<void> {
+  /** Writes what is pending, fsyncs, saves the cursor, closes files. Idempotent. */
+  close(): Promise<void> {
+    this.closing ??= this.doClose();
+    return this.closing;
+  }
+
+  private async doClose(): Promise<void> {
     if (this.closed) return;
     while (this.writing) await this.writing;
     this.closed = true;
