@@ -6,17 +6,9 @@
  * and humans read the body. HEAD is accepted on both paths (load balancers use it). Anything else
  * is 404, other methods 405.
  */
-import { TbgError } from "../util/errors.ts";
 import { StatusServer } from "../http/status-server.ts";
 import { buildHealthReport, type HealthSources } from "./pool-status.ts";
 import type { PoolMetrics } from "./metrics.ts";
-
-/** The health port could not be bound. */
-export class HealthListenError extends TbgError {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super("HEALTH_LISTEN", message, options);
-  }
-}
 
 /** Options of {@link HealthServer}. */
 export interface HealthServerOptions extends HealthSources {
@@ -36,7 +28,7 @@ export class HealthServer extends StatusServer {
       port: opts.port,
       metrics: opts.metrics,
       onError: opts.onError,
-      listenError: (message, cause) => new HealthListenError(`health: ${message}`, { cause }),
+      name: "health",
       health: () => buildHealthReport({ ...opts, shareRate: opts.shareRate ?? opts.metrics.shareRate, lastBlockAtMs: opts.metrics.lastBlockAtMs }),
     });
   }

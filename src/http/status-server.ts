@@ -7,7 +7,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { errorText, type TbgError } from "../util/errors.ts";
+import { ListenError, hostPort } from "../util/listen.ts";
 
 export interface StatusServerOptions {
   host: string;
@@ -16,8 +16,8 @@ export interface StatusServerOptions {
   /** The /health body; `status` decides 200 ("ok") or 503. */
   health(): { status: string };
   metrics: { metrics(): Promise<string>; readonly contentType: string };
-  /** Builds the error thrown when the port cannot be bound (each command has its own code). */
-  listenError(message: string, cause: unknown): TbgError;
+  /** Names the listener in errors ("health", "collector"). */
+  name: string;
   /** A request handler failed (reported; the client gets a 500). */
   onError?: (err: unknown) => void;
 }
@@ -40,7 +40,7 @@ export class StatusServer {
     return `http://${h.includes(":") ? `[${h}]` : h}:${this.boundPort}`;
   }
 
-  /** Bind; throws `listenError(...)` when the port is taken or the address is invalid. */
+  /** Bind; throws a {@link ListenError} when the port is taken or the address is invalid. */
   async start(): Promise<void> {
     if (this.server) return;
     const server = createServer((req, res) => void this.handle(req, res));
@@ -48,7 +48,7 @@ export class StatusServer {
     server.headersTimeout = 5_000;
     server.keepAliveTimeout = 5_000;
     await new Promise<void>((resolve, reject) => {
-      server.once("error", (err) => reject(this.o.listenError(`cannot listen on ${this.o.host}:${this.o.port}: ${errorText(err)}`, err)));
+      server.once("error", (err) => reject(new ListenError(this.o.name, hostPort(this.o.host, this.o.port), err)));
       server.listen(this.o.port, this.o.host, () => resolve());
     });
     server.on("error", (err) => this.o.onError?.(err));

@@ -3,7 +3,6 @@
  * (src/app/health.ts): 200 when healthy, 503 when degraded, the same JSON body either way; HEAD
  * accepted; anything else 404/405.
  */
-import { TbgError } from "../../util/errors.ts";
 import { StatusServer } from "../../http/status-server.ts";
 import type { CollectorStats } from "./collector.ts";
 import type { CollectorMetrics } from "./metrics.ts";
@@ -27,13 +26,6 @@ export function buildCollectorHealth(s: CollectorStats): CollectorHealthReport {
   return { status: problems.length ? "degraded" : "ok", problems, ...s };
 }
 
-/** The HTTP port could not be bound. */
-export class CollectorListenError extends TbgError {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super("COLLECTOR_HTTP_LISTEN", message, options);
-  }
-}
-
 /** Options of {@link CollectorHttpServer}. */
 export interface CollectorHttpOptions {
   host: string;
@@ -50,7 +42,7 @@ export class CollectorHttpServer extends StatusServer {
       host: o.host,
       port: o.port,
       metrics: o.metrics,
-      listenError: (message, cause) => new CollectorListenError(`collector: ${message}`, { cause }),
+      name: "collector",
       health: () => buildCollectorHealth(o.health()),
     });
   }

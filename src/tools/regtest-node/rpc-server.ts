@@ -8,6 +8,7 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { timingSafeEqual } from "node:crypto";
+import { ListenError, hostPort } from "../../util/listen.ts";
 
 /** JSON-RPC error codes used by the server itself (Bitcoin Core src/rpc/protocol.h). */
 export const RPC_INVALID_REQUEST = -32600;
@@ -65,10 +66,12 @@ export class JsonRpcHttpServer {
     if (this.#server) return;
     const server = http.createServer((req, res) => this.#onRequest(req, res));
     server.keepAliveTimeout = 30_000; // like bitcoind's -rpcservertimeout default
+    const host = this.#opts.host ?? "127.0.0.1";
     await new Promise<void>((resolve, reject) => {
-      server.once("error", reject);
-      server.listen(this.#port, this.#opts.host ?? "127.0.0.1", () => {
-        server.off("error", reject);
+      const onError = (err: Error) => reject(new ListenError("node RPC", hostPort(host, this.#port), err));
+      server.once("error", onError);
+      server.listen(this.#port, host, () => {
+        server.off("error", onError);
         resolve();
       });
     });
