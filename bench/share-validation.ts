@@ -1,7 +1,7 @@
 /**
  * The share hash path in one process, no sockets: how many shares one core validates per second, and what
  * each costs, on the recorded 0-tx and 3,000-tx templates (bench/fixtures). The per-share cost must not
- * depend on the transaction count: the merkle branch is computed once per template (SPEC §4), so a
+ * depend on the transaction count: the merkle branch is computed once per template, so a
  * 3,000-tx share costs 12 more double-SHA256 of 64 bytes (the branch levels), nothing per transaction.
  *
  * Rows, each on a real Session (handshake done through handleLine, so the context is what a connection has):

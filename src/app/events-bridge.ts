@@ -1,5 +1,5 @@
 /**
- * Engine bus → mining events (SPEC §5) and best-difficulty records.
+ * Engine bus → mining events and best-difficulty records.
  *
  * Every listener runs synchronously inside the engine's own call (a share's listener runs after
  * the miner already has its reply) and does only cheap, bounded work: read fields, compare numbers,
@@ -50,7 +50,7 @@ export interface BridgeTimers {
 
 /** Defaults of {@link EventsBridgeOptions}. */
 export const EVENTS_BRIDGE_DEFAULTS = {
-  /** One `hashrate_update` per active worker and per user this often (seed 004: every 60 s). */
+  /** One `hashrate_update` per active worker and per user this often (every 60 s). */
   hashrateIntervalMs: 60_000,
   /** "Active": an accepted share within this long. 10 min covers the slowest vardiff cadence with margin. */
   hashrateActiveWithinMs: 600_000,

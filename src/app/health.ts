@@ -1,5 +1,5 @@
 /**
- * HTTP `/health` (JSON) and `/metrics` (Prometheus text) on `health.host:health.port` (SPEC §8).
+ * HTTP `/health` (JSON) and `/metrics` (Prometheus text) on `health.host:health.port`.
  *
  * `/health` answers 200 when the status is "ok" and 503 when "degraded", with the same JSON body
  * either way: GeoDNS health checks (Route53, Cloudflare) act on the status code, the region monitor

@@ -1,5 +1,5 @@
 /**
- * Prometheus metrics (SPEC §8) with prom-client, on a Registry of our own (no global state: tests
+ * Prometheus metrics with prom-client, on a Registry of our own (no global state: tests
  * and `tbg dev` can run several pools in one process).
  *
  * Two kinds of sources:
@@ -10,7 +10,7 @@
  *
  * Labels are low-cardinality by construction: node names and ZMQ endpoints come from the config,
  * reasons and kinds from fixed sets (unknown values fold into "other"). Never user addresses.
- * Names follow Prometheus conventions (STYLE.md §5): `_total`, `_seconds`, base units.
+ * Names follow Prometheus conventions: `_total`, `_seconds`, base units.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 import type { EventEmitter } from "node:events";

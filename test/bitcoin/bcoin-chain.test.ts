@@ -97,7 +97,7 @@ test("bcoin accepts our blocks: BIP34 OP_N and push heights, then segwit blocks 
   const chain = new bcoin.Chain({ network: "simnet", memory: true });
   await chain.open();
   try {
-    // ckpool's data-push form of a small height is refused by BIP34 (ckpool.md §10.10).
+    // ckpool's data-push form of a small height is refused by BIP34.
     await rejects(chain, mineBlock(chain.tip, { version: 0x20000002, heightPush: pushData(Buffer.from([1])) }), /bad-cb-height/);
 
     // Heights 1..16 use OP_1..OP_16, 17+ a minimal push; version bit 1 signals segwit.

@@ -142,7 +142,7 @@ test("listen addresses that cannot all bind are refused (ckpool's port clash che
   parseConfig({ btcd: [NODE], serverurl: ["0.0.0.0:9100"], health: { enabled: false } }, "t", ENV);
 });
 
-test("events.types accepts only SPEC §5 event types", () => {
+test("events.types accepts only the mining event types", () => {
   assert.match(reasonFor({ btcd: [NODE], events: { types: ["share_submitted", "share"] } }, "events.types[1]"), /expected one of .*"share_submitted"/);
   assert.deepEqual(parseConfig({ btcd: [NODE], events: { types: ["block_found", "block_found"] } }, "t", ENV).events.types, ["block_found"]);
 });

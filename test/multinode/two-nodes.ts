@@ -1,6 +1,6 @@
 /**
  * Two embedded regtest nodes peered over P2P (a block mined on one reaches the other), each with its
- * own RPC and ZMQ publisher, and the pool configured with both (seed 000's production layout).
+ * own RPC and ZMQ publisher, and the pool configured with both (the production layout: two nodes, each with its ZMQ endpoint).
  */
 import type { EmbeddedNode } from "../../src/tools/regtest-node/embedded-node.ts";
 import type { EngineEventMap } from "../../src/core/engine/engine.ts";

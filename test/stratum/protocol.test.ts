@@ -1,6 +1,6 @@
 /**
  * Protocol suite: the server over real TCP, driven the way real firmware drives it
- * (handshake orders and quirks from reference/protocol.md §2), every reject reason with its code.
+ * (the handshake orders and quirks of real firmware: cgminer, BitAxe/ESP-Miner, NerdMiner, Braiins), every reject reason with its code.
  */
 import { describe, test, before, after } from "node:test";
 import assert from "node:assert/strict";

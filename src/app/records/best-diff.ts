@@ -1,5 +1,5 @@
 /**
- * Best share difficulty per user in three scopes (SPEC §5; seed 001 "Difficulty tracking"):
+ * Best share difficulty per user in three scopes:
  * - `session`: per connection, forgotten when it disconnects ({@link BestDiffRecords.endSession});
  * - `week`: the ISO week, resetting at Monday 00:00 UTC (see ./iso-week.ts);
  * - `alltime`: never resets; persisted, loaded at start, written when beaten.

@@ -1,5 +1,5 @@
 /**
- * ISO 8601 week arithmetic in UTC, for the weekly best-difficulty record (SPEC §5: "week (ISO week,
+ * ISO 8601 week arithmetic in UTC, for the weekly best-difficulty record ("week (ISO week,
  * resets Monday 00:00 UTC)"). ISO weeks start on Monday; week 1 is the week holding the year's first
  * Thursday, so the ISO year of a week is the calendar year of its Thursday (e.g. Monday 2024-12-30
  * is in "2025-W01"). Pure: the instant is passed in.

@@ -1,5 +1,5 @@
 /**
- * `tbg collector`: the event collector (SPEC §6). Composition root: settings (config file + flags) →
+ * `tbg collector`: the event collector. Composition root: settings (config file + flags) →
  * logger → Collector (src/collector) → run until SIGTERM/SIGINT → graceful close.
  */
 import type { Command } from "../main.ts";

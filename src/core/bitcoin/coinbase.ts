@@ -1,6 +1,6 @@
 /**
  * The solo coinbase transaction, split for Stratum into coinb1 / coinb2 around the extranonces
- * (protocol.md §1.9, SPEC §4).
+ *.
  *
  * Serialised without witness (the txid, hence the merkle root, excludes it):
  *   version u32 | 01 | 32×00 | ffffffff | scriptSig len | scriptSig | ffffffff | outputs | locktime 0

@@ -3,7 +3,7 @@
  *
  * difficulty = DIFF1_TARGET / target, with DIFF1_TARGET = 0xFFFF·2^208 (the target of nbits
  * 0x1d00ffff). A share's difficulty is DIFF1_TARGET / H with the header hash H read as a 256-bit
- * little-endian integer (protocol.md §1.9). Acceptance decisions should compare hashes with
+ * little-endian integer. Acceptance decisions should compare hashes with
  * targets (`hashMeetsTarget`), which is exact; `hashToDifficulty` is a double for stats and
  * best-share tracking.
  */

@@ -1,5 +1,5 @@
 /**
- * Error classes of the bitcoin layer (STYLE.md §4: a subclass per failure mode, stable `code`).
+ * Error classes of the bitcoin layer (a subclass per failure mode, stable `code`).
  * Programmer errors (wrong Buffer length passed by our own code) stay RangeError/TypeError.
  */
 import { TbgError } from "../../util/errors.ts";

@@ -49,7 +49,7 @@ export function buildHeader(fields: HeaderFields): Buffer {
 
 /**
  * Stratum `mining.notify` prevhash from RPC display hex (`previousblockhash`): the eight 4-byte
- * words in reverse order, bytes inside each word unchanged (protocol.md §1.9). Equivalently:
+ * words in reverse order, bytes inside each word unchanged. Equivalently:
  * internal byte order with each 4-byte word byte-swapped. That is why it *ends* in zeros.
  */
 export function prevhashToStratum(prevhashDisplayHex: string): string {

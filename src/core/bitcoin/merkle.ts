@@ -35,7 +35,7 @@ export function merkleRoot(hashesLE: Buffer[]): Buffer {
  * The Stratum `mining.notify` merkle branch for a coinbase at position 0.
  *
  * `txidsLE` are the template's *other* transactions (not the coinbase) in template order, as
- * txids (not wtxids) in internal byte order. Computed once per template (SPEC §4): a share then
+ * txids (not wtxids) in internal byte order. Computed once per template: a share then
  * costs `branch.length` hashes regardless of the transaction count.
  * Returns [] for a coinbase-only block (root = coinbase txid).
  */

@@ -1,5 +1,5 @@
 /**
- * Errors of the bitcoind JSON-RPC transport, one class per failure mode (STYLE.md §4).
+ * Errors of the bitcoind JSON-RPC transport, one class per failure mode.
  * Callers switch on `code`: a timeout or a refused connection means "try the next node",
  * an `RpcRemoteError` means the node answered and said no.
  */

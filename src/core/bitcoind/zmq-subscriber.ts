@@ -1,9 +1,9 @@
 /**
- * Block notifications from every configured ZMQ endpoint at once (SPEC §2, seed 000): one `zeromq`
+ * Block notifications from every configured ZMQ endpoint at once: one `zeromq`
  * Subscriber per endpoint on Bitcoin Core's `hashblock` topic (doc/zmq.md). The first notification of
  * a block calls `onBlock`; copies from the other endpoints are only counted ({@link HashblockTracker}).
  *
- * zeromq v6 facts this relies on (reference/pipeline.md §5):
+ * zeromq v6 facts this relies on:
  * - socket options go in the constructor so they apply before `connect`. ZMTP heartbeats
  *   (ZMQ_HEARTBEAT_IVL/TIMEOUT/TTL, libzmq ≥ 4.2 answers PINGs, so this works against bitcoind) make a
  *   silently dead publisher a `disconnect`; TCP alone would not notice it.

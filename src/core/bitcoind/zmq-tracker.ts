@@ -1,5 +1,5 @@
 /**
- * Bookkeeping for several ZMQ `hashblock` endpoints announcing the same blocks (SPEC §2, seed 000):
+ * Bookkeeping for several ZMQ `hashblock` endpoints announcing the same blocks:
  * which notification is the first of its block (the only one acted on), how far behind the others
  * arrive, and each endpoint's health. Pure: no sockets, no timers; the clock is injected.
  *

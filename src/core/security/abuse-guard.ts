@@ -4,13 +4,13 @@
  * (protocol errors by kind, disconnects by reason, refusals by reason, rate-limited lines, bans) that
  * /metrics and the tests read through `stats()`.
  *
- * Which observations earn a strike (reference/protocol.md §4):
+ * Which observations earn a strike:
  * - junk lines: invalid JSON, not a request object, malformed params (miningcore `banOnJunkReceive`);
  * - failed authorizations (miningcore bans 60 s on one; we count them);
  * - a line over the length limit; a disconnect for flooding past the message rate limit;
  * - invalid-share floods: of `invalidShareWindow` consecutive shares on a connection, at least
  *   `invalidShareRatio` rejected (stale shares excepted: a new block makes honest miners send a few).
- * Unknown methods are answered and not struck (SPEC §3: an error, not a disconnect).
+ * Unknown methods are answered and not struck (an error, not a disconnect).
  */
 import { EventEmitter } from "node:events";
 import { RejectReason } from "../shares/reject.ts";

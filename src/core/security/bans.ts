@@ -1,5 +1,5 @@
 /**
- * Temporary IP bans with escalation (SPEC §3 "bad input never crashes the server … ban"; issue 8).
+ * Temporary IP bans with escalation (issue 8).
  *
  * Peers collect *strikes* (junk lines, oversized lines, failed authorizations, invalid-share floods,
  * rate-limit disconnects). `threshold` strikes within `windowSec` ban the peer for `durationSec`;
@@ -8,7 +8,7 @@
  * themselves (checked lazily on `check`/`admit` and by `sweep`).
  *
  * Peers elsewhere: miningcore bans 3 min on junk and 60 s on a failed authorize; NOMP bans 600 s on
- * invalid-share floods (reference/protocol.md §4). Escalation is ours: a scanner that comes back is
+ * invalid-share floods. Escalation is ours: a scanner that comes back is
  * costlier each time, a misconfigured miner that stops is forgiven.
  *
  * Pure apart from the injected clock. Memory is bounded: at most `maxTracked` peers are remembered

@@ -1,6 +1,6 @@
 /** Why a share was refused: the share vocabulary the validator, the Stratum session, the abuse guard and the metrics share. */
 
-/** Why a share was refused. One value per check of SPEC §3, in the order the checks run. */
+/** Why a share was refused. One value per check, in the order the checks run (src/core/shares/validator.ts). */
 export const RejectReason = {
   Unauthorized: "unauthorized",
   NotSubscribed: "not_subscribed",

@@ -37,7 +37,7 @@ export interface SubmitParams {
 
 /** Bitcoin's consensus allows a block time up to 2 h past the node's clock; we stop at 7200 s too. */
 export const MAX_NTIME_FUTURE_SEC = 7200;
-/** Rolling ntime forward from the job's: ckpool's window (ckpool.md §2 step 10). */
+/** Rolling ntime forward from the job's: ckpool's window. */
 export const MAX_NTIME_ROLL_SEC = 7000;
 
 /** What the connection knows that a share is checked against. */

@@ -1,7 +1,7 @@
 /**
  * Hashrate estimation: exponentially decaying averages of difficulty-1 shares per second (dsps)
  * over 1 m, 5 m, 1 h, 1 d and 7 d. Hashrate (H/s) = dsps × 2^32.
- * ckpool's `decay_time` (ckpool.md §3.2) only halves the average over a long silence unless it is
+ * ckpool's `decay_time` only halves the average over a long silence unless it is
  * called every minute; this is the exact continuous-time form instead: the work credited since the last
  * update is spread uniformly over the gap, so a steady rate converges to itself and a silence of
  * several windows decays to ~0 in one step, however rarely it is queried.

@@ -1,6 +1,6 @@
 /**
  * Stratum error codes, and the code and text a miner sees for each share reject reason (../shares/reject.ts).
- * Codes follow the convention every Stratum V1 pool and client shares (protocol.md §1.1; SPEC §3):
+ * Codes follow the convention every Stratum V1 pool and client shares:
  * 20 other, 21 job not found / stale, 22 duplicate, 23 low difficulty, 24 unauthorized, 25 not subscribed.
  */
 

@@ -1,5 +1,5 @@
 /**
- * extranonce1 allocation: unique per live connection and per instance (SPEC §3). The first byte is the
+ * extranonce1 allocation: unique per live connection and per instance. The first byte is the
  * instance id, so a relay's space never overlaps the primary's or another relay's; the remaining bytes
  * are a counter that skips values still in use after it wraps.
  */

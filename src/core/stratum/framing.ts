@@ -1,6 +1,6 @@
 /**
- * Stratum V1 framing: one JSON object per line, terminated by `\n` (protocol.md §1.1).
- * A push parser (STYLE.md §2): feed it whatever the socket delivered; it keeps the partial line
+ * Stratum V1 framing: one JSON object per line, terminated by `\n`.
+ * A push parser: feed it whatever the socket delivered; it keeps the partial line
  * across reads, enforces the line limit itself, and hands complete lines to `onLine`.
  * Pure: no sockets, no timers.
  */

@@ -1,6 +1,5 @@
 /**
- * Miner identity from the Stratum username: `ADDRESS[.worker]` or `ADDRESS_worker` (SPEC §3;
- * ckpool splits at the first `.` or `_`, ckpool.md §10). Neither character occurs in base58 or bech32.
+ * Miner identity from the Stratum username: `ADDRESS[.worker]` or `ADDRESS_worker` (* ckpool splits at the first `.` or `_`). Neither character occurs in base58 or bech32.
  */
 export interface MinerIdentity {
   /** The full username as authorized. */

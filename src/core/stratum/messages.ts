@@ -2,7 +2,7 @@
  * Stratum V1 messages: decoding client requests and encoding server replies and notifications.
  * Pure code. Every malformed input becomes a typed `Decoded` failure with a reason the session
  * counts and answers; nothing here throws for bad input.
- * Formats: protocol.md §1.3–1.8, BIP310 for mining.configure.
+ * Formats: Stratum V1 as every pool and miner speaks it (JSON-RPC over TCP, one object per line), BIP310 for mining.configure.
  */
 import { StratumCode, errorTuple, type StratumErrorTuple } from "./errors.ts";
 import type { SubmitParams } from "../shares/validator.ts";
@@ -138,7 +138,7 @@ export function encodeSetDifficulty(difficulty: number): string {
   return encodeNotification("mining.set_difficulty", [difficulty]);
 }
 
-/** The 9 params of mining.notify (protocol.md §1.3), hex strings already in wire order. */
+/** The 9 params of mining.notify, hex strings already in wire order. */
 export interface NotifyParams {
   jobId: string;
   prevhashStratum: string;

@@ -1,6 +1,6 @@
 /**
  * The Stratum TCP server: accepts miners on every `serverurl`, frames lines, enforces connection-level
- * limits (SPEC §3: maxclients, max line length, per-connection message rate, idle timeout for connections
+ * limits (maxclients, max line length, per-connection message rate, idle timeout for connections
  * that never authorize; send-queue cap and write timeout for miners that never read), and fans new work
  * out to every session. Protocol logic lives in Session; this file is transport and limits only.
  */

@@ -1,9 +1,9 @@
 /**
- * One miner connection's Stratum state machine (SPEC §3). Transport-free: it receives decoded lines
+ * One miner connection's Stratum state machine. Transport-free: it receives decoded lines
  * and writes through `Transport`, so the server, tests and fuzzers drive the same code.
  * Handshake messages (configure, subscribe, authorize, suggest_difficulty, extranonce.subscribe) are
  * accepted in any order and pipelined; work starts once subscribed AND authorized, with
- * set_difficulty before the first notify (protocol.md §2.1: some firmware needs it first).
+ * set_difficulty before the first notify (some firmware needs it first).
  */
 import { decodeRequest, encodeError, encodeResult, encodeSetDifficulty, encodeNotification, Errors, type ClientRequest, type DecodeFailure } from "./messages.ts";
 import { u32hex } from "../../util/hex.ts";
@@ -343,7 +343,7 @@ export class Session implements ShareContext {
 
   private suggestDifficulty(id: ClientRequest["id"], d: number): void {
     this.transport.send(encodeResult(id, true));
-    // NerdMiner repeats its suggestion every 30 s as a keepalive: identical repeats are a no-op (protocol.md §2.2).
+    // NerdMiner repeats its suggestion every 30 s as a keepalive: identical repeats are a no-op.
     if (this.suggested === d) return;
     this.suggested = d;
     this.vardiff.setFloor(d);
@@ -477,7 +477,7 @@ export class Session implements ShareContext {
     this.reports.onShare(this, { accepted: false, reason, difficulty: 0, shareDifficulty: 0, block: false, job: null, detail });
   }
 
-  /** Asks the miner to reconnect (on shutdown), BitAxe ignores params so none are sent (protocol.md §1.8). */
+  /** Asks the miner to reconnect (on shutdown), BitAxe ignores params so none are sent. */
   sendReconnect(): void {
     if (!this.closed) this.transport.send(encodeNotification("client.reconnect", []));
   }

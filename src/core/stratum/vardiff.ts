@@ -1,9 +1,9 @@
 /**
- * Variable difficulty per connection, toward a target share interval (SPEC §3).
+ * Variable difficulty per connection, toward a target share interval.
  * Retarget after `retargetShares` accepted shares or `retargetSec` seconds, from the measured rate of
  * difficulty-1 work; a hysteresis band avoids flapping; results are clamped to
  * [max(mindiff, floor), min(maxdiff, network difficulty)]. A miner that goes silent (difficulty far too high)
- * is lowered by `tick()`. Fractional difficulty down to 0.0001 works (NerdMiner needs < 1; protocol.md §2.2).
+ * is lowered by `tick()`. Fractional difficulty down to 0.0001 works (NerdMiner needs < 1).
  * Pure: time is passed in.
  */
 

@@ -1,6 +1,6 @@
 /**
- * A found block: assembled and sent to EVERY node in parallel (SPEC §2, §4). `null` and "duplicate"
- * count as accepted (ckpool.md §4.2); a rejection is double-checked with getblockheader (in the main
+ * A found block: assembled and sent to EVERY node in parallel (§4). `null` and "duplicate"
+ * count as accepted; a rejection is double-checked with getblockheader (in the main
  * chain, confirmations ≥ 1), since a node may answer "inconclusive" or time out for a block it did take.
  */
 import { coinbaseTxWithWitness } from "../bitcoin/coinbase.ts";

@@ -1,6 +1,6 @@
 /**
  * Per-miner coinbase halves, built once per (template, payout) and reused for every share and notify.
- * Solo mining: each miner's coinbase pays its own address and may carry its own signature (SPEC §4),
+ * Solo mining: each miner's coinbase pays its own address and may carry its own signature,
  * so coinb1/coinb2 differ per user while the merkle branch and job id are shared.
  *
  * A new block makes every connected user's coinbase at once (the fan-out), so the per-user part is kept

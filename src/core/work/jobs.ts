@@ -2,7 +2,7 @@
  * Jobs: what mining.notify announces. A job is a template plus an ntime and an id; job ids are
  * shared by every miner (each miner's coinbase differs — solo payout and signature — but the id does not).
  * The registry decides what is stale (a job whose template's prevhash is no longer the tip) and
- * what has expired (older than `jobExpirySec`; ckpool keeps same-block jobs ~600 s, ckpool.md §2).
+ * what has expired (older than `jobExpirySec`; ckpool keeps same-block jobs ~600 s).
  * Pure code: the caller passes the time.
  */
 import type { TemplateWork } from "./template.ts";

@@ -1,5 +1,5 @@
 /**
- * Where templates come from (SPEC §2): `getblocktemplate` from the first healthy node, in `btcd` order.
+ * Where templates come from: `getblocktemplate` from the first healthy node, in `btcd` order.
  * - New blocks are noticed by polling `getbestblockhash` every `blockpoll` ms (the fallback that keeps the
  *   engine correct with no ZMQ), or at once through `newBlockHint()` (ZMQ hashblock).
  * - `update_interval` refreshes the template to pick up new transactions.

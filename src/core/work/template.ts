@@ -1,7 +1,7 @@
 /**
  * A block template (from getblocktemplate) prepared once for mining: everything a share needs
  * that does not depend on the miner is computed here, once per template — the merkle branch above all,
- * so a share's cost never grows with the number of transactions (SPEC §4).
+ * so a share's cost never grows with the number of transactions.
  * Pure code.
  */
 import { merkleBranch } from "../bitcoin/merkle.ts";
@@ -39,7 +39,7 @@ export interface TemplateWork {
   readonly prevhashLE: Buffer;
   /** prevhash as mining.notify carries it: the display hash with its eight 4-byte words reversed. */
   readonly prevhashStratum: string;
-  /** Block version from the template. Bits inside the version-rolling mask are cleared (protocol.md §1.5). */
+  /** Block version from the template. Bits inside the version-rolling mask are cleared. */
   readonly version: number;
   readonly nbits: number;
   readonly nbitsHex: string;

@@ -1,5 +1,5 @@
 /**
- * The collector (SPEC §6): inputs (the engine's Unix datagram socket and/or the JetStream durable
+ * The collector: inputs (the engine's Unix datagram socket and/or the JetStream durable
  * `event-pipeline`) → validation → Batcher → PostgreSQL or PGlite (one transaction per batch) → Redis
  * Streams, with its counters on /metrics and /health. Composition root for src/collector; the parts
  * live in src/storage (store, batcher, Redis writer, retention), src/events (validation, datagram

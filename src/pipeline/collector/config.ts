@@ -14,26 +14,26 @@ import { TbgError, errorText } from "../../util/errors.ts";
 
 /** Defaults of the collector, in one place. */
 export const COLLECTOR_DEFAULTS = {
-  /** The engine's default `events.socket_path` (SPEC §5): used when neither a socket nor NATS is given. */
+  /** The engine's default `events.socket_path`: used when neither a socket nor NATS is given. */
   socketPath: "/tmp/ckpool/events.sock",
   /** PGlite data lives in `${dataDir}/pgdata` when there is no database URL. */
   dataDir: "data",
-  /** Identity label only (events carry their own region); the primary's default per SPEC §5. */
+  /** Identity label only (events carry their own region); the primary's default region. */
   region: "eu",
   metricsHost: "0.0.0.0",
-  /** The pool's /metrics is on 9100 (SPEC §8); the collector sits next to it. */
+  /** The pool's /metrics is on 9100; the collector sits next to it. */
   metricsPort: 9101,
   /** Flush at this many queued events (one transaction; UNNEST makes 5 000 rows one statement per table). */
   batchMaxEvents: 5_000,
-  /** ~1 s batches (SPEC §6). */
+  /** ~1 s batches. */
   flushIntervalMs: 1_000,
   /** Past this many queued events inputs are refused (socket: counted as dropped; NATS: nak, redelivered). */
   maxPendingEvents: 200_000,
   /** Shutdown waits this long for the last batch to commit; the rest is aborted (NATS: nak'd). */
   closeTimeoutMs: 10_000,
-  /** JetStream `ack_wait`, s (reference/pipeline.md §1.3: above the worst batch latency). */
+  /** JetStream `ack_wait`, s (above the worst batch latency). */
   ackWaitSec: 30,
-  /** Raw shares / event_log kept this many days on the plain path (seed 004 Part 7). */
+  /** Raw shares / event_log kept this many days on the plain path. */
   retentionDays: 90,
   /** Retention runs hourly; the first run a minute after the database opened. */
   retentionIntervalMs: 3_600_000,

@@ -1,5 +1,5 @@
 /**
- * The collector's JetStream input (SPEC §6, reference/pipeline.md §1.3): the durable pull consumer
+ * The collector's JetStream input: the durable pull consumer
  * `event-pipeline` on stream `MINING_EVENTS`, with explicit acks sent only after the database commit.
  *
  * Per message, by the batcher's outcome:
@@ -33,7 +33,7 @@ import { withTimeout } from "../../util/async.ts";
 
 /** Defaults of {@link JetStreamInputOptions}, each with its reason. */
 export const JETSTREAM_INPUT_DEFAULTS = {
-  /** The collector's durable (SPEC §6); the game engine reads its own, `game-engine`. */
+  /** The collector's durable; the game engine reads its own, `game-engine`. */
   durable: "event-pipeline",
   /** Server redelivers an unacked message after this long. Held-up batches are kept alive with `working()`. */
   ackWaitMs: 30_000,

@@ -3,7 +3,7 @@
  * and a pool in one process). Counters mirror the components' own monotonic counters at scrape time
  * (the write path pays nothing); the two histograms are observed as batches commit.
  *
- * Names: `tbg_collector_*`, counters end in `_total`, durations in `_seconds` (STYLE.md §5). Labels
+ * Names: `tbg_collector_*`, counters end in `_total`, durations in `_seconds`. Labels
  * come from fixed sets (input, malformed reason, outcome); never user addresses or event ids.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, exponentialBuckets } from "prom-client";
@@ -137,7 +137,7 @@ export class CollectorMetrics {
       name: "tbg_collector_batch_duration_seconds",
       help: "Time of one batch write (one transaction), by outcome",
       labelNames: ["outcome"],
-      // 1 ms … ~8 s (reference/pipeline.md §6: suits ~1 s batch flushes).
+      // 1 ms … ~8 s (suits ~1 s batch flushes).
       buckets: exponentialBuckets(0.001, 2, 14),
       registers: reg,
     });

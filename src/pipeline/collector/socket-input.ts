@@ -1,10 +1,10 @@
 /**
- * The collector's datagram input (SPEC §6): binds the engine's Unix datagram event socket and feeds
+ * The collector's datagram input: binds the engine's Unix datagram event socket and feeds
  * every valid event to the batcher. The socket belongs to the collector, not to the engine: it is bound
  * before the engine starts and stays bound while engines come and go (the engine only sends to the
  * path, so an engine restart never touches it).
  *
- * The receive path does nothing but validate and queue (reference/pipeline.md §4: the kernel holds only
+ * The receive path does nothing but validate and queue (the kernel holds only
  * `net.unix.max_dgram_qlen` datagrams). Malformed datagrams are counted by reason and reported through
  * `onMalformed`; they never reach the batcher, so they cannot poison a batch.
  */

@@ -3,7 +3,7 @@
  * validated, to `onMessage` (the collector's batcher) and/or an async iterator (tests, tools).
  *
  * It reads as fast as the event loop allows and does no other work on the receive path
- * (reference/pipeline.md §4: the kernel holds only `net.unix.max_dgram_qlen` datagrams, so a
+ * (the kernel holds only `net.unix.max_dgram_qlen` datagrams, so a
  * slow reader makes the engine queue and, past its high-water mark, drop).
  *
  * Start-up takes over a stale socket file (a previous reader that died: sending to it gives

@@ -1,10 +1,10 @@
 /**
  * MiningEventEmitter: the one place the mining path hands events to. `emit()` stamps the envelope,
  * applies the type mask, serialises once, enforces the size limit and gives the same bytes to
- * every sink. It never blocks and never throws (seed 001 "Design principles": the mining path
+ * every sink. It never blocks and never throws (the mining path
  * does not wait for consumers); every event it does not deliver is counted with a reason.
  *
- * Observability stays outside (STYLE.md §8): `stats()` is a snapshot, `subscribe()` streams
+ * Observability stays outside: `stats()` is a snapshot, `subscribe()` streams
  * every emitted/filtered/dropped event so the app layer can drive prom-client counters and logs.
  */
 import { EVENT_SCHEMAS } from "./schemas.ts";
@@ -21,7 +21,7 @@ export interface MiningEventEmitterOptions {
   factory: EventFactory;
   /** Where events go. Each gets the same serialised bytes. */
   sinks: readonly EventSink[];
-  /** Types to emit (the seed's `event_mask`). Default: all types. Others are counted as filtered. */
+  /** Types to emit (config `events.types`). Default: all types. Others are counted as filtered. */
   enabledTypes?: Iterable<EventType>;
   /** Size limit of one serialised event in bytes. Default {@link MAX_EVENT_BYTES} (4096). */
   maxEventBytes?: number;

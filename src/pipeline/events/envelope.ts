@@ -1,6 +1,6 @@
 /**
  * Builds event envelopes: UUIDv7 `event_id`, integer-microsecond `timestamp`, `source: "hosted"`,
- * region and instance. Clock and randomness are injected (STYLE.md §3); the defaults are exported
+ * region and instance. Clock and randomness are injected; the defaults are exported
  * separately so tests never depend on them.
  */
 import { randomFillSync } from "node:crypto";

@@ -1,5 +1,5 @@
 /**
- * Errors of the event layer (STYLE.md §4: a subclass per failure mode, stable `code`).
+ * Errors of the event layer (a subclass per failure mode, stable `code`).
  * The mining path never sees these: `MiningEventEmitter.emit()` counts failures instead of throwing.
  * They are thrown at configuration / start-up time only.
  */

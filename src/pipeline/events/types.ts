@@ -1,5 +1,5 @@
 /**
- * Mining event types: the envelope and the `data` payload of every event type (SPEC.md §5).
+ * Mining event types: the envelope and the `data` payload of every event type.
  *
  * These are the wire contract between the engine and its consumers (collector, publisher,
  * game platform). Field names are snake_case because they go on the wire as-is.
@@ -28,13 +28,13 @@ export const ALL_EVENT_TYPES = [
 /** Name of an event type (the envelope's `event` field). */
 export type EventType = (typeof ALL_EVENT_TYPES)[number];
 
-/** The envelope's `source`: always `"hosted"` for this engine (seed 004 rule 5: future decentralised sources). */
+/** The envelope's `source`: always `"hosted"` for this engine (future decentralised sources). */
 export const EVENT_SOURCE = "hosted" as const;
 
 /**
  * Largest serialised event (UTF-8 bytes of the compact JSON). Events larger than this are a bug
  * in the producer: the publisher refuses and counts them (`too_large`), the collector rejects them.
- * 4 KiB keeps every event far below the Unix datagram ceiling (~212 kB here, reference/pipeline.md §4).
+ * 4 KiB keeps every event far below the Unix datagram ceiling (~212 kB here).
  */
 export const MAX_EVENT_BYTES = 4096;
 
@@ -66,7 +66,7 @@ export const DIFF_UPDATE_REASONS = ["vardiff", "suggest", "initial", "minimum"] 
 /** `initial`: first difficulty of the session; `suggest`: mining.suggest_difficulty; `minimum`: clamped to the pool minimum. */
 export type DiffUpdateReason = (typeof DIFF_UPDATE_REASONS)[number];
 
-/** Relay operating modes (SPEC.md §7). */
+/** Relay operating modes. */
 export const RELAY_STATES = ["passthrough", "independent", "connecting"] as const;
 /** `passthrough`: work from the primary; `independent`: own templates (primary unreachable); `connecting`: handshake in progress. */
 export type RelayState = (typeof RELAY_STATES)[number];
@@ -236,7 +236,7 @@ export interface NewBlockNetworkData {
   first_seen_endpoint: string | null;
 }
 
-/** `relay_state`: a relay changed operating mode (SPEC.md §7). */
+/** `relay_state`: a relay changed operating mode. */
 export interface RelayStateData {
   /** New state. */
   state: RelayState;

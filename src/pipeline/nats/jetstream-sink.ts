@@ -1,5 +1,5 @@
 /**
- * Events straight to NATS JetStream from the engine (SPEC §5, config `events.nats`): subject
+ * Events straight to NATS JetStream from the engine (config `events.nats`): subject
  * `mining.events.{region}.{event_type}`, `Nats-Msg-Id` = `event_id`, through the same disk spool as
  * `tbg publisher`, so nothing is lost while NATS is down and a restart replays what was not acknowledged.
  * The mining path only pushes a buffer onto a bounded in-memory queue; validation, spooling and

@@ -1,5 +1,5 @@
 /**
- * JetStream layout of the event pipeline (SPEC §6, seed 002 §6.4, reference/pipeline.md §1):
+ * JetStream layout of the event pipeline:
  *
  * - Subjects `mining.events.{region}.{event_type}`, all captured by stream `MINING_EVENTS`.
  * - LIMITS retention (not work-queue: a work-queue stream refuses a second durable on the same
@@ -21,7 +21,7 @@ import {
 export const MINING_EVENTS_STREAM = "MINING_EVENTS";
 /** Subject prefix of every event. */
 export const EVENT_SUBJECT_PREFIX = "mining.events";
-/** The durable consumers the platform runs (SPEC §6). */
+/** The durable consumers the platform runs. */
 export const DURABLE_CONSUMERS = ["event-pipeline", "game-engine"] as const;
 
 /** Subject of one event: `mining.events.{region}.{event_type}`. */
@@ -31,11 +31,11 @@ export function eventSubject(region: string, eventType: string): string {
 
 /** Stream settings; defaults per field. */
 export interface EventStreamOptions {
-  /** Oldest message kept, ms. Default 24 h (SPEC §6). */
+  /** Oldest message kept, ms. Default 24 h. */
   maxAgeMs?: number;
-  /** Byte cap of the stream (oldest discarded first). Default 10 GiB (seed 002 §6.4). */
+  /** Byte cap of the stream (oldest discarded first). Default 10 GiB. */
   maxBytes?: number;
-  /** De-duplication window for `Nats-Msg-Id`, ms. Default 2 min (SPEC §6). Must be ≤ maxAgeMs. */
+  /** De-duplication window for `Nats-Msg-Id`, ms. Default 2 min. Must be ≤ maxAgeMs. */
   duplicateWindowMs?: number;
   /** Largest message, bytes. Default 8 KiB (events are ≤ 4 KiB). */
   maxMsgSize?: number;
@@ -93,7 +93,7 @@ export interface DurableConsumerOptions {
   filterSubject?: string;
   /**
    * Redelivery after this long without an ack, ms. Default 30 000: larger than the worst batch
-   * commit latency (reference/pipeline.md §1.3).
+   * commit latency.
    */
   ackWaitMs?: number;
   /** Unacked messages the server hands out before pausing; size it for batching. Default 20 000. */

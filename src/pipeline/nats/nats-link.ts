@@ -3,7 +3,7 @@
  * fine), lets the client reconnect forever, makes sure the `MINING_EVENTS` stream exists after every
  * (re)connect, and tells the forwarder when publishing can work.
  *
- * nats.js discards whatever was buffered while disconnected (reference/pipeline.md §1.5), so only a
+ * nats.js discards whatever was buffered while disconnected, so only a
  * PubAck counts as "sent"; the spool keeps everything else.
  */
 import { readFileSync } from "node:fs";

@@ -1,6 +1,6 @@
 /**
  * `tbg publisher`: the relay-side bridge from the engine's Unix datagram event socket to NATS
- * JetStream (SPEC §7). Receive → validate → append to the spool (before anything else) → forward to
+ * JetStream. Receive → validate → append to the spool (before anything else) → forward to
  * `mining.events.{region}.{event_type}` with `Nats-Msg-Id` = event_id. While NATS is unreachable
  * events pile up in the spool and go out in order once it is back; a restart resumes from the spool.
  *

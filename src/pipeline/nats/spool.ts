@@ -1,5 +1,5 @@
 /**
- * Append-only on-disk spool between the event socket and JetStream (SPEC §7: "nothing is lost while
+ * Append-only on-disk spool between the event socket and JetStream ("nothing is lost while
  * NATS or the link is down"). Every received event is appended here first; a forwarder reads from the
  * read cursor, publishes, and acks; the acked cursor is persisted and segments behind it are deleted.
  * Nothing is removed before its publish was acknowledged; after a restart reading resumes at the

@@ -1,5 +1,5 @@
 /**
- * The collector's write path (SPEC §6): events in → batches of up to `maxBatchEvents` every
+ * The collector's write path: events in → batches of up to `maxBatchEvents` every
  * `flushIntervalMs` → `EventStore.writeBatch` (one transaction) → Redis (`StreamSink`) → commit hooks.
  *
  * Guarantees:

@@ -1,5 +1,5 @@
 /**
- * Storage failure modes (STYLE.md §4: one class per failure mode, stable `code`, `cause` passed through).
+ * Storage failure modes (one class per failure mode, stable `code`, `cause` passed through).
  */
 import { TbgError } from "../../util/errors.ts";
 

@@ -1,7 +1,7 @@
 /**
  * The database side of the collector: `EventStore.writeBatch(events)` stores a batch of validated
  * events in ONE transaction and reports which were new. The database is the de-duplication authority
- * (SPEC §6): shares collide on PRIMARY KEY (event_id, ts), every other type on event_log's key, with
+ *: shares collide on PRIMARY KEY (event_id, ts), every other type on event_log's key, with
  * `ts` from the event itself. Retrying a batch after any failure is therefore always safe.
  *
  * `PgEventStore` (pg Pool → PostgreSQL/TimescaleDB) and `PgliteEventStore` (embedded) share all SQL

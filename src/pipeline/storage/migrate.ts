@@ -1,5 +1,5 @@
 /**
- * Versioned schema migrations (SPEC §6: "schema migrations are versioned files applied at start").
+ * Versioned schema migrations ("schema migrations are versioned files applied at start").
  *
  * Files: `migrations/NNN_name.sql` (NNN = version, at least 3 digits, unique). Applied in version order,
  * each in its own transaction together with its `schema_migrations` row, so a failure leaves the

@@ -1,6 +1,6 @@
 /**
  * Read side for the engine and tools: what the engine loads at start from the database (per-user
- * coinbase signatures, SPEC §4; persisted best difficulties, SPEC §5). Plain SQL over the
+ * coinbase signatures; persisted best difficulties). Plain SQL over the
  * {@link Queryable} port, so it works on PostgreSQL and PGlite alike.
  */
 import type { Queryable } from "./queryable.ts";

@@ -1,10 +1,10 @@
 /**
- * Live tail of committed events in Redis Streams (SPEC §6): `XADD mining:{event_type} MAXLEN ~ 100000 *`.
+ * Live tail of committed events in Redis Streams: `XADD mining:{event_type} MAXLEN ~ 100000 *`.
  *
  * Entry fields (flattened envelope, so readers can filter without parsing JSON):
  *   event, event_id, timestamp (µs, decimal string), source, region, instance, data (JSON of `data`).
  *
- * Redis is best-effort after the database commit (reference/pipeline.md §2): `write()` only queues and
+ * Redis is best-effort after the database commit: `write()` only queues and
  * never blocks or throws. A drain loop sends the queue with node-redis auto-pipelining whenever the
  * client is ready; while Redis is down the queue is kept (bounded: the oldest entries are dropped and
  * counted past `maxBacklog`) and sent after the client reconnects by itself. Delivery is

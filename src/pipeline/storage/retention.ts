@@ -1,7 +1,7 @@
 /**
  * Raw-data retention on the plain-PostgreSQL path (PGlite, PostgreSQL without TimescaleDB): deletes
  * shares and event_log rows older than the horizon in small batches so no single statement holds
- * locks or bloats WAL for long (reference/pipeline.md §3.5). Roll-ups (shares_hourly,
+ * locks or bloats WAL for long. Roll-ups (shares_hourly,
  * weekly_best_diff), blocks and sessions are kept. With TimescaleDB the retention policies of
  * migrations/002_timescale.sql drop whole chunks instead and this is a no-op.
  *
@@ -11,7 +11,7 @@ import type { Queryable } from "./queryable.ts";
 
 /** Options of {@link purgeExpired}; defaults per field. */
 export interface RetentionOptions {
-  /** Keep raw shares this many days. Default 90 (seed 004 Part 7). */
+  /** Keep raw shares this many days. Default 90. */
   sharesDays?: number;
   /** Keep event_log rows this many days. Default 90. */
   eventLogDays?: number;

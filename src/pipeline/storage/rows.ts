@@ -1,6 +1,6 @@
 /**
  * Pure helpers that turn events into the column arrays bound to `unnest($1::type[], …)` statements
- * (reference/pipeline.md §3.2: one parameter per column, fixed SQL text, no row limit).
+ * (one parameter per column, fixed SQL text, no row limit).
  */
 
 /**

@@ -1,5 +1,5 @@
 /**
- * Client-side failure modes (STYLE.md §4): one subclass per mode, each with a stable `code`.
+ * Client-side failure modes: one subclass per mode, each with a stable `code`.
  * Stratum *rejections* are not errors here: they are answers, classified in ./reject.ts.
  */
 import { TbgError } from "../../util/errors.ts";

@@ -1,5 +1,5 @@
 /**
- * Stratum V1 messages as the client sees them (protocol.md §1). Pure: JSON text in, typed values out.
+ * Stratum V1 messages as the client sees them. Pure: JSON text in, typed values out.
  * Parsers are strict about types (a pool-controlled field of the wrong type has crashed firmware before,
  * ESP-Miner#1880) and tolerant about envelopes (missing `error`, extra `jsonrpc`, ESP-Miner#917).
  */
@@ -14,7 +14,7 @@ export interface StratumResponse {
   result: unknown;
   /** `error` as sent (`[code, msg, tb]`, a string for ckpool, or null). */
   error: unknown;
-  /** ckpool's `reject-reason` string on a rejected share (ckpool.md §1.12). */
+  /** ckpool's `reject-reason` string on a rejected share. */
   rejectReason: string | undefined;
 }
 
@@ -148,7 +148,7 @@ export function parseSetExtranonce(params: unknown[]): ExtranonceAssignment {
 
 /** Subscribe result `[subscriptions, extranonce1, extranonce2_size]`. */
 export interface SubscribeResult extends ExtranonceAssignment {
-  /** The subscription tuples as sent (shape varies by pool, protocol.md §1.3). */
+  /** The subscription tuples as sent (shape varies by pool). */
   subscriptions: unknown;
 }
 

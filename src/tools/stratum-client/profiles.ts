@@ -1,5 +1,5 @@
 /**
- * Handshakes that mimic real devices (protocol.md §2), so the pool under test sees what it will see in
+ * Handshakes that mimic real devices, so the pool under test sees what it will see in
  * the field: message order, pipelining, user agent, version-rolling request and difficulty hints.
  */
 import { ClientAuthorizeError, ClientSubscribeError } from "./errors.ts";
@@ -108,7 +108,7 @@ export interface HandshakeResult {
  * Runs `profile`'s handshake on a connected client. Subscribe and authorize must succeed (throws
  * {@link ClientSubscribeError} / {@link ClientAuthorizeError}); configure failures mean "no rolling";
  * suggest_difficulty and extranonce.subscribe are not awaited (ckpool and public-pool often do not answer
- * them, ckpool.md §1.2, public-pool.md §2.2).
+ * them).
  */
 export async function runHandshake(client: StratumClient, profile: HandshakeProfile, opts: HandshakeOptions, now: () => number = () => performance.now()): Promise<HandshakeResult> {
   const suggest = opts.suggestDifficulty ?? profile.defaultSuggestDifficulty;

@@ -1,8 +1,8 @@
 /**
- * Classifies a pool's answer to `mining.submit`. Pools answer in two shapes (protocol.md §1.1):
+ * Classifies a pool's answer to `mining.submit`. Pools answer in two shapes:
  * the conventional `error: [code, "message", null]` (codes 20–25, public-pool, miningcore, OCEAN's
  * `[23,"high-hash"]`) and ckpool's `result: false` + `"reject-reason": "Stale"` (or a bare string in
- * `error` for malformed params, ckpool.md §1.12). Message text is checked before the code because it is
+ * `error` for malformed params). Message text is checked before the code because it is
  * more specific (both "Stale" and "Invalid JobID" arrive as 21 on some pools). Pure.
  */
 import { errorCode, errorMessage } from "./messages.ts";
@@ -43,7 +43,7 @@ export interface SubmitVerdict {
 }
 
 const TEXT_RULES: ReadonlyArray<[RegExp, RejectReason]> = [
-  // ckpool's malformed-param strings all start with "No " / "Params" / "Invalid array" (ckpool.md §1.12).
+  // ckpool's malformed-param strings all start with "No " / "Params" / "Invalid array".
   [/^(no (job_id|nonce2?|ntime|username)|params not array|invalid array size)\b/, RejectReason.Malformed],
   [/duplicate/, RejectReason.Duplicate],
   [/above target|high-hash|low.?diff|difficulty too low|low difficulty|too low/, RejectReason.LowDifficulty],

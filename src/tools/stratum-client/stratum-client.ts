@@ -382,7 +382,7 @@ export class StratumClient extends EventEmitter<StratumClientEvents> {
   setExtranonce(assignment: ExtranonceAssignment): void {
     this.extranonce1Hex = assignment.extranonce1Hex;
     this.extranonce2Size = assignment.extranonce2Size;
-    // Some pools push a notify before the subscribe answer (protocol.md §1.2): re-issue it now that the
+    // Some pools push a notify before the subscribe answer: re-issue it now that the
     // extranonce is known, so the job becomes workable.
     if (this.lastJob && this.lastJob.extranonce1Hex === "") {
       this.lastJob = { ...this.lastJob, extranonce1Hex: assignment.extranonce1Hex, extranonce2Size: assignment.extranonce2Size };

@@ -1,5 +1,5 @@
 /**
- * From a Stratum job to hashable work and back to a submit (protocol.md §1.9). Pure.
+ * From a Stratum job to hashable work and back to a submit. Pure.
  *
  * - coinbase = coinb1 ‖ extranonce1 ‖ extranonce2 ‖ coinb2 (non-witness serialisation, so its hash is the txid);
  * - merkle root = sha256d(root ‖ branch_i) over the notify's branch, starting from the coinbase txid;

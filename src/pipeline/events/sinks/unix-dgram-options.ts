@@ -12,7 +12,7 @@ export interface NativeDgramSocket {
   setSendBufferSize(size: number): void;
 }
 
-/** Timer seam (STYLE.md: timers behind a seam). Handles may have `unref()`. */
+/** Timer seam (timers behind a seam). Handles may have `unref()`. */
 export interface SinkTimers {
   setTimeout(fn: () => void, ms: number): unknown;
   clearTimeout(handle: unknown): void;

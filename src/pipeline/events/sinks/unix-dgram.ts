@@ -1,8 +1,8 @@
 /**
- * Unix datagram socket sink (SPEC.md §5): one JSON event per datagram, sent to a reader bound at
+ * Unix datagram socket sink: one JSON event per datagram, sent to a reader bound at
  * `socketPath` (the collector or the publisher sidecar), never blocking the mining path.
  *
- * Why the extra machinery around node-unix-socket (reference/pipeline.md §4):
+ * Why the extra machinery around node-unix-socket:
  * - Linux queues only `net.unix.max_dgram_qlen` datagrams per receiving socket (10 here), so any
  *   burst hits EAGAIN. We keep our OWN bounded FIFO (`queueMax` datagrams / `queueMaxBytes`) and
  *   retry; only overflow drops, oldest first, counted.

@@ -3,7 +3,7 @@
  * the hourly roll-up, the weekly best, the all-time bests and workers.last_share_at.
  *
  * One INSERT … ON CONFLICT (event_id, ts) DO NOTHING RETURNING feeds data-modifying CTEs
- * (reference/pipeline.md §3.3): a replayed share returns no row, so it adds nothing to the counters.
+ *: a replayed share returns no row, so it adds nothing to the counters.
  * Bucket and week boundaries are computed in UTC regardless of the session TimeZone.
  */
 import type { MiningEvent } from "../../events/types.ts";
