@@ -6,7 +6,7 @@
  * emits OP_0 for 0, OP_1..OP_16 (0x51..0x60) for 1..16, and otherwise a minimal push of the
  * CScriptNum serialisation: little-endian magnitude, plus a 0x00 byte when the top bit of the
  * last byte is set (that bit is the sign). ckpool always uses a data push, which Core rejects for
- * heights 1..16 (e.g. a fresh regtest chain) (ckpool does the same).
+ * heights 1..16 (e.g. a fresh regtest chain); we follow Core.
  */
 import { BitcoinValueError } from "./errors.ts";
 
