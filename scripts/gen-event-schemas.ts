@@ -1,5 +1,5 @@
 /**
- * Writes schemas/events/*.schema.json from the zod schemas in src/events/schemas.ts.
+ * Writes schemas/events/*.schema.json from the zod schemas in src/pipeline/events/schemas.ts.
  * Usage: node --import tsx scripts/gen-event-schemas.ts [--check]
  *   --check: write nothing, exit 1 if a committed file differs (test/events/json-schemas.test.ts does the same).
  */

@@ -4,10 +4,10 @@
  * Every listener runs synchronously inside the engine's own call (a share's listener runs after
  * the miner already has its reply) and does only cheap, bounded work: read fields, compare numbers,
  * hand a small object to the publisher, which serialises it and queues it without waiting
- * (src/events/emitter.ts). A listener never throws into the engine: an exception here would
+ * (src/pipeline/events/emitter.ts). A listener never throws into the engine: an exception here would
  * otherwise unwind into the Stratum session that submitted the share.
  *
- * Field mapping notes (the wire contract is src/events/types.ts):
+ * Field mapping notes (the wire contract is src/pipeline/events/types.ts):
  * - Shares from a connection that never authorised carry no user: they are not attributable, so
  *   they produce no `share_submitted` (they are still counted in /metrics by reason).
  * - `job_id` is the job the verdict resolved to; for `job_not_found` the engine does not pass the

@@ -100,7 +100,7 @@ export class PoolMetrics {
     const submitLatency = new Histogram({ name: "tbg_block_submit_duration_seconds", help: "submitblock round trip per node", labelNames: ["node", "outcome"], buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30], registers: reg });
     const lastBlockTs = new Gauge({ name: "tbg_last_block_found_timestamp_seconds", help: "Unix time of the last block found (0 = none)", registers: reg });
 
-    // ---- Abuse controls (src/security/): bans and the server-wide send queue, read at scrape time.
+    // ---- Abuse controls (src/core/security/): bans and the server-wide send queue, read at scrape time.
     const guardStats = () => engine.status().abuse.bans;
     const bansActive = new Gauge({ name: "tbg_ip_bans_active", help: "IP bans in force", registers: reg, collect() {
       bansActive.set(guardStats().active);
@@ -152,7 +152,7 @@ export class PoolMetrics {
       const zmqUp = new Gauge({ name: "tbg_zmq_endpoint_up", help: "1 when the ZMQ endpoint is healthy, by endpoint", labelNames: ["endpoint"], registers: reg, collect() {
         for (const z of zmqStatus()) zmqUp.set({ endpoint: z.endpoint }, z.healthy ? 1 : 0);
       } });
-      // The subscriber's own counters (src/node/zmq-tracker.ts), read at scrape time; fields it does not report are skipped.
+      // The subscriber's own counters (src/core/bitcoind/zmq-tracker.ts), read at scrape time; fields it does not report are skipped.
       const num = (v: unknown): number | null => (typeof v === "number" && Number.isFinite(v) ? v : null);
       const zmqCounter = (name: string, help: string, field: string) => {
         const c: Counter = new Counter({ name, help, labelNames: ["endpoint"], registers: reg, collect() {

@@ -1,4 +1,4 @@
-// Consensus check: blocks assembled by src/bitcoin (BIP34 height, coinbase split, merkle branch,
+// Consensus check: blocks assembled by src/core/bitcoin (BIP34 height, coinbase split, merkle branch,
 // BIP141 witness commitment and coinbase witness) are accepted by bcoin's full block validation
 // (an in-memory simnet chain: BIP34 from height 0, segwit via version bits). No network, no node process.
 import { test } from "node:test";

@@ -17,7 +17,7 @@ function notify(jobId: string, nbits: string, clean: boolean, prev = PREV): unkn
   return { id: null, method: "mining.notify", params: [jobId, prevhashToStratum(prev), COINB1, COINB2, BRANCH, "20000000", nbits, "65f0a000", clean] };
 }
 
-/** Recomputes a submitted share's hash from scratch (independent of src/client/work.ts). */
+/** Recomputes a submitted share's hash from scratch (independent of src/tools/stratum-client/work.ts). */
 function hashOfSubmit(params: string[], mask: number, prev = PREV, nbits = "1d00ffff"): Buffer {
   const [, , en2, ntime, nonce, vbits] = params;
   const coinbase = Buffer.from(COINB1 + FAKE_EN1 + en2 + COINB2, "hex");

@@ -1,6 +1,6 @@
 /**
  * `tbg collector`: the event collector. Composition root: settings (config file + flags) →
- * logger → Collector (src/collector) → run until SIGTERM/SIGINT → graceful close.
+ * logger → Collector (src/pipeline/collector) → run until SIGTERM/SIGINT → graceful close.
  */
 import type { Command } from "../main.ts";
 import { parseFlags } from "../args.ts";

@@ -1,6 +1,6 @@
 /**
  * `tbg node`: the embedded regtest node (bcoin) on its own, for pointing a separately started
- * `tbg pool` (or any bitcoind client) at it. Composition root for src/node/embedded.
+ * `tbg pool` (or any bitcoind client) at it. Composition root for src/tools/regtest-node.
  */
 import type { Command } from "../main.ts";
 import { intFlag, parseFlags } from "../args.ts";

@@ -1,6 +1,6 @@
 /**
  * `tbg publisher`: relay-side bridge from the engine's Unix datagram event socket to NATS JetStream,
- * spooling to disk while NATS is unreachable. Composition root for src/publisher.
+ * spooling to disk while NATS is unreachable. Composition root for src/pipeline/nats.
  */
 import type { Command } from "../main.ts";
 import { intFlag, parseFlags } from "../args.ts";

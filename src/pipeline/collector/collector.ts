@@ -1,9 +1,9 @@
 /**
  * The collector: inputs (the engine's Unix datagram socket and/or the JetStream durable
  * `event-pipeline`) → validation → Batcher → PostgreSQL or PGlite (one transaction per batch) → Redis
- * Streams, with its counters on /metrics and /health. Composition root for src/collector; the parts
- * live in src/storage (store, batcher, Redis writer, retention), src/events (validation, datagram
- * reader) and src/publisher (stream and consumer helpers).
+ * Streams, with its counters on /metrics and /health. Composition root for src/pipeline/collector; the parts
+ * live in src/pipeline/storage (store, batcher, Redis writer, retention), src/pipeline/events (validation, datagram
+ * reader) and src/pipeline/nats (stream and consumer helpers).
  *
  * Start order: metrics → batcher → Redis → socket (bound before anything slow, so an engine started
  * right after us finds it) → database (first attempt inline; while it is unreachable the batcher holds

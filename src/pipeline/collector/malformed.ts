@@ -6,7 +6,7 @@
  * Pure module: no I/O; the clock is injected.
  */
 /**
- * - `too_large`: above MAX_EVENT_BYTES (4 KiB, src/events/types.ts): a producer bug, or a truncated datagram;
+ * - `too_large`: above MAX_EVENT_BYTES (4 KiB, src/pipeline/events/types.ts): a producer bug, or a truncated datagram;
  * - `invalid_json`: not UTF-8 JSON, or JSON that is not an object;
  * - `unknown_type`: `event` is missing or names no known type;
  * - `schema`: a known type whose envelope or `data` fields are missing or of the wrong type/range.
@@ -16,7 +16,7 @@ export const MALFORMED_REASONS = ["too_large", "invalid_json", "unknown_type", "
 export type MalformedReason = (typeof MALFORMED_REASONS)[number];
 
 /**
- * Sorts a `validateEvent` error text (src/events/schemas.ts) into a {@link MalformedReason}. The
+ * Sorts a `validateEvent` error text (src/pipeline/events/schemas.ts) into a {@link MalformedReason}. The
  * prefixes matched here are the ones `validateEvent` writes; test/collector/malformed.test.ts pins
  * them against the real validator so a wording change there cannot silently turn into `schema`.
  */

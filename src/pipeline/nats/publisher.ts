@@ -4,7 +4,7 @@
  * `mining.events.{region}.{event_type}` with `Nats-Msg-Id` = event_id. While NATS is unreachable
  * events pile up in the spool and go out in order once it is back; a restart resumes from the spool.
  *
- * Composition only; the parts are DgramReader (src/events), Spool, NatsLink and Forwarder.
+ * Composition only; the parts are DgramReader (src/pipeline/events), Spool, NatsLink and Forwarder.
  */
 import { DgramReader, type ReaderMessage } from "../events/dgram-reader.ts";
 import { validateEvent } from "../events/schemas.ts";

@@ -45,7 +45,7 @@ export interface CommittedBatch {
   duplicates: number;
 }
 
-/** Validator in the shape of src/events `validateEvent`. */
+/** Validator in the shape of src/pipeline/events `validateEvent`. */
 export type EventValidator = (input: unknown) => { ok: true; event: MiningEvent } | { ok: false; error: string };
 
 /** Options of {@link Batcher}. */

@@ -2,7 +2,7 @@
  * The one database port the storage layer uses: `query(text, params)`,
  * `exec(multi-statement sql)` and `transaction(fn)`. Two adapters back it: a `pg` Pool (server mode,
  * PostgreSQL/TimescaleDB) and PGlite (embedded PostgreSQL in WASM for `tbg dev` and small pools).
- * Both return node-postgres-shaped results, so every SQL statement in src/storage runs unchanged on either.
+ * Both return node-postgres-shaped results, so every SQL statement in src/pipeline/storage runs unchanged on either.
  */
 import pg from "pg";
 import type { PGlite, PGliteOptions, Transaction } from "@electric-sql/pglite";

@@ -3,7 +3,7 @@
  * basic auth) serving a recorded mainnet-size template, and a ZMQ publisher of `hashblock` in Core's 3-frame
  * format. `newBlock()` (or the RPC `bench_newblock`) advances the fake tip so pools see a new block.
  * Composition root only: state and methods are in ./chain.ts, the HTTP and ZMQ adapters are the embedded
- * node's (src/node/embedded).
+ * node's (src/tools/regtest-node).
  */
 import { JsonRpcHttpServer, errorReply, type RpcReply } from "../regtest-node/rpc-server.ts";
 import { HashblockPublisher } from "../regtest-node/zmq-publisher.ts";
