@@ -177,6 +177,15 @@ describe("TimescaleDB and plain PostgreSQL give the same answers", { skip }, () 
     await Promise.all([plainServer?.close(), tsServer?.close()]);
   });
 
+  test("installed but not preloaded, TimescaleDB is not used: the plain path, and the pool outlives the probe", async () => {
+    // The probe's CREATE EXTENSION ends its connection (FATAL "must be preloaded"); the pool drops it.
+    const [listed] = await qp<{ n: number }>("SELECT count(*)::int AS n FROM pg_available_extensions WHERE name = 'timescaledb'");
+    assert.equal(listed.n, 1);
+    assert.deepEqual([plain.migration?.capabilities, plain.migration?.skipped], [[], [2]]);
+    assert.deepEqual(await qp("SELECT extname FROM pg_extension WHERE extname = 'timescaledb'"), []);
+    assert.equal(replies.reduce((n, [a]) => n + a, 0), events.length, "and every write after it went through");
+  });
+
   test("writes: the same events are stored once, every table holds the same rows", async () => {
     assert.equal(replies.reduce((n, [a]) => n + a, 0), events.length);
     assert.deepEqual(replies.map(([, b]) => b), replies.map(([a]) => a));

@@ -22,6 +22,7 @@ import { mkdtempSync, rmSync, readdirSync, chownSync, writeFileSync, existsSync,
 import { createServer } from "node:net";
 import { tmpdir, userInfo } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 
 /** A running (or stopped) test server. */
 export interface TestServer {
@@ -306,15 +307,28 @@ class PostgresManaged extends ManagedServer implements PostgresServer {
 /** What {@link timescaledbStatus} found. */
 export type TimescaledbStatus = { installed: true; version: string } | { installed: false; reason: string };
 
+/** The script that builds and installs TimescaleDB from the vendored tarball. */
+export const TIMESCALEDB_BUILD_SCRIPT = fileURLToPath(new URL("../../scripts/build-timescaledb.sh", import.meta.url));
+
 /**
- * Whether TimescaleDB is installed for the PostgreSQL the tests start: its control file in
- * `pg_config --sharedir`/extension and the library it names in `pg_config --pkglibdir`.
- * scripts/build-timescaledb.sh installs it (from ../shared/vendor/timescaledb-<version>.tar.gz).
+ * The TimescaleDB source the build script uses: its pinned version and the tarball beside the
+ * repository (`<repo>/../shared/vendor/timescaledb-<version>.tar.gz`, or TBG_TIMESCALEDB_TARBALL).
  */
-export function timescaledbStatus(): TimescaledbStatus {
-  let bin: string;
+export function vendoredTimescaledb(): { version: string; tarball: string; present: boolean } {
+  const version = /^version=(\S+)$/m.exec(readFileSync(TIMESCALEDB_BUILD_SCRIPT, "utf8"))?.[1] ?? "?";
+  const tarball = process.env.TBG_TIMESCALEDB_TARBALL ??
+    fileURLToPath(new URL(`../../../shared/vendor/timescaledb-${version}.tar.gz`, import.meta.url));
+  return { version, tarball, present: existsSync(tarball) };
+}
+
+/**
+ * Whether TimescaleDB is installed for the PostgreSQL whose binaries are in `bin` (default: the one
+ * the tests start): its control file in `pg_config --sharedir`/extension and the library it names in
+ * `pg_config --pkglibdir`. The reason says what is missing and how to get it.
+ */
+export function timescaledbStatus(bin?: string): TimescaledbStatus {
   try {
-    bin = pgBinDir();
+    bin ??= pgBinDir();
   } catch (err) {
     return { installed: false, reason: (err as Error).message };
   }
@@ -325,7 +339,10 @@ export function timescaledbStatus(): TimescaledbStatus {
   } catch (err) {
     return { installed: false, reason: `${join(bin, "pg_config")} failed: ${(err as Error).message}` };
   }
-  const hint = "run scripts/build-timescaledb.sh (it builds ../shared/vendor/timescaledb-<version>.tar.gz)";
+  const vendored = vendoredTimescaledb();
+  const hint = vendored.present
+    ? `run scripts/build-timescaledb.sh as root (builds ${vendored.tarball})`
+    : `the vendored source ${vendored.tarball} is absent, so scripts/build-timescaledb.sh has nothing to build`;
   const control = join(sharedir, "extension", "timescaledb.control");
   if (!existsSync(control)) return { installed: false, reason: `TimescaleDB is not installed (no ${control}); ${hint}` };
   const version = /^default_version\s*=\s*'([^']+)'/m.exec(readFileSync(control, "utf8"))?.[1];
@@ -337,13 +354,12 @@ export function timescaledbStatus(): TimescaledbStatus {
 
 /**
  * The node:test `skip` option for tests that need TimescaleDB: the reason when it is not installed,
- * else false. With TBG_REQUIRE_TIMESCALEDB=1 (CI sets it when the vendored tarball exists) a missing
- * TimescaleDB is not a skip: the tests run and fail, so CI cannot silently lose them.
+ * else false. With TBG_REQUIRE_TIMESCALEDB=1 (.ci/run sets it when the vendored tarball exists) a
+ * missing TimescaleDB is not a skip: the tests run and fail, so CI cannot silently lose them.
  */
-export function timescaledbSkip(): string | false {
-  const st = timescaledbStatus();
-  if (st.installed || process.env.TBG_REQUIRE_TIMESCALEDB === "1") return false;
-  return st.reason;
+export function timescaledbSkip(status: TimescaledbStatus = timescaledbStatus()): string | false {
+  if (status.installed || process.env.TBG_REQUIRE_TIMESCALEDB === "1") return false;
+  return status.reason;
 }
 
 /** Options of {@link startPostgres}. */
