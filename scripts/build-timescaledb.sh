@@ -49,6 +49,11 @@ if installed; then
   exit 0
 fi
 
+if [ "$(id -u)" -ne 0 ]; then
+  echo "timescaledb: $version is not installed for PostgreSQL $major and installing it into $pkglibdir needs root: sudo $0" >&2
+  exit 1
+fi
+
 # One build at a time on a machine (a second caller waits, then finds it installed).
 exec 9>"/tmp/tbg-build-timescaledb.lock"
 flock 9

@@ -49,7 +49,10 @@ async function dump(q: Q, table: string): Promise<string[]> {
 function exampleQueries(): Array<{ title: string; sql: string }> {
   const md = readFileSync(new URL("../../docs/database.md", import.meta.url), "utf8");
   const section = md.split(/^## /m).find((s) => s.startsWith("Example queries")) ?? "";
-  return [...section.matchAll(/([^\n]+):\n\n```sql\n([\s\S]*?)\n```/g)].map((m) => ({ title: m[1], sql: m[2] }));
+  const queries = [...section.matchAll(/([^\n]+):\n\n```sql\n([\s\S]*?)\n```/g)].map((m) => ({ title: m[1], sql: m[2] }));
+  const blocks = section.split("```sql").length - 1;
+  if (blocks !== queries.length) throw new Error(`docs/database.md: ${blocks} sql blocks under Example queries, ${queries.length} introduced by a "...:" line`);
+  return queries;
 }
 
 /**
