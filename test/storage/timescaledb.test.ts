@@ -352,6 +352,26 @@ describe("TimescaleDB: compressed chunks and policy jobs", { skip }, () => {
     assert.deepEqual(cagg, expected);
   });
 
+  test("a database owner that is not a superuser applies 002 (TimescaleDB is a trusted extension) and owns the policy jobs", async (t) => {
+    const admin = new pg.Client({ connectionString: server.url });
+    await admin.connect();
+    try {
+      await admin.query("CREATE ROLE tbg_owner LOGIN NOSUPERUSER");
+      await admin.query("CREATE DATABASE owned OWNER tbg_owner");
+    } finally {
+      await admin.end();
+    }
+    const store = new PgEventStore({ url: `postgres://tbg_owner@127.0.0.1:${server.port}/owned` });
+    t.after(() => store.close());
+    await store.start();
+    assert.deepEqual(store.migration?.applied, [1, 2]);
+    assert.equal((await store.writeBatch(makeShares(100))).inserted, 100);
+    const owners = await queryOf(store)<{ owner: string }>("SELECT DISTINCT owner::text AS owner FROM timescaledb_information.jobs WHERE hypertable_name IS NOT NULL");
+    assert.deepEqual(owners, [{ owner: "tbg_owner" }]);
+    await store.database.exec("CALL refresh_continuous_aggregate('shares_hourly_cagg', NULL, NULL)");
+    assert.ok((await queryOf(store)<{ n: number }>("SELECT count(*)::int AS n FROM shares_hourly_cagg"))[0].n > 0);
+  });
+
   test("002 applies on a database that already holds rows (TimescaleDB installed after the plain path ran)", async (t) => {
     const url = await createDatabase(server, "upgraded");
     const events = recentSession();
