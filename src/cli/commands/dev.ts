@@ -18,7 +18,8 @@ const help = `usage: tbg dev [options]
 Runs everything locally: an embedded regtest node (bcoin, in memory), the mining engine on it,
 the event collector on the event socket (embedded PostgreSQL, PGlite, in DIR/pgdata), and
 /health + /metrics. Difficulty starts low (min 0.0001) so a CPU miner finds
-shares at once. Ctrl-C (SIGINT) or SIGTERM shuts everything down cleanly.
+shares at once, whatever the Stratum port: the high-difficulty rule of 'tbg pool'
+(ports above 4000 start at highdiff) does not apply here. Ctrl-C (SIGINT) or SIGTERM shuts everything down cleanly.
 
 options:
   --stratum-port N     Stratum listen port (default 3333)
@@ -67,6 +68,8 @@ export const command: Command = {
         data_dir: dataDir,
         log: { level: level as "info" },
       });
+      // Local CPU miners: the ckpool rule "ports above 4000 start at highdiff" does not apply in dev.
+      config.serverurl = config.serverurl.map((s) => ({ ...s, highdiff: false }));
     } catch (err) {
       await node.close();
       console.error(formatConfigError(err));
