@@ -27,9 +27,15 @@ export function logEngine(engine: Engine, log: Logger): void {
   engine.bus.on("blockSubmitting", ({ hashHex, height }) => log.info({ hash: hashHex, height }, "BLOCK FOUND at height %d, submitting", height));
   engine.bus.on("block", (b) => {
     const line = { height: b.height, hash: b.hashHex, user: b.identity?.address, worker: b.identity?.worker, results: b.results.map((r) => `${r.node}:${r.accepted ? "accepted" : r.result}`) };
-    if (b.accepted) log.info(line, "block %d accepted", b.height);
+    const pending = b.pending.length > 0 ? { pending: b.pending } : {};
+    if (b.outcome === "accepted") log.info({ ...line, ...pending }, "block %d accepted", b.height);
+    else if (b.outcome === "lost_race") log.warn(line, "block %d lost the race: valid, but not in any node's main chain (another block at this height won)", b.height);
     else log.error(line, "block %d REJECTED by every node", b.height);
   });
+  engine.bus.on("blockLateResult", ({ hashHex, height, result: r }) =>
+    log.info({ height, hash: hashHex, node: r.node, latencyMs: Math.round(r.latencyMs), result: r.accepted ? "accepted" : r.result }, "block %d: %s answered after the outcome was known", height, r.node),
+  );
+  engine.bus.on("blockSuppressed", ({ hashHex, height, prevHash }) => log.debug({ hash: hashHex, height, prevHash }, "block candidate at height %d not submitted: the pool already has a block on this parent", height));
   engine.bus.on("nodeState", ({ status, error }) => {
     if (status.healthy) log.info({ node: status.name }, "node %s is healthy again", status.name);
     else log.warn({ node: status.name, error: errorText(error) }, "node %s is unhealthy", status.name);
