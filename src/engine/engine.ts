@@ -9,6 +9,7 @@ import { RpcClient } from "../node/rpc-client.ts";
 import { addressToOutputScript, type BitcoinNetwork } from "../bitcoin/address.ts";
 import { reverseBytes } from "../bitcoin/hash.ts";
 import type { PoolConfig } from "../config/types.ts";
+import { ConfigError } from "../config/errors.ts";
 import { JobRegistry, type Job } from "../work/jobs.ts";
 import { prepareTemplate, type TemplateWork } from "../work/template.ts";
 import { CoinbaseFactory, type Payout } from "../work/coinbase-cache.ts";
@@ -171,7 +172,8 @@ export class Engine {
       try {
         donationScript = addressToOutputScript(this.config.btcaddress, network);
       } catch (err) {
-        throw new TbgError("CONFIG_INVALID", `btcaddress: ${errorText(err)}`, { cause: err });
+        // Same format as the load-time config errors (without `network` the node decides the network).
+        throw new ConfigError(`(btcaddress checked against the node's network, ${network})`, [{ key: "btcaddress", reason: errorText(err) }]);
       }
     }
     if (this.config.donation > 0 && !donationScript) this.bus.emit("warning", { message: "donation is set but btcaddress is not: no donation output" });
