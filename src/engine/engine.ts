@@ -143,6 +143,7 @@ export class Engine {
   /** Network from config, or from the first node that answers getblockchaininfo. */
   private async detectNetwork(): Promise<BitcoinNetwork> {
     if (this.config.network) return this.config.network;
+    let lastErr: unknown = null;
     for (let attempt = 0; ; attempt++) {
       for (const rpc of this.nodes) {
         try {
@@ -153,8 +154,10 @@ export class Engine {
         } catch (err) {
           if (err instanceof TbgError && err.code === "NETWORK_UNKNOWN") throw err;
           if (attempt === 0) this.bus.emit("warning", { message: `${rpc.name}: getblockchaininfo failed: ${errorText(err)}` });
+          lastErr = err;
         }
       }
+      this.bus.emit("nodesDown", { error: lastErr });
       await new Promise((r) => setTimeout(r, 1000));
     }
   }

@@ -12,6 +12,8 @@ import { startPool, runUntilSignal } from "../../app/run-pool.ts";
 import { createLogger } from "../../app/logger.ts";
 import { REGTEST_DEMO_ADDRESS } from "../demo.ts";
 import { Collector } from "../../collector/collector.ts";
+import { checkPortsFree } from "../../util/ports.ts";
+import { DEV_DEFAULTS } from "../../config/defaults.ts";
 
 const help = `usage: tbg dev [options]
 
@@ -54,6 +56,13 @@ export const command: Command = {
     const dataDir = resolve((f["data-dir"] as string | undefined) ?? ".tbg-dev");
     const level = (f["log-level"] as string | undefined) ?? "info";
     const log = createLogger({ level, pretty: true });
+    // Every port at once, before the node and the database start (they take seconds).
+    await checkPortsFree([
+      { component: "Stratum", host: "127.0.0.1", port: stratumPort, setting: "--stratum-port" },
+      { component: "health/metrics HTTP", host: DEV_DEFAULTS.healthHost, port: httpPort, setting: "--http-port" },
+      { component: "embedded node JSON-RPC", host: "127.0.0.1", port: rpcPort, setting: "--node-rpc-port" },
+      { component: "embedded node ZMQ", host: "127.0.0.1", port: zmqPort, setting: "--node-zmq-port" },
+    ]);
 
     const node = await startEmbeddedNode({ rpcPort, zmqPort, user: "tbg" });
     log.logger.info({ rpc: node.rpcUrl, user: node.rpcUser, pass: node.rpcPass, zmq: node.zmqUrl }, "embedded regtest node (bcoin) ready");
