@@ -14,6 +14,7 @@ import { join } from "node:path";
 import { startPool, type PoolApp } from "../../src/app/run-pool.ts";
 import { devConfig } from "../../src/config/load.ts";
 import { startTestNode } from "../support/pool.ts";
+import type { EmbeddedNode } from "../../src/node/embedded/embedded-node.ts";
 import { RawClient } from "../support/stratum.ts";
 import { REGTEST_ADDRESSES } from "../support/addresses.ts";
 import { captureLogger } from "../support/log-capture.ts";
@@ -104,10 +105,14 @@ test("while no node answers at start, it is said again every 30 s; the pool star
   const config = devConfig({ btcd: [{ url: `127.0.0.1:${rpcPort}`, auth: "tbg", pass: "pw" }], serverurl: ["127.0.0.1:0"], health: { enabled: false }, events: { enabled: false }, data_dir: await mkdtemp(join(tmpdir(), "tbg-nodesdown-")) });
   t.after(() => rm(config.data_dir, { recursive: true, force: true }));
   let app: PoolApp | null = null;
+  let node: EmbeddedNode | null = null;
   const starting = startPool(config, { logger: log.handle, now }).then((a) => (app = a));
+  // The start only ends once a node answers: even after a failed assertion, bring one up to end it.
   t.after(async () => {
+    node ??= await startTestNode({ rpcPort, user: "tbg", pass: "pw" });
     await starting.catch(() => undefined);
     await (app as PoolApp | null)?.close();
+    await node.close();
   });
   const said = () => log.lines.filter((l) => /no node answers/.test(l.msg));
   await waitFor(() => said().length >= 1, "the first no-node line", 10_000);
@@ -120,8 +125,7 @@ test("while no node answers at start, it is said again every 30 s; the pool star
   await waitFor(() => said().length >= 2, "the line again after 30 s", 10_000);
   assert.match(said()[1].msg, /^still no node answers after 3\d s: no work for miners yet; retrying every second$/);
   // A node appears on that port: the pool starts.
-  const node = await startTestNode({ rpcPort, user: "tbg", pass: "pw" });
-  t.after(() => node.close());
+  node = await startTestNode({ rpcPort, user: "tbg", pass: "pw" });
   await starting;
   assert.ok(log.lines.some((l) => l.msg === "a node answers again: work is flowing"));
 });
