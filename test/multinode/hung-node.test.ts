@@ -36,6 +36,8 @@ async function scenario(zmq: boolean): Promise<void> {
     const late: EngineEventMap["blockLateResult"][0][] = [];
     pool.app.engine.bus.on("block", (b) => blocks.push(b));
     pool.app.engine.bus.on("blockLateResult", (e) => late.push(e));
+    const templates: EngineEventMap["template"][0][] = [];
+    pool.app.engine.bus.on("template", (e) => templates.push(e));
 
     const c = await RawClient.connect(pool.port);
     cleanup.unshift(() => c.close());
@@ -64,6 +66,12 @@ async function scenario(zmq: boolean): Promise<void> {
     assert.deepEqual(b.results.map((x) => [x.node, x.accepted]), [[name2, true]]);
     assert.deepEqual(b.pending, [name1]);
     assert.ok(outcomeMs < 1000, `outcome after ${outcomeMs} ms (node 1's RPC time-out is 10 s)`);
+    // Miners move onto the pool's own block at once, from node 2, while node 1 still hangs.
+    const own = await waitFor(() => templates.find((e) => e.template.prevhashHex === b.hashHex), "work on the pool's own block", 15_000);
+    const ownMs = Date.now() - t1;
+    console.log(`# ${zmq ? "zmq" : "poll only"}: work on the pool's own block ${ownMs} ms after the submit`);
+    assert.equal(own.template.source, name2);
+    assert.ok(ownMs <= BLOCKPOLL_MS + 1000, `work on the pool's block after ${ownMs} ms`);
 
     // Node 1 thaws: its answer arrives as a late result.
     proxy.thaw();
