@@ -10,6 +10,7 @@ import { errorText } from "../util/errors.ts";
 import { Observability, type ObservabilityOptions } from "./observability.ts";
 import { ZmqBlockNotifier, type ZmqNotifierTiming } from "../node/zmq-subscriber.ts";
 import { logZmqNotifier } from "./log-zmq.ts";
+import { checkPortsFree } from "../util/ports.ts";
 
 export interface PoolAppOptions {
   pretty?: boolean;
@@ -42,6 +43,11 @@ export interface PoolApp {
 }
 
 export async function startPool(config: PoolConfig, opts: PoolAppOptions = {}): Promise<PoolApp> {
+  // Ports first: one already in use is reported now, not after the node has answered.
+  await checkPortsFree([
+    ...config.serverurl.map((s) => ({ component: "Stratum", host: s.host, port: s.port, setting: "serverurl" })),
+    ...(config.health.enabled ? [{ component: "health/metrics HTTP", host: config.health.host, port: config.health.port, setting: "health.port" }] : []),
+  ]);
   const log = opts.logger ?? createLogger({ level: config.log.level, logdir: config.logdir, pretty: opts.pretty });
   const started: Closeable[] = [];
   // Block notifications (SPEC §2): every configured endpoint at once; the first copy of a block

@@ -54,7 +54,11 @@ export interface BlockCandidate {
 export interface ShareVerdict {
   accepted: boolean;
   reason: RejectReason | null;
-  /** Difficulty the share was judged at (assigned), or 0 when it never got that far. */
+  /**
+   * Difficulty credited for the share (hashrate, accounting, vardiff): the difficulty assigned to its job,
+   * or the share's own difficulty when lower (an accepted block below its share target); for a rejected
+   * share the assigned difficulty it was judged at, or 0 when it never got that far.
+   */
   difficulty: number;
   /** The share's own difficulty from its hash, or 0 when it was not hashed. */
   shareDifficulty: number;
@@ -188,5 +192,7 @@ export function validateShare(deps: ValidatorDeps, ctx: ShareContext, p: SubmitP
     return reject(RejectReason.LowDifficulty, job, `share difficulty ${shareDifficulty.toPrecision(6)} below ${difficulty}`, { difficulty, shareDifficulty });
   }
   deps.duplicates.add(job, dupKey);
-  return { accepted: true, reason: null, difficulty, shareDifficulty, block, job };
+  // Credited at what the share proves: a block below its share target (a network easier than the share
+  // difficulty, e.g. regtest) proves only its own difficulty, not the assigned one.
+  return { accepted: true, reason: null, difficulty: Math.min(difficulty, shareDifficulty), shareDifficulty, block, job };
 }

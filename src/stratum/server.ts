@@ -10,6 +10,7 @@ import { Session, type SessionHost } from "./session.ts";
 import { encodeError, Errors } from "./messages.ts";
 import { errorTuple, StratumCode } from "./errors.ts";
 import type { Job } from "../work/jobs.ts";
+import { listenError } from "../util/ports.ts";
 
 export interface ListenAddress {
   host: string;
@@ -124,7 +125,7 @@ export class StratumServer {
       const server = net.createServer({ noDelay: true, pauseOnConnect: false }, (s) => this.accept(s, addr.startDifficulty));
       server.on("error", () => {}); // listen errors surface through the promise below; later errors are per socket
       await new Promise<void>((resolve, reject) => {
-        server.once("error", reject);
+        server.once("error", (err) => reject(listenError({ component: "Stratum", host: addr.host, port: addr.port, setting: "serverurl" }, err)));
         server.listen({ host: addr.host, port: addr.port, backlog: 1024 }, () => {
           server.off("error", reject);
           resolve();

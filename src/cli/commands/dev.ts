@@ -12,13 +12,16 @@ import { startPool, runUntilSignal } from "../../app/run-pool.ts";
 import { createLogger } from "../../app/logger.ts";
 import { REGTEST_DEMO_ADDRESS } from "../demo.ts";
 import { Collector } from "../../collector/collector.ts";
+import { checkPortsFree } from "../../util/ports.ts";
+import { DEV_DEFAULTS } from "../../config/defaults.ts";
 
 const help = `usage: tbg dev [options]
 
 Runs everything locally: an embedded regtest node (bcoin, in memory), the mining engine on it,
 the event collector on the event socket (embedded PostgreSQL, PGlite, in DIR/pgdata), and
 /health + /metrics. Difficulty starts low (min 0.0001) so a CPU miner finds
-shares at once. Ctrl-C (SIGINT) or SIGTERM shuts everything down cleanly.
+shares at once, whatever the Stratum port: the high-difficulty rule of 'tbg pool'
+(ports above 4000 start at highdiff) does not apply here. Ctrl-C (SIGINT) or SIGTERM shuts everything down cleanly.
 
 options:
   --stratum-port N     Stratum listen port (default 3333)
@@ -53,6 +56,13 @@ export const command: Command = {
     const dataDir = resolve((f["data-dir"] as string | undefined) ?? ".tbg-dev");
     const level = (f["log-level"] as string | undefined) ?? "info";
     const log = createLogger({ level, pretty: true });
+    // Every port at once, before the node and the database start (they take seconds).
+    await checkPortsFree([
+      { component: "Stratum", host: "127.0.0.1", port: stratumPort, setting: "--stratum-port" },
+      { component: "health/metrics HTTP", host: DEV_DEFAULTS.healthHost, port: httpPort, setting: "--http-port" },
+      { component: "embedded node JSON-RPC", host: "127.0.0.1", port: rpcPort, setting: "--node-rpc-port" },
+      { component: "embedded node ZMQ", host: "127.0.0.1", port: zmqPort, setting: "--node-zmq-port" },
+    ]);
 
     const node = await startEmbeddedNode({ rpcPort, zmqPort, user: "tbg" });
     log.logger.info({ rpc: node.rpcUrl, user: node.rpcUser, pass: node.rpcPass, zmq: node.zmqUrl }, "embedded regtest node (bcoin) ready");
@@ -67,6 +77,8 @@ export const command: Command = {
         data_dir: dataDir,
         log: { level: level as "info" },
       });
+      // Local CPU miners: the ckpool rule "ports above 4000 start at highdiff" does not apply in dev.
+      config.serverurl = config.serverurl.map((s) => ({ ...s, highdiff: false }));
     } catch (err) {
       await node.close();
       console.error(formatConfigError(err));
