@@ -138,13 +138,27 @@ export interface MonitorConfig {
   logLevel: string;
 }
 
-/** Every key path the file accepts (docs test: each is documented). */
-export const MONITOR_KEY_PATHS = [
-  "listen", "listen.host", "listen.port", "interval_sec", "timeout_ms", "failure_threshold", "recovery_threshold",
-  "default_region", "regions", "regions[].name", "regions[].role", "regions[].stratum", "regions[].health_url",
-  "regions[].public_stratum", "regions[].failover", "nats", "nats.monitor_url", "nats.expected_leafnodes",
-  "transitions_kept", "log", "log.level",
-] as const;
+interface ZodView {
+  _zod: { def: { type: string; shape?: Record<string, ZodView>; innerType?: ZodView; element?: ZodView } };
+}
+
+/** Every key path the file accepts, read off the schema (`regions[].name`); the docs test checks each is documented. */
+export function monitorKeyPaths(): string[] {
+  const out: string[] = [];
+  const walk = (s: ZodView, prefix: string): void => {
+    let def = s._zod.def;
+    while (def.type === "optional" || def.type === "nullable") def = def.innerType!._zod.def;
+    if (def.type === "object") {
+      for (const [k, v] of Object.entries(def.shape!)) {
+        const p = prefix ? `${prefix}.${k}` : k;
+        out.push(p);
+        walk(v, p);
+      }
+    } else if (def.type === "array") walk(def.element!, `${prefix}[]`);
+  };
+  walk(MonitorFileSchema as unknown as ZodView, "");
+  return out;
+}
 
 function splitHostPort(s: string): { host: string; port: number } {
   const m = HOST_PORT.exec(s)!;

@@ -6,6 +6,8 @@
  * The `/health` body is read tolerantly: the fields the monitor uses are picked when present and of the
  * right type, so an older engine, or a relay whose `relay` block has more or fewer fields, still works.
  */
+import { get as httpGet } from "node:http";
+import { get as httpsGet } from "node:https";
 import { performance } from "node:perf_hooks";
 import { StratumClient } from "../client/stratum-client.ts";
 import { parseSubscribeResult } from "../client/messages.ts";
@@ -123,17 +125,44 @@ export function readPoolSummary(body: unknown): PoolSummary | null {
 /** Largest `/health` body read (a real one is a few KiB). */
 const MAX_BODY_BYTES = 1 << 20;
 
-async function fetchJson(url: string, timeoutMs: number): Promise<{ httpStatus: number; body: unknown }> {
-  const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), headers: { accept: "application/json" }, redirect: "error" });
-  const text = await res.text();
-  if (text.length > MAX_BODY_BYTES) throw new Error(`body larger than ${MAX_BODY_BYTES} bytes`);
-  let body: unknown;
-  try {
-    body = JSON.parse(text);
-  } catch {
-    throw new Error(`HTTP ${res.status}: body is not JSON`);
-  }
-  return { httpStatus: res.status, body };
+/** The request timed out (the whole exchange, connect to last byte). */
+class ProbeTimeoutError extends Error {
+  override name = "TimeoutError";
+}
+
+/**
+ * GET over a fresh connection (no keep-alive pool: a probe must see a wedged accept loop, as a health
+ * checker from outside would), bounded as a whole by `timeoutMs`.
+ */
+function fetchJson(url: string, timeoutMs: number): Promise<{ httpStatus: number; body: unknown }> {
+  return new Promise((resolve, reject) => {
+    const u = new URL(url);
+    const get = u.protocol === "https:" ? httpsGet : httpGet;
+    const req = get(u, { agent: false, headers: { accept: "application/json", connection: "close" } }, (res) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      res.on("data", (c: Buffer) => {
+        size += c.length;
+        if (size > MAX_BODY_BYTES) req.destroy(new Error(`body larger than ${MAX_BODY_BYTES} bytes`));
+        else chunks.push(c);
+      });
+      res.on("error", (err) => reject(err));
+      res.on("end", () => {
+        clearTimeout(timer);
+        const text = Buffer.concat(chunks).toString("utf8");
+        try {
+          resolve({ httpStatus: res.statusCode ?? 0, body: JSON.parse(text) });
+        } catch {
+          reject(new Error(`HTTP ${res.statusCode}: body is not JSON`));
+        }
+      });
+    });
+    const timer = setTimeout(() => req.destroy(new ProbeTimeoutError(`no answer within ${timeoutMs} ms`)), timeoutMs);
+    req.on("error", (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+  });
 }
 
 /** `GET health_url`: ok when 200 and `status` is `"ok"`. A 503 with a JSON body still yields the body. */
@@ -148,7 +177,7 @@ export async function probeHealth(url: string, timeoutMs: number): Promise<Healt
     return { ok: true, httpStatus, rttMs, pool, error: null };
   } catch (err) {
     const e = err as Error;
-    const text = e.name === "TimeoutError" ? `no answer within ${timeoutMs} ms` : e.cause ? `${errorText(e)}: ${errorText(e.cause)}` : errorText(e);
+    const text = e.name === "TimeoutError" ? `no answer within ${timeoutMs} ms` : errorText(e);
     return { ok: false, httpStatus: null, rttMs: null, pool: null, error: text };
   }
 }
