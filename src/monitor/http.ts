@@ -61,6 +61,7 @@ function regionJson(r: RegionStatus, nowMs: number, publicStratum: (name: string
     last_probe: probeJson(r.last),
     pool: p
       ? {
+          at: iso(r.poolAtMs),
           status: p.status, problems: p.problems, region: p.region, instance: p.instance, mode: p.mode, miners: p.miners,
           hashrate_5m_hs: p.hashrate5mHs, shares_per_second: p.sharesPerSecond, template_height: p.templateHeight, template_age_seconds: p.templateAgeSeconds,
           relay: p.relay

@@ -61,12 +61,14 @@ export class MonitorMetrics {
       route.set({ region: "default", target: s.defaultRoute.routeTo }, 1);
     } });
 
-    // What each region's /health reported (absent until it answered once; relay gauges only when a relay block is there).
+    // What each region's /health reported in the latest round (absent when it gave no body: a stale value
+    // would hide the outage; relay gauges only when a relay block is there).
     const fromPool = (name: string, help: string, pick: (p: NonNullable<ReturnType<typeof snapshot>["regions"][number]["pool"]>) => number | boolean | null) => {
       const g: Gauge = new Gauge({ name, help, labelNames: ["region"], registers: reg, collect() {
         g.reset();
         for (const r of snapshot().regions) {
-          const v = r.pool ? pick(r.pool) : null;
+          const fresh = r.pool !== null && r.last !== null && r.poolAtMs === r.last.atMs;
+          const v = fresh ? pick(r.pool!) : null;
           if (v !== null) g.set({ region: r.name }, typeof v === "boolean" ? (v ? 1 : 0) : v);
         }
       } });

@@ -58,8 +58,10 @@ export interface RegionStatus {
   failover: string[];
   route: RouteAnswer;
   last: LastProbe | null;
-  /** From the last `/health` body that parsed (kept while `/health` is unreachable, with `last.atMs` telling its age). */
+  /** From the last `/health` body that parsed (kept while `/health` is unreachable). */
   pool: PoolSummary | null;
+  /** When that body was read (ms); older than `last.atMs` when the latest `/health` probe got no body. */
+  poolAtMs: number | null;
   transitions: Transition[];
 }
 
@@ -85,6 +87,7 @@ interface RegionEntry {
   tracker: RegionTracker;
   last: LastProbe | null;
   pool: PoolSummary | null;
+  poolAtMs: number | null;
 }
 
 /** See the module comment. */
@@ -113,6 +116,7 @@ export class RegionMonitor extends EventEmitter<MonitorEvents> {
       tracker: new RegionTracker({ failureThreshold: opts.config.failureThreshold, recoveryThreshold: opts.config.recoveryThreshold, transitionsKept: opts.config.transitionsKept }),
       last: null,
       pool: null,
+      poolAtMs: null,
     }));
     if (opts.config.nats) this.nats = { ok: false, leafnodes: null, error: "not probed yet", atMs: null };
   }
@@ -162,7 +166,10 @@ export class RegionMonitor extends EventEmitter<MonitorEvents> {
       const observation: Observation = !stratum.ok ? "down" : health.ok ? "ok" : "degraded";
       const reason = !stratum.ok ? `stratum: ${stratum.error}` : !health.ok ? `health: ${health.error}` : "stratum and health ok";
       r.last = { atMs, observation, stratum, health };
-      if (health.pool) r.pool = health.pool;
+      if (health.pool) {
+        r.pool = health.pool;
+        r.poolAtMs = atMs;
+      }
       if (this.closed) return;
       const t = r.tracker.observe(observation, atMs, reason);
       if (t) this.emit("transition", { region: r.cfg.name, role: r.cfg.role, transition: t });
@@ -225,6 +232,7 @@ export class RegionMonitor extends EventEmitter<MonitorEvents> {
         route: routeFor(r.cfg.name, view, this.cfg.defaultRegion),
         last: r.last,
         pool: r.pool,
+        poolAtMs: r.poolAtMs,
         transitions: r.tracker.transitions(),
       })),
       defaultRoute: routeFor(this.cfg.defaultRegion, view, this.cfg.defaultRegion),

@@ -157,9 +157,13 @@ test("NATS hub probe: /leafz counts the relay leaf nodes; a leaf going away is s
 test("HTTP API: unknown region 404, POST 405, HEAD without a body, relay gauges only for regions reporting them; /health stalls when rounds stop", async () => {
   let nowMs = 1_700_000_000_000;
   const relayBody = { status: "ok", relay: { state: "passthrough", template_latency_ms: 120 } };
+  let usHealthGone = false;
   const probes = {
     stratum: async (): Promise<StratumProbeResult> => ({ ok: true, rttMs: 1, error: null }),
-    health: async (url: string): Promise<HealthProbeResult> => ({ ok: true, httpStatus: 200, rttMs: 1, error: null, pool: readPoolSummary(url.includes("us") ? relayBody : { status: "ok", relay: null }) }),
+    health: async (url: string): Promise<HealthProbeResult> => {
+      if (usHealthGone && url.includes("us")) return { ok: false, httpStatus: null, rttMs: null, error: "no answer within 4000 ms", pool: null };
+      return { ok: true, httpStatus: 200, rttMs: 1, error: null, pool: readPoolSummary(url.includes("us") ? relayBody : { status: "ok", relay: null }) };
+    },
   };
   const cfg = parseMonitorConfig(JSON.stringify({
     listen: { host: "127.0.0.1", port: 0 }, interval_sec: 3600, default_region: "eu",
@@ -181,6 +185,17 @@ test("HTTP API: unknown region 404, POST 405, HEAD without a body, relay gauges 
     assert.doesNotMatch(m, /tbg_monitor_relay_template_latency_seconds\{region="eu"\}/);
     assert.match(m, /tbg_monitor_relay_independent\{region="us"\} 0/);
     assert.equal((await fetch(`${svc.url}/health`)).status, 200);
+
+    // us's /health stops answering: the JSON keeps the last body (with its time), the gauges drop it (no stale values).
+    usHealthGone = true;
+    const firstAt = nowMs;
+    nowMs += 1000;
+    await svc.monitor.round();
+    const us = ((await (await fetch(`${svc.url}/regions/us`)).json()) as { pool: { at: string; relay: { template_latency_ms: number } }; last_probe: { at: string } });
+    assert.equal(us.pool.at, new Date(firstAt).toISOString());
+    assert.equal(us.last_probe.at, new Date(nowMs).toISOString());
+    assert.equal(us.pool.relay.template_latency_ms, 120);
+    assert.doesNotMatch(await (await fetch(`${svc.url}/metrics`)).text(), /tbg_monitor_relay_template_latency_seconds\{region="us"\}/);
     nowMs += 4 * 3600_000; // no round for four intervals
     const stalled = await fetch(`${svc.url}/health`);
     assert.equal(stalled.status, 503);
