@@ -190,6 +190,15 @@ test("MR-08: a frozen /health degrades a region, a stopped pool takes it down; h
 
   // 2. Freeze asia's /health: Stratum still answers, so asia is degraded (not down) after the threshold.
   proxy.freeze();
+  // Before the threshold: failed probes are counted but the state, the health check and the route hold.
+  const counting = await waitFor(async () => {
+    const r = await region("asia");
+    return r.state === "healthy" && r.pending_observations >= 1 ? r : null;
+  }, "asia to count a failed /health probe while still healthy", CHANGE_BOUND_MS, 20);
+  assert.ok(counting.pending_observations < FAILURE_THRESHOLD);
+  assert.equal(counting.last_probe?.observation, "degraded");
+  assert.equal(await healthCode("asia"), 200, "one or two failures do not fail the health check");
+  assert.equal((await routeTo("asia")).route_to, "asia");
   const asia = await waitState("asia", "degraded");
   assertAfterThreshold(asia, "degraded", FAILURE_THRESHOLD);
   assert.ok(proxy.heldTotal >= FAILURE_THRESHOLD, "the monitor's probes reached the frozen proxy");
