@@ -5,8 +5,10 @@
  *     bitcoin → stats → bitcoind → work → shares → security → stratum → engine
  *   then src/app (the pool process: composition, observability, records) → src/cli (every command).
  *   event pipeline (src/pipeline/), beside the core: events → nats, storage → collector.
- *   tools (src/tools/), beside both: may use the core and each other, never the app or the pipeline.
- *   shared base, importable from everywhere: src/util, src/config, src/http.
+ *   tools (src/tools/), beside both: may use the core and each other, never the app or the pipeline
+ *     (the monitor reads one vocabulary file of the pipeline: the region pattern).
+ *   shared base, importable from everywhere: src/util, src/config, src/http (src/core/bitcoin, the
+ *   bottom of the core, imports only util: the config uses it to check addresses).
  *
  * A folder may always import its own files. Files outside src/ (tests, bench, scripts) are not checked.
  * The rule resolves each relative import against the importing file, so `../engine/engine.ts` from
@@ -17,20 +19,24 @@ import path from "node:path";
 const BASE = ["util", "config", "http"];
 const CORE = ["core/bitcoin", "core/stats", "core/bitcoind", "core/work", "core/shares", "core/security", "core/stratum", "core/engine"];
 const PIPELINE = ["pipeline/events", "pipeline/nats", "pipeline/storage", "pipeline/collector"];
-const TOOLS = ["tools/stratum-client", "tools/miner", "tools/bench", "tools/bench-node", "tools/regtest-node"];
+const TOOLS = ["tools/stratum-client", "tools/miner", "tools/bench", "tools/bench-node", "tools/regtest-node", "tools/monitor"];
 
 /** Folder (relative to src/) → the folders its files may import, besides itself. */
 export const LAYERS = {
   util: [],
   http: ["util"],
-  // The config schema lists the event types a pool may emit (events.types): that vocabulary file only.
-  config: ["util", "pipeline/events/types.ts"],
+  // The config checks addresses with the bitcoin layer (which imports only util), and lists the event
+  // types a pool may emit (events.types) from that one vocabulary file.
+  config: ["util", "core/bitcoin", "pipeline/events/types.ts"],
   ...Object.fromEntries(CORE.map((f, i) => [f, [...BASE, ...CORE.slice(0, i)]])),
+  "core/bitcoin": ["util"],
   "pipeline/events": [...BASE],
   "pipeline/nats": [...BASE, "pipeline/events"],
   "pipeline/storage": [...BASE, "pipeline/events"],
   "pipeline/collector": [...BASE, "pipeline/events", "pipeline/nats", "pipeline/storage"],
   ...Object.fromEntries(TOOLS.map((f) => [f, [...BASE, ...CORE, ...TOOLS]])),
+  // The region monitor checks region labels with the event vocabulary's pattern.
+  "tools/monitor": [...BASE, ...CORE, ...TOOLS, "pipeline/events/schemas.ts"],
   app: [...BASE, ...CORE, ...PIPELINE],
   cli: [...BASE, ...CORE, ...PIPELINE, ...TOOLS, "app"],
 };

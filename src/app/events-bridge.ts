@@ -260,6 +260,7 @@ export class EventsBridge {
       reward_sats: Number(b.rewardSats),
       coinbase_signature: clip(b.signature, 100),
       accepted: b.accepted,
+      outcome: b.outcome,
       submit_results: b.results.slice(0, 32).map((r) => ({
         node: clip(r.node, 128),
         accepted: r.accepted,

@@ -28,7 +28,8 @@ export class HealthServer extends StatusServer {
       port: opts.port,
       metrics: opts.metrics,
       onError: opts.onError,
-      name: "health",
+      component: "health/metrics HTTP",
+      setting: "health.port",
       health: () => buildHealthReport({ ...opts, shareRate: opts.shareRate ?? opts.metrics.shareRate, lastBlockAtMs: opts.metrics.lastBlockAtMs }),
     });
   }

@@ -9,10 +9,16 @@ import { errorText } from "../util/errors.ts";
 /** Disconnects the server imposed on a misbehaving peer: logged at info, not debug. */
 const ABUSE_CLOSE_REASONS = new Set(["line_too_long", "rate_limited", "send_queue_full", "write_timeout", "protocol_errors", "banned", "auth_timeout"]);
 
+/** While no node answers, the "no node answers" line is repeated this often (ms). */
+export const NODES_DOWN_REPEAT_MS = 30_000;
+
 export function logEngine(engine: Engine, log: Logger): void {
-  let nodesDown = false;
+  /** When the current outage began (engine clock), and when it was last said; null = some node answers. */
+  let downSinceMs: number | null = null;
+  let saidAtMs = 0;
   engine.bus.on("template", ({ template, newBlock, reason, fanoutMs, job }) => {
-    nodesDown = false; // any template means some node answers again: the next outage gets its line
+    if (downSinceMs !== null) log.info({ downForSec: Math.round((engine.now() - downSinceMs) / 1000) }, "a node answers again: work is flowing");
+    downSinceMs = null; // any template means some node answers again: the next outage gets its line
     if (newBlock) {
       log.info({ height: template.height, txs: template.txCount, job: job.id, fanoutMs: Number(fanoutMs.toFixed(2)), node: template.source }, "new work: block %d", template.height);
     } else log.debug({ height: template.height, txs: template.txCount, reason, job: job.id }, "work refreshed");
@@ -27,17 +33,35 @@ export function logEngine(engine: Engine, log: Logger): void {
   engine.bus.on("blockSubmitting", ({ hashHex, height }) => log.info({ hash: hashHex, height }, "BLOCK FOUND at height %d, submitting", height));
   engine.bus.on("block", (b) => {
     const line = { height: b.height, hash: b.hashHex, user: b.identity?.address, worker: b.identity?.worker, results: b.results.map((r) => `${r.node}:${r.accepted ? "accepted" : r.result}`) };
-    if (b.accepted) log.info(line, "block %d accepted", b.height);
+    const pending = b.pending.length > 0 ? { pending: b.pending } : {};
+    if (b.outcome === "accepted") log.info({ ...line, ...pending }, "block %d accepted", b.height);
+    else if (b.outcome === "lost_race") log.warn(line, "block %d lost the race: valid, but not in any node's main chain (another block at this height won)", b.height);
     else log.error(line, "block %d REJECTED by every node", b.height);
   });
+  engine.bus.on("blockLateResult", ({ hashHex, height, result: r }) =>
+    log.info({ height, hash: hashHex, node: r.node, latencyMs: Math.round(r.latencyMs), result: r.accepted ? "accepted" : r.result }, "block %d: %s answered after the outcome was known", height, r.node),
+  );
+  engine.bus.on("blockSuppressed", ({ hashHex, height, prevHash }) => log.debug({ hash: hashHex, height, prevHash }, "block candidate at height %d not submitted: the pool already has a block on this parent", height));
   engine.bus.on("nodeState", ({ status, error }) => {
     if (status.healthy) log.info({ node: status.name }, "node %s is healthy again", status.name);
     else log.warn({ node: status.name, error: errorText(error) }, "node %s is unhealthy", status.name);
   });
+  // Said at once, then every NODES_DOWN_REPEAT_MS while it lasts (a pool waiting for its node at start
+  // must not look hung).
   engine.bus.on("nodesDown", ({ error }) => {
-    if (nodesDown) return;
-    nodesDown = true;
-    log.error({ error: errorText(error) }, "no node answered getblocktemplate: keeping the last work");
+    const now = engine.now();
+    const working = engine.currentWork() !== null;
+    const work = working ? "keeping the last work" : "no work for miners yet; retrying every second";
+    const nodes = engine.status().nodeNames;
+    if (downSinceMs === null) {
+      downSinceMs = saidAtMs = now;
+      if (working) log.error({ error: errorText(error), nodes }, "no node answered getblocktemplate: %s", work);
+      else log.error({ error: errorText(error), nodes }, "no node answers yet: %s", work);
+    } else if (now - saidAtMs >= NODES_DOWN_REPEAT_MS) {
+      saidAtMs = now;
+      const downForSec = Math.round((now - downSinceMs) / 1000);
+      log.error({ error: errorText(error), nodes, downForSec }, "still no node answers after %d s: %s", downForSec, work);
+    }
   });
   engine.bus.on("warning", ({ message }) => log.warn(message));
   engine.bus.on("protocolError", ({ session, kind, detail }) => log.debug({ session: session.id, ip: session.ip, kind, detail }, "protocol error"));

@@ -1,9 +1,9 @@
 /**
- * Logging: pino. JSON lines to stdout (or `logdir/tbg.log`) in production; `pretty` gives short human
+ * Logging: pino. JSON lines to stdout (and, with `logdir`, to `logdir/tbg.log` too) in production; `pretty` gives short human
  * lines for `tbg dev`. `reopen()` re-opens the log file (SIGUSR1, for logrotate).
  */
 import { mkdirSync } from "node:fs";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import pino, { type Logger } from "pino";
 
 export type { Logger };
@@ -46,9 +46,15 @@ export interface LoggerHandle {
 
 export function createLogger(opts: LoggerOptions): LoggerHandle {
   if (opts.logdir) {
+    // The file AND the terminal (stdout): an operator who starts the pool by hand sees it run, and
+    // learns where the file is from the first line.
     mkdirSync(opts.logdir, { recursive: true });
-    const dest = pino.destination({ dest: join(opts.logdir, "tbg.log"), sync: false, mkdir: true });
-    const logger = pino({ level: opts.level, base: undefined }, dest);
+    const file = join(opts.logdir, "tbg.log");
+    const dest = pino.destination({ dest: file, sync: false, mkdir: true });
+    const terminal = opts.pretty ? prettyStream(process.stdout) : pino.destination({ dest: 1, sync: true });
+    const level = opts.level === "silent" ? "fatal" : opts.level;
+    const logger = pino({ level: opts.level, base: undefined }, pino.multistream([{ level: level as pino.Level, stream: dest }, { level: level as pino.Level, stream: terminal }]));
+    logger.info({ file: resolve(file) }, "logging to %s and to the terminal", resolve(file));
     return { logger, reopen: () => dest.reopen(), flush: () => dest.flushSync() };
   }
   if (opts.pretty) {

@@ -84,7 +84,7 @@ export class PoolMetrics {
     acceptedChild.inc(0);
     const rejectedChildren = new Map(ALL_REJECT_REASONS.map((r) => [r as string, shares.labels({ result: "rejected", reason: r })]));
     for (const c of rejectedChildren.values()) c.inc(0);
-    const acceptedDifficulty = new Counter({ name: "tbg_accepted_difficulty_total", help: "Sum of the assigned difficulty of accepted shares (hashrate = rate × 2^32)", registers: reg });
+    const acceptedDifficulty = new Counter({ name: "tbg_accepted_difficulty_total", help: "Sum of the credited difficulty of accepted shares (hashrate = rate × 2^32)", registers: reg });
     const shareRate = this.shareRate;
     const sharesPerSecond = new Gauge({ name: "tbg_shares_per_second", help: "Shares (accepted and rejected) per second over the last minute", registers: reg, collect() {
       sharesPerSecond.set(shareRate.rate(engine.now()));
@@ -97,6 +97,8 @@ export class PoolMetrics {
     const blocksFound = new Counter({ name: "tbg_blocks_found_total", help: "Shares that met the network target (block candidates submitted)", registers: reg });
     const blocksAccepted = new Counter({ name: "tbg_blocks_accepted_total", help: "Found blocks accepted by at least one node", registers: reg });
     const blocksRejected = new Counter({ name: "tbg_blocks_rejected_total", help: "Found blocks every node rejected", registers: reg });
+    const blocksLostRace = new Counter({ name: "tbg_blocks_lost_race_total", help: "Found blocks that were valid but lost the race (a node answered inconclusive: stored off its main chain)", registers: reg });
+    const blocksSuppressed = new Counter({ name: "tbg_blocks_suppressed_total", help: "Block candidates not submitted: the pool already had a block accepted or in flight on the same parent", registers: reg });
     const submitLatency = new Histogram({ name: "tbg_block_submit_duration_seconds", help: "submitblock round trip per node", labelNames: ["node", "outcome"], buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30], registers: reg });
     const lastBlockTs = new Gauge({ name: "tbg_last_block_found_timestamp_seconds", help: "Unix time of the last block found (0 = none)", registers: reg });
 
@@ -260,8 +262,10 @@ export class PoolMetrics {
       } else (rejectedChildren.get(v.reason ?? "other") ?? rejectedChildren.get("other")!).inc();
     });
     on("blockSubmitting", () => blocksFound.inc());
+    on("blockSuppressed", () => blocksSuppressed.inc());
+    on("blockLateResult", ({ result: r }) => submitLatency.observe({ node: r.node, outcome: r.accepted ? "accepted" : "rejected" }, r.latencyMs / 1000));
     on("block", (b) => {
-      (b.accepted ? blocksAccepted : blocksRejected).inc();
+      (b.outcome === "accepted" ? blocksAccepted : b.outcome === "lost_race" ? blocksLostRace : blocksRejected).inc();
       this.lastBlockAtMs = engine.now();
       lastBlockTs.set(this.lastBlockAtMs / 1000);
       for (const r of b.results) submitLatency.observe({ node: r.node, outcome: r.accepted ? "accepted" : "rejected" }, r.latencyMs / 1000);

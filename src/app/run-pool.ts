@@ -12,6 +12,7 @@ import { errorText } from "../util/errors.ts";
 import { Observability, type ObservabilityOptions } from "./observability.ts";
 import { ZmqBlockNotifier, type ZmqNotifierTiming } from "../core/bitcoind/zmq-subscriber.ts";
 import { logZmqNotifier } from "./log-zmq.ts";
+import { checkPortsFree } from "../util/ports.ts";
 
 export interface PoolAppOptions {
   pretty?: boolean;
@@ -38,6 +39,11 @@ export interface PoolApp {
 }
 
 export async function startPool(config: PoolConfig, opts: PoolAppOptions = {}, signal?: AbortSignal): Promise<PoolApp> {
+  // Ports first: one already in use is reported now, not after the node has answered.
+  await checkPortsFree([
+    ...config.serverurl.map((s) => ({ component: "Stratum", host: s.host, port: s.port, setting: "serverurl" })),
+    ...(config.health.enabled ? [{ component: "health/metrics HTTP", host: config.health.host, port: config.health.port, setting: "health.port" }] : []),
+  ]);
   const log = opts.logger ?? createLogger({ level: config.log.level, logdir: config.logdir, pretty: opts.pretty });
   // Everything is built first (nothing opens a socket or a timer), so no part needs a forward reference;
   // then each part is started in order, and closed in reverse.

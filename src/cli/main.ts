@@ -26,6 +26,7 @@ const COMMANDS: Record<string, string> = {
   collector: "./commands/collector.ts",
   publisher: "./commands/publisher.ts",
   node: "./commands/node.ts",
+  monitor: "./commands/monitor.ts",
 };
 
 async function load(name: string): Promise<Command | undefined> {

@@ -5,6 +5,9 @@
  * come in through `ConfigEnv`.
  */
 import { parseHostPort, parseNatsServers, parseRpcUrl } from "./address.ts";
+import { decodeAddress, type BitcoinNetwork } from "../core/bitcoin/address.ts";
+import { AddressError } from "../core/bitcoin/errors.ts";
+import { errorText } from "../util/errors.ts";
 import {
   BANS_DEFAULTS,
   DEFAULTS,
@@ -47,6 +50,31 @@ function listenClashes(entries: Array<{ key: string; host: string; port: number 
 /** extranonce1 values one instance can hand out: byte 0 is `instance_id`, the rest count connections. */
 export function extranonce1Capacity(nonce1length: number): number {
   return 2 ** (8 * (nonce1length - 1));
+}
+
+const ADDRESS_NETWORKS: readonly BitcoinNetwork[] = ["mainnet", "testnet", "signet", "regtest"];
+
+/**
+ * `btcaddress` decoded in full (checksum, witness program) and, when `network` is configured, for that
+ * network. Without `network` any network's address passes here; the engine checks it against the
+ * network the node reports at start.
+ */
+function checkBtcaddress(address: unknown, network: unknown): ConfigIssue | null {
+  if (typeof address !== "string" || !/^[A-Za-z0-9]{14,90}$/.test(address)) return null; // the schema reports that
+  const nets = typeof network === "string" && (ADDRESS_NETWORKS as readonly string[]).includes(network) ? [network as BitcoinNetwork] : ADDRESS_NETWORKS;
+  let first: unknown = null;
+  for (const net of nets) {
+    try {
+      decodeAddress(address, net);
+      return null;
+    } catch (err) {
+      first ??= err;
+      // Well-formed for another network: only a configured network can rule it out.
+      if (nets.length > 1 && err instanceof AddressError && err.code === "ADDRESS_WRONG_NETWORK") continue;
+      if (nets.length > 1) break;
+    }
+  }
+  return { key: "btcaddress", reason: errorText(first) };
 }
 
 /** Checks that involve more than one key. Returns issues; never throws. */
@@ -94,6 +122,8 @@ export function crossCheck(rawValue: unknown): ConfigIssue[] {
   }
 
   if ((num(raw.donation) ?? 0) > 0 && raw.btcaddress === undefined) issues.push({ key: "donation", reason: "needs btcaddress (where the donation is paid)" });
+  const btcaddressIssue = checkBtcaddress(raw.btcaddress, raw.network);
+  if (btcaddressIssue) issues.push(btcaddressIssue);
 
   const nonce1length = num(raw.nonce1length) ?? DEFAULTS.nonce1length;
   const maxclients = num(raw.maxclients);

@@ -7,7 +7,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { ListenError, hostPort } from "../util/listen.ts";
+import { listenError } from "../util/ports.ts";
 
 export interface StatusServerOptions {
   host: string;
@@ -16,8 +16,10 @@ export interface StatusServerOptions {
   /** The /health body; `status` decides 200 ("ok") or 503. */
   health(): { status: string };
   metrics: { metrics(): Promise<string>; readonly contentType: string };
-  /** Names the listener in errors ("health", "collector"). */
-  name: string;
+  /** Names the listener in errors ("health/metrics HTTP"). */
+  component: string;
+  /** The flag or config key that sets the port, named in errors ("health.port"). */
+  setting: string;
   /** A request handler failed (reported; the client gets a 500). */
   onError?: (err: unknown) => void;
 }
@@ -40,7 +42,7 @@ export class StatusServer {
     return `http://${h.includes(":") ? `[${h}]` : h}:${this.boundPort}`;
   }
 
-  /** Bind; throws a {@link ListenError} when the port is taken or the address is invalid. */
+  /** Bind; throws a ListenError (src/util/ports.ts) when the port is taken or the address is invalid. */
   async start(): Promise<void> {
     if (this.server) return;
     const server = createServer((req, res) => void this.handle(req, res));
@@ -48,7 +50,7 @@ export class StatusServer {
     server.headersTimeout = 5_000;
     server.keepAliveTimeout = 5_000;
     await new Promise<void>((resolve, reject) => {
-      server.once("error", (err) => reject(new ListenError(this.o.name, hostPort(this.o.host, this.o.port), err)));
+      server.once("error", (err) => reject(listenError({ component: this.o.component, host: this.o.host, port: this.o.port, setting: this.o.setting }, err)));
       server.listen(this.o.port, this.o.host, () => resolve());
     });
     server.on("error", (err) => this.o.onError?.(err));

@@ -14,10 +14,10 @@ export const ERROR_CATALOGUE = {
   START_CANCELLED: { area: "lifecycle", hint: "None: start-up was stopped on purpose (a stop signal or close() during start-up)." },
 
   // ---- listening sockets (Stratum, /health, the collector's HTTP, the embedded node)
-  LISTEN_IN_USE: { area: "listen", hint: "Another process holds that port: stop it (`ss -ltnp` shows which) or configure another port." },
+  PORT_IN_USE: { area: "listen", hint: "Another program holds that port: stop it (`ss -ltnp` shows which) or change the setting the message names." },
   LISTEN_DENIED: { area: "listen", hint: "Ports below 1024 need privileges: use a higher port, or grant CAP_NET_BIND_SERVICE to node." },
   LISTEN_ADDRESS: { area: "listen", hint: "That host is not an address of this machine: use 0.0.0.0, 127.0.0.1 or one of its interface addresses." },
-  LISTEN_FAILED: { area: "listen", hint: "Read the system error in the message; check the host and port in the config." },
+  LISTEN_FAILED: { area: "listen", hint: "Read the system error in the message; check the host and port of the setting it names." },
 
   // ---- bitcoind (JSON-RPC and ZMQ)
   RPC_URL_INVALID: { area: "bitcoind", hint: "Fix the node's `url` in `btcd`: host:port or http://host:port." },
@@ -65,6 +65,8 @@ export const ERROR_CATALOGUE = {
   COLLECTOR_CONFIG_INVALID: { area: "collector", hint: "Fix the named collector option or config key (docs/collector.md)." },
   COLLECTOR_NO_INPUT: { area: "collector", hint: "Give the collector an input: --socket and/or --nats-url." },
   NATS_CONSUMER_LOST: { area: "collector", hint: "The JetStream consumer was deleted: the collector recreates it; check nobody deletes it by hand." },
+
+  MONITOR_CONFIG_INVALID: { area: "tools", hint: "Fix the named key of the monitor's config (docs/operations.md, `tbg monitor --help`)." },
 
   // ---- tools: embedded node, miner, bench, Stratum client
   EMBEDDED_NODE: { area: "tools", hint: "Read the message; free the ports the embedded node needs or pass others (--node-rpc-port, --node-zmq-port)." },

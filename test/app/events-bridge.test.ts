@@ -138,13 +138,15 @@ test("bridge: block_found carries per-node submit results and the coinbase signa
       { node: "btcd[0] a:1", accepted: true, result: null, latencyMs: 12.5 },
       { node: "btcd[1] b:2", accepted: false, result: "inconclusive", latencyMs: 80 },
     ],
+    pending: [],
     accepted: true,
+    outcome: "accepted",
   };
   s.bus.emit("block", found);
   s.valid();
   const [b] = ofType(s.events(), "block_found");
   assert.deepEqual(b.data, {
-    user: USER, worker: "rig1", height: 102, hash: HASH, reward_sats: 5_000_000_000, coinbase_signature: "/Alice/", accepted: true,
+    user: USER, worker: "rig1", height: 102, hash: HASH, reward_sats: 5_000_000_000, coinbase_signature: "/Alice/", accepted: true, outcome: "accepted",
     submit_results: [{ node: "btcd[0] a:1", accepted: true, result: null, latency_ms: 12.5 }, { node: "btcd[1] b:2", accepted: false, result: "inconclusive", latency_ms: 80 }],
     share_difficulty: 3.2, network_difficulty: 4.6e-10,
   });

@@ -4,7 +4,7 @@
  * the pool's configured region; found blocks become block rows. The engine is then restarted on the
  * same socket: the collector keeps receiving without noticing.
  */
-import { test } from "node:test";
+import { test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -14,18 +14,21 @@ import { Collector } from "../../src/pipeline/collector/collector.ts";
 import { startMiner } from "../../src/tools/miner/miner.ts";
 import { startTestNode, startTestPool } from "../support/pool.ts";
 import { REGTEST_ADDRESSES } from "../support/addresses.ts";
-import { startPostgres, startRedis } from "../support/servers.ts";
+import { startPostgres, startRedis, timescaledbSkip } from "../support/servers.ts";
 import { waitFor } from "../storage/fixtures.ts";
 
 const ADDRESS = REGTEST_ADDRESSES.p2wpkh;
 
-test("a mining session lands in PostgreSQL and Redis with source 'hosted' and the pool's region; block rows for found blocks; an engine restart is invisible to the collector", async (t) => {
+const TITLE = "a mining session lands in PostgreSQL and Redis with source 'hosted' and the pool's region; block rows for found blocks; an engine restart is invisible to the collector";
+
+/** The session against plain PostgreSQL, or PostgreSQL with TimescaleDB (`shares` a hypertable). */
+const session = (timescaledb: boolean) => async (t: TestContext) => {
   // node:test runs `after` hooks in registration order: keep a stack so servers stop last.
   const cleanups: Array<() => unknown> = [];
   t.after(async () => {
     for (const fn of cleanups.reverse()) await fn();
   });
-  const [pg, redis] = await Promise.all([startPostgres(), startRedis()]);
+  const [pg, redis] = await Promise.all([startPostgres({ timescaledb }), startRedis()]);
   const dir = await mkdtemp(join(tmpdir(), "tbg-colle2e-"));
   cleanups.push(() => Promise.all([pg.close(), redis.close(), rm(dir, { recursive: true, force: true })]));
   const socketPath = join(dir, "events.sock");
@@ -33,6 +36,7 @@ test("a mining session lands in PostgreSQL and Redis with source 'hosted' and th
   const collector = new Collector({ socketPath, databaseUrl: pg.url, redisUrl: redis.url, region: "us-east", batch: { flushIntervalMs: 200 }, defaultMetrics: false });
   await collector.start();
   cleanups.push(() => collector.close());
+  assert.deepEqual(collector.eventStore.migration?.applied, timescaledb ? [1, 2] : [1]);
   const node = await startTestNode();
   cleanups.push(() => node.close());
   const overrides = { region: "us-east", events: { enabled: true, socket_path: socketPath } };
@@ -74,6 +78,7 @@ test("a mining session lands in PostgreSQL and Redis with source 'hosted' and th
   const sessions = await one<{ n: number; closed: number }>("SELECT count(*)::int AS n, count(disconnected_at)::int AS closed FROM miner_sessions");
   assert.ok(sessions.n >= 2, "both sessions recorded");
   assert.equal((await one<{ n: number }>("SELECT count(*)::int AS n FROM weekly_best_diff")).n, 1);
+  if (timescaledb) assert.ok((await one<{ n: number }>("SELECT count(*)::int AS n FROM show_chunks('shares')")).n >= 1, "shares are in hypertable chunks");
 
   const c = createClient({ url: redis.url });
   await c.connect();
@@ -89,4 +94,7 @@ test("a mining session lands in PostgreSQL and Redis with source 'hosted' and th
   assert.equal(st.socket?.dropped, 0);
   assert.equal(st.socket?.bound, true);
   t.diagnostic(`${shares.n} shares, ${found} blocks, ${st.batcher.stored} events stored over two engine runs`);
-});
+};
+
+test(TITLE, session(false));
+test(`${TITLE} (PostgreSQL with TimescaleDB)`, { skip: timescaledbSkip() }, session(true));

@@ -30,7 +30,7 @@ test("the error output shown in the docs is what the loader prints", () => {
   const shown = block[1].split("\n").map((l) => l.trim());
   let err: unknown;
   try {
-    parseConfig({ btcd: [{ url: "localhost:8332", auth: "u", pass: "p" }, { url: "backup", auth: "u", pass: "p" }], nonce2length: 9, mindif: 1 }, "bad.json");
+    parseConfig({ btcd: [{ url: "localhost:8332", auth: "u", pass: "p" }, { url: "backup", auth: "u", pass: "p" }], nonce2length: 9, mindif: 1, btcaddress: "14BMjogz69qe8hk9thyzbmR5pg34mVKB1f" }, "bad.json");
   } catch (e) {
     err = e;
   }

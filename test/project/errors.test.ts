@@ -1,5 +1,5 @@
 // The error catalogue (src/util/error-codes.ts), its page (docs/errors.md), one wrapping for listen
-// failures (src/util/listen.ts), and the CLI printing what to do.
+// failures (src/util/ports.ts), and the CLI printing what to do.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFile, mkdtemp } from "node:fs/promises";
@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ERROR_CATALOGUE, hintFor } from "../../src/util/error-codes.ts";
 import { TbgError } from "../../src/util/errors.ts";
-import { ListenError } from "../../src/util/listen.ts";
+import { ListenError } from "../../src/util/ports.ts";
 import { StatusServer } from "../../src/http/status-server.ts";
 import { StratumServer } from "../../src/core/stratum/server.ts";
 import type { SessionHost } from "../../src/core/stratum/session.ts";
@@ -47,20 +47,20 @@ async function takenPort(): Promise<{ port: number; server: Server }> {
   return { port: (server.address() as { port: number }).port, server };
 }
 
-test("a taken port fails the same way for every listener: ListenError, LISTEN_IN_USE, the listener and address named", async () => {
+test("a taken port fails the same way for every listener: ListenError, PORT_IN_USE, the listener, the address and the setting named", async () => {
   const { port, server } = await takenPort();
   try {
-    const http = new StatusServer({ name: "health", host: "127.0.0.1", port, health: () => ({ status: "ok" }), metrics: { metrics: async () => "", contentType: "text/plain" } });
+    const http = new StatusServer({ component: "health/metrics HTTP", setting: "health.port", host: "127.0.0.1", port, health: () => ({ status: "ok" }), metrics: { metrics: async () => "", contentType: "text/plain" } });
     const e1 = await http.start().then(() => assert.fail("bound a taken port"), (e: unknown) => e);
     assert.ok(e1 instanceof ListenError);
-    assert.equal(e1.code, "LISTEN_IN_USE");
-    assert.match(e1.message, new RegExp(`^health: cannot listen on 127\\.0\\.0\\.1:${port}: `));
+    assert.equal(e1.code, "PORT_IN_USE");
+    assert.match(e1.message, new RegExp(`^health/metrics HTTP cannot listen on 127\\.0\\.0\\.1:${port}: the port is already in use .* with health\\.port$`));
 
     const stratum = new StratumServer({} as SessionHost, { listen: [{ host: "127.0.0.1", port }], maxClients: 0, maxConnectionsPerIp: 0, maxLineBytes: 16384, authTimeoutSec: 60, messageRatePerSec: 0, sendQueueMaxBytes: 1 << 20, writeTimeoutSec: 30 });
     const e2 = await stratum.start().then(() => assert.fail("bound a taken port"), (e: unknown) => e);
     assert.ok(e2 instanceof ListenError);
-    assert.equal(e2.code, "LISTEN_IN_USE");
-    assert.match(e2.message, new RegExp(`^stratum: cannot listen on 127\\.0\\.0\\.1:${port}: `));
+    assert.equal(e2.code, "PORT_IN_USE");
+    assert.match(e2.message, new RegExp(`^Stratum cannot listen on 127\\.0\\.0\\.1:${port}: the port is already in use .* with serverurl$`));
     await stratum.close();
   } finally {
     server.close();
@@ -83,8 +83,8 @@ test("tbg collector on a taken metrics port exits 1 with the listen error and it
     child.stderr!.on("data", (d: Buffer) => (err += d.toString()));
     const [code] = (await once(child, "exit")) as [number | null];
     assert.equal(code, 1, err);
-    assert.match(err, new RegExp(`cannot listen on 127\\.0\\.0\\.1:${port}: .*\\[LISTEN_IN_USE\\]`));
-    assert.ok(err.includes(`what to do: ${hintFor("LISTEN_IN_USE")}`), err);
+    assert.match(err, new RegExp(`collector health/metrics HTTP cannot listen on 127\\.0\\.0\\.1:${port}: .*\\[PORT_IN_USE\\]`));
+    assert.ok(err.includes(`what to do: ${hintFor("PORT_IN_USE")}`), err);
   } finally {
     server.close();
   }

@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PgEventStore, PgliteEventStore, type SqlEventStore } from "../../src/pipeline/storage/event-store.ts";
 import { timestampText } from "../../src/pipeline/storage/rows.ts";
-import { startPostgres, type PostgresServer } from "../support/servers.ts";
+import { startPostgres, timescaledbSkip, type PostgresServer } from "../support/servers.ts";
 import { BASE_US, address, makeEvent, makeShares } from "./fixtures.ts";
 
 const HOUR_US = 3_600_000_000;
@@ -16,19 +16,22 @@ test("timestampText keeps all six microsecond digits", () => {
   assert.equal(timestampText(BASE_US + 59_999_999), "2026-11-16T00:00:59.999999Z");
 });
 
-for (const backend of ["pglite", "postgres"] as const) {
-  describe(`event store on ${backend}`, () => {
+// "timescaledb": PostgreSQL with TimescaleDB preloaded, so 002_timescale.sql applies and shares and
+// event_log are hypertables; skipped with the reason when TimescaleDB is not installed.
+for (const backend of ["pglite", "postgres", "timescaledb"] as const) {
+  describe(`event store on ${backend}`, { skip: backend === "timescaledb" ? timescaledbSkip() : false }, () => {
     let pg: PostgresServer | undefined;
     let store: SqlEventStore;
     const q = async <R>(sql: string, params?: unknown[]) => (await store.database.query<R>(sql, params)).rows;
     before(async () => {
-      if (backend === "postgres") {
-        pg = await startPostgres();
-        store = new PgEventStore({ url: pg.url });
-      } else {
+      if (backend === "pglite") {
         store = new PgliteEventStore();
+      } else {
+        pg = await startPostgres({ timescaledb: backend === "timescaledb" });
+        store = new PgEventStore({ url: pg.url });
       }
       await store.start();
+      assert.deepEqual(store.migration?.applied, backend === "timescaledb" ? [1, 2] : [1]);
     });
     after(async () => {
       await store.close();

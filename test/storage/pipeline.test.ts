@@ -8,11 +8,14 @@ import { createClient } from "redis";
 import { Batcher } from "../../src/pipeline/storage/batcher.ts";
 import { PgEventStore } from "../../src/pipeline/storage/event-store.ts";
 import { RedisStreamWriter } from "../../src/pipeline/storage/redis-streams.ts";
-import { startPostgres, startRedis, type PostgresServer, type TestServer } from "../support/servers.ts";
+import { startPostgres, startRedis, timescaledbSkip, type PostgresServer, type TestServer } from "../support/servers.ts";
 import { BASE_US, makeShares, waitFor } from "./fixtures.ts";
 import { emptyDatabase, emptyRedis } from "../support/reset.ts";
 
-describe("batcher → PostgreSQL + Redis", () => {
+type Backend = "postgres" | "timescaledb";
+
+/** The suite on one backend; registered for both below. */
+const suite = (backend: Backend) => () => {
   let pg: PostgresServer;
   let redis: TestServer;
   let store: PgEventStore;
@@ -33,7 +36,7 @@ describe("batcher → PostgreSQL + Redis", () => {
   };
 
   before(async () => {
-    [pg, redis] = await Promise.all([startPostgres(), startRedis()]);
+    [pg, redis] = await Promise.all([startPostgres({ timescaledb: backend === "timescaledb" }), startRedis()]);
   });
   after(async () => {
     await Promise.all([pg.close(), redis.close()]);
@@ -44,6 +47,7 @@ describe("batcher → PostgreSQL + Redis", () => {
     await emptyRedis(redis.url);
     store = new PgEventStore({ url: pg.url, connectTimeoutMs: 1_000 });
     await store.start();
+    assert.deepEqual(store.migration?.applied, backend === "timescaledb" ? [1, 2] : [1]);
     sink = new RedisStreamWriter({ url: redis.url, reconnectMaxDelayMs: 100 });
     await sink.start();
     batcher = new Batcher({ store, sink, maxBatchEvents: 2_000, retryInitialMs: 20, retryMaxMs: 200 });
@@ -119,4 +123,9 @@ describe("batcher → PostgreSQL + Redis", () => {
     assert.equal(sink.stats().written, 1_000);
     await teardown();
   });
-});
+};
+
+// Plain PostgreSQL, and PostgreSQL with TimescaleDB (hypertables; skipped with the reason when it is not
+// installed): a server crash mid-stream must lose and double nothing on either.
+describe("batcher → PostgreSQL + Redis", suite("postgres"));
+describe("batcher → PostgreSQL with TimescaleDB + Redis", { skip: timescaledbSkip() }, suite("timescaledb"));

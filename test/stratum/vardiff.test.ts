@@ -37,6 +37,21 @@ test("clamps to mindiff, a miner's floor, maxdiff and the network difficulty", (
   assert.equal(v.clamp(10), 50);
 });
 
+test("never below mindiff, even on a network whose difficulty is lower (regtest, testnet minimum-difficulty blocks)", () => {
+  const regtestNetworkDifficulty = 4.656542373906925e-10;
+  const v = new Vardiff(opts, 0);
+  assert.equal(v.clamp(1e-9, regtestNetworkDifficulty), 0.0001);
+  assert.equal(v.clamp(42, regtestNetworkDifficulty), 0.0001);
+  // A miner submitting very fast on regtest: the retarget stays at mindiff, never the network difficulty.
+  let next: number | null = null;
+  for (let i = 1; i <= 16 && next === null; i++) next = v.onAccepted(0.0001, 0.001, i * 10, regtestNetworkDifficulty);
+  assert.equal(next, 0.0001);
+  // A silent one too.
+  assert.equal(new Vardiff(opts, 0).tick(0.001, 10 * 60_000, regtestNetworkDifficulty), 0.0001);
+  // mindiff with more digits than the announced rounding keeps: not rounded below it.
+  assert.equal(new Vardiff({ ...opts, minDifficulty: 0.00012345 }, 0).clamp(0, regtestNetworkDifficulty), 0.00012345);
+});
+
 test("fractional difficulties keep three significant digits; integers above 1", () => {
   assert.equal(roundDifficulty(0.000123456), 0.000123);
   assert.equal(roundDifficulty(12.6), 13);

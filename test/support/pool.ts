@@ -71,7 +71,7 @@ async function launch(btcd: DevOverrides["btcd"], opts: { overrides?: DevOverrid
   };
 }
 
-export async function startTestPool(opts: { node?: EmbeddedNode; overrides?: DevOverrides; app?: PoolAppOptions; zmq?: boolean } = {}): Promise<TestPool> {
+export async function startTestPool(opts: { node?: EmbeddedNode; overrides?: DevOverrides; app?: PoolAppOptions; zmq?: boolean; patch?: (c: PoolConfig) => void } = {}): Promise<TestPool> {
   const node = opts.node ?? (await startTestNode());
   const { closePool, ...pool } = await launch([btcdFor(node, opts.zmq)], opts);
   return {

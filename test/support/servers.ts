@@ -6,7 +6,9 @@
  * - `startPostgres()`: Debian's PostgreSQL binaries (/usr/lib/postgresql/<v>/bin). initdb refuses to run
  *   as root, so under root the binaries run as the `postgres` user (spawn `uid`/`gid`) on a temp dir
  *   chowned to it. Trust auth, unix socket in the temp dir. fsync is off: committed data survives a
- *   process crash (it is in the OS page cache), just not a machine crash.
+ *   process crash (it is in the OS page cache), just not a machine crash. `timescaledb: true` preloads
+ *   TimescaleDB (installed by scripts/build-timescaledb.sh); `timescaledbSkip()` is the skip reason
+ *   for tests that need it when it is not installed.
  * - `startRedis()`: `redis-server --save "" --appendonly no` (no persistence unless `persist: true`).
  * - `startNats()`: `nats-server -js` with its JetStream store in the temp dir (kept across restarts).
  *
@@ -16,10 +18,11 @@
  * (SIGKILL, test-runner timeout).
  */
 import { spawn, execFileSync, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync, readdirSync, chownSync, writeFileSync, existsSync } from "node:fs";
+import { mkdtempSync, rmSync, readdirSync, chownSync, writeFileSync, existsSync, readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir, userInfo } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 
 /** A running (or stopped) test server. */
 export interface TestServer {
@@ -301,8 +304,83 @@ class PostgresManaged extends ManagedServer implements PostgresServer {
   }
 }
 
+/** What {@link timescaledbStatus} found. */
+export type TimescaledbStatus = { installed: true; version: string } | { installed: false; reason: string };
+
+/** The script that builds and installs TimescaleDB from the vendored tarball. */
+export const TIMESCALEDB_BUILD_SCRIPT = fileURLToPath(new URL("../../scripts/build-timescaledb.sh", import.meta.url));
+
+/**
+ * The TimescaleDB source the build script uses: its pinned version and the tarball beside the
+ * repository (`<repo>/../shared/vendor/timescaledb-<version>.tar.gz`, or TBG_TIMESCALEDB_TARBALL).
+ */
+export function vendoredTimescaledb(): { version: string; tarball: string; present: boolean } {
+  const version = /^version=(\S+)$/m.exec(readFileSync(TIMESCALEDB_BUILD_SCRIPT, "utf8"))?.[1] ?? "?";
+  const tarball = process.env.TBG_TIMESCALEDB_TARBALL ??
+    fileURLToPath(new URL(`../../../shared/vendor/timescaledb-${version}.tar.gz`, import.meta.url));
+  return { version, tarball, present: existsSync(tarball) };
+}
+
+/**
+ * Whether TimescaleDB is installed for the PostgreSQL whose binaries are in `bin` (default: the one
+ * the tests start): its control file in `pg_config --sharedir`/extension and the library it names in
+ * `pg_config --pkglibdir`. The reason says what is missing and how to get it.
+ */
+export function timescaledbStatus(bin?: string): TimescaledbStatus {
+  try {
+    bin ??= pgBinDir();
+  } catch (err) {
+    return { installed: false, reason: (err as Error).message };
+  }
+  const pgConfig = (flag: string) => execFileSync(join(bin, "pg_config"), [flag]).toString().trim();
+  let sharedir: string, pkglibdir: string;
+  try {
+    [sharedir, pkglibdir] = [pgConfig("--sharedir"), pgConfig("--pkglibdir")];
+  } catch (err) {
+    return { installed: false, reason: `${join(bin, "pg_config")} failed: ${(err as Error).message}` };
+  }
+  const vendored = vendoredTimescaledb();
+  const hint = vendored.present
+    ? `run scripts/build-timescaledb.sh as root (builds ${vendored.tarball})`
+    : `the vendored source ${vendored.tarball} is absent, so scripts/build-timescaledb.sh has nothing to build`;
+  const control = join(sharedir, "extension", "timescaledb.control");
+  if (!existsSync(control)) return { installed: false, reason: `TimescaleDB is not installed (no ${control}); ${hint}` };
+  const version = /^default_version\s*=\s*'([^']+)'/m.exec(readFileSync(control, "utf8"))?.[1];
+  if (!version) return { installed: false, reason: `${control} names no default_version; ${hint}` };
+  const lib = join(pkglibdir, `timescaledb-${version}.so`);
+  if (!existsSync(lib)) return { installed: false, reason: `TimescaleDB ${version} is incomplete (no ${lib}); ${hint}` };
+  return { installed: true, version };
+}
+
+/**
+ * The node:test `skip` option for tests that need TimescaleDB: the reason when it is not installed,
+ * else false. With TBG_REQUIRE_TIMESCALEDB=1 (.ci/run sets it when the vendored tarball exists) a
+ * missing TimescaleDB is not a skip: the tests run and fail, so CI cannot silently lose them.
+ */
+export function timescaledbSkip(status: TimescaledbStatus = timescaledbStatus()): string | false {
+  if (status.installed || process.env.TBG_REQUIRE_TIMESCALEDB === "1") return false;
+  return status.reason;
+}
+
+/** Options of {@link startPostgres}. */
+export interface PostgresStartOptions extends StartOptions {
+  /** Database to create. Default `tbg_test`. */
+  database?: string;
+  /**
+   * Start with `shared_preload_libraries=timescaledb` and `timescaledb.telemetry_level=off`. The job
+   * scheduler is off (`timescaledb.max_background_workers=0`): policies exist but run only when a
+   * test calls `run_job`, so a retention or compression run never lands in the middle of a test.
+   * Throws with the reason when TimescaleDB is not installed.
+   */
+  timescaledb?: boolean;
+}
+
 /** Starts a private PostgreSQL cluster and creates database `database` (default `tbg_test`). */
-export async function startPostgres(opts: StartOptions & { database?: string } = {}): Promise<PostgresServer> {
+export async function startPostgres(opts: PostgresStartOptions = {}): Promise<PostgresServer> {
+  if (opts.timescaledb) {
+    const st = timescaledbStatus();
+    if (!st.installed) throw new Error(`startPostgres({ timescaledb: true }): ${st.reason}`);
+  }
   const bin = pgBinDir();
   const id = pgIdentity();
   const database = opts.database ?? "tbg_test";
@@ -312,7 +390,10 @@ export async function startPostgres(opts: StartOptions & { database?: string } =
   execFileSync(join(bin, "initdb"), ["-D", join(dir, "data"), "-A", "trust", "-U", "postgres", "-E", "UTF8", "--locale=C", "--no-sync", "--no-instructions"], {
     uid: id.uid, gid: id.gid, env, cwd: dir, stdio: ["ignore", "ignore", "pipe"],
   });
-  const srv = (await startManagedPg(dir, database, bin, id, env, opts.readyTimeoutMs ?? 30_000)) as PostgresManaged;
+  const extra = opts.timescaledb
+    ? ["shared_preload_libraries=timescaledb", "timescaledb.telemetry_level=off", "timescaledb.max_background_workers=0"]
+    : [];
+  const srv = (await startManagedPg(dir, database, bin, id, env, opts.readyTimeoutMs ?? 30_000, extra)) as PostgresManaged;
   const { default: pg } = await import("pg");
   const client = new pg.Client({ host: "127.0.0.1", port: srv.port, user: "postgres", database: "postgres" });
   await client.connect();
@@ -324,7 +405,7 @@ export async function startPostgres(opts: StartOptions & { database?: string } =
   return srv;
 }
 
-async function startManagedPg(dir: string, database: string, bin: string, id: { uid?: number; gid?: number }, env: NodeJS.ProcessEnv, readyTimeoutMs: number): Promise<ManagedServer> {
+async function startManagedPg(dir: string, database: string, bin: string, id: { uid?: number; gid?: number }, env: NodeJS.ProcessEnv, readyTimeoutMs: number, settings: string[]): Promise<ManagedServer> {
   let lastErr: unknown;
   for (let attempt = 0; attempt < 3; attempt++) {
     const port = await freePort();
@@ -332,7 +413,8 @@ async function startManagedPg(dir: string, database: string, bin: string, id: { 
       command: join(bin, "postgres"),
       args: ["-D", join(dir, "data"), "-p", String(port), "-k", dir, "-c", "listen_addresses=127.0.0.1",
         "-c", "fsync=off", "-c", "full_page_writes=off",
-        "-c", "max_connections=50", "-c", "shared_buffers=32MB", "-c", "logging_collector=off"],
+        "-c", "max_connections=50", "-c", "shared_buffers=32MB", "-c", "logging_collector=off",
+        ...settings.flatMap((kv) => ["-c", kv])],
       ready: /database system is ready to accept connections/,
       stopSignal: "SIGINT", // PostgreSQL "fast" shutdown: abort sessions, checkpoint, exit
       uid: id.uid, gid: id.gid, env,

@@ -4,6 +4,9 @@
  * reported as rejected, with the node's reason.
  */
 import { test, before, after } from "node:test";
+import http from "node:http";
+import { once } from "node:events";
+import type { AddressInfo } from "node:net";
 import assert from "node:assert/strict";
 import { startEmbeddedNode, type EmbeddedNode } from "../../src/tools/regtest-node/embedded-node.ts";
 import { RpcClient } from "../../src/core/bitcoind/rpc-client.ts";
@@ -15,7 +18,7 @@ import { sha256d, reverseBytes } from "../../src/core/bitcoin/hash.ts";
 import { merkleRootFromBranch } from "../../src/core/bitcoin/merkle.ts";
 import { buildHeader } from "../../src/core/bitcoin/header.ts";
 import { hashMeetsTargetBuffer } from "../../src/core/bitcoin/difficulty.ts";
-import { assembleBlockHex, submitToAll } from "../../src/core/work/block-submitter.ts";
+import { assembleBlockHex, BlockSubmitter, DEFAULT_MAX_CONCURRENT_SUBMITS_PER_NODE, outcomeOf, submitToAll } from "../../src/core/work/block-submitter.ts";
 import type { BlockCandidate } from "../../src/core/work/block-candidate.ts";
 import { REGTEST_ADDRESSES } from "../support/addresses.ts";
 
@@ -105,4 +108,45 @@ test("a rejection from a node that does hold the block in its main chain (alread
   const [r] = await submitToAll([confused], assembleBlockHex(c), hash);
   assert.equal(r.result, "inconclusive");
   assert.equal(r.accepted, true, "getblockheader shows it in the main chain");
+});
+
+test("BlockSubmitter: at most 2 submissions in flight per node; the rest wait their turn and are all answered", async (t) => {
+  // A JSON-RPC endpoint that holds every submitblock 50 ms and records how many it held at once.
+  let inFlight = 0;
+  let maxInFlight = 0;
+  let submits = 0;
+  const server = http.createServer((req, res) => {
+    let body = "";
+    req.on("data", (d: Buffer) => (body += d.toString()));
+    req.on("end", () => {
+      const { id, method } = JSON.parse(body) as { id: number; method: string };
+      const reply = (result: unknown) => res.end(JSON.stringify({ result, error: null, id }));
+      if (method !== "submitblock") return reply(null);
+      submits++;
+      inFlight++;
+      maxInFlight = Math.max(maxInFlight, inFlight);
+      setTimeout(() => {
+        inFlight--;
+        reply(null);
+      }, 50);
+    });
+  });
+  server.listen(0, "127.0.0.1");
+  await once(server, "listening");
+  t.after(() => new Promise<void>((r) => server.close(() => r())));
+  const slow = new RpcClient({ url: `127.0.0.1:${(server.address() as AddressInfo).port}`, user: "u", pass: "p", name: "slow" });
+  t.after(() => slow.close());
+  const submitter = new BlockSubmitter({ nodes: [slow] });
+  const outcomes = await Promise.all(Array.from({ length: 10 }, (_, i) => submitter.submit("00", i.toString(16).padStart(64, "0"))));
+  assert.equal(submits, 10);
+  assert.equal(maxInFlight, DEFAULT_MAX_CONCURRENT_SUBMITS_PER_NODE);
+  assert.ok(outcomes.every((o) => o.outcome === "accepted" && o.pending.length === 0));
+});
+
+test("outcomeOf: accepted by any node; otherwise inconclusive means a lost race; otherwise rejected", () => {
+  const r = (accepted: boolean, result: string | null) => ({ node: "n", accepted, result, latencyMs: 1 });
+  assert.equal(outcomeOf([r(false, "inconclusive"), r(true, null)]), "accepted");
+  assert.equal(outcomeOf([r(false, "inconclusive"), r(false, "RPC_TIMEOUT")]), "lost_race");
+  assert.equal(outcomeOf([r(false, "duplicate-inconclusive")]), "lost_race");
+  assert.equal(outcomeOf([r(false, "bad-txnmrklroot"), r(false, "high-hash")]), "rejected");
 });

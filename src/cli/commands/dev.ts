@@ -13,13 +13,16 @@ import { startPool, runWithSignals } from "../../app/run-pool.ts";
 import { createLogger } from "../../app/logger.ts";
 import { REGTEST_DEMO_ADDRESS } from "../demo.ts";
 import { Collector } from "../../pipeline/collector/collector.ts";
+import { checkPortsFree } from "../../util/ports.ts";
+import { DEV_DEFAULTS } from "../../config/defaults.ts";
 
 const help = `usage: tbg dev [options]
 
 Runs everything locally: an embedded regtest node (bcoin, in memory), the mining engine on it,
 the event collector on the event socket (embedded PostgreSQL, PGlite, in DIR/pgdata), and
 /health + /metrics. Difficulty starts low (min 0.0001) so a CPU miner finds
-shares at once. Ctrl-C (SIGINT) or SIGTERM shuts everything down cleanly.
+shares at once, whatever the Stratum port: the high-difficulty rule of 'tbg pool'
+(ports above 4000 start at highdiff) does not apply here. Ctrl-C (SIGINT) or SIGTERM shuts everything down cleanly.
 
 options:
   --stratum-port N     Stratum listen port (default 3333)
@@ -54,6 +57,13 @@ export const command: Command = {
     const dataDir = resolve((f["data-dir"] as string | undefined) ?? ".tbg-dev");
     const level = (f["log-level"] as string | undefined) ?? "info";
     const log = createLogger({ level, pretty: true });
+    // Every port at once, before the node and the database start (they take seconds).
+    await checkPortsFree([
+      { component: "Stratum", host: "127.0.0.1", port: stratumPort, setting: "--stratum-port" },
+      { component: "health/metrics HTTP", host: DEV_DEFAULTS.healthHost, port: httpPort, setting: "--http-port" },
+      { component: "embedded node JSON-RPC", host: "127.0.0.1", port: rpcPort, setting: "--node-rpc-port" },
+      { component: "embedded node ZMQ", host: "127.0.0.1", port: zmqPort, setting: "--node-zmq-port" },
+    ]);
 
     // Stop signals are handled from here on: one during start-up closes what started and exits 0.
     return runWithSignals(log, async (signal) => {
@@ -70,6 +80,8 @@ export const command: Command = {
           data_dir: dataDir,
           log: { level: level as "info" },
         });
+        // Local CPU miners: the ckpool rule "ports above 4000 start at highdiff" does not apply in dev.
+        config.serverurl = config.serverurl.map((s) => ({ ...s, highdiff: false }));
       } catch (err) {
         await node.close();
         throw new TbgError("CONFIG_INVALID", formatConfigError(err), { cause: err });

@@ -3,7 +3,7 @@ import type { Command } from "../main.ts";
 import { parseFlags } from "../args.ts";
 import { UsageError } from "../../util/errors.ts";
 import { loadConfig } from "../../config/load.ts";
-import { formatConfigError, formatConfigWarnings } from "../../config/errors.ts";
+import { formatConfigWarnings } from "../../config/errors.ts";
 import { runPool } from "../../app/run-pool.ts";
 
 const help = `usage: tbg pool -c CONFIG [--log-level LEVEL]
@@ -25,13 +25,9 @@ export const command: Command = {
   async run(argv) {
     const f = parseFlags(argv, { config: { type: "string", short: "c" }, "log-level": { type: "string" }, pretty: { type: "boolean" } });
     if (!f.config) throw new UsageError("-c CONFIG is required");
-    let config;
-    try {
-      config = await loadConfig(f.config as string);
-    } catch (err) {
-      console.error(formatConfigError(err));
-      return 1;
-    }
+    // A bad config throws ConfigError / ConfigFileError: printed as every other error,
+    // "tbg pool: <every problem> [CODE]", exit 1 (see docs/configuration.md).
+    const config = await loadConfig(f.config as string);
     if (config.warnings.length) console.error(formatConfigWarnings(config.warnings));
     if (f["log-level"]) config.log.level = f["log-level"] as typeof config.log.level;
     return runPool(config, { pretty: Boolean(f.pretty) });

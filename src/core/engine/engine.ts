@@ -10,11 +10,12 @@ import { RpcClient } from "../bitcoind/rpc-client.ts";
 import { addressToOutputScript, type BitcoinNetwork } from "../bitcoin/address.ts";
 import { reverseBytes } from "../bitcoin/hash.ts";
 import type { PoolConfig } from "../../config/types.ts";
+import { ConfigError } from "../../config/errors.ts";
 import { JobRegistry, type Job } from "../work/jobs.ts";
 import { prepareTemplate, type TemplateWork } from "../work/template.ts";
 import { CoinbaseFactory, type Payout } from "../work/coinbase-cache.ts";
 import { TemplateSource, type NodeStatus, type TemplateReason } from "../work/template-source.ts";
-import { assembleBlockHex, submitToAll, type SubmitResult } from "../work/block-submitter.ts";
+import { assembleBlockHex, BlockSubmitter, type BlockOutcome, type SubmitResult } from "../work/block-submitter.ts";
 import { DuplicateFilter, type BlockCandidate, type ShareVerdict } from "../shares/validator.ts";
 import { Extranonce1Allocator } from "../stratum/extranonce.ts";
 import { splitUsername, type AuthResult, type MinerIdentity } from "../stratum/identity.ts";
@@ -39,9 +40,16 @@ export interface BlockFound {
   signature: string;
   shareDifficulty: number;
   networkDifficulty: number;
+  /** Answers received when the outcome was known (at the first node that accepted, or when all had answered). */
   results: SubmitResult[];
+  /** Nodes still answering then; their results follow as `blockLateResult`. */
+  pending: string[];
   accepted: boolean;
+  outcome: BlockOutcome;
 }
+
+/** Most recent parents remembered for one-block-per-parent (far more than a chain moves between templates). */
+const BLOCK_PARENTS_KEPT = 64;
 
 export interface EngineEventMap {
   template: [{ template: TemplateWork; job: Job; newBlock: boolean; reason: TemplateReason; fanoutMs: number }];
@@ -49,6 +57,10 @@ export interface EngineEventMap {
   share: [{ session: SessionSnapshot; verdict: ShareVerdict }];
   blockSubmitting: [{ session: SessionSnapshot | null; hashHex: string; height: number }];
   block: [BlockFound];
+  /** A node answered for a block after its outcome was already known (a slow or hung node). */
+  blockLateResult: [{ hashHex: string; height: number; result: SubmitResult }];
+  /** A block candidate not submitted: the pool already has a block accepted (or being submitted) on the same parent. */
+  blockSuppressed: [{ session: SessionSnapshot | null; hashHex: string; height: number; prevHash: string }];
   authorized: [SessionSnapshot];
   opened: [SessionSnapshot];
   disconnected: [{ session: SessionSnapshot; reason: string }];
@@ -100,9 +112,13 @@ export interface EngineStatus {
   work: { height: number; jobId: string; node: string; transactions: number; networkDifficulty: number } | null;
   /** When the last template was adopted (ms; 0 = none yet). */
   lastTemplateAtMs: number;
+  /** Every configured node, by name, in priority order (known before start). */
+  nodeNames: string[];
+  /** Node health as the template source sees it (empty before start). */
   nodes: NodeStatus[];
   shares: { accepted: number; rejected: number };
-  blocks: { found: number; accepted: number };
+  /** Blocks found (submitted), accepted, lost to another block at the same height, not submitted (one per parent). */
+  blocks: { found: number; accepted: number; lostRace: number; suppressed: number };
   lastBlock: BlockFound | null;
   /** Pool hashrate estimate (H/s) per window. */
   hashrateHs: Record<HashrateWindow, number>;
@@ -141,9 +157,12 @@ export class Engine {
   private templateSeq = 0;
   /** Which source first announced each new tip (for new_block_network). */
   private readonly hintSources = new Map<string, string>();
-  private readonly counters = { sharesAccepted: 0, sharesRejected: 0, blocksFound: 0, blocksAccepted: 0 };
+  private readonly counters = { sharesAccepted: 0, sharesRejected: 0, blocksFound: 0, blocksAccepted: 0, blocksLostRace: 0, blocksSuppressed: 0 };
   private lastBlock: BlockFound | null = null;
   private readonly pendingSubmits = new Set<Promise<unknown>>();
+  private readonly submitter: BlockSubmitter;
+  /** Parent (previous-block hash) → the pool's block on it being submitted, or accepted. One block per parent. */
+  private readonly blockParents = new Map<string, "submitting" | "accepted">();
   /** Strikes, bans and the hardening counters (protocol errors, disconnects, refusals by reason). */
   private readonly guard: AbuseGuard;
 
@@ -158,6 +177,7 @@ export class Engine {
     this.nodes = this.config.btcd.map(
       (n) => new RpcClient({ url: n.rpcUrl, user: n.auth ?? undefined, pass: n.pass ?? undefined, cookieFile: n.cookie ?? undefined, name: `btcd[${n.index}] ${n.host}:${n.port}`, timeoutMs: opts.rpcTimeoutMs }),
     );
+    this.submitter = new BlockSubmitter({ nodes: this.nodes });
     const b = this.config.bans;
     this.guard = new AbuseGuard({
       bus: this.bus,
@@ -171,6 +191,7 @@ export class Engine {
   /** Network from config, or from the first node that answers getblockchaininfo (retried each second until cancelled). */
   private async detectNetwork(signal: AbortSignal): Promise<BitcoinNetwork> {
     if (this.config.network) return this.config.network;
+    let lastErr: unknown = null;
     for (let attempt = 0; ; attempt++) {
       for (const rpc of this.nodes) {
         throwIfCancelled(signal, "engine");
@@ -182,8 +203,10 @@ export class Engine {
         } catch (err) {
           if (err instanceof TbgError && err.code === "NETWORK_UNKNOWN") throw err;
           if (attempt === 0) this.bus.emit("warning", { message: `${rpc.name}: getblockchaininfo failed: ${errorText(err)}` });
+          lastErr = err;
         }
       }
+      this.bus.emit("nodesDown", { error: lastErr });
       await cancellableDelay(1000, signal, "engine");
     }
   }
@@ -211,7 +234,8 @@ export class Engine {
       try {
         donationScript = addressToOutputScript(this.config.btcaddress, network);
       } catch (err) {
-        throw new TbgError("CONFIG_INVALID", `btcaddress: ${errorText(err)}`, { cause: err });
+        // Same format as the load-time config errors (without `network` the node decides the network).
+        throw new ConfigError(`(btcaddress checked against the node's network, ${network})`, [{ key: "btcaddress", reason: errorText(err) }]);
       }
     }
     if (this.config.donation > 0 && !donationScript) this.bus.emit("warning", { message: "donation is set but btcaddress is not: no donation output" });
@@ -283,9 +307,10 @@ export class Engine {
       sendQueueBytes: this.server?.queuedBytes ?? 0,
       work: this.currentWork(),
       lastTemplateAtMs: source?.lastTemplateAtMs ?? 0,
+      nodeNames: this.nodes.map((n) => n.name),
       nodes: source?.status() ?? [],
       shares: { accepted: this.counters.sharesAccepted, rejected: this.counters.sharesRejected },
-      blocks: { found: this.counters.blocksFound, accepted: this.counters.blocksAccepted },
+      blocks: { found: this.counters.blocksFound, accepted: this.counters.blocksAccepted, lostRace: this.counters.blocksLostRace, suppressed: this.counters.blocksSuppressed },
       lastBlock: this.lastBlock,
       hashrateHs: this.stats.pool.hashrates(nowMs),
       abuse: this.guard.stats(),
@@ -310,6 +335,11 @@ export class Engine {
       workers.add(`${s.identity.address}\u0000${s.identity.worker}`);
     }
     return { miners: server.connectionCount, workers: workers.size, users: users.size };
+  }
+
+  /** One user's hashrate per window at `atMs` (default now), or null when the user has no shares. */
+  userHashrate(address: string, atMs = this.now()): Record<HashrateWindow, number> | null {
+    return this.stats.userHashrate(address, atMs);
   }
 
   /** Hashrate per active worker and per user (a share within `activeWithinMs`). */
@@ -455,22 +485,45 @@ export class Engine {
     };
   }
 
-  /** A share met the network target: assemble and submit to every node at once (before any accounting). */
+  /**
+   * A share met the network target: assemble and submit to every node at once (before any accounting).
+   * One block per parent: while the pool's block on the same previous block is being submitted or has
+   * been accepted, further candidates on it are counted (`blockSuppressed`), not submitted; the first
+   * acceptance moves every miner to clean work on the new tip at once, without waiting for ZMQ or the poll.
+   */
   private onBlock(candidate: BlockCandidate, session: Session | null): void {
     const hashHex = reverseBytes(candidate.hashLE).toString("hex");
     const template = candidate.job.template;
+    const parent = template.prevhashHex;
+    const snapshot = session?.snapshot() ?? null;
+    if (this.blockParents.has(parent)) {
+      this.counters.blocksSuppressed++;
+      this.bus.emit("blockSuppressed", { session: snapshot, hashHex, height: template.height, prevHash: parent });
+      return;
+    }
+    this.blockParents.set(parent, "submitting");
+    if (this.blockParents.size > BLOCK_PARENTS_KEPT) this.blockParents.delete(this.blockParents.keys().next().value as string);
     const blockHex = assembleBlockHex(candidate);
     this.counters.blocksFound++;
-    const snapshot = session?.snapshot() ?? null;
     this.bus.emit("blockSubmitting", { session: snapshot, hashHex, height: template.height });
     const identity = session?.identity ?? null;
     // The signature actually in this block's coinbase: the session's payout, fixed when it authorized
     // (a settings-file change since then applies to new connections only).
     const payout = session?.payoutInUse ?? null;
     const signature = payout ? this.coinbase!.parts(template, payout).signatureUsed : this.config.btcsig || DEFAULT_SIGNATURE;
-    const p = submitToAll(this.nodes, blockHex, hashHex).then((results) => {
-      const accepted = results.some((r) => r.accepted);
-      if (accepted) this.counters.blocksAccepted++;
+    const late = (result: SubmitResult) => this.bus.emit("blockLateResult", { hashHex, height: template.height, result });
+    const p = this.submitter.submit(blockHex, hashHex, late).then(({ outcome, results, pending, all }) => {
+      const accepted = outcome === "accepted";
+      if (accepted) {
+        this.blockParents.set(parent, "accepted");
+        // Clean work on the pool's own new tip now (the accepting node has it).
+        this.newBlockHint(hashHex, "block_found");
+        this.counters.blocksAccepted++;
+      } else {
+        // Not on any main chain: a later candidate on this parent may still be submitted.
+        if (this.blockParents.get(parent) === "submitting") this.blockParents.delete(parent);
+        if (outcome === "lost_race") this.counters.blocksLostRace++;
+      }
       const found: BlockFound = {
         session: snapshot,
         identity,
@@ -481,11 +534,13 @@ export class Engine {
         shareDifficulty: candidate.shareDifficulty,
         networkDifficulty: template.networkDifficulty,
         results,
+        pending,
         accepted,
+        outcome,
       };
       this.lastBlock = found;
       this.bus.emit("block", found);
-      if (accepted) this.newBlockHint(hashHex, "block_found");
+      return all; // the submission is pending (close() waits) until every node has answered
     });
     this.pendingSubmits.add(p);
     void p.finally(() => this.pendingSubmits.delete(p));

@@ -57,7 +57,11 @@ export interface ShareContext {
 export interface ShareVerdict {
   accepted: boolean;
   reason: RejectReason | null;
-  /** Difficulty the share was judged at (assigned), or 0 when it never got that far. */
+  /**
+   * Difficulty credited for the share (hashrate, accounting, vardiff): the difficulty assigned to its job,
+   * or the share's own difficulty when lower (an accepted block below its share target); for a rejected
+   * share the assigned difficulty it was judged at, or 0 when it never got that far.
+   */
   difficulty: number;
   /** The share's own difficulty from its hash, or 0 when it was not hashed. */
   shareDifficulty: number;
@@ -192,5 +196,8 @@ export function validateShare(deps: ValidatorDeps, ctx: ShareContext, p: SubmitP
     return reject(RejectReason.LowDifficulty, job, `share difficulty ${shareDifficulty.toPrecision(6)} below ${difficulty}`, { difficulty, shareDifficulty });
   }
   deps.duplicates.add(job, dupKey);
-  return candidate ? { accepted: true, reason: null, difficulty, shareDifficulty, block, job, candidate } : { accepted: true, reason: null, difficulty, shareDifficulty, block, job };
+  // Credited at what the share proves: a block below its share target (a network easier than the share
+  // difficulty, e.g. regtest) proves only its own difficulty, not the assigned one.
+  const credited = Math.min(difficulty, shareDifficulty);
+  return candidate ? { accepted: true, reason: null, difficulty: credited, shareDifficulty, block, job, candidate } : { accepted: true, reason: null, difficulty: credited, shareDifficulty, block, job };
 }

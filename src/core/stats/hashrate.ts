@@ -24,7 +24,7 @@ export class DecayingHashrate {
     this.lastMs = nowMs;
   }
 
-  /** Credits an accepted share's assigned difficulty. */
+  /** Credits an accepted share's credited difficulty (what it proves). */
   add(difficulty: number, nowMs: number): void {
     this.pendingDifficulty += difficulty;
     this.decay(nowMs);

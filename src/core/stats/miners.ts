@@ -1,5 +1,5 @@
 /**
- * Per-worker and per-user hashrate over 1m/5m/1h/1d/7d, fed with accepted shares' assigned difficulty.
+ * Per-worker and per-user hashrate over 1m/5m/1h/1d/7d, fed with accepted shares' credited difficulty (the assigned one, or the share's own when lower).
  * Workers/users with no share for `forgetAfterMs` and no live connection are forgotten to bound memory.
  */
 import { DecayingHashrate, type HashrateWindow } from "./hashrate.ts";

@@ -10,7 +10,7 @@ import { Session, type SessionHost } from "./session.ts";
 import { encodeError, Errors } from "./messages.ts";
 import { errorTuple, StratumCode } from "./errors.ts";
 import type { Job } from "../work/jobs.ts";
-import { ListenError, hostPort } from "../../util/listen.ts";
+import { listenError } from "../../util/ports.ts";
 
 export interface ListenAddress {
   host: string;
@@ -125,7 +125,7 @@ export class StratumServer {
       const server = net.createServer({ noDelay: true, pauseOnConnect: false }, (s) => this.accept(s, addr.startDifficulty));
       server.on("error", () => {}); // listen errors surface through the promise below; later errors are per socket
       await new Promise<void>((resolve, reject) => {
-        const onError = (err: Error) => reject(new ListenError("stratum", hostPort(addr.host, addr.port), err));
+        const onError = (err: Error) => reject(listenError({ component: "Stratum", host: addr.host, port: addr.port, setting: "serverurl" }, err));
         server.once("error", onError);
         server.listen({ host: addr.host, port: addr.port, backlog: 1024 }, () => {
           server.off("error", onError);

@@ -2,8 +2,12 @@
  * Variable difficulty per connection, toward a target share interval.
  * Retarget after `retargetShares` accepted shares or `retargetSec` seconds, from the measured rate of
  * difficulty-1 work; a hysteresis band avoids flapping; results are clamped to
- * [max(mindiff, floor), min(maxdiff, network difficulty)]. A miner that goes silent (difficulty far too high)
+ * [floor, min(maxdiff, network difficulty)], never below `mindiff`. A miner that goes silent (difficulty far too high)
  * is lowered by `tick()`. Fractional difficulty down to 0.0001 works (NerdMiner needs < 1).
+ * `mindiff` is applied last and wins over every cap: on a network whose difficulty is below it (regtest,
+ * testnet's minimum-difficulty blocks) a share target under `mindiff` would make nearly every hash a
+ * share and a block, and flood the node with block submissions. A share that meets the network target
+ * is a block whatever its share target (the validator checks that separately).
  * Pure: time is passed in.
  */
 
@@ -45,12 +49,18 @@ export class Vardiff {
     this.floor = difficulty;
   }
 
-  /** Clamps a wanted difficulty to the configured bounds and the network difficulty. */
+  /**
+   * Clamps a wanted difficulty to the miner's floor, `maxdiff` and the network difficulty, then raises
+   * it to `mindiff`: never below `mindiff`, even when the network difficulty is lower.
+   */
   clamp(d: number, networkDifficulty = Infinity): number {
-    let v = Math.max(d, this.opts.minDifficulty, this.floor);
+    let v = Math.max(d, this.floor);
     if (this.opts.maxDifficulty > 0) v = Math.min(v, this.opts.maxDifficulty);
     v = Math.min(v, networkDifficulty);
-    return roundDifficulty(Math.max(v, 1e-9));
+    v = Math.max(v, this.opts.minDifficulty);
+    // Rounding must not take it below mindiff either (3 significant digits can round down).
+    const r = roundDifficulty(Math.max(v, 1e-9));
+    return r < this.opts.minDifficulty ? this.opts.minDifficulty : r;
   }
 
   /** Starts a new measurement window (after any difficulty change). */

@@ -2,6 +2,15 @@
  * A found block: assembled and sent to EVERY node in parallel (§4). `null` and "duplicate"
  * count as accepted; a rejection is double-checked with getblockheader (in the main
  * chain, confirmations ≥ 1), since a node may answer "inconclusive" or time out for a block it did take.
+ *
+ * - The outcome is known as soon as the FIRST node accepts (or when every node has answered without
+ *   accepting): a hung node does not delay it. The remaining answers arrive later through `late`.
+ * - Outcomes: `accepted` (some node has it in its main chain); `lost_race` (no node does, but a node
+ *   answered "inconclusive" or "duplicate-inconclusive" (BIP22): valid and stored, yet not on its main
+ *   chain — another block at that height won); `rejected` (every node refused it or failed). A header
+ *   known off the main chain proves nothing more: Core also keeps the headers of invalid blocks.
+ * - At most `maxConcurrentPerNode` submissions (submitblock + its double-check) run at once per node;
+ *   more wait their turn, so a burst of candidates cannot fill the node's RPC work queue (HTTP 503).
  */
 import { coinbaseTxWithWitness } from "../bitcoin/coinbase.ts";
 import { serializeBlock } from "../bitcoin/block.ts";
@@ -17,34 +26,140 @@ export interface SubmitResult {
   latencyMs: number;
 }
 
+/** What became of a submitted block; see the module comment. */
+export type BlockOutcome = "accepted" | "lost_race" | "rejected";
+
+/** Default of {@link BlockSubmitterOptions.maxConcurrentPerNode}. */
+export const DEFAULT_MAX_CONCURRENT_SUBMITS_PER_NODE = 2;
+
+export interface BlockSubmitterOptions {
+  nodes: RpcClient[];
+  /** Submissions in flight per node at most; further ones queue. Default {@link DEFAULT_MAX_CONCURRENT_SUBMITS_PER_NODE}. */
+  maxConcurrentPerNode?: number;
+}
+
+/** The outcome of one block, as soon as it is known. */
+export interface SubmitOutcome {
+  outcome: BlockOutcome;
+  /** Answers received by the time the outcome was known (the accepting node's among them). */
+  results: SubmitResult[];
+  /** Nodes that had not answered yet; their results come through `late`. */
+  pending: string[];
+  /** Every node's result, once all have answered. */
+  all: Promise<SubmitResult[]>;
+}
+
 /** The block's serialisation as submitblock takes it (hex). */
 export function assembleBlockHex(c: BlockCandidate): string {
   const coinbase = c.job.template.witnessCommitmentScript ? coinbaseTxWithWitness(c.coinbase) : c.coinbase;
   return serializeBlock(c.header, coinbase, c.job.template.txDataHex as string[]);
 }
 
+/** BIP22 answers for a valid block the node stored but did not put on its main chain. */
+const LOST_RACE_RESULTS = new Set(["inconclusive", "duplicate-inconclusive"]);
+
+/** The outcome of a set of answers (see the module comment). */
+export function outcomeOf(results: SubmitResult[]): BlockOutcome {
+  if (results.some((r) => r.accepted)) return "accepted";
+  if (results.some((r) => r.result !== null && LOST_RACE_RESULTS.has(r.result))) return "lost_race";
+  return "rejected";
+}
+
+/** A counting semaphore: at most `limit` tasks at once, the rest in arrival order. */
+class Gate {
+  private active = 0;
+  private readonly waiting: Array<() => void> = [];
+  constructor(private readonly limit: number) {}
+
+  /** Tasks running or waiting. */
+  get load(): number {
+    return this.active + this.waiting.length;
+  }
+
+  async run<T>(task: () => Promise<T>): Promise<T> {
+    if (this.active >= this.limit) await new Promise<void>((resolve) => this.waiting.push(resolve));
+    this.active++;
+    try {
+      return await task();
+    } finally {
+      this.active--;
+      this.waiting.shift()?.();
+    }
+  }
+}
+
+export class BlockSubmitter {
+  private readonly gates = new Map<RpcClient, Gate>();
+
+  constructor(private readonly opts: BlockSubmitterOptions) {
+    const limit = Math.max(1, opts.maxConcurrentPerNode ?? DEFAULT_MAX_CONCURRENT_SUBMITS_PER_NODE);
+    for (const rpc of opts.nodes) this.gates.set(rpc, new Gate(limit));
+  }
+
+  /** Submissions running or queued on each node (for status). */
+  load(): Array<{ node: string; submissions: number }> {
+    return this.opts.nodes.map((rpc) => ({ node: rpc.name, submissions: this.gates.get(rpc)!.load }));
+  }
+
+  /**
+   * Sends the block to every node. Resolves when the first node accepts it, or when every node has
+   * answered. `late` receives each answer that arrives after that.
+   */
+  submit(blockHex: string, blockHashHex: string, late?: (r: SubmitResult) => void): Promise<SubmitOutcome> {
+    const nodes = this.opts.nodes;
+    const results: SubmitResult[] = [];
+    let decided = false;
+    return new Promise<SubmitOutcome>((resolve) => {
+      let resolveAll!: (r: SubmitResult[]) => void;
+      const all = new Promise<SubmitResult[]>((r) => (resolveAll = r));
+      const answered = new Set<string>();
+      let left = nodes.length;
+      const finish = () => {
+        decided = true;
+        resolve({ outcome: outcomeOf(results), results: [...results], pending: nodes.map((n) => n.name).filter((n) => !answered.has(n)), all });
+      };
+      if (left === 0) {
+        resolveAll([]);
+        finish();
+        return;
+      }
+      for (const rpc of nodes) {
+        void this.gates.get(rpc)!.run(() => submitOne(rpc, blockHex, blockHashHex)).then((r) => {
+          results.push(r);
+          answered.add(r.node);
+          left--;
+          if (decided) late?.(r);
+          else if (r.accepted || left === 0) finish();
+          if (left === 0) resolveAll([...results]);
+        });
+      }
+    });
+  }
+}
+
+async function submitOne(rpc: RpcClient, blockHex: string, blockHashHex: string): Promise<SubmitResult> {
+  const t0 = performance.now();
+  let result: string | null;
+  let accepted: boolean;
+  try {
+    result = await rpc.submitBlock(blockHex);
+    accepted = result === null || result === "duplicate";
+  } catch (err) {
+    result = errorText(err);
+    accepted = false;
+  }
+  if (!accepted) {
+    try {
+      // In the node's main chain, even if another block already extended it (a tip check would say no).
+      if ((await rpc.getBlockHeader(blockHashHex)).confirmations >= 1) accepted = true;
+    } catch {
+      // keep the original verdict
+    }
+  }
+  return { node: rpc.name, accepted, result, latencyMs: performance.now() - t0 };
+}
+
+/** Sends the block to every node and waits for all of them (no early outcome, no concurrency cap). */
 export async function submitToAll(nodes: RpcClient[], blockHex: string, blockHashHex: string): Promise<SubmitResult[]> {
-  return Promise.all(
-    nodes.map(async (rpc): Promise<SubmitResult> => {
-      const t0 = performance.now();
-      let result: string | null;
-      let accepted: boolean;
-      try {
-        result = await rpc.submitBlock(blockHex);
-        accepted = result === null || result === "duplicate";
-      } catch (err) {
-        result = errorText(err);
-        accepted = false;
-      }
-      if (!accepted) {
-        try {
-          // In the node's main chain, even if another block already extended it (a tip check would say no).
-          if ((await rpc.getBlockHeader(blockHashHex)).confirmations >= 1) accepted = true;
-        } catch {
-          // keep the original verdict
-        }
-      }
-      return { node: rpc.name, accepted, result, latencyMs: performance.now() - t0 };
-    }),
-  );
+  return Promise.all(nodes.map((rpc) => submitOne(rpc, blockHex, blockHashHex)));
 }

@@ -9,6 +9,10 @@
  *   learn of the block a little later than the ZMQ publisher that announced it (another node).
  * - Any failed call to the serving node fails over at once; a poll that hangs for `pollStallMs` counts
  *   as a failure, so a stuck node is replaced without waiting for the RPC timeout.
+ * - A hung node (one that accepts connections but stops answering) holds nothing up: a template request
+ *   or a poll unanswered after `hedgeMs` also goes to the next node, and the first usable answer wins.
+ *   A node with a call outstanding that long is tried after the others until it answers. So miners get
+ *   work on a new block within about `blockpoll` + 1 s however the first node hangs.
  * The last good template stays in use whatever happens.
  */
 import type { RpcClient } from "../bitcoind/rpc-client.ts";
@@ -25,6 +29,12 @@ export const TEMPLATE_SOURCE_DEFAULTS = {
   pollStallMs: 2_500,
   /** How long a new-block hint is retried while the serving node does not have that block yet (ms). */
   hintRetryMs: 20_000,
+  /**
+   * A template request or poll unanswered after this long also goes to the next node (ms). Below a
+   * second, so failover from a hung node stays within `blockpoll` + 1 s; the slow node's answer is
+   * still used if it comes first.
+   */
+  hedgeMs: 500,
 } as const;
 
 /** The serving node did not answer a poll within `pollStallMs`. */
@@ -72,10 +82,14 @@ export interface TemplateSourceOptions {
   pollStallMs?: number;
   /** Default {@link TEMPLATE_SOURCE_DEFAULTS.hintRetryMs}. */
   hintRetryMs?: number;
+  /** Default {@link TEMPLATE_SOURCE_DEFAULTS.hedgeMs}. */
+  hedgeMs?: number;
 }
 
 interface NodeState extends NodeStatus {
   rpc: RpcClient;
+  /** Calls to this node outstanding for more than `hedgeMs` (it is tried after the others meanwhile). */
+  slowCalls: number;
 }
 
 export class TemplateSource {
@@ -98,7 +112,7 @@ export class TemplateSource {
   private lastTemplateMs = 0;
 
   constructor(private readonly opts: TemplateSourceOptions) {
-    this.nodes = opts.nodes.map((rpc, i) => ({ rpc, name: rpc.name, healthy: true, lastError: null, lastOkMs: null, active: i === 0, templatesServed: 0, failures: 0 }));
+    this.nodes = opts.nodes.map((rpc, i) => ({ rpc, name: rpc.name, healthy: true, lastError: null, lastOkMs: null, active: i === 0, templatesServed: 0, failures: 0, slowCalls: 0 }));
   }
 
   get currentTip(): string | null {
@@ -110,7 +124,7 @@ export class TemplateSource {
   }
 
   status(): NodeStatus[] {
-    return this.nodes.map(({ rpc: _rpc, ...s }) => ({ ...s }));
+    return this.nodes.map((n) => this.snapshot(n));
   }
 
   /**
@@ -179,6 +193,8 @@ export class TemplateSource {
   }
 
   private async doFetch(reason: TemplateReason): Promise<void> {
+    const hedgeMs = this.opts.hedgeMs ?? TEMPLATE_SOURCE_DEFAULTS.hedgeMs;
+    const order = this.orderedNodes();
     let lastErr: unknown = null;
     // A node that answers with a template below the height being mined is behind (e.g. the first node's
     // getblocktemplate timed out while it connected a block, and a backup is one block late): skip it
@@ -197,32 +213,92 @@ export class TemplateSource {
       this.tipHeight = t.height;
       this.lastTemplateMs = this.opts.now();
     };
-    for (const node of this.orderedNodes()) {
-      if (this.closed) return;
-      try {
-        const t = await node.rpc.getBlockTemplate(this.opts.rules);
-        if (this.closed) return;
-        if (this.tipHeight !== null && t.height < this.tipHeight) {
-          this.opts.checkTemplate?.(t);
-          behind ??= { t, node };
-          node.lastError = `behind: its template is for height ${t.height}, the pool mines ${this.tipHeight}`;
-          continue;
+    // Nodes are asked in order; the next one is asked at once when one fails or is behind, and after
+    // `hedgeMs` when one has not answered yet. The first usable template wins; later answers only
+    // update the health of their node.
+    const served = await new Promise<boolean>((resolve) => {
+      let next = 0;
+      let running = 0;
+      let done = false;
+      let hedge: NodeJS.Timeout | null = null;
+      const finish = (ok: boolean) => {
+        if (done) return;
+        done = true;
+        if (hedge) clearTimeout(hedge);
+        resolve(ok);
+      };
+      const askNext = () => {
+        if (hedge) clearTimeout(hedge);
+        hedge = null;
+        if (done) return;
+        if (this.closed) return finish(true);
+        if (next >= order.length) {
+          if (running === 0) finish(false);
+          return;
         }
-        adopt(t, node);
-        return;
-      } catch (err) {
-        lastErr = err;
-        failed++;
-        this.markFailed(node, err);
-      }
-    }
-    if (behind && failed === 0) {
+        const node = order[next++];
+        running++;
+        let answered = false;
+        let slow = false;
+        hedge = setTimeout(() => {
+          if (!answered) {
+            slow = true;
+            node.slowCalls++;
+          }
+          askNext();
+        }, hedgeMs);
+        hedge.unref();
+        const settle = () => {
+          answered = true;
+          running--;
+          if (slow) node.slowCalls--;
+        };
+        node.rpc.getBlockTemplate(this.opts.rules).then(
+          (t) => {
+            settle();
+            if (done || this.closed) {
+              // A late answer: the node is alive (and, unless behind, fit to serve again).
+              if (!this.closed && (this.tipHeight === null || t.height >= this.tipHeight)) this.markOk(node);
+              return;
+            }
+            try {
+              if (this.tipHeight !== null && t.height < this.tipHeight) {
+                this.opts.checkTemplate?.(t);
+                behind ??= { t, node };
+                node.lastError = `behind: its template is for height ${t.height}, the pool mines ${this.tipHeight}`;
+                return askNext();
+              }
+              adopt(t, node);
+              finish(true);
+            } catch (err) {
+              lastErr = err;
+              failed++;
+              this.markFailed(node, err);
+              askNext();
+            }
+          },
+          (err: unknown) => {
+            settle();
+            if (this.closed) return;
+            if (done) return this.markFailed(node, err);
+            lastErr = err;
+            failed++;
+            this.markFailed(node, err);
+            askNext();
+          },
+        );
+      };
+      askNext();
+    });
+    if (served || this.closed) return;
+    const lagging = behind as { t: BlockTemplate; node: NodeState } | null;
+    if (lagging && failed === 0) {
       try {
-        adopt(behind.t, behind.node);
+        adopt(lagging.t, lagging.node);
         return;
       } catch (err) {
         lastErr = err;
-        this.markFailed(behind.node, err);
+        this.markFailed(lagging.node, err);
       }
     }
     this.opts.onAllNodesFailed?.(lastErr ?? new TbgError("NODES_BEHIND", `every node that answered is behind height ${this.tipHeight}`));
@@ -232,10 +308,12 @@ export class TemplateSource {
     }
   }
 
-
-  /** Healthy nodes first, in configured order; then the unhealthy ones as a last resort. */
+  /**
+   * Healthy nodes first, in configured order; a healthy node with a call outstanding beyond `hedgeMs`
+   * after the other healthy ones; then the unhealthy ones as a last resort.
+   */
   private orderedNodes(): NodeState[] {
-    return [...this.nodes.filter((n) => n.healthy), ...this.nodes.filter((n) => !n.healthy)];
+    return [...this.nodes.filter((n) => n.healthy && n.slowCalls === 0), ...this.nodes.filter((n) => n.healthy && n.slowCalls > 0), ...this.nodes.filter((n) => !n.healthy)];
   }
 
   private async poll(): Promise<void> {
@@ -257,8 +335,26 @@ export class TemplateSource {
     if (this.fetching) await this.fetching.catch(() => undefined);
     const node = this.nodes.find((n) => n.active && n.healthy) ?? this.nodes.find((n) => n.healthy);
     if (!node || this.closed) return; // nothing healthy: the probe brings nodes back
+    const call = node.rpc.getBestBlockHash();
+    // Unanswered after hedgeMs: ask the other healthy nodes too (a hung node must not hide a new block),
+    // and try this one after the others until its call settles.
+    let slow = false;
+    const hedge = setTimeout(() => {
+      if (this.closed) return;
+      slow = true;
+      node.slowCalls++;
+      void this.askOthersForTip(node, fromPoll);
+    }, this.opts.hedgeMs ?? TEMPLATE_SOURCE_DEFAULTS.hedgeMs);
+    hedge.unref();
+    void call.then(
+      () => undefined,
+      () => undefined,
+    ).finally(() => {
+      clearTimeout(hedge);
+      if (slow) node.slowCalls--;
+    });
     try {
-      const best = await withStallLimit(node.rpc.getBestBlockHash(), this.opts.pollStallMs ?? TEMPLATE_SOURCE_DEFAULTS.pollStallMs, node.name);
+      const best = await withStallLimit(call, this.opts.pollStallMs ?? TEMPLATE_SOURCE_DEFAULTS.pollStallMs, node.name);
       if (this.closed) return;
       this.markOk(node);
       if (best !== this.tipHash) {
@@ -270,6 +366,25 @@ export class TemplateSource {
       this.markFailed(node, err);
       // Fail over now rather than at the next refresh (a fetch already under way tries the next node itself).
       await this.fetch("refresh");
+    }
+  }
+
+  /** The hedge of a slow poll: another healthy node's tip; a new one is fetched at once. */
+  private async askOthersForTip(slow: NodeState, fromPoll: boolean): Promise<void> {
+    for (const other of this.nodes) {
+      if (other === slow || !other.healthy || other.slowCalls > 0 || this.closed) continue;
+      try {
+        const best = await withStallLimit(other.rpc.getBestBlockHash(), this.opts.pollStallMs ?? TEMPLATE_SOURCE_DEFAULTS.pollStallMs, other.name);
+        if (this.closed) return;
+        this.markOk(other);
+        if (best !== this.tipHash) {
+          if (fromPoll) this.opts.onPolledNewBlock?.(best);
+          await this.fetch("new_block");
+        }
+        return;
+      } catch (err) {
+        if (!this.closed) this.markFailed(other, err);
+      }
     }
   }
 
@@ -329,7 +444,7 @@ export class TemplateSource {
   }
 
   private snapshot(node: NodeState): NodeStatus {
-    const { rpc: _rpc, ...s } = node;
+    const { rpc: _rpc, slowCalls: _slow, ...s } = node;
     return { ...s };
   }
 

@@ -42,7 +42,8 @@ export class CollectorHttpServer extends StatusServer {
       host: o.host,
       port: o.port,
       metrics: o.metrics,
-      name: "collector",
+      component: "collector health/metrics HTTP",
+      setting: "--metrics-port (metrics_port)",
       health: () => buildCollectorHealth(o.health()),
     });
   }

@@ -13,6 +13,7 @@ import { z } from "zod";
 import {
   ALL_EVENT_TYPES,
   BEST_DIFF_SCOPES,
+  BLOCK_OUTCOMES,
   DIFF_UPDATE_REASONS,
   EVENT_SOURCE,
   MAX_EVENT_BYTES,
@@ -55,7 +56,7 @@ const shareSubmittedShape = {
   session_id: sessionId(),
   accepted: z.boolean().describe("The pool accepted the share"),
   reject_reason: z.enum(SHARE_REJECT_REASONS).nullable().describe("Why it was rejected; null if and only if accepted"),
-  difficulty: difficulty().describe("Difficulty assigned to the job the share was for"),
+  difficulty: difficulty().describe("Difficulty credited: the one assigned to the job the share was for, or the share's own difficulty when lower (a block below its share target)"),
   share_difficulty: z.number().min(0).describe("Difficulty the share's hash meets (0 when it could not be computed)"),
   job_id: z.string().min(1).max(64).describe("Stratum job id"),
   height: height().describe("Height of the block being mined"),
@@ -92,7 +93,11 @@ const blockFoundShape = {
   reward_sats: z.int().min(0).describe("Coinbase output value in satoshis (subsidy + fees)"),
   coinbase_signature: z.string().max(100).describe("Text in the coinbase scriptSig"),
   accepted: z.boolean().describe("At least one node accepted the block"),
-  submit_results: z.array(z.looseObject(submitResultShape)).max(32).describe("Per-node submission results"),
+  outcome: z
+    .enum(BLOCK_OUTCOMES)
+    .optional()
+    .describe('"accepted" (in a node\'s main chain), "lost_race" (valid and stored, but another block at this height won: a node answered inconclusive) or "rejected"; absent from producers older than this field'),
+  submit_results: z.array(z.looseObject(submitResultShape)).max(32).describe("Per-node submission results: the nodes that had answered when the outcome was known"),
   share_difficulty: difficulty().describe("Difficulty the block hash meets"),
   network_difficulty: difficulty().describe("Network difficulty at that height"),
 };

@@ -66,6 +66,14 @@ export const DIFF_UPDATE_REASONS = ["vardiff", "suggest", "initial", "minimum"] 
 /** `initial`: first difficulty of the session; `suggest`: mining.suggest_difficulty; `minimum`: clamped to the pool minimum. */
 export type DiffUpdateReason = (typeof DIFF_UPDATE_REASONS)[number];
 
+/** What became of a found block (`block_found.data.outcome`). */
+export const BLOCK_OUTCOMES = ["accepted", "lost_race", "rejected"] as const;
+/**
+ * `accepted`: in a node's main chain; `lost_race`: valid and stored by a node (it answered `inconclusive`),
+ * but another block at that height won (an orphan); `rejected`: every node refused it or failed.
+ */
+export type BlockOutcome = (typeof BLOCK_OUTCOMES)[number];
+
 /** Relay operating modes. */
 export const RELAY_STATES = ["passthrough", "independent", "connecting"] as const;
 /** `passthrough`: work from the primary; `independent`: own templates (primary unreachable); `connecting`: handshake in progress. */
@@ -88,7 +96,7 @@ export interface ShareSubmittedData {
   accepted: boolean;
   /** Why it was rejected; `null` if and only if `accepted`. */
   reject_reason: ShareRejectReason | null;
-  /** Difficulty assigned to the job the share was for. */
+  /** Difficulty credited: the one assigned to the job the share was for, or the share's own difficulty when lower (a block below its share target). */
   difficulty: number;
   /** Difficulty the share's hash actually meets (0 when it could not be computed). */
   share_difficulty: number;
@@ -148,7 +156,9 @@ export interface BlockFoundData {
   coinbase_signature: string;
   /** At least one node accepted the block. */
   accepted: boolean;
-  /** Per-node submission results. */
+  /** What became of the block (see {@link BlockOutcome}); `accepted` is true exactly when it is `"accepted"`. Absent from producers older than this field. */
+  outcome?: BlockOutcome;
+  /** Per-node submission results: the nodes that had answered when the outcome was known (a hung node's answer is not waited for). */
   submit_results: BlockSubmitResult[];
   /** Difficulty the block hash meets. */
   share_difficulty: number;

@@ -8,7 +8,7 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { timingSafeEqual } from "node:crypto";
-import { ListenError, hostPort } from "../../util/listen.ts";
+import { listenError } from "../../util/ports.ts";
 
 /** JSON-RPC error codes used by the server itself (Bitcoin Core src/rpc/protocol.h). */
 export const RPC_INVALID_REQUEST = -32600;
@@ -68,7 +68,7 @@ export class JsonRpcHttpServer {
     server.keepAliveTimeout = 30_000; // like bitcoind's -rpcservertimeout default
     const host = this.#opts.host ?? "127.0.0.1";
     await new Promise<void>((resolve, reject) => {
-      const onError = (err: Error) => reject(new ListenError("node RPC", hostPort(host, this.#port), err));
+      const onError = (err: Error) => reject(listenError({ component: "embedded node JSON-RPC", host, port: this.#port, setting: "--node-rpc-port" }, err));
       server.once("error", onError);
       server.listen(this.#port, host, () => {
         server.off("error", onError);
