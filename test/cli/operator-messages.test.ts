@@ -61,10 +61,13 @@ test("tbg dev: a Stratum or node port in use is named with its flag, before the 
     const dev = run([...base, ...other, flag, String(taken.port)]);
     t.after(dev.kill);
     assert.equal(await dev.exited, 1, dev.stdout() + dev.stderr());
+    const [line, hint, ...rest] = dev.stderr().trim().split("\n");
     assert.equal(
-      dev.stderr().trim(),
+      line,
       `tbg dev: ${component} cannot listen on 127.0.0.1:${taken.port}: the port is already in use (another program, or another tbg, has it); stop that program or choose another port with ${flag} [PORT_IN_USE]`,
     );
+    assert.match(hint, /^ {2}what to do: /, "then what to do (docs/errors.md)");
+    assert.deepEqual(rest, []);
     assert.doesNotMatch(dev.stdout(), /embedded regtest node|PGlite|collector/, "nothing slow started");
   }
 });
