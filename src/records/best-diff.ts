@@ -183,6 +183,25 @@ export class BestDiffRecords {
     return { difficulty: u.alltime, worker: u.alltimeWorker, atMs: u.alltimeAtMs };
   }
 
+  /**
+   * The `limit` best users this ISO week or of all time, best first (a leaderboard). O(users) per call:
+   * meant for a status page polled every few seconds, not for the share path.
+   */
+  top(scope: "week" | "alltime", limit: number): Array<{ user: string; worker: string; difficulty: number; atMs: number }> {
+    const week = this.weekAt(this.now());
+    const out: Array<{ user: string; worker: string; difficulty: number; atMs: number }> = [];
+    for (const [user, u] of this.users) {
+      if (scope === "alltime" && u.alltime > 0) out.push({ user, worker: u.alltimeWorker, difficulty: u.alltime, atMs: u.alltimeAtMs });
+      else if (scope === "week" && u.weekKey === week.key) out.push({ user, worker: u.weekWorker, difficulty: u.week, atMs: u.weekAtMs });
+    }
+    return out.sort((a, b) => b.difficulty - a.difficulty || a.atMs - b.atMs).slice(0, Math.max(0, limit));
+  }
+
+  /** The current ISO week key (`"2026-W47"`). */
+  get weekKey(): string {
+    return this.weekAt(this.now()).key;
+  }
+
   /** Users with a record; live sessions with one. */
   get size(): { users: number; sessions: number } {
     return { users: this.users.size, sessions: this.sessions.size };
