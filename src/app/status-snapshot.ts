@@ -9,17 +9,16 @@
  * appear (an error message quoting a URL, say). Miner-supplied strings (worker, user agent) are passed
  * through {@link displaySafe} and clipped; the page and terminal render them as text.
  */
-import { createHmac, randomBytes } from "node:crypto";
 import type { BlockFound, Engine } from "../engine/engine.ts";
 import type { PoolConfig } from "../config/types.ts";
 import type { PublisherStats } from "../events/emitter.ts";
 import type { BestDiffRecords } from "../records/best-diff.ts";
 import type { Session } from "../stratum/session.ts";
-import { displaySafe } from "../util/text.ts";
+import { AddressMask, displaySafe } from "../util/text.ts";
 import { buildHealthReport, type HealthSources } from "./pool-status.ts";
 import { STATUS_LIMITS, type BlockRow, type MinerRow, type PoolStatus } from "./status-api.ts";
 
-export type AddressDisplay = PoolConfig["health"]["address_display"];
+export { AddressMask };
 
 /**
  * Keeps what the engine does not: the blocks found since start (newest first, bounded) and rejected
@@ -50,18 +49,6 @@ export class StatusTracker {
 
   close(): void {
     for (const off of this.offs.splice(0)) off();
-  }
-}
-
-/** Shows addresses as configured; `hidden` gives a pseudonym stable for this process only. */
-export class AddressMask {
-  private readonly salt = randomBytes(16);
-  constructor(readonly display: AddressDisplay) {}
-
-  show(address: string): string {
-    if (this.display === "full") return displaySafe(address, 100);
-    if (this.display === "short") return address.length <= 12 ? displaySafe(address, 12) : displaySafe(`${address.slice(0, 6)}…${address.slice(-4)}`, 12);
-    return `miner-${createHmac("sha256", this.salt).update(address).digest("hex").slice(0, 8)}`;
   }
 }
 

@@ -24,6 +24,7 @@ const COMMANDS: Record<string, string> = {
   collector: "./commands/collector.ts",
   publisher: "./commands/publisher.ts",
   node: "./commands/node.ts",
+  status: "./commands/status.ts",
 };
 
 async function load(name: string): Promise<Command | undefined> {

@@ -122,7 +122,6 @@ export const EventsSchema = z.strictObject({
 
 /** How payout addresses appear on the status page and `/api/status` (`health.address_display`). */
 export const ADDRESS_DISPLAYS = ["full", "short", "hidden"] as const;
-export type AddressDisplay = (typeof ADDRESS_DISPLAYS)[number];
 
 export const HealthSchema = z.strictObject({
   enabled: z.boolean().optional(),
