@@ -119,7 +119,7 @@ export function buildPage(o: { title: string; body: string; script: string }): P
   const script = CLIENT_LIB + o.script;
   const html = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
-<meta name="referrer" content="no-referrer"><title>${o.title}</title>
+<meta name="referrer" content="no-referrer"><link rel="icon" href="data:,"><title>${o.title}</title>
 <style>${PAGE_CSS}</style></head>
 <body>${o.body}
 <script>${script}</script></body></html>
