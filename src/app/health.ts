@@ -13,7 +13,7 @@ import { StatusServer, type RouteResponse } from "../http/status-server.ts";
 import { jsonResponse, pageResponse } from "../http/page.ts";
 import { buildHealthReport, type HealthSources } from "./pool-status.ts";
 import type { PoolMetrics } from "./metrics.ts";
-import { buildPoolStatus, type PoolStatusSources } from "./status-snapshot.ts";
+import { buildPoolStatus, scrubSecrets, type AddressMask, type PoolStatusSources } from "./status-snapshot.ts";
 import { STATUS_LIMITS, type PoolStatus } from "./status-api.ts";
 import { poolStatusPage } from "./status-page.ts";
 
@@ -34,6 +34,8 @@ export interface HealthServerOptions extends HealthSources {
   onError?: (err: unknown) => void;
   /** The status page and `/api/status`; absent = not served. */
   status?: Pick<PoolStatusSources, "tracker" | "records" | "mask" | "secrets"> | null;
+  /** Applied to `/health` too: secrets scrubbed; `last_block.user` replaced by its pseudonym when addresses are `hidden` (`short` is for pages: monitors keep the address). */
+  privacy?: { mask: AddressMask; secrets: readonly string[] } | null;
 }
 
 /** How long one built status document is reused (many viewers polling cost one build a second). */
@@ -67,7 +69,13 @@ export class HealthServer extends StatusServer {
       metrics: opts.metrics,
       onError: opts.onError,
       listenError: (message, cause) => new HealthListenError(`health: ${message}`, { cause }),
-      health: () => buildHealthReport(health()),
+      health: () => {
+        const report = buildHealthReport(health());
+        const privacy = opts.privacy;
+        if (!privacy) return report;
+        if (report.last_block?.user && privacy.mask.display === "hidden") report.last_block.user = privacy.mask.show(report.last_block.user);
+        return scrubSecrets(report, privacy.secrets);
+      },
       routes,
     });
   }

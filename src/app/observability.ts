@@ -168,6 +168,8 @@ export class Observability {
     if (!this.engine || !this.metrics) throw new Error("Observability.startHttp() before attach()");
     if (!this.config.health.enabled) return null;
     const log = this.opts.log;
+    const mask = new AddressMask(this.config.health.address_display);
+    const secrets = configSecrets(this.config);
     this.health = new HealthServer({
       host: this.config.health.host,
       port: this.opts.healthPort ?? this.config.health.port,
@@ -177,9 +179,8 @@ export class Observability {
       zmqStatus: this.opts.zmqStatus,
       relayStatus: this.opts.relayStatus,
       onError: (err) => log.warn({ error: errorText(err) }, "health endpoint error"),
-      status: this.config.health.status_page && this.statusTracker
-        ? { tracker: this.statusTracker, records: this.records, mask: new AddressMask(this.config.health.address_display), secrets: configSecrets(this.config) }
-        : null,
+      status: this.config.health.status_page && this.statusTracker ? { tracker: this.statusTracker, records: this.records, mask, secrets } : null,
+      privacy: { mask, secrets },
     });
     await this.health.start();
     log.info({ url: this.health.url, status_page: this.config.health.status_page }, "health and metrics on %s", this.health.url);

@@ -6,6 +6,7 @@
  * many viewers poll; concurrent requests share one build. Addresses as `address_display` says; worker
  * names pass through {@link displaySafe}.
  */
+import { performance } from "node:perf_hooks";
 import { z } from "zod";
 import type { Queryable } from "../storage/queryable.ts";
 import { loadPlatformTotals, loadRecentBlocks, loadRegions, loadWeeklyLeaderboard } from "../storage/dashboard-queries.ts";
@@ -110,6 +111,7 @@ export interface PlatformStatusOptions {
 /** Builds (and caches) the platform document. */
 export class PlatformStatusSource {
   private readonly now: () => number;
+  /** The last document and when it was built (monotonic clock: the injected one may stand still in tests). */
   private cache: { atMs: number; doc: PlatformStatus } | null = null;
   private inFlight: Promise<PlatformStatus> | null = null;
   /** (time, stored) samples for the throughput rate, oldest first. */
@@ -121,8 +123,8 @@ export class PlatformStatusSource {
 
   /** The current document (from cache when fresh). Never throws: a query failure is reported in `collector.database.error`. */
   async get(): Promise<PlatformStatus> {
-    const t = this.now();
-    if (this.cache && t - this.cache.atMs < (this.o.cacheMs ?? PLATFORM_STATUS_DEFAULTS.cacheMs) && t >= this.cache.atMs) return this.cache.doc;
+    const t = performance.now();
+    if (this.cache && t - this.cache.atMs < (this.o.cacheMs ?? PLATFORM_STATUS_DEFAULTS.cacheMs)) return this.cache.doc;
     this.inFlight ??= this.build().finally(() => (this.inFlight = null));
     return this.inFlight;
   }
@@ -184,7 +186,7 @@ export class PlatformStatusSource {
         doc.collector.database.error = noUserinfo(`status query failed: ${errorText(err)}`);
       }
     }
-    this.cache = { atMs: nowMs, doc };
+    this.cache = { atMs: performance.now(), doc };
     return doc;
   }
 }

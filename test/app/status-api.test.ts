@@ -95,6 +95,13 @@ test("address_display full shows addresses; hidden shows a stable pseudonym and 
           assert.match(row.address ?? "", /^miner-[0-9a-f]{8}$/);
           assert.equal(b.doc.miners.rows.find((m) => m.worker === "w1")?.address, row.address, "stable across requests");
           assert.ok(!a.text.includes(ADDRESS) && !a.text.includes(ADDRESS.slice(-10)));
+          // hidden reaches /health too (the block's finder), with the same pseudonym.
+          const miner = await startMiner({ url: pool.url, user: `${ADDRESS}.w2`, maxBlocks: 1, threads: 0, durationSec: 60 });
+          assert.equal((await miner.done).blocksFound, 1);
+          let health = "";
+          await waitFor(async () => (health = await (await fetch(`${base}/health`)).text()).includes('"last_block": {'), "the block in /health", 10_000, 100);
+          assert.equal((JSON.parse(health) as { last_block: { user: string } }).last_block.user, row.address);
+          assert.ok(!health.includes(ADDRESS));
         }
       } finally {
         c.socket.destroy();
