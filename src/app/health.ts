@@ -38,14 +38,20 @@ export interface HealthServerOptions extends HealthSources {
   privacy?: { mask: AddressMask; secrets: readonly string[] } | null;
 }
 
-/** How long one built status document is reused (many viewers polling cost one build a second). */
+/**
+ * How long one built status document is reused: at least a second (many viewers polling cost one build a
+ * second), and ten times the last build's duration, so that building it never takes more than a tenth
+ * of the event loop however large the pool (bench/status-snapshot.ts measures a build).
+ */
 const STATUS_CACHE_MS = 1000;
+const STATUS_CACHE_FACTOR = 10;
 
 /** Serves /health and /metrics (and the status page) for the pool (src/http/status-server.ts does the HTTP). */
 export class HealthServer extends StatusServer {
   constructor(opts: HealthServerOptions) {
     const health = () => ({ ...opts, shareRate: opts.shareRate ?? opts.metrics.shareRate, lastBlockAtMs: opts.metrics.lastBlockAtMs });
-    let cache: { atMs: number; doc: PoolStatus } | null = null;
+    /** Built documents by `?miners=` (a few sizes at most: an odd N per request cannot bypass the cache). */
+    const cache = new Map<number, { atMs: number; ttlMs: number; doc: PoolStatus }>();
     const routes: Record<string, (q: URLSearchParams) => RouteResponse> = {};
     const status = opts.status;
     if (status) {
@@ -58,9 +64,16 @@ export class HealthServer extends StatusServer {
         }
         const now = performance.now();
         const sources = { ...health(), ...status };
-        if (n !== STATUS_LIMITS.miners) return jsonResponse(buildPoolStatus(sources, n));
-        if (!cache || now - cache.atMs >= STATUS_CACHE_MS) cache = { atMs: now, doc: buildPoolStatus(sources, n) };
-        return jsonResponse(cache.doc);
+        let hit = cache.get(n);
+        if (!hit || now - hit.atMs >= hit.ttlMs) {
+          const doc = buildPoolStatus(sources, n);
+          const end = performance.now();
+          hit = { atMs: end, ttlMs: Math.max(STATUS_CACHE_MS, (end - now) * STATUS_CACHE_FACTOR), doc };
+          cache.delete(n);
+          cache.set(n, hit);
+          if (cache.size > 4) cache.delete(cache.keys().next().value as number);
+        }
+        return jsonResponse(hit.doc);
       };
     }
     super({

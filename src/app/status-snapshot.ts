@@ -15,6 +15,7 @@ import type { PublisherStats } from "../events/emitter.ts";
 import type { BestDiffRecords } from "../records/best-diff.ts";
 import type { Session } from "../stratum/session.ts";
 import { AddressMask, displaySafe } from "../util/text.ts";
+import { topK } from "../util/top-k.ts";
 import { buildHealthReport, type HealthSources } from "./pool-status.ts";
 import { STATUS_LIMITS, type BlockRow, type MinerRow, type PoolStatus } from "./status-api.ts";
 
@@ -101,12 +102,13 @@ export function buildPoolStatus(src: PoolStatusSources, minersLimit: number = ST
   const { engine, mask } = src;
   const nowMs = engine.now();
   const health = buildHealthReport({ ...src, publisher: src.publisher ?? null });
-  const sessions: Session[] = engine.server ? [...engine.server.sessions()] : [];
+  const sessions: Iterable<Session> = engine.server ? engine.server.sessions() : [];
+  const total = engine.server?.connectionCount ?? 0;
 
   // Busiest first: assigned difficulty follows hashrate under vardiff; hashrates are computed for shown rows only.
-  sessions.sort((a, b) => b.difficulty - a.difficulty || a.connectedAtMs - b.connectedAtMs);
   const limit = Math.max(0, Math.min(minersLimit, STATUS_LIMITS.maxMiners));
-  const rows: MinerRow[] = sessions.slice(0, limit).map((s) => {
+  const busiest = topK(sessions, limit, (s) => s.difficulty);
+  const rows: MinerRow[] = busiest.map((s) => {
     const id = s.identity;
     const hr = id ? engine.stats.workerHashrate(id.address, id.worker, nowMs) : null;
     return {
@@ -125,7 +127,7 @@ export function buildPoolStatus(src: PoolStatusSources, minersLimit: number = ST
   });
 
   // Live sessions' bests (top N without sorting every session).
-  const sessionBest = sessions.filter((s) => s.identity && s.bestDifficulty > 0).sort((a, b) => b.bestDifficulty - a.bestDifficulty).slice(0, STATUS_LIMITS.records);
+  const sessionBest = topK(engine.server ? engine.server.sessions() : [], STATUS_LIMITS.records, (s) => (s.identity ? s.bestDifficulty : 0)).filter((s) => s.identity && s.bestDifficulty > 0);
   const records = src.records ?? null;
   const board = (scope: "week" | "alltime") =>
     (records?.top(scope, STATUS_LIMITS.records) ?? []).map((r) => ({ address: mask.show(r.user), worker: displaySafe(r.worker), difficulty: r.difficulty, at: r.atMs > 0 ? iso(r.atMs) : null }));
@@ -169,7 +171,7 @@ export function buildPoolStatus(src: PoolStatusSources, minersLimit: number = ST
       blocks_accepted: health.blocks.accepted,
     },
     rejects: Object.fromEntries([...src.tracker.rejects].sort((a, b) => b[1] - a[1])),
-    miners: { total: sessions.length, rows },
+    miners: { total, rows },
     best: {
       week: records?.weekKey ?? "",
       session: sessionBest.map((s) => ({ address: mask.show(s.identity!.address), worker: displaySafe(s.identity!.worker), difficulty: s.bestDifficulty, at: null })),
