@@ -15,6 +15,7 @@ export const BENCHMARKS: Record<string, { script: string; summary: string; quick
   broadcast: { script: "broadcast.ts", summary: "JS cost per session of a new-block fan-out (no sockets)", quick: ["--connections", "2000", "--rounds", "3"] },
   fanout: { script: "fanout.ts", summary: "new block → notify on the last of 1,000 / 10,000 connections", quick: ["--connections", "500", "--blocks", "3"] },
   memory: { script: "memory.ts", summary: "RSS per authorized idle connection at 10,000", quick: ["--connections", "1000", "--templates", "3"] },
+  "status-snapshot": { script: "status-snapshot.ts", summary: "one /api/status document at 1,000 / 10,000 / 50,000 connections", quick: ["--connections", "500", "--rounds", "3"] },
   "submit-latency": { script: "submit-latency.ts", summary: "submit round trip at 1,000 shares/s over 10,000 connections", quick: ["--connections", "1000", "--rate", "200", "--duration", "4"] },
 };
 
