@@ -1,13 +1,14 @@
 /**
  * `startBenchNode`: a small bitcoind stand-in for benchmarks. JSON-RPC over HTTP (Bitcoin Core's shapes,
- * basic auth) serving a recorded mainnet-size template, and a ZMQ publisher of `hashblock` in Core's 3-frame
- * format. `newBlock()` (or the RPC `bench_newblock`) advances the fake tip so pools see a new block.
+ * basic auth, positional or named params, header lines ending in CRLF or a bare LF as ckpool sends them)
+ * serving a recorded mainnet-size template, and a ZMQ publisher of `hashblock` and `rawblock` in Core's
+ * 3-frame format. `newBlock()` (or the RPC `bench_newblock`) advances the fake tip so pools see a new block.
  * Composition root only: state and methods are in ./chain.ts, the HTTP and ZMQ adapters are the embedded
  * node's (src/node/embedded).
  */
 import { JsonRpcHttpServer, errorReply, type RpcReply } from "../node/embedded/rpc-server.ts";
 import { HashblockPublisher } from "../node/embedded/zmq-publisher.ts";
-import { BenchChain, RpcMethodError, RPC_MISC_ERROR } from "./chain.ts";
+import { BenchChain, RpcMethodError, RPC_ARG_NAMES, RPC_MISC_ERROR } from "./chain.ts";
 import { loadFixture, type FixtureTxCount } from "./fixtures.ts";
 import type { TemplateFixture } from "./template-gen.ts";
 
@@ -49,13 +50,15 @@ export interface BenchNode {
   rpcPort: number;
   user: string;
   pass: string;
-  /** `tcp://host:port` of the hashblock publisher. */
+  /** `tcp://host:port` of the hashblock and rawblock publisher. */
   zmqUrl: string;
   zmqPort: number;
   /** The fake chain (tip, submitted blocks, call counters). */
   chain: BenchChain;
-  /** Advances the tip and publishes hashblock; resolves with the new hash (display hex). */
+  /** Advances the tip and publishes hashblock, then rawblock; resolves with the new hash (display hex). */
   newBlock(): Promise<string>;
+  /** rawblock subscriptions received so far (public-pool subscribes to rawblock). */
+  rawblockSubscribers(): number;
   /** Resolves once `count` hashblock subscriptions have arrived (avoids ZMQ's slow-joiner race in tests). */
   waitForSubscribers(count: number, timeoutMs?: number): Promise<void>;
   close(): Promise<void>;
@@ -75,7 +78,9 @@ export async function startBenchNode(opts: BenchNodeOptions = {}): Promise<Bench
   const newBlock = async (): Promise<string> => {
     const hash = chain.advance();
     for (const wake of [...longpollers]) wake();
-    await zmq.publishHashblock(hash);
+    const sent = zmq.publishHashblock(hash);
+    const raw = chain.tipRaw;
+    await Promise.all([sent, raw ? zmq.publishRawblock(raw) : undefined]);
     return hash;
   };
 
@@ -108,7 +113,7 @@ export async function startBenchNode(opts: BenchNodeOptions = {}): Promise<Bench
     }
   };
 
-  const rpc = new JsonRpcHttpServer({ host, port: opts.rpcPort ?? BENCH_NODE_DEFAULTS.rpcPort, user, pass, handler });
+  const rpc = new JsonRpcHttpServer({ host, port: opts.rpcPort ?? BENCH_NODE_DEFAULTS.rpcPort, user, pass, handler, lenientHttp: true, namedParams: RPC_ARG_NAMES });
   await rpc.start();
   try {
     await zmq.start();
@@ -126,6 +131,7 @@ export async function startBenchNode(opts: BenchNodeOptions = {}): Promise<Bench
     chain,
     newBlock,
     waitForSubscribers: (count, timeoutMs) => zmq.waitForSubscriptions(count, timeoutMs),
+    rawblockSubscribers: () => zmq.rawblockSubscriptionCount,
     close: async () => {
       for (const wake of [...longpollers]) wake();
       await rpc.close();
