@@ -57,7 +57,9 @@ export interface BenchNode {
   chain: BenchChain;
   /** Advances the tip and publishes hashblock, then rawblock; resolves with the new hash (display hex). */
   newBlock(): Promise<string>;
-  /** rawblock subscriptions received so far (public-pool subscribes to rawblock). */
+  /** hashblock subscriptions received so far (monotonic). */
+  hashblockSubscribers(): number;
+  /** rawblock subscriptions received so far (monotonic; public-pool subscribes to rawblock). */
   rawblockSubscribers(): number;
   /** Resolves once `count` hashblock subscriptions have arrived (avoids ZMQ's slow-joiner race in tests). */
   waitForSubscribers(count: number, timeoutMs?: number): Promise<void>;
@@ -89,7 +91,20 @@ export async function startBenchNode(opts: BenchNodeOptions = {}): Promise<Bench
     try {
       if (method === "bench_newblock") return { result: await newBlock(), error: null, id };
       if (method === "bench_stats") {
-        return { result: { height: chain.height, bestblockhash: chain.bestBlockHash, gbtCalls: chain.gbtCalls, submitted: chain.submittedCount, zmqSequence: zmq.sequence }, error: null, id };
+        return {
+          result: {
+            height: chain.height,
+            bestblockhash: chain.bestBlockHash,
+            templateTxs: chain.templateTxCount,
+            gbtCalls: chain.gbtCalls,
+            submitted: chain.submittedCount,
+            zmqSequence: zmq.sequence,
+            zmqSubscriptions: { hashblock: zmq.subscriptionCount, rawblock: zmq.rawblockSubscriptionCount },
+            calls: { ...chain.calls },
+          },
+          error: null,
+          id,
+        };
       }
       if (method === "getblocktemplate") {
         // BIP22 long polling: with the current longpollid, answer when the tip changes (or after a while).
@@ -131,6 +146,7 @@ export async function startBenchNode(opts: BenchNodeOptions = {}): Promise<Bench
     chain,
     newBlock,
     waitForSubscribers: (count, timeoutMs) => zmq.waitForSubscriptions(count, timeoutMs),
+    hashblockSubscribers: () => zmq.subscriptionCount,
     rawblockSubscribers: () => zmq.rawblockSubscriptionCount,
     close: async () => {
       for (const wake of [...longpollers]) wake();

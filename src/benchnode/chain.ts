@@ -90,6 +90,8 @@ export class BenchChain {
   gbtCalls = 0;
   /** Tip advances so far. */
   advances = 0;
+  /** RPC calls answered, by method (shows how a pool under test learns of blocks: polls or ZMQ). */
+  readonly calls: Record<string, number> = {};
 
   private readonly startedSec: number;
   private txByIdCache: Map<string, { data: string }> | undefined;
@@ -106,6 +108,11 @@ export class BenchChain {
   private get txById(): Map<string, { data: string }> {
     this.txByIdCache ??= new Map(this.template.transactions.map((t) => [t.txid, t]));
     return this.txByIdCache;
+  }
+
+  /** Transactions in the served template. */
+  get templateTxCount(): number {
+    return this.template.transactions.length;
   }
 
   /** Current tip (display hex). */
@@ -165,6 +172,7 @@ export class BenchChain {
 
   /** Handles one RPC call; throws {@link RpcMethodError} like Core would. */
   call(method: string, params: unknown[]): unknown {
+    this.calls[method] = (this.calls[method] ?? 0) + 1;
     switch (method) {
       case "getblocktemplate": {
         const req = (params[0] ?? {}) as { rules?: unknown };
