@@ -59,7 +59,7 @@ const shareGroup = (txs: 0 | 3000): MeasureGroup => ({
   label: `share cost, ${txs === 0 ? "0" : "3,000"} tx`,
   script: "share-throughput.ts",
   txs,
-  args: (q) => (q ? ["--rates", "2000", "--duration", "3", "--connections", "20"] : ["--rates", "10000", "--duration", "10", "--connections", "100"]),
+  args: (q) => (q ? ["--rates", "2000", "--duration", "6", "--connections", "20"] : ["--rates", "10000", "--duration", "10", "--connections", "100"]),
   connections: (q) => (q ? 20 : 100),
   outputs: [{ measure: `share_cpu_us_${txs}tx`, unit: "µs/share", pick: (r) => numOrNull(rows0(r).poolCpuUsPerShare) }],
 });
