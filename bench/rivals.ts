@@ -141,8 +141,11 @@ export async function buildPublicPool(tarball: string, cacheDir: string, say: (s
   }
   // npm 11 skips install scripts it was not told to allow: build the sqlite3 binding from source and apply
   // the project's patch of its RPC client (both are install scripts). zeromq ships a linux-x64 prebuild.
-  if (!existsSync(join(dir, "node_modules", "sqlite3", "build", "Release", "node_sqlite3.node"))) {
-    await sh("npx --no-install node-pre-gyp rebuild --build-from-source", join(dir, "node_modules", "sqlite3"), log, 20 * 60_000, env);
+  const sqliteLoads = () => sh(`"${process.execPath}" -e "require('sqlite3')"`, dir, log, 60_000).then(() => true, () => false);
+  if (!(await sqliteLoads())) {
+    // Builds one binding per N-API version it lists (lib/binding/napi-v*): a few minutes.
+    await sh("npx --no-install node-pre-gyp rebuild --build-from-source", join(dir, "node_modules", "sqlite3"), log, 30 * 60_000, env);
+    if (!(await sqliteLoads())) throw new RivalUnavailable(`public-pool: its sqlite3 binding does not load after building it; log ${log}`);
   }
   await sh("npx --no-install patch-package", dir, log, 120_000, env);
   await sh("npx --no-install nest build", dir, log, 10 * 60_000, env);
