@@ -63,7 +63,7 @@ const ckpoolSkip = !existsSync(DEFAULT_TARBALLS.ckpool)
     : false;
 
 test("compare --quick builds ckpool from its tarball (or reuses the cache) and measures it with ZMQ hashblock", { skip: ckpoolSkip, timeout: 280_000 }, async () => {
-  // The user's cache when it already has a build (a minute saved); else a temporary one.
+  // The user's compare cache when there is one (a ckpool build there is reused: a minute saved); else a temporary one.
   const temp = await mkdtemp(join(tmpdir(), "tbg-compare-cache-"));
   const cacheDir = existsSync(defaultCacheDir()) ? defaultCacheDir() : temp;
   try {
