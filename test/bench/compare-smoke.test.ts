@@ -78,3 +78,19 @@ test("compare --quick builds ckpool from its tarball (or reuses the cache) and m
     await rm(temp, { recursive: true, force: true });
   }
 });
+
+test("a pool that cannot be built is reported with the reason and left out; the JSON still comes last", { timeout: 60_000 }, async () => {
+  const cacheDir = await mkdtemp(join(tmpdir(), "tbg-compare-cache-"));
+  try {
+    // public-pool left out on purpose too: only the unbuildable ckpool is asked for, so nothing runs.
+    const { line, out } = await compare(["--pools", "ckpool", "--measures", "share", "--ckpool-tarball", join(cacheDir, "no-such-ckpool.tar.gz"), "--cache-dir", cacheDir], 50_000);
+    assert.match(line.pools.ckpool, /^unavailable: no ckpool source at .*no-such-ckpool\.tar\.gz/);
+    assert.match(out, /ckpool: unavailable: no ckpool source/);
+    const row = line.rows.find((r) => r.measure === "share_cpu_us_0tx");
+    assert.ok(row);
+    assert.equal(row.ckpool, null);
+    assert.equal(row.runs.ckpool, 0);
+  } finally {
+    await rm(cacheDir, { recursive: true, force: true });
+  }
+});
