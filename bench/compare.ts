@@ -48,6 +48,19 @@ export interface MeasureGroup {
   /** Connections of the load, for the table (the measure names say the full-size load). */
   connections: (quick: boolean) => number;
   outputs: MeasureOutput[];
+  /**
+   * Why this run's figures are not steady (the load did not get through: connections not ready, shares
+   * unanswered, notifies missed), or null. Such runs still count; the compare lists the warnings.
+   */
+  check?: (result: Record<string, unknown>, quick: boolean, kind: PoolKind) => string | null;
+}
+
+/** "38 of 100 connections ready, 28,662 of 32,583 shares answered as low difficulty" (each below 95 %), or null. */
+function shortfall(parts: Array<[what: string, got: unknown, wanted: unknown]>): string | null {
+  const out = parts
+    .filter(([, got, wanted]) => typeof got === "number" && typeof wanted === "number" && got < wanted * 0.95)
+    .map(([what, got, wanted]) => `${fmt(got as number)} of ${fmt(wanted as number)} ${what}`);
+  return out.length ? out.join(", ") : null;
 }
 
 type Json = Record<string, unknown>;
@@ -69,6 +82,12 @@ const shareGroup = (txs: 0 | 3000): MeasureGroup => ({
   },
   connections: (q) => (q ? 20 : 100),
   outputs: [{ measure: `share_cpu_us_${txs}tx`, unit: "µs/share", pick: (r) => numOrNull(rows0(r).poolCpuUsPerShare) }],
+  check: (r, q) =>
+    shortfall([
+      ["connections ready", rows0(r).connections, q ? 20 : 100],
+      ["shares answered as low difficulty", rows0(r).rejectedLowDifficulty, rows0(r).sent],
+      ["of the offered rate answered", rows0(r).sharesPerSec, rows0(r).targetRate],
+    ]),
 });
 
 /** The measures, in the order they run within one round. */
@@ -88,6 +107,7 @@ export const GROUPS: MeasureGroup[] = [
       { measure: "fanout_first_block_last_ms_10k", unit: "ms", pick: (r) => numOrNull(get(rows0(r), "firstBlock", "lastMs")) },
       { measure: "fanout_pool_cpu_ms_per_block_10k", unit: "ms", pick: (r) => (numOrNull(get(rows0(r), "poolCpuMsPerBlock", "count")) ? numOrNull(get(rows0(r), "poolCpuMsPerBlock", "p50")) : null) },
     ],
+    check: (r) => shortfall([["connections ready", rows0(r).ready, rows0(r).connections]]) ?? (rows0(r).missed ? `${fmt(rows0(r).missed as number)} notifies missed` : null),
   },
   {
     name: "memory",
@@ -101,6 +121,7 @@ export const GROUPS: MeasureGroup[] = [
       { measure: "rss_per_conn_kib", unit: "KiB", pick: (r) => ((v) => (v === null ? null : round(v / 1024, 2)))(numOrNull(r.bytesPerConnectionAfterTemplates)) },
       { measure: "rss_per_conn_kib_1_template", unit: "KiB", pick: (r) => ((v) => (v === null ? null : round(v / 1024, 2)))(numOrNull(r.bytesPerConnection)) },
     ],
+    check: (r, q) => shortfall([["connections ready", r.connections, q ? 300 : 10_000]]),
   },
   {
     name: "rtt",
@@ -113,6 +134,11 @@ export const GROUPS: MeasureGroup[] = [
       { measure: "rtt_p99_ms_1k_over_10k", unit: "ms", pick: (r) => numOrNull(get(r, "submitRttMs", "p99")) },
       { measure: "rtt_p50_ms_1k_over_10k", unit: "ms", pick: (r) => numOrNull(get(r, "submitRttMs", "p50")) },
     ],
+    check: (r, q) =>
+      shortfall([
+        ["connections ready", r.connections, q ? 300 : 10_000],
+        ["shares answered", r.answered, r.sent],
+      ]),
   },
 ];
 
@@ -291,6 +317,7 @@ export async function main(argv: string[]): Promise<Json> {
   // ---- interleaved runs
   const samples: Record<string, Samples> = {};
   const failures: string[] = [];
+  const warnings: string[] = [];
   const loads: number[] = [round(loadavg()[0], 2)];
   const t0 = performance.now();
   for (let run = 0; run < runs; run++) {
@@ -304,6 +331,8 @@ export async function main(argv: string[]): Promise<Json> {
           failures.push(`run ${run + 1} ${g.label} on ${kind}: ${o.error}`);
           continue;
         }
+        const unsteady = g.check?.(o.result, quick, kind) ?? null;
+        if (unsteady) warnings.push(`run ${run + 1} ${g.label} on ${kind}: ${unsteady}`);
         for (const out of g.outputs) {
           const v = out.pick(o.result);
           if (v === null) continue;
@@ -325,9 +354,10 @@ export async function main(argv: string[]): Promise<Json> {
     `load average (1 min): ${load.start} at start, ${load.min}–${load.max} during, ${load.end} at end (${machine().cpus as number} CPUs)`,
     ...Object.entries(poolStatus).map(([k, v]) => `${k}: ${v}`),
     ...failures.map((x) => `failed: ${x}`),
+    ...warnings.map((x) => `unsteady (the load did not get through; the figures include it): ${x}`),
   ].join("\n");
   console.log(`\n== compare: ours vs ckpool vs public-pool\n${text}`);
-  const result = { at: new Date().toISOString(), quick, runs, minutes, machine: machine(), loadavg: load, pools: poolStatus, failures };
+  const result = { at: new Date().toISOString(), quick, runs, minutes, machine: machine(), loadavg: load, pools: poolStatus, failures, warnings };
   console.log(compareJson(rows, result));
   return { bench: "compare", rows, ...result };
 }

@@ -99,3 +99,16 @@ test("each measure reads the right field of its script's result line", () => {
   assert.equal(pick("rss_per_conn_kib", { ...memory, bytesPerConnectionAfterTemplates: null }), null);
   assert.equal(pick("rtt_p99_ms_1k_over_10k", { submitRttMs: { p50: 0.2, p99: 3.2 } }), 3.2);
 });
+
+test("a run whose load did not get through is flagged: connections not ready, shares unanswered, notifies missed", () => {
+  const check = (name: string, r: Record<string, unknown>, quick = false) => GROUPS.find((g) => g.name === name)!.check!(r, quick, "ours");
+  const share = (connections: number, sent: number, low: number, perSec: number, targetRate = 10_000) => ({ rows: [{ connections, sent, rejectedLowDifficulty: low, sharesPerSec: perSec, targetRate }] });
+  assert.equal(check("share", share(100, 100_000, 100_000, 9_990)), null);
+  assert.equal(check("share", share(38, 32_583, 28_662, 2_771)), "38 of 100 connections ready, 28,662 of 32,583 shares answered as low difficulty, 2,771 of 10,000 of the offered rate answered");
+  assert.equal(check("share", share(20, 12_000, 12_000, 1_990, 2_000), true), null, "quick: 20 connections");
+  assert.equal(check("fanout", { rows: [{ ready: 10_000, connections: 10_000, missed: 0 }] }), null);
+  assert.equal(check("fanout", { rows: [{ ready: 10_000, connections: 10_000, missed: 3 }] }), "3 notifies missed");
+  assert.equal(check("memory", { connections: 9_000 }), "9,000 of 10,000 connections ready");
+  assert.equal(check("rtt", { connections: 10_000, sent: 20_000, answered: 20_000 }), null);
+  assert.equal(check("rtt", { connections: 10_000, sent: 20_000, answered: 15_000 }), "15,000 of 20,000 shares answered");
+});
