@@ -21,6 +21,7 @@ import { errorText } from "../util/errors.ts";
 import { throwIfCancelled } from "../util/lifecycle.ts";
 import { EventsBridge } from "./events-bridge.ts";
 import { HealthServer } from "./health.ts";
+import { AddressMask, StatusTracker, configSecrets } from "./status-snapshot.ts";
 import type { Logger } from "./logger.ts";
 import { PoolMetrics } from "./metrics.ts";
 import type { ZmqEndpointStatus } from "./pool-status.ts";
@@ -56,6 +57,8 @@ export class Observability {
   readonly publisher: MiningEventEmitter | null;
   readonly metrics: PoolMetrics;
   readonly bridge: EventsBridge;
+  /** Blocks found and reject reasons for the status page. */
+  readonly statusTracker: StatusTracker;
   /** The /health + /metrics server (a component of its own, started after the engine); null when `health.enabled` is false. */
   readonly health: HealthServer | null;
   private readonly config: PoolConfig;
@@ -108,6 +111,9 @@ export class Observability {
       hashrateIntervalMs: opts.hashrateIntervalMs,
       onError: (err, where) => log.error({ where, error: errorText(err) }, "events bridge listener failed"),
     });
+    this.statusTracker = new StatusTracker(engine);
+    const mask = new AddressMask(config.health.address_display);
+    const secrets = configSecrets(config);
     this.health = config.health.enabled
       ? new HealthServer({
           host: config.health.host,
@@ -118,6 +124,8 @@ export class Observability {
           zmqStatus: opts.zmqStatus,
           relayStatus: opts.relayStatus,
           onError: (err) => log.warn({ error: errorText(err) }, "health endpoint error"),
+          status: config.health.status_page ? { tracker: this.statusTracker, records: this.records, mask, secrets } : null,
+          privacy: { mask, secrets },
         })
       : null;
   }
@@ -147,13 +155,14 @@ export class Observability {
       const storeStats = this.records.storeStats();
       log.info({ users: this.records.size.users, file: this.config.data_dir, skipped: storeStats?.skippedAtLoad ?? 0 }, "best-difficulty records loaded");
       this.bridge.start();
+      this.statusTracker.start();
     } catch (err) {
       await this.close();
       throw err;
     }
   }
 
-  /** After the engine closed: stop the bridge and metrics, flush records, flush events. Idempotent. */
+  /** After the engine closed: stop the bridge, the status tracker and metrics, flush records, flush events. Idempotent. */
   close(): Promise<void> {
     this.closing ??= (async () => {
       const log = this.opts.log;
@@ -165,6 +174,7 @@ export class Observability {
         }
       };
       await step("bridge", () => this.bridge.close());
+      this.statusTracker.close();
       this.metrics.close();
       // Records first: they are local and quick, while closing the event sinks can wait on a slow NATS.
       await step("records", () => this.records.close());

@@ -27,6 +27,7 @@ const COMMANDS: Record<string, string> = {
   publisher: "./commands/publisher.ts",
   node: "./commands/node.ts",
   monitor: "./commands/monitor.ts",
+  status: "./commands/status.ts",
 };
 
 async function load(name: string): Promise<Command | undefined> {

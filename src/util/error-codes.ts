@@ -68,6 +68,8 @@ export const ERROR_CATALOGUE = {
 
   MONITOR_CONFIG_INVALID: { area: "tools", hint: "Fix the named key of the monitor's config (docs/operations.md, `tbg monitor --help`)." },
 
+  STATUS_UNAVAILABLE: { area: "tools", hint: "`tbg status` could not read the pool's /api/status: check the URL, that the pool runs, and `health.status_page`." },
+
   // ---- tools: embedded node, miner, bench, Stratum client
   EMBEDDED_NODE: { area: "tools", hint: "Read the message; free the ports the embedded node needs or pass others (--node-rpc-port, --node-zmq-port)." },
   EMBEDDED_WALLET: { area: "tools", hint: "The embedded node's wallet failed: restart `tbg node`/`tbg dev` (its chain is in memory)." },

@@ -126,6 +126,9 @@ export interface EngineStatus {
   abuse: AbuseStats;
 }
 
+/** A live session, read-only: what the status page shows of each connection. */
+export type SessionView = Readonly<Pick<Session, "id" | "identity" | "userAgent" | "difficulty" | "lastShareMs" | "bestDifficulty" | "sharesAccepted" | "sharesRejected" | "connectedAtMs">>;
+
 /** Connected miners by what they are: connections, distinct (address, worker), distinct addresses. */
 export interface ConnectedCounts {
   miners: number;
@@ -335,6 +338,19 @@ export class Engine {
       workers.add(`${s.identity.address}\u0000${s.identity.worker}`);
     }
     return { miners: server.connectionCount, workers: workers.size, users: users.size };
+  }
+
+  /**
+   * The open sessions as read-only views (no copy: the status page ranks up to every connection once a
+   * second). Read fields only; the view is live and must not be kept.
+   */
+  *sessionViews(): Iterable<SessionView> {
+    if (this.server) yield* this.server.sessions();
+  }
+
+  /** One worker's hashrate per window at `atMs` (default now), or null when it has no shares. */
+  workerHashrate(address: string, worker: string, atMs = this.now()): Record<HashrateWindow, number> | null {
+    return this.stats.workerHashrate(address, worker, atMs);
   }
 
   /** One user's hashrate per window at `atMs` (default now), or null when the user has no shares. */
