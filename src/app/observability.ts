@@ -86,7 +86,14 @@ export class Observability {
     const undo: Array<() => Promise<void>> = [() => records.close()];
     try {
       const sinks: EventSink[] = [...(opts.extraEventSinks ?? [])];
-      if (config.events.enabled) sinks.unshift(new UnixDgramSink({ socketPath: config.events.socket_path, queueMax: config.events.queue_max }));
+      if (config.events.enabled) {
+        sinks.unshift(new UnixDgramSink({
+          socketPath: config.events.socket_path,
+          queueMax: config.events.queue_max,
+          ackSocketPath: config.events.ack_socket_path ?? undefined,
+          ackWindow: config.events.ack_window,
+        }));
+      }
       if (config.events.enabled && config.events.nats) {
         const n = config.events.nats;
         if (n.stream !== MINING_EVENTS_STREAM || n.subject_prefix !== `${EVENT_SUBJECT_PREFIX}.${config.region}`) {

@@ -113,6 +113,8 @@ export const EventsSchema = z.strictObject({
   socket_path: socketPath.optional(),
   types: z.array(z.enum(CONFIG_EVENT_TYPES)).optional(),
   queue_max: z.number().int().min(1).optional(),
+  ack_socket_path: socketPath.nullable().optional(),
+  ack_window: z.number().int().min(1).max(1_000_000).optional(),
   nats: NatsSchema.optional(),
   /** Seed 002/003 spelling of `nats.url`. */
   nats_url: parsedBy(parseNatsServers).optional(),

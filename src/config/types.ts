@@ -94,6 +94,10 @@ export interface EventsConfig {
   types: ConfigEventType[];
   /** Bounded in-memory queue length (events). */
   queue_max: number;
+  /** Where the engine's sending socket is bound so a confirming reader can confirm events; null = off. */
+  ack_socket_path: string | null;
+  /** Sent events kept until the reader confirms them. */
+  ack_window: number;
   nats: NatsSink | null;
 }
 

@@ -4,8 +4,13 @@
  * `mining.events.{region}.{event_type}` with `Nats-Msg-Id` = event_id. While NATS is unreachable
  * events pile up in the spool and go out in order once it is back; a restart resumes from the spool.
  *
+ * Every datagram from an engine whose socket is bound (its ack path) is confirmed back to it once it
+ * is in the spool file (malformed and refused ones at once: they are counted here), so an engine resends
+ * what a killed publisher took with it (src/events/confirm.ts).
+ *
  * Composition only; the parts are DgramReader (src/events), Spool, NatsLink and Forwarder.
  */
+import { eventIdOf, ReaderConfirmer, type ConfirmTicket, type ReaderConfirmerStats } from "../events/confirm.ts";
 import { DgramReader, type ReaderMessage } from "../events/dgram-reader.ts";
 import { validateEvent } from "../events/schemas.ts";
 import { Forwarder, type ForwarderStats } from "./forwarder.ts";
@@ -49,6 +54,8 @@ export interface JetStreamPublisherStats {
   malformed: number;
   /** Valid events the spool refused (full). */
   spoolDropped: number;
+  /** Delivery confirmations sent back to the engine. */
+  confirms: ReaderConfirmerStats;
   spool: SpoolStats;
   forwarder: ForwarderStats;
   nats: NatsLinkStats;
@@ -61,6 +68,10 @@ export class JetStreamPublisher {
   private forwarder: Forwarder | undefined;
   private readonly link: NatsLink;
   private readonly s = { received: 0, malformed: 0, spoolDropped: 0 };
+  private readonly confirmer = new ReaderConfirmer();
+  /** One entry per record appended and not yet written, in append order (null: nobody to confirm to). */
+  private unwritten: Array<ConfirmTicket | null> = [];
+  private unwrittenHead = 0;
 
   constructor(private readonly o: JetStreamPublisherOptions) {
     this.link = new NatsLink({
@@ -72,6 +83,7 @@ export class JetStreamPublisher {
   /** Opens the spool (replaying what an earlier run left), binds the socket, starts forwarding. */
   async start(): Promise<void> {
     this.spool = await Spool.open({ ...this.o.spool, dir: this.o.spoolDir });
+    this.spool.onWritten((n) => this.written(n));
     this.forwarder = new Forwarder({
       spool: this.spool, link: this.link, region: this.o.region, window: this.o.window,
       publishTimeoutMs: this.o.publishTimeoutMs, onError: (err) => this.o.onError?.(err, "publish"),
@@ -92,20 +104,39 @@ export class JetStreamPublisher {
 
   private onMessage(m: ReaderMessage): boolean {
     this.s.received++;
+    const id = m.ok ? m.event.event_id : eventIdOf(m.raw);
+    const ticket = id ? this.confirmer.track(m.sender, id) : null;
     if (!m.ok) {
       this.s.malformed++;
       this.o.onError?.(new Error(`malformed event: ${m.error}`), "malformed");
+      this.confirmer.done(ticket); // counted here: resending it would not help
       return false;
     }
     // A found block must never be dropped for lack of spool space.
     const ok = this.spool!.append(m.raw, { critical: m.event.event === "block_found" });
-    if (!ok) this.s.spoolDropped++;
-    return ok;
+    if (!ok) {
+      this.s.spoolDropped++;
+      this.confirmer.done(ticket);
+      return false;
+    }
+    this.unwritten.push(ticket);
+    return true;
+  }
+
+  /** The next `n` appended records reached the spool file: confirm them. */
+  private written(n: number): void {
+    const end = Math.min(this.unwritten.length, this.unwrittenHead + n);
+    for (; this.unwrittenHead < end; this.unwrittenHead++) this.confirmer.done(this.unwritten[this.unwrittenHead]);
+    if (this.unwrittenHead > 4096 && this.unwrittenHead * 2 > this.unwritten.length) {
+      this.unwritten = this.unwritten.slice(this.unwrittenHead);
+      this.unwrittenHead = 0;
+    }
   }
 
   stats(): JetStreamPublisherStats {
     return {
       ...this.s,
+      confirms: this.confirmer.stats(),
       spool: this.spool?.stats() ?? { appended: 0, dropped: 0, unacked: 0, bytes: 0, segments: 0, corrupt: 0, ioErrors: 0 },
       forwarder: this.forwarder?.stats() ?? { published: 0, duplicates: 0, failedRounds: 0, undecodable: 0 },
       nats: this.link.stats(),
@@ -123,6 +154,7 @@ export class JetStreamPublisher {
       await this.reader?.close();
       await this.forwarder?.close();
       await this.spool?.close();
+      await this.confirmer.close();
     } finally {
       await this.link.close();
     }

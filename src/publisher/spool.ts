@@ -80,6 +80,8 @@ export class Spool {
   private writeFh: FileHandle | undefined;
   private pending: Buffer[] = [];
   private pendingBytes = 0;
+  private pendingRecords = 0;
+  private writtenListener: ((records: number) => void) | undefined;
   private writing: Promise<void> | undefined;
   private visibleEnd: SpoolPosition = { segment: 1, offset: 0 }; // readable up to here
   private readPos: SpoolPosition = { segment: 1, offset: 0 };
@@ -207,6 +209,7 @@ export class Spool {
     head.writeUInt32LE(crc32(payload), 4);
     this.pending.push(head, payload);
     this.pendingBytes += HEADER + payload.length;
+    this.pendingRecords++;
     this.s.appended++;
     this.s.unacked++;
     if (!this.writing) this.writing = this.writeLoop();
@@ -225,8 +228,10 @@ export class Spool {
     try {
       while (this.pending.length > 0 && !this.closed) {
         const buf = Buffer.concat(this.pending);
+        const records = this.pendingRecords;
         this.pending = [];
         this.pendingBytes = 0;
+        this.pendingRecords = 0;
         const fh = this.writeFh!;
         const before = this.segSizes.get(this.writeSeg) ?? 0;
         try {
@@ -236,6 +241,7 @@ export class Spool {
           this.noteError(err);
           this.pending.unshift(buf);
           this.pendingBytes += buf.length;
+          this.pendingRecords += records;
           // A partial write would leave half a record in the middle of the segment: cut it off.
           await fh.truncate(before).catch((e: unknown) => this.noteError(e));
           this.scheduleWriteRetry();
@@ -247,6 +253,7 @@ export class Spool {
         this.segSizes.set(this.writeSeg, size);
         this.visibleEnd = { segment: this.writeSeg, offset: size };
         this.wakeReaders();
+        this.notifyWritten(records);
         if (size >= this.o.segmentBytes) {
           try {
             await this.rotate();
@@ -257,6 +264,22 @@ export class Spool {
       }
     } finally {
       this.writing = undefined;
+    }
+  }
+
+  /**
+   * `fn(n)` is called each time the next `n` appended records (in append order) are in their segment
+   * file: they survive a crash of this process (and, with `fsync: "always"`, of the machine).
+   */
+  onWritten(fn: (records: number) => void): void {
+    this.writtenListener = fn;
+  }
+
+  private notifyWritten(records: number): void {
+    try {
+      this.writtenListener?.(records);
+    } catch {
+      // a listener must not break the write loop
     }
   }
 
