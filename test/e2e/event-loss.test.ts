@@ -1,0 +1,139 @@
+/**
+ * The event pipeline's two lossy edges, end to end with real processes: the pool (in-process, on the
+ * embedded regtest node, its real EventPublisher and Unix datagram sink) → `tbg publisher` (a child
+ * process) → nats-server JetStream → `tbg collector` (a child process) → PostgreSQL. A MemorySink next to
+ * the socket keeps a copy of every emitted event; each test ends comparing it with the database by
+ * event_id.
+ */
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { spawn, type ChildProcess } from "node:child_process";
+import { once } from "node:events";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import pg from "pg";
+import { MemorySink } from "../../src/events/sinks/memory.ts";
+import type { UnixDgramSinkStats } from "../../src/events/sinks/unix-dgram.ts";
+import { startTestPool, type TestPool } from "../support/pool.ts";
+import { startNats, startPostgres, type PostgresServer } from "../support/servers.ts";
+import { waitFor } from "../support/wait.ts";
+import { EXAMPLE_DATA } from "../events/fixtures.ts";
+
+const TBG = new URL("../../bin/tbg", import.meta.url).pathname;
+
+let pgServer: PostgresServer;
+before(async () => {
+  pgServer = await startPostgres();
+});
+after(async () => {
+  await pgServer.close();
+});
+
+interface Child {
+  child: ChildProcess;
+  output: () => string;
+  exited: Promise<unknown>;
+}
+
+async function spawnTbg(args: string[], ready: string, t: { after: (fn: () => void) => void }): Promise<Child> {
+  const child = spawn(process.execPath, [TBG, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+  let out = "";
+  child.stdout!.on("data", (b: Buffer) => (out += b.toString()));
+  child.stderr!.on("data", (b: Buffer) => (out += b.toString()));
+  const exited = once(child, "exit");
+  t.after(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+  });
+  await waitFor(() => out.includes(ready) || child.exitCode !== null, `tbg ${args[0]}: "${ready}"`, 60_000);
+  assert.equal(child.exitCode, null, out);
+  return { child, output: () => out, exited };
+}
+
+/** Every event_id stored (shares + every other type), as a set. */
+async function storedIds(url: string): Promise<string[]> {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try {
+    const r = await c.query<{ id: string }>("SELECT event_id::text AS id FROM shares UNION ALL SELECT event_id::text FROM event_log").catch(() => ({ rows: [] as Array<{ id: string }> }));
+    return r.rows.map((row) => row.id);
+  } finally {
+    await c.end();
+  }
+}
+
+function idsOf(mem: MemorySink): string[] {
+  return mem.received.map((b) => (JSON.parse(b.toString()) as { event_id: string }).event_id);
+}
+
+async function emptyDb(url: string): Promise<void> {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try {
+    await c.query("DROP SCHEMA public CASCADE; CREATE SCHEMA public");
+  } finally {
+    await c.end();
+  }
+}
+
+/** Emits a share event every `everyMs` (the pool's own EventPublisher, as the bridge would) until stopped. */
+function steadyShares(pool: TestPool, everyMs: number) {
+  let n = 0;
+  const timer = setInterval(() => {
+    pool.app.obs.publisher!.emit("share_submitted", { ...EXAMPLE_DATA.share_submitted, height: 1_000 + n++ });
+  }, everyMs);
+  return { stop: () => clearInterval(timer), count: () => n };
+}
+
+function socketSink(pool: TestPool): UnixDgramSinkStats {
+  const s = Object.entries(pool.app.obs.publisher!.stats().sinks).find(([name]) => name.startsWith("unix:"));
+  return s![1] as UnixDgramSinkStats;
+}
+
+test("kill -9 of tbg publisher under 20 events/s with events in its socket: every emitted event is stored exactly once", async (t) => {
+  await emptyDb(pgServer.url);
+  const nats = await startNats();
+  t.after(() => nats.close());
+  const dir = await mkdtemp(join(tmpdir(), "tbg-loss-"));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const socketPath = join(dir, "events.sock");
+  const publisherArgs = ["publisher", "--socket", socketPath, "--nats-url", nats.url, "--region", "eu", "--spool-dir", join(dir, "spool"), "--stats-interval", "0"];
+  let publisher = await spawnTbg(publisherArgs, "waiting for events", t);
+
+  const mem = new MemorySink({ name: "copy" });
+  const pool = await startTestPool({
+    overrides: { events: { enabled: true, socket_path: socketPath } },
+    app: { observability: { extraEventSinks: [mem], hashrateIntervalMs: 0 } },
+  });
+  t.after(() => pool.close());
+  const flow = steadyShares(pool, 50); // 20 events/s
+  await waitFor(() => socketSink(pool).confirm.confirmed >= 20, "the publisher confirming events", 20_000);
+
+  // Freeze the publisher so datagrams pile up in its socket (the kernel holds max_dgram_qlen of them)
+  // and in the engine's queue, then kill it: what sat in its socket dies with it.
+  publisher.child.kill("SIGSTOP");
+  const before = socketSink(pool).sent;
+  await waitFor(() => socketSink(pool).sent - before >= 5 && socketSink(pool).stalls > 0, "datagrams stuck in the frozen publisher's socket", 20_000);
+  const inSocket = socketSink(pool).confirm.awaiting;
+  publisher.child.kill("SIGKILL");
+  await publisher.exited;
+  await new Promise((r) => setTimeout(r, 500)); // events keep coming while no publisher runs (pacing, not sync)
+  publisher = await spawnTbg(publisherArgs, "waiting for events", t);
+  await new Promise((r) => setTimeout(r, 1_000));
+  flow.stop();
+  await waitFor(() => socketSink(pool).confirm.awaiting === 0 && socketSink(pool).queued === 0, "every sent event confirmed by the new publisher", 30_000);
+
+  const collector = await spawnTbg(["collector", "--nats-url", nats.url, "--database-url", pgServer.url, "--metrics-port", "off"], "collector started", t);
+  const emitted = idsOf(mem);
+  await waitFor(async () => (await storedIds(pgServer.url)).length >= emitted.length, `${emitted.length} events stored`, 60_000, 200);
+  const stored = await storedIds(pgServer.url);
+  assert.equal(new Set(stored).size, stored.length, "no event stored twice");
+  assert.deepEqual([...stored].sort(), [...emitted].sort(), "stored = emitted, by event_id");
+  const sink = socketSink(pool);
+  assert.ok(inSocket >= 1, `events were in the killed publisher's socket (${inSocket})`);
+  assert.ok(sink.confirm.resent >= inSocket, `resent ${sink.confirm.resent} ≥ ${inSocket}`);
+  assert.equal(pool.app.obs.publisher!.stats().dropped.unconfirmed, 0);
+  console.log(`# kill -9: ${emitted.length} emitted, ${inSocket} unconfirmed in the killed publisher, ${sink.confirm.resent} resent, ${stored.length} stored`);
+  collector.child.kill("SIGTERM");
+  await collector.exited;
+});
