@@ -106,6 +106,7 @@ export class Observability {
             spoolDir: join(config.data_dir, "nats-spool"),
             queueMax: config.events.queue_max,
             auth: { token: n.token, user: n.user, pass: n.pass, credsFile: n.creds_file },
+            publisher: { spool: { retainMs: n.retain_sec * 1000, retainBytes: n.retain_mb * 1024 * 1024 } },
             onError: (err, context) => log.warn({ context, error: err.message }, "events to NATS: %s", context),
           }),
         );

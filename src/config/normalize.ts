@@ -213,6 +213,8 @@ export function normalize(raw: ConfigInput, origin: string, env: ConfigEnv): Poo
           })(),
           stream: ev.nats?.stream ?? EVENTS_DEFAULTS.natsStream,
           subject_prefix: (ev.nats?.subject_prefix ?? ev.nats_subject ?? EVENTS_DEFAULTS.natsSubjectPrefix).replaceAll("{region}", region),
+          retain_sec: ev.nats?.retain_sec ?? EVENTS_DEFAULTS.natsRetainSec,
+          retain_mb: ev.nats?.retain_mb ?? EVENTS_DEFAULTS.natsRetainMb,
           creds_file: ev.nats?.creds_file ?? null,
           token: ev.nats?.token ?? null,
           user: ev.nats?.user ?? null,

@@ -102,6 +102,8 @@ export const NatsSchema = z.strictObject({
     .string()
     .regex(/^[A-Za-z0-9_{}-]+(\.[A-Za-z0-9_{}-]+)*$/, { error: "dot-separated tokens of letters, digits, _ and - (no wildcards)" })
     .optional(),
+  retain_sec: z.number().int().min(0).max(7 * 86_400).optional(),
+  retain_mb: z.number().int().min(0).max(1_048_576).optional(),
   creds_file: nonEmpty.optional(),
   token: nonEmpty.optional(),
   user: nonEmpty.optional(),

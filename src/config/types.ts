@@ -81,6 +81,9 @@ export interface NatsSink {
   stream: string;
   /** Subject prefix with `{region}` already replaced: publish to `${subject_prefix}.${event_type}`. */
   subject_prefix: string;
+  /** Acknowledged spool data kept for replay after a stream reset: seconds, and MiB. */
+  retain_sec: number;
+  retain_mb: number;
   creds_file: string | null;
   token: string | null;
   user: string | null;

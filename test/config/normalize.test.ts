@@ -96,6 +96,8 @@ test("the NATS subject prefix gets the region; servers are split", () => {
     servers: ["nats://a:4222", "nats://b:4222"],
     stream: "MINING_EVENTS",
     subject_prefix: "mining.events.asia",
+    retain_sec: 21_600,
+    retain_mb: 256,
     creds_file: null,
     token: "t",
     user: null,

@@ -48,6 +48,7 @@ export class JetStreamSink implements EventSink {
       spoolDir: o.spoolDir,
       auth: o.auth,
       onError: o.onError,
+      onStreamReset: (reason) => o.onError?.(new Error(`${reason}: publishing the retained spool again`), "stream reset"),
       ...o.publisher,
     });
   }
