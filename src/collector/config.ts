@@ -44,6 +44,8 @@ export const COLLECTOR_DEFAULTS = {
   /** One warning line per kind (malformed reason, database, NATS, Redis) per 10 s at most. */
   logIntervalMs: 10_000,
   logLevel: "info",
+  /** /health reports a stream reset or sequence gap as a problem for this long after it was seen. */
+  streamIssueHealthSec: 900,
 } as const;
 
 /** The config file is not valid; the message names each bad key. */

@@ -137,3 +137,46 @@ test("kill -9 of tbg publisher under 20 events/s with events in its socket: ever
   collector.child.kill("SIGTERM");
   await collector.exited;
 });
+
+test("nats-server restarted with an empty store while the collector is down: tbg publisher replays its retained spool, every emitted event is stored", async (t) => {
+  await emptyDb(pgServer.url);
+  const nats = await startNats();
+  t.after(() => nats.close());
+  const dir = await mkdtemp(join(tmpdir(), "tbg-reset-"));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const socketPath = join(dir, "events.sock");
+  const publisher = await spawnTbg(["publisher", "--socket", socketPath, "--nats-url", nats.url, "--region", "eu", "--spool-dir", join(dir, "spool"),
+    "--stats-interval", "0", "--retain-hours", "1"], "waiting for events", t);
+  const mem = new MemorySink({ name: "copy" });
+  const pool = await startTestPool({
+    overrides: { events: { enabled: true, socket_path: socketPath } },
+    app: { observability: { extraEventSinks: [mem], hashrateIntervalMs: 0 } },
+  });
+  t.after(() => pool.close());
+  const collectorArgs = ["collector", "--nats-url", nats.url, "--database-url", pgServer.url, "--metrics-port", "off"];
+  let collector = await spawnTbg(collectorArgs, "collector started", t);
+  const flow = steadyShares(pool, 50);
+  await waitFor(async () => (await storedIds(pgServer.url)).length >= 20, "the collector storing events", 30_000, 200);
+  collector.child.kill("SIGTERM");
+  await collector.exited;
+  // The collector is down; the publisher keeps publishing (JetStream acknowledges, the spool truncates).
+  const storedBefore = (await storedIds(pgServer.url)).length;
+  await new Promise((r) => setTimeout(r, 2_000)); // ≈ 40 events only JetStream has (pacing, not sync)
+  await nats.stop({ kill: true });
+  await rm(join(nats.dir, "js"), { recursive: true, force: true });
+  await nats.restart();
+  await waitFor(() => publisher.output().includes("re-created"), "the publisher noticing the reset", 30_000);
+  await new Promise((r) => setTimeout(r, 500));
+  flow.stop();
+
+  collector = await spawnTbg(collectorArgs, "collector started", t);
+  const emitted = idsOf(mem);
+  await waitFor(async () => (await storedIds(pgServer.url)).length >= emitted.length, `${emitted.length} events stored`, 60_000, 200);
+  const stored = await storedIds(pgServer.url);
+  assert.equal(new Set(stored).size, stored.length, "no event stored twice");
+  assert.deepEqual([...stored].sort(), [...emitted].sort(), "stored = emitted, by event_id");
+  assert.match(publisher.output(), /WARNING stream MINING_EVENTS re-created/);
+  console.log(`# store lost: ${emitted.length} emitted, ${emitted.length - storedBefore} not yet stored when the collector stopped, ${stored.length} stored`);
+  collector.child.kill("SIGTERM");
+  await collector.exited;
+});
