@@ -31,6 +31,8 @@ export interface NatsLinkOptions {
   auth?: NatsAuth;
   /** The stream as found (or created) after each (re)connect, before the link is marked ready: reset detection. */
   onStream?: (info: StreamInfo) => void;
+  /** The link became ready or stopped being ready (for state reporting without waiting for traffic). */
+  onReadyChange?: (ready: boolean) => void;
 }
 
 /** NATS credentials (config `events.nats`: token, user/pass, or a .creds file). */
@@ -134,7 +136,9 @@ export class NatsLink {
   }
 
   private setReady(ready: boolean): void {
+    const changed = this.isReady !== ready;
     this.isReady = ready;
+    if (changed) this.o.onReadyChange?.(ready);
     if (ready) for (const w of this.waiters.splice(0)) w();
   }
 

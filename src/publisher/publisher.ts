@@ -55,6 +55,8 @@ export interface JetStreamPublisherOptions {
   auth?: NatsAuth;
   /** The stream was found reset and the retained spool is being published again (for logging at warn). */
   onStreamReset?: (reason: string) => void;
+  /** NATS became usable (connected, stream in place) or stopped being usable. */
+  onNatsReady?: (ready: boolean) => void;
 }
 
 /** Counters of a {@link JetStreamPublisher}. */
@@ -105,6 +107,7 @@ export class JetStreamPublisher {
       url: o.natsUrl, stream: o.stream, reconnectTimeWaitMs: o.reconnectTimeWaitMs, auth: o.auth,
       onError: (err) => o.onError?.(err, "nats"),
       onStream: (info) => this.onStream(info),
+      onReadyChange: (ready) => o.onNatsReady?.(ready),
     });
   }
 
