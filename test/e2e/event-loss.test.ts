@@ -149,6 +149,9 @@ test("kill -9 of tbg publisher under 20 events/s with events in its socket: ever
   assert.ok(inSocket >= 1, `events were in the killed publisher's socket (${inSocket})`);
   assert.ok(sink.confirm.resent >= inSocket, `resent ${sink.confirm.resent} ≥ ${inSocket}`);
   assert.equal(pool.app.obs.publisher!.stats().dropped.unconfirmed, 0);
+  const metrics = await pool.app.obs.metrics!.registry.metrics();
+  assert.match(metrics, new RegExp(`tbg_events_resent_total\\{sink="unix:[^"]+"\\} ${sink.confirm.resent}`));
+  assert.match(metrics, /tbg_events_awaiting_confirmation\{sink="unix:[^"]+"\} 0/);
   console.log(`# kill -9: ${emitted.length} emitted, ${inSocket} unconfirmed in the killed publisher, ${sink.confirm.resent} resent, ${stored.length} stored`);
 });
 
