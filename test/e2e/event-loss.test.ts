@@ -159,7 +159,8 @@ test("without confirmations (events.ack_socket_path: null) the same kill loses w
   const { pool, emitted, stored, inSocket } = await killPublisherScenario(t, false);
   const lost = emitted.length - stored.length;
   console.log(`# kill -9 without confirmations: ${emitted.length} emitted, ${inSocket} sent into the frozen socket, ${lost} lost, dropped counters ${JSON.stringify(pool.app.obs.publisher!.stats().dropped)}`);
-  assert.ok(lost >= 1 && lost <= inSocket, `lost ${lost} of the ${inSocket} in the socket`);
+  // The datagrams in the frozen socket, plus any the publisher had read and not yet written to its spool.
+  assert.ok(lost >= 1 && lost <= inSocket + 5, `lost ${lost}, ${inSocket} were in the socket`);
   assert.equal(Object.values(pool.app.obs.publisher!.stats().dropped).reduce((a, b) => a + b, 0), 0, "and nothing counted it");
 });
 
