@@ -222,6 +222,22 @@ export class PoolMetrics {
       queued.reset();
       for (const [name, sink] of Object.entries(publisher?.stats().sinks ?? {})) queued.set({ sink: name }, sink.queued);
     } });
+    // Delivery confirmations of the socket sink (src/events/confirm.ts); sinks without them are skipped.
+    const confirmOf = (sink: unknown) => (sink as { confirm?: { enabled: boolean; confirmed: number; resent: number; awaiting: number } }).confirm;
+    const resent = new Counter({ name: "tbg_events_resent_total", help: "Events sent again because the socket's reader died with them (never confirmed)", labelNames: ["sink"], registers: reg, collect() {
+      resent.reset();
+      for (const [name, sink] of Object.entries(publisher?.stats().sinks ?? {})) {
+        const c = confirmOf(sink);
+        if (c?.enabled) resent.inc({ sink: name }, c.resent);
+      }
+    } });
+    const awaiting = new Gauge({ name: "tbg_events_awaiting_confirmation", help: "Events sent to the socket's reader and not yet confirmed by it", labelNames: ["sink"], registers: reg, collect() {
+      awaiting.reset();
+      for (const [name, sink] of Object.entries(publisher?.stats().sinks ?? {})) {
+        const c = confirmOf(sink);
+        if (c?.enabled) awaiting.set({ sink: name }, c.awaiting);
+      }
+    } });
     const sinkState = new Gauge({ name: "tbg_event_sink_state", help: "1 for each sink's current state (ready, congested, no_reader, idle, closed)", labelNames: ["sink", "state"], registers: reg, collect() {
       sinkState.reset();
       for (const [name, sink] of Object.entries(publisher?.stats().sinks ?? {})) sinkState.set({ sink: name, state: sink.state }, 1);

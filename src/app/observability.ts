@@ -13,7 +13,7 @@
  */
 import type { PoolConfig } from "../config/types.ts";
 import type { Engine, SignatureSource } from "../engine/engine.ts";
-import { EventPublisher, parseEventTypes } from "../events/emitter.ts";
+import { EventPublisher, parseEventTypes, type PublisherStats } from "../events/emitter.ts";
 import { createEventFactory, systemClockMs } from "../events/envelope.ts";
 import type { EventSink } from "../events/sink.ts";
 import { UnixDgramSink } from "../events/sinks/unix-dgram.ts";
@@ -89,7 +89,14 @@ export class Observability {
     const undo: Array<() => Promise<void>> = [() => records.close()];
     try {
       const sinks: EventSink[] = [...(opts.extraEventSinks ?? [])];
-      if (config.events.enabled) sinks.unshift(new UnixDgramSink({ socketPath: config.events.socket_path, queueMax: config.events.queue_max }));
+      if (config.events.enabled) {
+        sinks.unshift(new UnixDgramSink({
+          socketPath: config.events.socket_path,
+          queueMax: config.events.queue_max,
+          ackSocketPath: config.events.ack_socket_path ?? undefined,
+          ackWindow: config.events.ack_window,
+        }));
+      }
       if (config.events.enabled && config.events.nats) {
         const n = config.events.nats;
         if (n.stream !== MINING_EVENTS_STREAM || n.subject_prefix !== `${EVENT_SUBJECT_PREFIX}.${config.region}`) {
@@ -102,6 +109,7 @@ export class Observability {
             spoolDir: join(config.data_dir, "nats-spool"),
             queueMax: config.events.queue_max,
             auth: { token: n.token, user: n.user, pass: n.pass, credsFile: n.creds_file },
+            publisher: { spool: { retainMs: n.retain_sec * 1000, retainBytes: n.retain_mb * 1024 * 1024 } },
             onError: (err, context) => log.warn({ context, error: err.message }, "events to NATS: %s", context),
           }),
         );
@@ -209,6 +217,20 @@ export class Observability {
     // Records first: they are local and quick, while closing the event sinks can wait on a slow NATS.
     await step("records", () => this.records.close());
     await step("events", () => this.publisher?.close());
+    if (this.publisher) logEventSummary(log, this.publisher.stats());
     await step("user settings", () => this.settingsFile?.close());
   }
+}
+
+/**
+ * One line at shutdown with what happened to the events of this run: emitted, dropped by reason, and
+ * per sink sent / still queued / dropped (info when nothing was lost, warn otherwise).
+ */
+export function logEventSummary(log: Logger, s: PublisherStats): void {
+  const nonZero = (r: Record<string, number>) => Object.fromEntries(Object.entries(r).filter(([, v]) => v > 0));
+  const dropped = Object.values(s.dropped).reduce((a, b) => a + b, 0);
+  const sinks = Object.fromEntries(Object.entries(s.sinks).map(([name, k]) => [name, { sent: k.sent, queued: k.queued, dropped: nonZero(k.dropped) }]));
+  const line = { emitted: s.emitted, filtered: s.filtered, dropped: nonZero(s.dropped), sinks };
+  if (dropped > 0) log.warn(line, "events: %d emitted, %d dropped", s.emitted, dropped);
+  else log.info(line, "events: %d emitted, none dropped", s.emitted);
 }

@@ -221,6 +221,7 @@ export class Collector {
           ...this.o.nats, url: this.o.natsUrl, batcher: this.batcher,
           onMalformed: (reason, error) => this.onMalformed("nats", reason, error),
           onError: (err) => this.warn("nats", "NATS error", err),
+          onStreamIssue: (issue) => this.o.log?.warn({ kind: issue.kind, missed: issue.missed, detail: issue.detail }, issue.kind === "reset" ? "JetStream stream reset" : "JetStream sequence gap: messages lost before this collector read them"),
         });
         this.nats.start();
         log?.info({ nats: this.o.natsUrl.split(",").map(redactUrl), durable: this.nats.stats().durable }, "consuming JetStream MINING_EVENTS");

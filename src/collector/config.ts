@@ -47,6 +47,8 @@ export const COLLECTOR_DEFAULTS = {
   logLevel: "info",
   /** The platform page is public wherever the port is: addresses shortened unless asked. */
   addressDisplay: "short" as AddressDisplay,
+  /** /health reports a stream reset or sequence gap as a problem for this long after it was seen. */
+  streamIssueHealthSec: 900,
 } as const;
 
 /** The config file is not valid; the message names each bad key. */

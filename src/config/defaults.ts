@@ -110,6 +110,13 @@ export const EVENTS_DEFAULTS = {
    * `net.unix.max_dgram_qlen` datagrams per socket (10 on some hosts). Past this, events are dropped and counted.
    */
   queueMax: 10_000,
+  /** `events.ack_socket_path` when not set: next to the reader's socket. */
+  ackSocketSuffix: ".ack",
+  /** `events.ack_window`: sent events kept until a confirming reader confirms them (ms of traffic normally). */
+  ackWindow: 10_000,
+  /** `events.nats.retain_sec` / `retain_mb`: acknowledged spool data kept to replay into a reset stream. */
+  natsRetainSec: 6 * 3_600,
+  natsRetainMb: 256,
   /** `events.nats.stream`: JetStream stream name (SPEC §6). */
   natsStream: "MINING_EVENTS",
   /** `events.nats.subject_prefix`: subject is `{prefix}.{event_type}`; `{region}` is replaced. */

@@ -95,6 +95,16 @@ export function crossCheck(rawValue: unknown): ConfigIssue[] {
     issues.push({ key: "primary", reason: 'only used when mode is "passthrough"; add "mode": "passthrough" to make this instance a relay, or remove it' });
   }
 
+  // The engine binds its event-sending socket at the ack path: it must be a usable, distinct path.
+  const ev = obj(raw.events);
+  if (ev && ev.ack_socket_path !== null) {
+    const socket = typeof ev.socket_path === "string" ? ev.socket_path : EVENTS_DEFAULTS.socketPath;
+    const ack = typeof ev.ack_socket_path === "string" ? ev.ack_socket_path : defaultAckPath(socket);
+    if (ack === socket) issues.push({ key: "events.ack_socket_path", reason: "must differ from events.socket_path (the reader binds that one)" });
+    else if (Buffer.byteLength(ack) > 104)
+      issues.push({ key: "events.ack_socket_path", reason: `${ack} is longer than 104 bytes (the engine also binds it + ".tx", and Unix socket paths stop at 107): set a shorter path, or null to turn confirmations off` });
+  }
+
   // bitcoind credentials: auth+pass, or a cookie file.
   if (Array.isArray(raw.btcd)) {
     raw.btcd.forEach((v, i) => {
@@ -173,6 +183,11 @@ function collectWarnings(raw: ConfigInput, btcd: BtcdNode[]): ConfigWarning[] {
   return warnings;
 }
 
+/** `events.ack_socket_path` when not configured: the reader's socket path + ".ack". */
+export function defaultAckPath(socketPath: string): string {
+  return socketPath + EVENTS_DEFAULTS.ackSocketSuffix;
+}
+
 function sanitizeInstance(hostname: string): string {
   const s = hostname.replace(/[^A-Za-z0-9._-]/g, "-").slice(0, 128);
   return s.length > 0 ? s : "tbg";
@@ -228,6 +243,8 @@ export function normalize(raw: ConfigInput, origin: string, env: ConfigEnv): Poo
           })(),
           stream: ev.nats?.stream ?? EVENTS_DEFAULTS.natsStream,
           subject_prefix: (ev.nats?.subject_prefix ?? ev.nats_subject ?? EVENTS_DEFAULTS.natsSubjectPrefix).replaceAll("{region}", region),
+          retain_sec: ev.nats?.retain_sec ?? EVENTS_DEFAULTS.natsRetainSec,
+          retain_mb: ev.nats?.retain_mb ?? EVENTS_DEFAULTS.natsRetainMb,
           creds_file: ev.nats?.creds_file ?? null,
           token: ev.nats?.token ?? null,
           user: ev.nats?.user ?? null,
@@ -289,6 +306,8 @@ export function normalize(raw: ConfigInput, origin: string, env: ConfigEnv): Poo
       socket_path: ev.socket_path ?? EVENTS_DEFAULTS.socketPath,
       types: ev.types ? [...new Set(ev.types)] : [...CONFIG_EVENT_TYPES],
       queue_max: ev.queue_max ?? EVENTS_DEFAULTS.queueMax,
+      ack_socket_path: ev.ack_socket_path === null ? null : (ev.ack_socket_path ?? defaultAckPath(ev.socket_path ?? EVENTS_DEFAULTS.socketPath)),
+      ack_window: ev.ack_window ?? EVENTS_DEFAULTS.ackWindow,
       nats,
     },
     health: {

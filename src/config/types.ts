@@ -81,6 +81,9 @@ export interface NatsSink {
   stream: string;
   /** Subject prefix with `{region}` already replaced: publish to `${subject_prefix}.${event_type}`. */
   subject_prefix: string;
+  /** Acknowledged spool data kept for replay after a stream reset: seconds, and MiB. */
+  retain_sec: number;
+  retain_mb: number;
   creds_file: string | null;
   token: string | null;
   user: string | null;
@@ -94,6 +97,10 @@ export interface EventsConfig {
   types: ConfigEventType[];
   /** Bounded in-memory queue length (events). */
   queue_max: number;
+  /** Where the engine's sending socket is bound so a confirming reader can confirm events; null = off. */
+  ack_socket_path: string | null;
+  /** Sent events kept until the reader confirms them. */
+  ack_window: number;
   nats: NatsSink | null;
 }
 

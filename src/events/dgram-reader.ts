@@ -17,15 +17,18 @@ import { RingQueue } from "./ring-queue.ts";
 import { validateEvent } from "./schemas.ts";
 import type { EventType, MiningEvent } from "./types.ts";
 
-/** One received datagram. `raw` is the datagram as received. */
+/**
+ * One received datagram. `raw` is the datagram as received; `sender` the sending socket's bound path
+ * (the engine's ack path, where delivery confirmations go: src/events/confirm.ts), absent when unbound.
+ */
 export type ReaderMessage =
-  | { ok: true; event: MiningEvent; raw: Buffer }
-  | { ok: false; error: string; type?: EventType; raw: Buffer };
+  | { ok: true; event: MiningEvent; raw: Buffer; sender?: string }
+  | { ok: false; error: string; type?: EventType; raw: Buffer; sender?: string };
 
 /** The part of node-unix-socket's DgramSocket the reader uses. */
 export interface NativeDgramReaderSocket {
   bind(path: string): void;
-  on(event: "data", listener: (buf: Buffer) => void): unknown;
+  on(event: "data", listener: (buf: Buffer, path?: string) => void): unknown;
   on(event: "error", listener: (err: Error) => void): unknown;
   close(): void;
   sendTo(buf: Buffer, offset: number, length: number, destPath: string, onWrite?: (err: undefined | Error) => void): void;
@@ -146,13 +149,14 @@ export class DgramReader {
 
   // ---- internals -------------------------------------------------------------------------------
 
-  private onData(buf: Buffer): void {
+  private onData(buf: Buffer, path?: string): void {
     if (buf.length === 0) return; // another reader probing whether we are alive (removeStale)
     this.counters.received++;
     const result = validateEvent(buf);
+    const sender = path ? path : undefined;
     const message: ReaderMessage = result.ok
-      ? { ok: true, event: result.event, raw: buf }
-      : { ok: false, error: result.error, type: result.type, raw: buf };
+      ? { ok: true, event: result.event, raw: buf, sender }
+      : { ok: false, error: result.error, type: result.type, raw: buf, sender };
     if (result.ok) this.counters.valid++;
     else this.counters.malformed++;
     if (this.options.onMessage) {
@@ -215,7 +219,7 @@ export class DgramReader {
 
   private async bind(): Promise<void> {
     const sock = this.createSocket();
-    sock.on("data", (buf) => this.onData(buf));
+    sock.on("data", (buf, path) => this.onData(buf, path));
     sock.on("error", (err) => this.onSocketError(sock, err));
     try {
       sock.bind(this.socketPath);

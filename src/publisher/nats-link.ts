@@ -8,7 +8,7 @@
  */
 import { readFileSync } from "node:fs";
 import { connect, credsAuthenticator, type NatsConnection } from "@nats-io/transport-node";
-import { jetstream, type JetStreamClient, type PubAck } from "@nats-io/jetstream";
+import { jetstream, type JetStreamClient, type PubAck, type StreamInfo } from "@nats-io/jetstream";
 import { ensureEventStream, type EventStreamOptions } from "./jetstream.ts";
 
 /** Options of {@link NatsLink}; defaults per field. */
@@ -29,6 +29,10 @@ export interface NatsLinkOptions {
   onError?: (err: Error) => void;
   /** Credentials, when the server requires them. */
   auth?: NatsAuth;
+  /** The stream as found (or created) after each (re)connect, before the link is marked ready: reset detection. */
+  onStream?: (info: StreamInfo) => void;
+  /** The link became ready or stopped being ready (for state reporting without waiting for traffic). */
+  onReadyChange?: (ready: boolean) => void;
 }
 
 /** NATS credentials (config `events.nats`: token, user/pass, or a .creds file). */
@@ -132,7 +136,9 @@ export class NatsLink {
   }
 
   private setReady(ready: boolean): void {
+    const changed = this.isReady !== ready;
     this.isReady = ready;
+    if (changed) this.o.onReadyChange?.(ready);
     if (ready) for (const w of this.waiters.splice(0)) w();
   }
 
@@ -192,7 +198,8 @@ export class NatsLink {
     // Bounded by the connection: stops once it is closed or disconnected again.
     while (!this.closed && !nc.isClosed()) {
       try {
-        await ensureEventStream(nc, this.o.stream);
+        const info = await ensureEventStream(nc, this.o.stream);
+        this.o.onStream?.(info);
         this.s.connects++;
         this.setReady(true);
         return;

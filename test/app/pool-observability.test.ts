@@ -181,3 +181,31 @@ test("/health turns degraded (503) when no node answers and recovers when it doe
   await node.startRpc();
   await waitFor(async () => (await get(url)).status === 200, "recovered");
 });
+
+test("shutdown logs one event summary: emitted, dropped by reason, and per sink (warn when something was lost)", async () => {
+  const dir = await mkdtemp(join(tmpdir(), "tbg-evsum-"));
+  const lines: Array<{ level: number; msg: string; emitted?: number; dropped?: Record<string, number>; sinks?: Record<string, { sent: number; dropped: Record<string, number> }> }> = [];
+  const { default: pino } = await import("pino");
+  const logger = pino({ level: "info", base: undefined }, { write: (l: string) => void lines.push(JSON.parse(l)) });
+  // Nobody reads the socket: the events held at shutdown are dropped as no_reader, and the summary says so.
+  const pool = await startTestPool({
+    overrides: { events: { enabled: true, socket_path: join(dir, "events.sock"), ack_socket_path: null } },
+    app: { logger: { logger, reopen() {}, flush() {} }, observability: { hashrateIntervalMs: 0 } },
+  });
+  try {
+    for (let i = 0; i < 5; i++) pool.app.obs.publisher!.emit("share_submitted", { user: "bcrt1qsummary", worker: "w", session_id: "01", accepted: true, reject_reason: null, difficulty: 1, share_difficulty: 2, job_id: "1", height: 1, block: false, ip: "127.0.0.1" });
+  } finally {
+    await pool.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+  const summary = lines.find((l) => /^events: \d+ emitted/.test(l.msg));
+  assert.ok(summary, lines.map((l) => l.msg).join("\n"));
+  const emitted = pool.app.obs.publisher!.stats().emitted;
+  assert.equal(summary.emitted, emitted);
+  assert.ok(emitted >= 5);
+  assert.equal(summary.level, 40, "warn: events were lost");
+  assert.equal(summary.dropped!.no_reader, emitted);
+  const sink = Object.entries(summary.sinks!).find(([name]) => name.startsWith("unix:"));
+  assert.ok(sink);
+  assert.equal(sink[1].dropped.no_reader, emitted);
+});

@@ -26,7 +26,7 @@ test("a minimal config gets every documented default", () => {
   assert.deepEqual([c.region, c.instance, c.instance_id], ["eu", "pool-1.example.net", 0]);
   assert.deepEqual([c.data_dir, c.user_settings_file], ["data", null]);
   assert.deepEqual([c.failover_threshold, c.job_expiry_sec], [10, 600]);
-  assert.deepEqual(c.events, { enabled: true, socket_path: "/tmp/ckpool/events.sock", types: [...CONFIG_EVENT_TYPES], queue_max: EVENTS_DEFAULTS.queueMax, nats: null });
+  assert.deepEqual(c.events, { enabled: true, socket_path: "/tmp/ckpool/events.sock", types: [...CONFIG_EVENT_TYPES], queue_max: EVENTS_DEFAULTS.queueMax, ack_socket_path: "/tmp/ckpool/events.sock.ack", ack_window: EVENTS_DEFAULTS.ackWindow, nats: null });
   assert.deepEqual(c.health, { enabled: true, host: "0.0.0.0", port: HEALTH_DEFAULTS.port, status_page: true, address_display: "short" });
   assert.deepEqual(c.stratum, {
     max_line_bytes: STRATUM_DEFAULTS.maxLineBytes,
@@ -96,6 +96,8 @@ test("the NATS subject prefix gets the region; servers are split", () => {
     servers: ["nats://a:4222", "nats://b:4222"],
     stream: "MINING_EVENTS",
     subject_prefix: "mining.events.asia",
+    retain_sec: 21_600,
+    retain_mb: 256,
     creds_file: null,
     token: "t",
     user: null,
@@ -136,4 +138,20 @@ test("devConfig: regtest, CPU-miner difficulty, loopback, overrides merged", () 
 
 test("devConfig refuses an invalid override like any config", () => {
   assert.throws(() => devConfig({ nonce2length: 12 }), { code: "CONFIG_INVALID" });
+});
+
+test("events.ack_socket_path: defaults next to socket_path, null turns confirmations off, a clash or an over-long path is named", () => {
+  assert.equal(parseConfig({ btcd: [NODE], events: { socket_path: "/run/tbg/ev.sock" } }, "a", ENV).events.ack_socket_path, "/run/tbg/ev.sock.ack");
+  assert.equal(parseConfig({ btcd: [NODE], events: { ack_socket_path: null } }, "b", ENV).events.ack_socket_path, null);
+  assert.equal(parseConfig({ btcd: [NODE], events: { ack_socket_path: "/run/tbg/engine.ack", ack_window: 500 } }, "c", ENV).events.ack_window, 500);
+  const keyOf = (raw: unknown) => {
+    try {
+      parseConfig(raw, "bad", ENV);
+      return null;
+    } catch (e) {
+      return (e as { issues: Array<{ key: string; reason: string }> }).issues.map((i) => `${i.key}: ${i.reason}`).join("\n");
+    }
+  };
+  assert.match(keyOf({ btcd: [NODE], events: { socket_path: "/run/a.sock", ack_socket_path: "/run/a.sock" } }) ?? "", /^events\.ack_socket_path: must differ/);
+  assert.match(keyOf({ btcd: [NODE], events: { socket_path: `/tmp/${"x".repeat(100)}` } }) ?? "", /^events\.ack_socket_path: .* longer than 104 bytes/);
 });

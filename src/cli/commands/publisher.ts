@@ -26,6 +26,9 @@ options:
   --spool-dir DIR        spool directory (required; created if missing)
   --fsync MODE           spool durability: always | interval (default; fdatasync every 50 ms) | never
   --spool-max-mb N       refuse new events past this spool size, MiB (default 1024; block_found always kept)
+  --retain-hours H       keep acknowledged events this long to publish them again if the stream is found
+                         reset (re-created, or its sequence gone backwards) (default 6; 0 = off)
+  --retain-mb N          ... and at most this much of them, MiB (default 256)
   --stream-max-gb N      MINING_EVENTS max bytes, GiB (default 10)
   --stats-interval S     print a stats line every S seconds (default 60; 0 = never)`;
 
@@ -41,6 +44,8 @@ export const command: Command = {
       fsync: { type: "string" },
       "spool-max-mb": { type: "string" },
       "stream-max-gb": { type: "string" },
+      "retain-hours": { type: "string" },
+      "retain-mb": { type: "string" },
       "stats-interval": { type: "string" },
     });
     const region = f.region as string | undefined;
@@ -60,6 +65,8 @@ export const command: Command = {
       spool: {
         fsync: fsync as (typeof FSYNC)[number],
         maxBytes: intFlag("spool-max-mb", f["spool-max-mb"] as string | undefined, 1024) * 1024 * 1024,
+        retainMs: intFlag("retain-hours", f["retain-hours"] as string | undefined, 6) * 3_600_000,
+        retainBytes: intFlag("retain-mb", f["retain-mb"] as string | undefined, 256) * 1024 * 1024,
       },
       stream: { maxBytes: intFlag("stream-max-gb", f["stream-max-gb"] as string | undefined, 10) * 1024 ** 3 },
       onError: (err, context) => {
@@ -68,6 +75,7 @@ export const command: Command = {
         if (line !== lastError) console.error(`tbg publisher: ${line}`);
         lastError = line;
       },
+      onStreamReset: (reason) => console.error(`tbg publisher: WARNING ${reason}; publishing the retained spool again`),
     });
     await pub.start();
     console.log(`tbg publisher: region ${region}, spool ${spoolDir}; waiting for events (Ctrl-C to stop)`);

@@ -47,8 +47,14 @@ export class JetStreamSink implements EventSink {
       region: o.region,
       spoolDir: o.spoolDir,
       auth: o.auth,
-      onError: o.onError,
+      onStreamReset: (reason) => o.onError?.(new Error(`${reason}: publishing the retained spool again`), "stream reset"),
       ...o.publisher,
+      // State follows the link, not the traffic: "ready" as soon as it connects, "congested" when it drops.
+      onNatsReady: () => this.updateState(),
+      onError: (err, context) => {
+        o.onError?.(err, context);
+        if (context === "nats") this.updateState();
+      },
     });
   }
 
@@ -94,8 +100,10 @@ export class JetStreamSink implements EventSink {
   }
 
   private updateState(): void {
+    if (this.closed) return;
     const s = this.publisher.stats();
-    const next: SinkState = s.nats.ready ? "ready" : "congested";
+    // Not ready yet and nothing failed: still connecting (idle), not "unreachable".
+    const next: SinkState = s.nats.ready ? "ready" : s.nats.errors > 0 || s.nats.disconnects > 0 ? "congested" : this.state;
     if (next !== this.state) {
       this.state = next;
       this.observer?.stateChanged(next, next === "ready" ? "connected to JetStream" : "NATS unreachable: spooling to disk");
