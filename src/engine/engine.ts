@@ -6,7 +6,7 @@
 import { EventEmitter } from "node:events";
 import { randomInt } from "node:crypto";
 import { RpcClient } from "../node/rpc-client.ts";
-import { addressToOutputScript, type BitcoinNetwork } from "../bitcoin/address.ts";
+import { addressToOutputScript, decodeAddress, type BitcoinNetwork } from "../bitcoin/address.ts";
 import { reverseBytes } from "../bitcoin/hash.ts";
 import type { PoolConfig } from "../config/types.ts";
 import { JobRegistry, type Job } from "../work/jobs.ts";
@@ -264,8 +264,9 @@ export class Engine {
     const { address, worker } = splitUsername(username);
     if (!address) return { ok: false, code: "ADDRESS_INVALID", message: "username must be ADDRESS[.worker]" };
     try {
-      const payoutScript = addressToOutputScript(address, this.network!);
-      return { ok: true, identity: { username, address, worker, payoutScript } };
+      // The canonical spelling is the user's identity: an upper-case bech32 address is the same user.
+      const decoded = decodeAddress(address, this.network!);
+      return { ok: true, identity: { username, address: decoded.canonical, worker, payoutScript: decoded.script } };
     } catch (err) {
       const code = err instanceof AddressError ? err.code : "ADDRESS_INVALID";
       return { ok: false, code, message: `${errorText(err)}` };
