@@ -137,8 +137,13 @@ export const STRATUM_DEFAULTS = {
    * `startdiff` 42 (~1000 shares/s) until the first retarget reaches it.
    */
   messageBurst: 1000,
-  /** 0 = unlimited: home farms put many devices behind one NAT address. */
-  maxConnectionsPerIp: 0,
+  /**
+   * Connections per source address (IPv4, or IPv6 /64). Unlimited, one address could hold every slot
+   * (`maxclients`) with idle connections and lock every other miner out. 256 covers a large home or
+   * small commercial farm behind one NAT address; bigger farms go in `bans.allowlist`, which exempts
+   * them. 0 = unlimited.
+   */
+  maxConnectionsPerIp: 256,
   /** Bytes queued for a slow reader before it is disconnected (~250 notifies). ckpool has no cap. */
   sendQueueMaxBytes: 1_048_576,
   /** Seconds a write may stay blocked before the connection is closed (ckpool: 60). */
@@ -170,6 +175,12 @@ export const BANS_DEFAULTS = {
   threshold: 10,
   windowSec: 60,
   durationSec: 600,
+  /**
+   * Connections from one address that end within 30 s without an accepted share, per strike: 100 in a
+   * minute (10 strikes) is a flood of cheap connections, while a miner on a flaky link reconnecting
+   * every few seconds stays far below it.
+   */
+  churnPerStrike: 10,
 } as const;
 
 /** Values `tbg dev` uses where they differ from production (SPEC §1: embedded regtest node, CPU miner). */

@@ -288,6 +288,7 @@ export function normalize(raw: ConfigInput, origin: string, env: ConfigEnv): Poo
       window_sec: raw.bans?.window_sec ?? BANS_DEFAULTS.windowSec,
       duration_sec: raw.bans?.duration_sec ?? BANS_DEFAULTS.durationSec,
       allowlist: raw.bans?.allowlist ?? [],
+      churn_per_strike: raw.bans?.churn_per_strike ?? BANS_DEFAULTS.churnPerStrike,
     },
     log: { level: raw.log?.level ?? DEFAULTS.logLevel },
   };

@@ -150,6 +150,7 @@ export const BansSchema = z.strictObject({
   window_sec: positiveSec.optional(),
   duration_sec: positiveSec.optional(),
   allowlist: z.array(parsedBy(parseIpOrCidr)).optional(),
+  churn_per_strike: z.number().int().min(0).optional(),
 });
 
 export const LogSchema = z.strictObject({

@@ -108,7 +108,7 @@ export interface StratumConfig {
   idle_timeout_sec: number;
   message_rate_per_sec: number;
   message_burst: number;
-  /** 0 = unlimited. */
+  /** 0 = unlimited. Allow-listed addresses are exempt; IPv6 counts per /64. */
   max_connections_per_ip: number;
   send_queue_max_bytes: number;
   write_timeout_sec: number;
@@ -127,8 +127,10 @@ export interface BansConfig {
   threshold: number;
   window_sec: number;
   duration_sec: number;
-  /** IPs and CIDR blocks never banned. */
+  /** IPs and CIDR blocks never banned, and exempt from `stratum.max_connections_per_ip`. */
   allowlist: string[];
+  /** Short connections without an accepted share per strike; 0 = churn never strikes. */
+  churn_per_strike: number;
 }
 
 /** The engine's config. See docs/configuration.md for every key's meaning and default. */

@@ -119,6 +119,8 @@ export class Engine {
       bus: this.bus,
       bans: new BanList({ enabled: b.enabled, threshold: b.threshold, windowSec: b.window_sec, durationSec: b.duration_sec, allowlist: b.allowlist, now: this.now }),
       sessions: () => this.server?.sessions() ?? [],
+      churnPerStrike: b.churn_per_strike,
+      churnWindowMs: b.window_sec * 1000,
     });
     this.guard.events.on("banned", (ban) => this.bus.emit("banned", ban));
     this.guard.events.on("banExpired", (ban) => this.bus.emit("banExpired", ban));
@@ -189,6 +191,8 @@ export class Engine {
         listen: this.config.serverurl.map((s) => ({ host: s.host, port: s.port, startDifficulty: s.highdiff ? this.config.highdiff : undefined })),
         maxClients: this.config.maxclients,
         maxConnectionsPerIp: this.config.stratum.max_connections_per_ip,
+        ipKey: (ip) => this.guard.bans.keyOf(ip),
+        perIpExempt: (ip) => this.guard.bans.isAllowlisted(ip),
         maxLineBytes: this.config.stratum.max_line_bytes,
         authTimeoutSec: this.config.stratum.idle_timeout_sec,
         dropIdleSec: this.config.dropidle,

@@ -33,7 +33,7 @@ test("a minimal config gets every documented default", () => {
     idle_timeout_sec: STRATUM_DEFAULTS.idleTimeoutSec,
     message_rate_per_sec: STRATUM_DEFAULTS.messageRatePerSec,
     message_burst: STRATUM_DEFAULTS.messageBurst,
-    max_connections_per_ip: 0,
+    max_connections_per_ip: STRATUM_DEFAULTS.maxConnectionsPerIp,
     send_queue_max_bytes: STRATUM_DEFAULTS.sendQueueMaxBytes,
     write_timeout_sec: STRATUM_DEFAULTS.writeTimeoutSec,
     reconnect_on_shutdown: true,
@@ -44,7 +44,7 @@ test("a minimal config gets every documented default", () => {
     retarget_interval_sec: VARDIFF_DEFAULTS.retargetIntervalSec,
     variance_percent: VARDIFF_DEFAULTS.variancePercent,
   });
-  assert.deepEqual(c.bans, { enabled: true, threshold: BANS_DEFAULTS.threshold, window_sec: BANS_DEFAULTS.windowSec, duration_sec: BANS_DEFAULTS.durationSec, allowlist: [] });
+  assert.deepEqual(c.bans, { enabled: true, threshold: BANS_DEFAULTS.threshold, window_sec: BANS_DEFAULTS.windowSec, duration_sec: BANS_DEFAULTS.durationSec, allowlist: [], churn_per_strike: BANS_DEFAULTS.churnPerStrike });
   assert.deepEqual(c.log, { level: "info" });
   assert.deepEqual(c.zmqEndpoints, []);
   assert.deepEqual(c.warnings, []);
