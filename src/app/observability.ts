@@ -98,7 +98,7 @@ export class Observability {
             region: config.region,
             spoolDir: join(config.data_dir, "nats-spool"),
             queueMax: config.events.queue_max,
-            auth: { token: n.token, user: n.user, pass: n.pass, credsFile: n.creds_file },
+            auth: { token: n.token, user: n.user, pass: n.pass, credsFile: n.creds_file, tlsCaFile: n.tls_ca_file, tlsCertFile: n.tls_cert_file, tlsKeyFile: n.tls_key_file },
             onError: (err, context) => log.warn({ context, error: err.message }, "events to NATS: %s", context),
           }),
         );

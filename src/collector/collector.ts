@@ -17,6 +17,7 @@ import { performance } from "node:perf_hooks";
 import type { Logger } from "pino";
 import { validateEvent } from "../events/schemas.ts";
 import { sleep } from "../publisher/nats-link.ts";
+import { redactNatsServers } from "../events/nats-options.ts";
 import { Batcher, type BatcherStats, type CommittedBatch } from "../storage/batcher.ts";
 import { PgEventStore, PgliteEventStore, type EventStore, type SqlEventStore, type WriteResult } from "../storage/event-store.ts";
 import { RedisStreamWriter, type StreamSinkStats } from "../storage/redis-streams.ts";
@@ -219,7 +220,7 @@ export class Collector {
           onError: (err) => this.warn("nats", "NATS error", err),
         });
         this.nats.start();
-        log?.info({ nats: this.o.natsUrl.split(",").map(redactUrl), durable: this.nats.stats().durable }, "consuming JetStream MINING_EVENTS");
+        log?.info({ nats: redactNatsServers(this.o.natsUrl).split(","), durable: this.nats.stats().durable }, "consuming JetStream MINING_EVENTS");
       }
       if (this.o.http) {
         this.http = new CollectorHttpServer({ ...this.o.http, metrics: this.metrics, health: () => this.stats() });

@@ -5,12 +5,14 @@
  * Config file keys (all optional; unknown keys are refused so a typo never silently falls back to a default):
  * `socket`, `socket_mode`, `nats_url`, `database_url`, `redis_url`, `data_dir`, `region`, `metrics_host`,
  * `metrics_port` (null = no HTTP listener), `batch_max_events`, `flush_interval_ms`, `ack_wait_sec`,
- * `retention_days`, `log_level`.
+ * `retention_days`, `log_level`, and the NATS credentials `nats_token`, `nats_user`, `nats_pass`,
+ * `nats_creds_file`, `nats_tls_ca_file`, `nats_tls_cert_file`, `nats_tls_key_file`.
  */
 import { readFile } from "node:fs/promises";
 import { z } from "zod";
 import { REGION_PATTERN } from "../events/schemas.ts";
 import { TbgError, errorText } from "../util/errors.ts";
+import type { NatsAuth } from "../events/nats-options.ts";
 
 /** Defaults of the collector, in one place. */
 export const COLLECTOR_DEFAULTS = {
@@ -69,6 +71,13 @@ export const CollectorFileSchema = z.strictObject({
   socket: z.string().min(1).max(107).optional(),
   socket_mode: z.string().regex(/^0?[0-7]{3}$/, "octal permission, e.g. \"660\"").optional(),
   nats_url: z.string().min(1).optional(),
+  nats_token: z.string().min(1).optional(),
+  nats_user: z.string().min(1).optional(),
+  nats_pass: z.string().optional(),
+  nats_creds_file: z.string().min(1).optional(),
+  nats_tls_ca_file: z.string().min(1).optional(),
+  nats_tls_cert_file: z.string().min(1).optional(),
+  nats_tls_key_file: z.string().min(1).optional(),
   database_url: url(PG_SCHEMES).optional(),
   redis_url: url(REDIS_SCHEMES).optional(),
   data_dir: z.string().min(1).optional(),
@@ -127,6 +136,8 @@ export interface CollectorFlags {
   metricsPort?: string;
   ackWaitSec?: string;
   logLevel?: string;
+  /** NATS credentials from flags and environment (src/cli/nats-flags.ts); each field wins over the file's. */
+  natsAuth?: NatsAuth;
 }
 
 /** Fully resolved settings for `tbg collector`. */
@@ -135,6 +146,8 @@ export interface CollectorSettings {
   socketPath: string | null;
   socketMode: number | undefined;
   natsUrl: string | null;
+  /** Credentials and TLS files for NATS (one authentication: token, user/pass or a creds file). */
+  natsAuth: NatsAuth;
   databaseUrl: string | null;
   dataDir: string;
   redisUrl: string | null;
@@ -178,6 +191,15 @@ export function resolveCollectorSettings(file: CollectorFileConfig, flags: Colle
     socketPath: socket ?? (natsUrl ? null : COLLECTOR_DEFAULTS.socketPath),
     socketMode: file.socket_mode === undefined ? undefined : parseInt(file.socket_mode, 8),
     natsUrl,
+    natsAuth: {
+      token: flags.natsAuth?.token ?? file.nats_token ?? null,
+      user: flags.natsAuth?.user ?? file.nats_user ?? null,
+      pass: flags.natsAuth?.pass ?? file.nats_pass ?? null,
+      credsFile: flags.natsAuth?.credsFile ?? file.nats_creds_file ?? null,
+      tlsCaFile: flags.natsAuth?.tlsCaFile ?? file.nats_tls_ca_file ?? null,
+      tlsCertFile: flags.natsAuth?.tlsCertFile ?? file.nats_tls_cert_file ?? null,
+      tlsKeyFile: flags.natsAuth?.tlsKeyFile ?? file.nats_tls_key_file ?? null,
+    },
     databaseUrl,
     dataDir: pick(flags.dataDir, file.data_dir) ?? COLLECTOR_DEFAULTS.dataDir,
     redisUrl,

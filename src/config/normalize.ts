@@ -126,6 +126,10 @@ export function crossCheck(rawValue: unknown): ConfigIssue[] {
     if (events.nats_subject !== undefined && events.nats_url === undefined && !nats) issues.push({ key: "events.nats_subject", reason: "needs events.nats.url (or events.nats_url)" });
     if (nats && nats.token !== undefined && (nats.user !== undefined || nats.creds_file !== undefined))
       issues.push({ key: "events.nats.token", reason: "use one NATS authentication: token, user/pass, or creds_file" });
+    if (nats && nats.user !== undefined && nats.creds_file !== undefined)
+      issues.push({ key: "events.nats.user", reason: "use one NATS authentication: token, user/pass, or creds_file" });
+    if (nats && (nats.tls_cert_file === undefined) !== (nats.tls_key_file === undefined))
+      issues.push({ key: nats.tls_cert_file === undefined ? "events.nats.tls_key_file" : "events.nats.tls_cert_file", reason: "a TLS client certificate needs its key: set both tls_cert_file and tls_key_file" });
   }
   return issues;
 }
@@ -202,6 +206,9 @@ export function normalize(raw: ConfigInput, origin: string, env: ConfigEnv): Poo
           token: ev.nats?.token ?? null,
           user: ev.nats?.user ?? null,
           pass: ev.nats?.pass ?? null,
+          tls_ca_file: ev.nats?.tls_ca_file ?? null,
+          tls_cert_file: ev.nats?.tls_cert_file ?? null,
+          tls_key_file: ev.nats?.tls_key_file ?? null,
         };
 
   const rs = raw.relay_server;

@@ -106,6 +106,9 @@ export const NatsSchema = z.strictObject({
   token: nonEmpty.optional(),
   user: nonEmpty.optional(),
   pass: z.string().optional(),
+  tls_ca_file: nonEmpty.optional(),
+  tls_cert_file: nonEmpty.optional(),
+  tls_key_file: nonEmpty.optional(),
 });
 
 export const EventsSchema = z.strictObject({

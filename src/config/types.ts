@@ -85,6 +85,10 @@ export interface NatsSink {
   token: string | null;
   user: string | null;
   pass: string | null;
+  /** TLS: CA of the server's certificate, and a client certificate with its key (PEM files). */
+  tls_ca_file: string | null;
+  tls_cert_file: string | null;
+  tls_key_file: string | null;
 }
 
 export interface EventsConfig {

@@ -8,6 +8,8 @@ import { UsageError } from "../../util/errors.ts";
 import { createLogger } from "../../app/logger.ts";
 import { runUntilSignal } from "../../app/run-pool.ts";
 import { Collector, redactUrl } from "../../collector/collector.ts";
+import { redactNatsServers } from "../../events/nats-options.ts";
+import { NATS_FLAG_HELP, NATS_FLAG_OPTIONS, natsAuthFrom } from "../nats-flags.ts";
 import {
   COLLECTOR_DEFAULTS, CollectorConfigError, loadCollectorConfigFile, resolveCollectorSettings, type CollectorFileConfig,
 } from "../../collector/config.ts";
@@ -27,6 +29,7 @@ options:
   -c, --config FILE      JSON config; flags override its keys (see docs/collector.md)
   --socket PATH          datagram socket to bind (default ${d.socketPath} when no --nats-url is given)
   --nats-url URL         consume JetStream MINING_EVENTS (comma-separated servers)
+${NATS_FLAG_HELP}
   --database-url URL     postgres://user:pass@host:port/db (PostgreSQL/TimescaleDB); without it:
                          embedded PGlite in DIR/pgdata
   --data-dir DIR         PGlite location (default ${d.dataDir})
@@ -55,6 +58,7 @@ export const command: Command = {
       "ack-wait-sec": { type: "string" },
       "log-level": { type: "string" },
       pretty: { type: "boolean" },
+      ...NATS_FLAG_OPTIONS,
     });
     const str = (k: string) => f[k as keyof typeof f] as string | undefined;
     let settings;
@@ -63,7 +67,7 @@ export const command: Command = {
       settings = resolveCollectorSettings(file, {
         socket: str("socket"), natsUrl: str("nats-url"), databaseUrl: str("database-url"), redisUrl: str("redis-url"),
         dataDir: str("data-dir"), region: str("region"), metricsPort: str("metrics-port"), metricsHost: str("metrics-host"),
-        ackWaitSec: str("ack-wait-sec"), logLevel: str("log-level"),
+        ackWaitSec: str("ack-wait-sec"), logLevel: str("log-level"), natsAuth: natsAuthFrom(f, process.env),
       });
     } catch (err) {
       if (err instanceof CollectorConfigError && !f.config) throw new UsageError(err.message);
@@ -74,7 +78,7 @@ export const command: Command = {
       socketPath: settings.socketPath,
       socketMode: settings.socketMode,
       natsUrl: settings.natsUrl,
-      nats: { ackWaitMs: settings.ackWaitSec * 1000 },
+      nats: { ackWaitMs: settings.ackWaitSec * 1000, auth: settings.natsAuth },
       databaseUrl: settings.databaseUrl,
       dataDir: settings.dataDir,
       redisUrl: settings.redisUrl,
@@ -88,7 +92,7 @@ export const command: Command = {
     log.logger.info({
       region: settings.region,
       socket: settings.socketPath,
-      nats: settings.natsUrl ? settings.natsUrl.split(",").map(redactUrl) : null,
+      nats: settings.natsUrl ? redactNatsServers(settings.natsUrl).split(",") : null,
       database: collector.stats().database.target,
       database_open: collector.databaseOpen,
       redis: settings.redisUrl ? redactUrl(settings.redisUrl) : null,

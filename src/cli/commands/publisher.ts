@@ -8,6 +8,8 @@ import { UsageError } from "../../util/errors.ts";
 import { REGION_PATTERN } from "../../events/schemas.ts";
 import { JetStreamPublisher } from "../../publisher/publisher.ts";
 import { untilStopSignal } from "../signals.ts";
+import { NATS_FLAG_HELP, NATS_FLAG_OPTIONS, natsAuthFrom } from "../nats-flags.ts";
+import { redactNatsServers } from "../../events/nats-options.ts";
 
 const FSYNC = ["always", "interval", "never"] as const;
 
@@ -27,7 +29,8 @@ options:
   --fsync MODE           spool durability: always | interval (default; fdatasync every 50 ms) | never
   --spool-max-mb N       refuse new events past this spool size, MiB (default 1024; block_found always kept)
   --stream-max-gb N      MINING_EVENTS max bytes, GiB (default 10)
-  --stats-interval S     print a stats line every S seconds (default 60; 0 = never)`;
+  --stats-interval S     print a stats line every S seconds (default 60; 0 = never)
+${NATS_FLAG_HELP}`;
 
 export const command: Command = {
   summary: "forward engine events from the datagram socket to NATS JetStream (with a disk spool)",
@@ -42,6 +45,7 @@ export const command: Command = {
       "spool-max-mb": { type: "string" },
       "stream-max-gb": { type: "string" },
       "stats-interval": { type: "string" },
+      ...NATS_FLAG_OPTIONS,
     });
     const region = f.region as string | undefined;
     if (!region || !REGION_PATTERN.test(region)) throw new UsageError("--region is required: lowercase letters, digits, '-' or '_' (e.g. us-east)");
@@ -52,9 +56,11 @@ export const command: Command = {
     const statsEverySec = intFlag("stats-interval", f["stats-interval"] as string | undefined, 60);
 
     let lastError = "";
+    const natsUrl = (f["nats-url"] as string | undefined) ?? "nats://127.0.0.1:4222";
     const pub = new JetStreamPublisher({
+      auth: natsAuthFrom(f, process.env),
       socketPath: (f.socket as string | undefined) ?? "/tmp/ckpool/events.sock",
-      natsUrl: (f["nats-url"] as string | undefined) ?? "nats://127.0.0.1:4222",
+      natsUrl,
       region,
       spoolDir,
       spool: {
@@ -70,7 +76,7 @@ export const command: Command = {
       },
     });
     await pub.start();
-    console.log(`tbg publisher: region ${region}, spool ${spoolDir}; waiting for events (Ctrl-C to stop)`);
+    console.log(`tbg publisher: region ${region}, NATS ${redactNatsServers(natsUrl)}, spool ${spoolDir}; waiting for events (Ctrl-C to stop)`);
     const timer = statsEverySec > 0 ? setInterval(() => console.log(JSON.stringify({ publisher: pub.stats() })), statsEverySec * 1000) : undefined;
     timer?.unref();
 
