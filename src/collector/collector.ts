@@ -38,6 +38,8 @@ export interface CollectorOptions {
   socketMode?: number;
   /** NATS server URL(s); null/absent = no JetStream input. */
   natsUrl?: string | null;
+  /** How often the socket path is checked against the socket bound there, ms. Default 1 000. */
+  socketWatchIntervalMs?: number;
   /** JetStream consumer tuning (durable name, ack wait, …). */
   nats?: Omit<JetStreamInputOptions, "url" | "batcher" | "onMalformed" | "onError">;
   /** `postgres://…`; null/absent = embedded PGlite under `dataDir`. */
@@ -207,6 +209,11 @@ export class Collector {
         this.socket = new SocketInput({
           socketPath: this.o.socketPath, socketMode: this.o.socketMode, batcher: this.batcher,
           onMalformed: (reason, error) => this.onMalformed("socket", reason, error),
+          watchIntervalMs: this.o.socketWatchIntervalMs,
+          onPathProblem: (problem) => {
+            if (problem) log?.error({ socket: this.o.socketPath }, `event socket: ${problem}`);
+            else log?.info({ socket: this.o.socketPath }, "event socket path names our socket again");
+          },
         });
         await this.socket.start();
         log?.info({ socket: this.o.socketPath }, "event socket bound");

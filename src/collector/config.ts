@@ -9,6 +9,7 @@
  * `nats_creds_file`, `nats_tls_ca_file`, `nats_tls_cert_file`, `nats_tls_key_file`.
  */
 import { readFile } from "node:fs/promises";
+import { join } from "node:path";
 import { z } from "zod";
 import { REGION_PATTERN } from "../events/schemas.ts";
 import { TbgError, errorText } from "../util/errors.ts";
@@ -16,8 +17,12 @@ import type { NatsAuth } from "../events/nats-options.ts";
 
 /** Defaults of the collector, in one place. */
 export const COLLECTOR_DEFAULTS = {
-  /** The engine's default `events.socket_path` (SPEC §5): used when neither a socket nor NATS is given. */
-  socketPath: "/tmp/ckpool/events.sock",
+  /**
+   * The socket file under the data dir: the engine's default `events.socket_path` is `data_dir/events.sock`
+   * (both default to `data`). Used when neither a socket nor NATS is given. A directory this user owns:
+   * in a shared one such as /tmp another user could take the socket over.
+   */
+  socketFile: "events.sock",
   /** PGlite data lives in `${dataDir}/pgdata` when there is no database URL. */
   dataDir: "data",
   /** Identity label only (events carry their own region); the primary's default per SPEC §5. */
@@ -188,7 +193,7 @@ export function resolveCollectorSettings(file: CollectorFileConfig, flags: Colle
     if (!Number.isInteger(ackWaitSec) || ackWaitSec < 1) throw new CollectorConfigError(`--ack-wait-sec: a positive integer, got '${flags.ackWaitSec}'`);
   }
   return {
-    socketPath: socket ?? (natsUrl ? null : COLLECTOR_DEFAULTS.socketPath),
+    socketPath: socket ?? (natsUrl ? null : join(pick(flags.dataDir, file.data_dir) ?? COLLECTOR_DEFAULTS.dataDir, COLLECTOR_DEFAULTS.socketFile)),
     socketMode: file.socket_mode === undefined ? undefined : parseInt(file.socket_mode, 8),
     natsUrl,
     natsAuth: {

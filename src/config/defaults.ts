@@ -103,8 +103,12 @@ export const MIN_AUTH_TOKEN_LENGTH = 16;
 /** `events` block (SPEC §5). */
 export const EVENTS_DEFAULTS = {
   enabled: true,
-  /** `events.socket_path`: Unix datagram socket the collector/publisher binds (ckpool fork path). */
-  socketPath: "/tmp/ckpool/events.sock",
+  /**
+   * `events.socket_path`: Unix datagram socket the collector/publisher binds, under `data_dir` (a
+   * directory this user owns). The ckpool fork's `/tmp/ckpool/events.sock` sits in a directory any local
+   * user can create first and then take the socket over (issue 12 §4).
+   */
+  socketFile: "events.sock",
   /**
    * `events.queue_max`: events held in memory while the socket reader is slow; Linux queues only
    * `net.unix.max_dgram_qlen` datagrams per socket (10 on some hosts). Past this, events are dropped and counted.
@@ -193,7 +197,6 @@ export const DEV_DEFAULTS = {
   dataDir: ".tbg-dev",
   serverurl: ["127.0.0.1:3333"] as readonly string[],
   healthHost: "127.0.0.1",
-  eventsSocketPath: ".tbg-dev/events.sock",
   instance: "dev",
   /** bcoin regtest RPC port and placeholder credentials; `tbg dev` overrides `btcd` with its node. */
   btcdUrl: "127.0.0.1:48332",

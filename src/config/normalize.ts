@@ -4,6 +4,7 @@
  * found type errors, so one run reports every problem). Pure: the host name and open-file limit
  * come in through `ConfigEnv`.
  */
+import { join } from "node:path";
 import { parseHostPort, parseNatsServers, parseRpcUrl } from "./address.ts";
 import {
   BANS_DEFAULTS,
@@ -263,7 +264,7 @@ export function normalize(raw: ConfigInput, origin: string, env: ConfigEnv): Poo
     job_expiry_sec: raw.job_expiry_sec ?? DEFAULTS.jobExpirySec,
     events: {
       enabled: ev.enabled ?? EVENTS_DEFAULTS.enabled,
-      socket_path: ev.socket_path ?? EVENTS_DEFAULTS.socketPath,
+      socket_path: ev.socket_path ?? join(raw.data_dir ?? DEFAULTS.dataDir, EVENTS_DEFAULTS.socketFile),
       types: ev.types ? [...new Set(ev.types)] : [...CONFIG_EVENT_TYPES],
       queue_max: ev.queue_max ?? EVENTS_DEFAULTS.queueMax,
       nats,

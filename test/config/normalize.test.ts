@@ -1,5 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { join } from "node:path";
 import { devConfig, devConfigInput, parseConfig, readOpenFileLimit, type ConfigEnv } from "../../src/config/load.ts";
 import { BANS_DEFAULTS, DEFAULTS, EVENTS_DEFAULTS, HEALTH_DEFAULTS, STRATUM_DEFAULTS, VARDIFF_DEFAULTS } from "../../src/config/defaults.ts";
 import { CONFIG_EVENT_TYPES } from "../../src/config/schema.ts";
@@ -26,7 +27,7 @@ test("a minimal config gets every documented default", () => {
   assert.deepEqual([c.region, c.instance, c.instance_id], ["eu", "pool-1.example.net", 0]);
   assert.deepEqual([c.data_dir, c.user_settings_file], ["data", null]);
   assert.deepEqual([c.failover_threshold, c.job_expiry_sec], [10, 600]);
-  assert.deepEqual(c.events, { enabled: true, socket_path: "/tmp/ckpool/events.sock", types: [...CONFIG_EVENT_TYPES], queue_max: EVENTS_DEFAULTS.queueMax, nats: null });
+  assert.deepEqual(c.events, { enabled: true, socket_path: "data/events.sock", types: [...CONFIG_EVENT_TYPES], queue_max: EVENTS_DEFAULTS.queueMax, nats: null });
   assert.deepEqual(c.health, { enabled: true, host: "0.0.0.0", port: HEALTH_DEFAULTS.port });
   assert.deepEqual(c.stratum, {
     max_line_bytes: STRATUM_DEFAULTS.maxLineBytes,
@@ -100,6 +101,9 @@ test("the NATS subject prefix gets the region; servers are split", () => {
     token: "t",
     user: null,
     pass: null,
+    tls_ca_file: null,
+    tls_cert_file: null,
+    tls_key_file: null,
   });
 });
 
@@ -131,7 +135,7 @@ test("devConfig: regtest, CPU-miner difficulty, loopback, overrides merged", () 
   assert.equal(o.serverurl[0].port, 0);
   assert.deepEqual([o.health.host, o.health.port], ["127.0.0.1", 0]);
   assert.equal(o.stratum.max_line_bytes, 8192);
-  assert.equal(o.events.socket_path, devConfigInput().events?.socket_path);
+  assert.equal(o.events.socket_path, join(devConfigInput().data_dir!, "events.sock"), "the socket lives under the data dir");
 });
 
 test("devConfig refuses an invalid override like any config", () => {

@@ -27,7 +27,7 @@ SIGTERM/SIGINT: stop the inputs, commit what is queued, ack/nak, close.
 
 options:
   -c, --config FILE      JSON config; flags override its keys (see docs/collector.md)
-  --socket PATH          datagram socket to bind (default ${d.socketPath} when no --nats-url is given)
+  --socket PATH          datagram socket to bind (default DATA_DIR/${d.socketFile} when no --nats-url is given)
   --nats-url URL         consume JetStream MINING_EVENTS (comma-separated servers)
 ${NATS_FLAG_HELP}
   --database-url URL     postgres://user:pass@host:port/db (PostgreSQL/TimescaleDB); without it:

@@ -22,7 +22,9 @@ While NATS is down events stay in the spool and go out in order when it returns;
 from the spool. Ctrl-C (SIGINT) or SIGTERM stops it after saving the spool cursor.
 
 options:
-  --socket PATH          datagram socket to bind (default /tmp/ckpool/events.sock)
+  --socket PATH          datagram socket to bind (default data/events.sock: the engine's default
+                         events.socket_path, data_dir/events.sock; its directory must not be
+                         writable by other users)
   --nats-url URL         NATS server(s), comma-separated (default nats://127.0.0.1:4222)
   --region R             region in the subject, e.g. us-east (required)
   --spool-dir DIR        spool directory (required; created if missing)
@@ -59,7 +61,7 @@ export const command: Command = {
     const natsUrl = (f["nats-url"] as string | undefined) ?? "nats://127.0.0.1:4222";
     const pub = new JetStreamPublisher({
       auth: natsAuthFrom(f, process.env),
-      socketPath: (f.socket as string | undefined) ?? "/tmp/ckpool/events.sock",
+      socketPath: (f.socket as string | undefined) ?? "data/events.sock",
       natsUrl,
       region,
       spoolDir,
