@@ -64,6 +64,8 @@ export interface BestDiffRecordsOptions {
   onError?: (err: RecordStoreError) => void;
   /** Passed to the default store: batch window for appends. */
   flushDelayMs?: number;
+  /** Passed to the default store: retry period after a failed write. */
+  retryDelayMs?: number;
 }
 
 interface UserRecord {
@@ -94,7 +96,7 @@ export class BestDiffRecords {
     const snapshot = () => this.persistentEntries();
     if (opts.store) this.store = opts.store(snapshot);
     else if (opts.dataDir !== undefined) {
-      this.store = new RecordLog({ path: join(opts.dataDir, RECORDS_FILE), snapshot, onError: opts.onError, flushDelayMs: opts.flushDelayMs });
+      this.store = new RecordLog({ path: join(opts.dataDir, RECORDS_FILE), snapshot, onError: opts.onError, flushDelayMs: opts.flushDelayMs, retryDelayMs: opts.retryDelayMs });
     } else this.store = null;
     this.currentWeek = isoWeekOf(this.now());
   }

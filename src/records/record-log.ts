@@ -37,6 +37,12 @@ export const RECORD_LOG_DEFAULTS = {
   compactSlackLines: 10_000,
   /** Entries kept in memory while the disk refuses writes; beyond, the next write is a full snapshot. */
   maxPending: 100_000,
+  /**
+   * After a failed write (ENOSPC, EIO…) the write is retried this often until it succeeds, so records
+   * reach the disk once it has room again without waiting for the next record or shutdown (a crash
+   * in between would lose them).
+   */
+  retryDelayMs: 5_000,
 } as const;
 
 /** Options of {@link RecordLog}. */
@@ -48,7 +54,8 @@ export interface RecordLogOptions {
   flushDelayMs?: number;
   compactSlackLines?: number;
   maxPending?: number;
-  /** Write failures (the store keeps the entries and retries on the next flush). */
+  retryDelayMs?: number;
+  /** Write failures (the store keeps the entries and retries every `retryDelayMs`). */
   onError?: (err: RecordStoreError) => void;
 }
 
@@ -99,6 +106,8 @@ export class RecordLog {
   private needsSnapshot = false;
   private chain: Promise<void> = Promise.resolve();
   private timer: ReturnType<typeof setTimeout> | null = null;
+  private retryTimer: ReturnType<typeof setTimeout> | null = null;
+  private readonly retryDelayMs: number;
   private handle: FileHandle | null = null;
   private closed = false;
   private liveCount = 0;
@@ -110,6 +119,7 @@ export class RecordLog {
     this.flushDelayMs = opts.flushDelayMs ?? RECORD_LOG_DEFAULTS.flushDelayMs;
     this.compactSlackLines = opts.compactSlackLines ?? RECORD_LOG_DEFAULTS.compactSlackLines;
     this.maxPending = opts.maxPending ?? RECORD_LOG_DEFAULTS.maxPending;
+    this.retryDelayMs = opts.retryDelayMs ?? RECORD_LOG_DEFAULTS.retryDelayMs;
   }
 
   /**
@@ -175,6 +185,8 @@ export class RecordLog {
     if (this.closed) return this.chain;
     await this.flush();
     this.closed = true;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = null;
     await this.enqueue(async () => {
       await this.handle?.close().catch(() => undefined);
       this.handle = null;
@@ -190,9 +202,20 @@ export class RecordLog {
       this.counters.writeErrors++;
       const e = err instanceof RecordStoreError ? err : new RecordStoreError(`${this.path}: ${errorText(err)}`, { cause: err });
       this.opts.onError?.(e);
+      this.scheduleRetry();
     });
     this.chain = next;
     return next;
+  }
+
+  /** Retry a failed write on a timer (nothing else may trigger one: no new record, no shutdown). */
+  private scheduleRetry(): void {
+    if (this.closed || this.retryTimer || (this.pending.length === 0 && !this.needsSnapshot)) return;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null;
+      void this.flush();
+    }, this.retryDelayMs);
+    this.retryTimer.unref?.();
   }
 
   private async writePending(): Promise<void> {
