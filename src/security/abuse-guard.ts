@@ -12,8 +12,8 @@
  *   /64 as bans key it; all its connections together, so reconnecting does not reset the count), at
  *   least `invalidShareRatio` rejected (stale shares excepted: a new block makes honest miners send a few);
  * - connection churn: every `churnPerStrike` connections from one address within the ban window that
- *   ended without an accepted share after less than `churnSessionMs` (subscribe, authorize, close: a
- *   flood of cheap connections that costs the pool events and work, never a valid share).
+ *   the client closed without an accepted share after less than `churnSessionMs` (subscribe, authorize,
+ *   close: a flood of cheap connections that costs the pool events and work, never a valid share).
  * Unknown methods are answered and not struck (SPEC §3: an error, not a disconnect).
  */
 import { EventEmitter } from "node:events";
@@ -56,8 +56,11 @@ export interface AbuseGuardOptions {
   maxTracked?: number;
 }
 
-/** Disconnect reasons the pool caused for its own reasons: never churn. */
-const NOT_CHURN = new Set(["shutdown", "banned"]);
+/**
+ * Disconnects that can be churn: the client went away. Connections the pool dropped (slow reader,
+ * flood, idle, shutdown, ban) are not: they are struck for their own reason, or not the client's doing.
+ */
+const CHURN_REASONS = new Set(["client_closed", "socket_error"]);
 
 /** Everything `stats()` returns; counters are monotonic. */
 export interface AbuseStats {
@@ -183,7 +186,7 @@ export class AbuseGuard {
   }
 
   private onDisconnected(session: Session, reason: string): void {
-    if (this.churnPerStrike <= 0 || NOT_CHURN.has(reason) || session.sharesAccepted > 0) return;
+    if (this.churnPerStrike <= 0 || !CHURN_REASONS.has(reason) || session.sharesAccepted > 0) return;
     const now = this.bans.now();
     if (now - session.connectedAtMs >= this.churnSessionMs) return;
     const key = this.bans.keyOf(session.transport.remoteAddress);
