@@ -124,7 +124,8 @@ test("4,000 poisoned connections and 4,000 poisoned datagrams, then an honest bl
   const t0 = performance.now();
   await poisonedConnections(pool.port, 4000, 100);
   // And what an older engine (or anyone who can write to the socket) could still send: a NUL in a
-  // known field (the schema refuses it) and in a field the schema passes through (the batcher's check).
+  // known field (the schema refuses it) and in a field the schema passes through into event_log's
+  // jsonb, which PostgreSQL refuses (22P05): the batcher's check refuses it first, once.
   const sender = new DgramSocket();
   cleanups.push(() => sender.close());
   const sendRaw = (e: unknown) => new Promise<void>((resolve) => {
@@ -132,8 +133,15 @@ test("4,000 poisoned connections and 4,000 poisoned datagrams, then an honest bl
     sender.sendTo(buf, 0, buf.length, socketPath, () => resolve());
   });
   for (let i = 0; i < 4000; i++) {
-    const e = makeEvent("share_submitted", { ...exampleEvent("share_submitted").data, worker: "ok" }, { timestampUs: Date.now() * 1000 + i });
-    const poisoned = i % 2 === 0 ? { ...e, data: { ...e.data, worker: `rig\u0000${i}` } } : { ...e, data: { ...e.data, note: `x\u0000${i}` } };
+    const ts = Date.now() * 1000 + i;
+    let poisoned: unknown;
+    if (i % 2 === 0) {
+      const e = makeEvent("share_submitted", { ...exampleEvent("share_submitted").data, worker: "ok" }, { timestampUs: ts });
+      poisoned = { ...e, data: { ...e.data, worker: `rig\u0000${i}` } };
+    } else {
+      const e = makeEvent("miner_disconnected", { ...exampleEvent("miner_disconnected").data }, { timestampUs: ts });
+      poisoned = { ...e, data: { ...e.data, note: `x\u0000${i}` } };
+    }
     await sendRaw(poisoned);
   }
   const nulBlock = makeEvent("block_found", { ...exampleEvent("block_found").data, user: ADDRESS, worker: "rig\u0000nul" }, { timestampUs: Date.now() * 1000 });
