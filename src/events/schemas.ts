@@ -154,7 +154,7 @@ const newBlockNetworkShape = {
   prev_hash: hash256().nullable().describe("Hash of its parent, display hex; null when unknown"),
   source: z
     .string()
-    .regex(/^(zmq:.{1,200}|poll|template)$/)
+    .regex(/^(zmq:[^\p{Cc}\p{Cs}]{1,200}|poll|template)$/u)
     .describe('How the engine learned of it: "zmq:<endpoint>", "poll" or "template"'),
   first_seen_endpoint: text(256).nullable().describe("Endpoint that reported it first; null when unknown"),
 };
