@@ -27,7 +27,7 @@ import type { HashrateEntry } from "../stats/miners.ts";
 import type { NodeStatus } from "../work/template-source.ts";
 import type { Job } from "../work/jobs.ts";
 import type { EventDataMap, EventType } from "../events/types.ts";
-import type { BestDiffRecords } from "../records/best-diff.ts";
+import type { BeatenRecord, BestDiffRecords } from "../records/best-diff.ts";
 import { safeText } from "../util/text.ts";
 
 /** What the bridge reads from the engine (the real {@link Engine} satisfies it; tests pass a fake bus). */
@@ -248,6 +248,18 @@ export class EventsBridge {
         if (b.week !== undefined) data.week = b.week;
         out.emit("share_best_diff", data);
       }
+    }
+  }
+
+  /** Records a returning evicted user beat, known once their records were read back (src/records/best-diff.ts). */
+  emitLateRecords(beaten: readonly BeatenRecord[]): void {
+    this.counters.recordsBeaten += beaten.length;
+    const height = this.engine.jobs.current?.template.height ?? 0;
+    for (const b of beaten) {
+      if (b.scope === "session") continue;
+      const data: EventDataMap["share_best_diff"] = { user: b.user, worker: b.worker, scope: b.scope, old_best: b.oldBest, new_best: b.newBest, height };
+      if (b.week !== undefined) data.week = b.week;
+      this.out?.emit("share_best_diff", data);
     }
   }
 

@@ -55,6 +55,13 @@ export interface RecordLogOptions {
   compactSlackLines?: number;
   maxPending?: number;
   retryDelayMs?: number;
+  /**
+   * True when the live records in memory are not all of them (users were evicted): compaction then
+   * folds the file's lines into the snapshot instead of dropping the evicted users' records.
+   */
+  mergeFile?: () => boolean;
+  /** Which file lines are still live when merging (e.g. week lines of the current week only). */
+  keep?: (entry: RecordEntry) => boolean;
   /** Write failures (the store keeps the entries and retries every `retryDelayMs`). */
   onError?: (err: RecordStoreError) => void;
 }
@@ -197,6 +204,34 @@ export class RecordLog {
     return { ...this.counters, pending: this.pending.length };
   }
 
+  /**
+   * Every record of `users` in the file and in the pending writes (for users evicted from memory who
+   * come back). One sequential read of the file, however many users are asked for.
+   */
+  lookup(users: ReadonlySet<string>): Promise<RecordEntry[]> {
+    let out: RecordEntry[] = [];
+    return this.enqueue(async () => {
+      out = (await this.fileEntries()).filter((e) => users.has(e.user));
+      for (const e of this.pending) if (users.has(e.user)) out.push(e);
+    }).then(() => out);
+  }
+
+  private async fileEntries(): Promise<RecordEntry[]> {
+    let text: string;
+    try {
+      text = await readFile(this.path, "utf8");
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "ENOENT") return [];
+      throw err;
+    }
+    const out: RecordEntry[] = [];
+    for (const line of text.split("\n")) {
+      const e = line.trim() === "" ? null : parseRecordLine(line);
+      if (e) out.push(e);
+    }
+    return out;
+  }
+
   private enqueue(op: () => Promise<void>): Promise<void> {
     const next = this.chain.then(op).catch((err: unknown) => {
       this.counters.writeErrors++;
@@ -245,7 +280,30 @@ export class RecordLog {
     const covered = this.pending;
     this.pending = [];
     this.needsSnapshot = false;
-    const entries = [...this.opts.snapshot()];
+    let entries = [...this.opts.snapshot()];
+    if (this.opts.mergeFile?.()) {
+      // Users evicted from memory live only in the file (and in the writes it has not had yet): fold them in.
+      const keep = this.opts.keep ?? (() => true);
+      const best = new Map<string, RecordEntry>();
+      const fold = (e: RecordEntry) => {
+        if (!keep(e)) return;
+        const k = e.scope === "week" ? `${e.user}\u0000week\u0000${e.week}` : `${e.user}\u0000alltime`;
+        const old = best.get(k);
+        if (!old || e.difficulty > old.difficulty) best.set(k, e);
+      };
+      let fromFile: RecordEntry[];
+      try {
+        fromFile = await this.fileEntries();
+      } catch (err) {
+        this.pending = covered.concat(this.pending);
+        this.needsSnapshot = true;
+        throw new RecordStoreError(`cannot read ${this.path} to compact it: ${errorText(err)}`, { cause: err });
+      }
+      for (const e of fromFile) fold(e);
+      for (const e of covered) fold(e);
+      for (const e of entries) fold(e);
+      entries = [...best.values()];
+    }
     const tmp = `${this.path}.tmp`;
     const text = entries.map((e) => JSON.stringify(e) + "\n").join("");
     let fh: FileHandle | null = null;
