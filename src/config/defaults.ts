@@ -180,7 +180,7 @@ export const BANS_DEFAULTS = {
   windowSec: 60,
   durationSec: 600,
   /**
-   * Connections from one address that end within 30 s without an accepted share, per strike: 100 in a
+   * Connections from one address that the client closes within 30 s without an accepted share, per strike: 100 in a
    * minute (10 strikes) is a flood of cheap connections, while a miner on a flaky link reconnecting
    * every few seconds stays far below it.
    */
