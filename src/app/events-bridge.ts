@@ -15,8 +15,9 @@
  * - `new_block_network.source` is `zmq:<endpoint>`, `poll` or `template` (the engine's `startup`
  *   and `block_found` hints map to `template`); `first_seen_endpoint` is the ZMQ endpoint or the
  *   node that served the template.
- * - Strings are clipped to the schema's limits (worker 128, user agent 256, reason 128) rather than
- *   letting one odd miner's event be refused as invalid or too large.
+ * - Strings are clipped to the schema's limits (worker 128, user agent 256, reason 128) by code point,
+ *   with control characters and lone surrogates replaced (the Stratum boundary already refuses such
+ *   usernames), rather than letting one odd miner's event be refused as invalid or too large.
  */
 import type { EventEmitter } from "node:events";
 import type { BlockFound, EngineEventMap } from "../engine/engine.ts";
@@ -26,7 +27,8 @@ import type { HashrateEntry } from "../stats/miners.ts";
 import type { NodeStatus } from "../work/template-source.ts";
 import type { Job } from "../work/jobs.ts";
 import type { EventDataMap, EventType } from "../events/types.ts";
-import type { BestDiffRecords } from "../records/best-diff.ts";
+import type { BeatenRecord, BestDiffRecords } from "../records/best-diff.ts";
+import { safeText } from "../util/text.ts";
 
 /** What the bridge reads from the engine (the real {@link Engine} satisfies it; tests pass a fake bus). */
 export interface BridgeEngine {
@@ -99,8 +101,9 @@ function ipOf(session: Session): string {
   return IP_LIKE.test(ip) ? ip : "::";
 }
 
+/** Clips by code point (a surrogate pair is never cut) and replaces control characters (src/util/text.ts). */
 function clip(s: string, max: number): string {
-  return s.length <= max ? s : s.slice(0, max);
+  return safeText(s, max);
 }
 
 /** Turns engine bus events into mining events; see the module comment. */
@@ -245,6 +248,18 @@ export class EventsBridge {
         if (b.week !== undefined) data.week = b.week;
         out.emit("share_best_diff", data);
       }
+    }
+  }
+
+  /** Records a returning evicted user beat, known once their records were read back (src/records/best-diff.ts). */
+  emitLateRecords(beaten: readonly BeatenRecord[]): void {
+    this.counters.recordsBeaten += beaten.length;
+    const height = this.engine.jobs.current?.template.height ?? 0;
+    for (const b of beaten) {
+      if (b.scope === "session") continue;
+      const data: EventDataMap["share_best_diff"] = { user: b.user, worker: b.worker, scope: b.scope, old_best: b.oldBest, new_best: b.newBest, height };
+      if (b.week !== undefined) data.week = b.week;
+      this.out?.emit("share_best_diff", data);
     }
   }
 

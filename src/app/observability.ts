@@ -17,7 +17,7 @@ import { EventPublisher, parseEventTypes, type PublisherStats } from "../events/
 import { createEventFactory, systemClockMs } from "../events/envelope.ts";
 import type { EventSink } from "../events/sink.ts";
 import { UnixDgramSink } from "../events/sinks/unix-dgram.ts";
-import { BestDiffRecords } from "../records/best-diff.ts";
+import { BestDiffRecords, type BeatenRecord } from "../records/best-diff.ts";
 import { errorText } from "../util/errors.ts";
 import { EventsBridge } from "./events-bridge.ts";
 import { HealthServer } from "./health.ts";
@@ -80,7 +80,10 @@ export class Observability {
   /** Load records, start the publisher and the settings file. On failure, what started is closed again. */
   static async start(config: PoolConfig, opts: ObservabilityOptions): Promise<Observability> {
     const log = opts.log;
+    // Records a returning (evicted) user beat are known after their records were read back from disk.
+    let late: ((beaten: BeatenRecord[]) => void) | null = null;
     const records = new BestDiffRecords({
+      onLateRecords: (beaten) => late?.(beaten),
       dataDir: config.data_dir,
       now: opts.now,
       onError: (err) => log.warn({ code: err.code, error: err.message }, "best-difficulty records: write failed (kept in memory, retrying)"),
@@ -108,7 +111,7 @@ export class Observability {
             region: config.region,
             spoolDir: join(config.data_dir, "nats-spool"),
             queueMax: config.events.queue_max,
-            auth: { token: n.token, user: n.user, pass: n.pass, credsFile: n.creds_file },
+            auth: { token: n.token, user: n.user, pass: n.pass, credsFile: n.creds_file, tlsCaFile: n.tls_ca_file, tlsCertFile: n.tls_cert_file, tlsKeyFile: n.tls_key_file },
             publisher: { spool: { retainMs: n.retain_sec * 1000, retainBytes: n.retain_mb * 1024 * 1024 } },
             onError: (err, context) => log.warn({ context, error: err.message }, "events to NATS: %s", context),
           }),
@@ -146,7 +149,9 @@ export class Observability {
       }
       const storeStats = records.storeStats();
       log.info({ users: records.size.users, file: config.data_dir, skipped: storeStats?.skippedAtLoad ?? 0 }, "best-difficulty records loaded");
-      return new Observability(config, opts, { records, publisher, settingsFile });
+      const obs = new Observability(config, opts, { records, publisher, settingsFile });
+      late = (beaten) => obs.bridge?.emitLateRecords(beaten);
+      return obs;
     } catch (err) {
       for (const u of undo) await u().catch(() => undefined);
       throw err;

@@ -26,6 +26,7 @@ export function buildCollectorHealth(s: CollectorStats): CollectorHealthReport {
   if (!s.database.open) problems.push(`database not open: ${s.database.lastError ?? "opening"}`);
   else if (s.database.failing) problems.push(`database writes failing: ${s.database.lastError ?? "?"}`);
   if (s.socket && !s.socket.bound) problems.push(`event socket ${s.socket.path} not bound`);
+  else if (s.socket?.pathProblem) problems.push(s.socket.pathProblem);
   if (s.nats && !s.nats.connected) problems.push("NATS not connected");
   else if (s.nats && !s.nats.consuming) problems.push(`JetStream consumer ${s.nats.durable} not consuming`);
   const issue = s.nats?.lastStreamIssue;

@@ -34,6 +34,7 @@ import {
   JetStreamApiCodes, JetStreamApiError, jetstream, jetstreamManager, type Consumer, type ConsumerMessages, type JsMsg, type StreamInfo,
 } from "@nats-io/jetstream";
 import { ensureDurableConsumer, ensureEventStream, MINING_EVENTS_STREAM } from "../publisher/jetstream.ts";
+import { natsConnectionOptions, natsSecrets, redactNatsText, type NatsAuth } from "../events/nats-options.ts";
 import { sleep } from "../publisher/nats-link.ts";
 import type { Batcher, EventOutcome } from "../storage/batcher.ts";
 import { TbgError } from "../util/errors.ts";
@@ -64,6 +65,8 @@ export const JETSTREAM_INPUT_DEFAULTS = {
 export interface JetStreamInputOptions {
   /** NATS server URL(s), comma-separated. */
   url: string;
+  /** Credentials and TLS files, when the server requires them (the same options as the engine's and the publisher's). */
+  auth?: NatsAuth;
   batcher: Batcher;
   durable?: string;
   ackWaitMs?: number;
@@ -135,7 +138,7 @@ export interface JetStreamInputStats {
 
 /** See the module comment. */
 export class JetStreamInput {
-  private readonly o: Required<Omit<JetStreamInputOptions, "onMalformed" | "onError" | "onStreamIssue">> & JetStreamInputOptions;
+  private readonly o: Required<Omit<JetStreamInputOptions, "onMalformed" | "onError" | "onStreamIssue" | "auth">> & JetStreamInputOptions;
   private nc: NatsConnection | undefined;
   private consumer: Consumer | undefined;
   private msgs: ConsumerMessages | undefined;
@@ -161,6 +164,7 @@ export class JetStreamInput {
 
   constructor(opts: JetStreamInputOptions) {
     this.o = { ...JETSTREAM_INPUT_DEFAULTS, ...opts };
+    natsConnectionOptions({ url: this.o.url, name: "tbg-collector", auth: this.o.auth }); // a bad creds/TLS option fails now, not per retry
   }
 
   /** Starts connecting and consuming in the background; resolves at once (NATS down at start is fine). */
@@ -244,7 +248,9 @@ export class JetStreamInput {
   // ---- internals -------------------------------------------------------------------------------
 
   private note(err: unknown): void {
-    const e = err instanceof Error ? err : new Error(String(err));
+    // Error texts may quote the server URL: its token or password never reach a log line or /health.
+    const text = redactNatsText(err instanceof Error ? err.message : String(err), natsSecrets(this.o.url, this.o.auth));
+    const e = new Error(text, { cause: err });
     this.s.errors++;
     this.lastError = e.message;
     this.o.onError?.(e);
@@ -256,12 +262,7 @@ export class JetStreamInput {
     while (!this.stopping) {
       let nc: NatsConnection;
       try {
-        nc = await connect({
-          servers: this.o.url.split(","),
-          name: "tbg-collector",
-          maxReconnectAttempts: -1,
-          reconnectTimeWait: this.o.reconnectTimeWaitMs,
-        });
+        nc = await connect(natsConnectionOptions({ url: this.o.url, name: "tbg-collector", auth: this.o.auth, reconnectTimeWaitMs: this.o.reconnectTimeWaitMs }));
       } catch (err) {
         this.note(err);
         await sleep(delay, this.abort.signal);

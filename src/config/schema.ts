@@ -108,6 +108,9 @@ export const NatsSchema = z.strictObject({
   token: nonEmpty.optional(),
   user: nonEmpty.optional(),
   pass: z.string().optional(),
+  tls_ca_file: nonEmpty.optional(),
+  tls_cert_file: nonEmpty.optional(),
+  tls_key_file: nonEmpty.optional(),
 });
 
 export const EventsSchema = z.strictObject({
@@ -159,6 +162,7 @@ export const BansSchema = z.strictObject({
   window_sec: positiveSec.optional(),
   duration_sec: positiveSec.optional(),
   allowlist: z.array(parsedBy(parseIpOrCidr)).optional(),
+  churn_per_strike: z.number().int().min(0).optional(),
 });
 
 export const LogSchema = z.strictObject({

@@ -9,8 +9,8 @@
  * Start-up takes over a stale socket file (a previous reader that died: sending to it gives
  * ECONNREFUSED) but refuses to steal the path from a live reader (EVENTS_SOCKET_IN_USE).
  */
-import { lstat, mkdir, chmod, unlink } from "node:fs/promises";
-import { dirname } from "node:path";
+import { lstat, chmod, unlink } from "node:fs/promises";
+import { prepareSocketDir } from "./socket-dir.ts";
 import { DgramSocket } from "node-unix-socket";
 import { EventSocketBindError, EventSocketInUseError, EventsConfigError } from "./errors.ts";
 import { RingQueue } from "./ring-queue.ts";
@@ -36,7 +36,7 @@ export interface NativeDgramReaderSocket {
 
 /** Options of {@link DgramReader}. */
 export interface DgramReaderOptions {
-  /** Path to bind, e.g. `/tmp/ckpool/events.sock`. Its directory is created if missing. */
+  /** Path to bind, e.g. `/run/tbg/events.sock`. Its directory is created if missing. */
   socketPath: string;
   /** chmod the socket after binding (writers need write permission), e.g. `0o660`. Default: leave as umask gives. */
   mode?: number;
@@ -74,6 +74,7 @@ export class DgramReader {
   private readonly createSocket: () => NativeDgramReaderSocket;
   private sock: NativeDgramReaderSocket | null = null;
   private boundIno: number | null = null;
+  private boundDev: number | null = null;
   private closed = false;
   private rebindTimer: ReturnType<typeof setTimeout> | null = null;
   private readonly buffer: RingQueue<ReaderMessage> | null;
@@ -98,10 +99,14 @@ export class DgramReader {
     this.buffer = n > 0 ? new RingQueue<ReaderMessage>(n) : null;
   }
 
-  /** Create the directory, take over a stale socket file, bind. Throws EVENTS_SOCKET_IN_USE / EVENTS_SOCKET_BIND. */
+  /**
+   * Create the directory (0750), refuse one another user could use to replace the socket
+   * (EVENTS_SOCKET_DIR_UNSAFE, src/events/socket-dir.ts), take over a stale socket file, bind.
+   * Throws EVENTS_SOCKET_IN_USE / EVENTS_SOCKET_BIND.
+   */
   async start(): Promise<void> {
     if (this.sock) return;
-    await mkdir(dirname(this.socketPath), { recursive: true });
+    await prepareSocketDir(this.socketPath);
     await this.removeStale();
     await this.bind();
   }
@@ -122,6 +127,28 @@ export class DgramReader {
 
   stats(): DgramReaderStats {
     return { ...this.counters };
+  }
+
+  /**
+   * Whether the socket path still names the socket this reader bound: "ok", "missing" (unlinked) or
+   * "replaced" (another file or socket there now: someone else may be receiving the events).
+   */
+  async pathState(): Promise<"ok" | "missing" | "replaced" | "unbound"> {
+    if (this.boundIno === null) return "unbound";
+    try {
+      const st = await lstat(this.socketPath);
+      return st.ino === this.boundIno && st.dev === this.boundDev ? "ok" : "replaced";
+    } catch {
+      return "missing";
+    }
+  }
+
+  /** Binds again at the path after it went missing (the old socket is closed). */
+  async rebind(): Promise<void> {
+    if (this.closed) return;
+    this.closeSocket();
+    this.boundIno = null;
+    await this.bind();
   }
 
   /**
@@ -234,7 +261,9 @@ export class DgramReader {
       });
     }
     this.sock = sock;
-    this.boundIno = (await lstat(this.socketPath)).ino;
+    const st = await lstat(this.socketPath);
+    this.boundIno = st.ino;
+    this.boundDev = st.dev;
     if (this.options.mode !== undefined) await chmod(this.socketPath, this.options.mode);
     if (this.closed) {
       // close() ran while we were binding (a re-bind): undo.

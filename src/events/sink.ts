@@ -44,7 +44,7 @@ export interface SinkStats {
 
 /** A destination for serialised events. */
 export interface EventSink {
-  /** Short unique name, used in stats (`unix:/tmp/ckpool/events.sock`, `memory`). */
+  /** Short unique name, used in stats (`unix:/run/tbg/events.sock`, `memory`). */
   readonly name: string;
   /** Called once by the publisher, before start(). */
   attach(observer: SinkObserver): void;

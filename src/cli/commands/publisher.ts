@@ -8,6 +8,8 @@ import { UsageError } from "../../util/errors.ts";
 import { REGION_PATTERN } from "../../events/schemas.ts";
 import { JetStreamPublisher } from "../../publisher/publisher.ts";
 import { untilStopSignal } from "../signals.ts";
+import { NATS_FLAG_HELP, NATS_FLAG_OPTIONS, natsAuthFrom } from "../nats-flags.ts";
+import { redactNatsServers } from "../../events/nats-options.ts";
 
 const FSYNC = ["always", "interval", "never"] as const;
 
@@ -20,7 +22,9 @@ While NATS is down events stay in the spool and go out in order when it returns;
 from the spool. Ctrl-C (SIGINT) or SIGTERM stops it after saving the spool cursor.
 
 options:
-  --socket PATH          datagram socket to bind (default /tmp/ckpool/events.sock)
+  --socket PATH          datagram socket to bind (default data/events.sock: the engine's default
+                         events.socket_path, data_dir/events.sock; its directory must not be
+                         writable by other users)
   --nats-url URL         NATS server(s), comma-separated (default nats://127.0.0.1:4222)
   --region R             region in the subject, e.g. us-east (required)
   --spool-dir DIR        spool directory (required; created if missing)
@@ -30,7 +34,8 @@ options:
                          reset (re-created, or its sequence gone backwards) (default 6; 0 = off)
   --retain-mb N          ... and at most this much of them, MiB (default 256)
   --stream-max-gb N      MINING_EVENTS max bytes, GiB (default 10)
-  --stats-interval S     print a stats line every S seconds (default 60; 0 = never)`;
+  --stats-interval S     print a stats line every S seconds (default 60; 0 = never)
+${NATS_FLAG_HELP}`;
 
 export const command: Command = {
   summary: "forward engine events from the datagram socket to NATS JetStream (with a disk spool)",
@@ -47,6 +52,7 @@ export const command: Command = {
       "retain-hours": { type: "string" },
       "retain-mb": { type: "string" },
       "stats-interval": { type: "string" },
+      ...NATS_FLAG_OPTIONS,
     });
     const region = f.region as string | undefined;
     if (!region || !REGION_PATTERN.test(region)) throw new UsageError("--region is required: lowercase letters, digits, '-' or '_' (e.g. us-east)");
@@ -57,9 +63,11 @@ export const command: Command = {
     const statsEverySec = intFlag("stats-interval", f["stats-interval"] as string | undefined, 60);
 
     let lastError = "";
+    const natsUrl = (f["nats-url"] as string | undefined) ?? "nats://127.0.0.1:4222";
     const pub = new JetStreamPublisher({
-      socketPath: (f.socket as string | undefined) ?? "/tmp/ckpool/events.sock",
-      natsUrl: (f["nats-url"] as string | undefined) ?? "nats://127.0.0.1:4222",
+      auth: natsAuthFrom(f, process.env),
+      socketPath: (f.socket as string | undefined) ?? "data/events.sock",
+      natsUrl,
       region,
       spoolDir,
       spool: {
@@ -78,7 +86,7 @@ export const command: Command = {
       onStreamReset: (reason) => console.error(`tbg publisher: WARNING ${reason}; publishing the retained spool again`),
     });
     await pub.start();
-    console.log(`tbg publisher: region ${region}, spool ${spoolDir}; waiting for events (Ctrl-C to stop)`);
+    console.log(`tbg publisher: region ${region}, NATS ${redactNatsServers(natsUrl)}, spool ${spoolDir}; waiting for events (Ctrl-C to stop)`);
     const timer = statsEverySec > 0 ? setInterval(() => console.log(JSON.stringify({ publisher: pub.stats() })), statsEverySec * 1000) : undefined;
     timer?.unref();
 

@@ -8,6 +8,7 @@
 import { JetStreamPublisher, type JetStreamPublisherOptions } from "../../publisher/publisher.ts";
 import { emptyDropCounts, type DropReason, type EventSink, type SinkObserver, type SinkState, type SinkStats } from "../sink.ts";
 import type { EventType } from "../types.ts";
+import { redactNatsServers } from "../nats-options.ts";
 
 export interface JetStreamSinkOptions {
   natsUrl: string;
@@ -39,7 +40,7 @@ export class JetStreamSink implements EventSink {
   private readonly batch: number;
 
   constructor(private readonly o: JetStreamSinkOptions) {
-    this.name = `nats:${o.natsUrl}`;
+    this.name = `nats:${redactNatsServers(o.natsUrl)}`;
     this.queueMax = o.queueMax ?? 100_000;
     this.batch = o.batch ?? 2_000;
     this.publisher = new JetStreamPublisher({

@@ -61,7 +61,7 @@ export const UNIX_DGRAM_SINK_DEFAULTS = {
 
 /** Options of {@link UnixDgramSink}. */
 export interface UnixDgramSinkOptions {
-  /** Path of the reader's socket, e.g. `/tmp/ckpool/events.sock`. */
+  /** Path of the reader's socket, e.g. `/run/tbg/events.sock`. */
   socketPath: string;
   queueMax?: number;
   queueMaxBytes?: number;
@@ -85,6 +85,12 @@ export interface UnixDgramSinkOptions {
   createSocket?: () => NativeDgramSocket;
   /** Default: Node's timers (backoff timers unref'd). */
   timers?: SinkTimers;
+  /**
+   * Run at start: create the socket's directory if missing and refuse one another user could use to
+   * replace the socket (src/events/socket-dir.ts). Default: that check, unless `createSocket` is
+   * injected (a fake socket has no real path).
+   */
+  prepareDir?: (socketPath: string) => Promise<void>;
 }
 
 /** Counters of {@link UnixDgramSink}. */

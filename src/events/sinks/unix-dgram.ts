@@ -33,6 +33,7 @@ import { DgramSocket } from "node-unix-socket";
 import { decodeConfirm, eventIdOf, TX_SUFFIX } from "../confirm.ts";
 import { EventsConfigError } from "../errors.ts";
 import { RingQueue } from "../ring-queue.ts";
+import { prepareSocketDir } from "../socket-dir.ts";
 import { emptyDropCounts, NOOP_OBSERVER } from "../sink.ts";
 import type { DropReason, EventSink, SinkObserver, SinkState } from "../sink.ts";
 import type { EventType } from "../types.ts";
@@ -76,6 +77,7 @@ export class UnixDgramSink implements EventSink {
   private readonly flushTimeoutMs: number;
   private readonly sendBufferBytes: number;
   private readonly createSocket: () => NativeDgramSocket;
+  private readonly prepareDir: (socketPath: string) => Promise<void>;
   private readonly timers: SinkTimers;
   private observer: SinkObserver = NOOP_OBSERVER;
 
@@ -143,6 +145,7 @@ export class UnixDgramSink implements EventSink {
     this.flushTimeoutMs = positive("flushTimeoutMs", options.flushTimeoutMs ?? d.flushTimeoutMs);
     this.sendBufferBytes = options.sendBufferBytes ?? d.sendBufferBytes;
     this.createSocket = options.createSocket ?? (() => new DgramSocket());
+    this.prepareDir = options.prepareDir ?? (options.createSocket ? async () => {} : prepareSocketDir);
     this.timers = options.timers ?? NODE_TIMERS;
     this.congestedDelayMs = this.congestedBackoff.min;
     this.noReaderDelayMs = this.noReaderRetry.min;
@@ -200,8 +203,10 @@ export class UnixDgramSink implements EventSink {
     };
   }
 
+  /** Throws EVENTS_SOCKET_DIR_UNSAFE when another user could replace the reader's socket. */
   async start(): Promise<void> {
     if (this.started || this.closing) return;
+    await this.prepareDir(this.socketPath);
     this.started = true;
     if (this.ackPath !== null) this.openAck(this.ackPath);
     this.setState("ready", "started");
