@@ -163,9 +163,10 @@ export class MonitorHttpServer {
       const s = m.status();
       const nowMs = this.now();
       if (parts.length === 1 && a === "health") {
-        // Stalled: no round finished for three intervals plus the probe timeout.
+        // Stalled: no round finished for three intervals plus the probe timeout, on the monotonic clock (a
+        // wall-clock step back must not make a stalled loop look fresh).
         const limitMs = 3 * s.intervalMs + s.timeoutMs;
-        const ageMs = s.lastRoundAtMs === null ? null : nowMs - s.lastRoundAtMs;
+        const ageMs = s.lastRoundAgeMs === null ? null : Math.round(s.lastRoundAgeMs);
         const ok = ageMs !== null && ageMs <= limitMs;
         return send(res, ok ? 200 : 503, { status: ok ? "ok" : "stalled", rounds: s.rounds, last_round_at: iso(s.lastRoundAtMs), last_round_age_ms: ageMs }, head);
       }
