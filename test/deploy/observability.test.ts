@@ -44,7 +44,7 @@ before(async () => {
   for (const m of await metrics.registry.getMetricsAsJSON()) exported.add(m.name);
   metrics.close();
   // The collector: the names its metrics module registers.
-  for (const m of read(`${ROOT}src/collector/metrics.ts`).matchAll(/name: "(tbg_collector_[a-z0-9_]+)"/g)) exported.add(m[1]);
+  for (const m of read(`${ROOT}src/collector/metrics.ts`).matchAll(/(?:name: |counter\()"(tbg_collector_[a-z0-9_]+)"/g)) exported.add(m[1]);
 });
 after(async () => {
   await pool?.close();
@@ -64,8 +64,10 @@ test("every alert maps a row of the on-call table and queries only exported metr
   const byName = new Map(rules.map((r) => [r.alert!, r]));
   const table: Array<[string, string]> = [
     ["TbgRelayDown", "warning"], ["TbgPrimaryDown", "critical"], ["TbgCrossRegionSplit", "critical"],
-    ["TbgEventReplicationLag", "warning"], ["TbgTemplateSyncSlow", "warning"],
+    ["TbgEventReplicationLag", "warning"], ["TbgTemplateSyncSlow", "warning"], ["TbgNatsHubDown", "critical"], ["TbgEventPipelineStalled", "critical"],
   ];
+  assert.match(byName.get("TbgPrimaryDown")!.expr, /state=~"down\|degraded"/, "a degraded primary pages");
+  assert.match(byName.get("TbgEventPipelineStalled")!.expr, /tbg_collector_batches_total/);
   for (const [name, severity] of table) assert.equal(byName.get(name)?.labels?.severity, severity, name);
   assert.equal(byName.get("TbgCrossRegionSplit")!.for, "5m", "split > 5 min");
   assert.match(byName.get("TbgEventReplicationLag")!.expr, /> 30\b/, "lag > 30 s");
