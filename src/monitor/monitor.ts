@@ -63,6 +63,8 @@ export interface RegionStatus {
   publicStratum: string;
   healthUrl: string;
   failover: string[];
+  /** In maintenance (config `drain`): health endpoint 503, routed around; `state` still what the probes say. */
+  drained: boolean;
   route: RouteAnswer;
   last: LastProbe | null;
   /** From the last `/health` body that parsed (kept while `/health` is unreachable). */
@@ -208,7 +210,8 @@ export class RegionMonitor extends EventEmitter<MonitorEvents> {
   }
 
   private routingView() {
-    return this.regions.map((r) => ({ name: r.cfg.name, state: r.tracker.state, failover: r.cfg.failover }));
+    // A drained region is routed around as if it were down (its own state, and the alerts, stay as probed).
+    return this.regions.map((r) => ({ name: r.cfg.name, state: r.cfg.drain ? ("down" as const) : r.tracker.state, failover: r.cfg.failover }));
   }
 
   /** Where the miners of `name` (a region, or `"default"` for unknown locations) should go now; undefined for an unknown name. */
@@ -247,6 +250,7 @@ export class RegionMonitor extends EventEmitter<MonitorEvents> {
         publicStratum: r.cfg.publicStratum,
         healthUrl: r.cfg.healthUrl,
         failover: [...r.cfg.failover],
+        drained: r.cfg.drain,
         route: routeFor(r.cfg.name, view, this.cfg.defaultRegion),
         last: r.last,
         pool: r.pool,

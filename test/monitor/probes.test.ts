@@ -126,7 +126,7 @@ test("NATS hub probe: /leafz counts the relay leaf nodes; a leaf going away is s
 
     // The monitor reports it (no regions reachable here: they are down, which does not matter for NATS).
     const cfg = parseMonitorConfig(JSON.stringify({
-      listen: { host: "127.0.0.1", port: 0 }, interval_sec: 0.1, timeout_ms: 500, default_region: "eu",
+      listen: { host: "127.0.0.1", port: 0 }, interval_sec: 0.6, timeout_ms: 500, default_region: "eu",
       regions: [{ name: "eu", role: "primary", stratum: `127.0.0.1:${await freePort()}`, health_url: `http://127.0.0.1:${await freePort()}/health` }],
       nats: { monitor_url: hubMon, expected_leafnodes: 1 },
     }));
@@ -235,6 +235,35 @@ test("the probe loop is scheduled on the monotonic clock: a wall clock stepping 
     await waitFor(() => svc.monitor.status().rounds >= 5, "five rounds despite the wall clock stepping back", 10_000);
     assert.equal((await fetch(`${svc.url}/health`)).status, 200);
     assert.ok(lines.some((l) => l.includes("monitor round failed") && l.includes("probe blew up")), "the failed round is logged");
+  } finally {
+    await svc.close();
+  }
+});
+
+test("drain: a drained region answers 503 on its health endpoint and is routed around while still probed and still healthy (no alert)", async () => {
+  const probes = {
+    stratum: async (): Promise<StratumProbeResult> => ({ ok: true, rttMs: 1, error: null }),
+    health: async (): Promise<HealthProbeResult> => ({ ok: true, httpStatus: 200, rttMs: 1, error: null, pool: null }),
+  };
+  const cfg = parseMonitorConfig(JSON.stringify({
+    listen: { host: "127.0.0.1", port: 0 }, interval_sec: 3600, default_region: "eu",
+    regions: [
+      { name: "eu", role: "primary", stratum: "eu:3333", health_url: "http://eu/health", failover: ["us"] },
+      { name: "us", role: "relay", stratum: "us:3333", health_url: "http://us/health", failover: ["eu"], drain: true },
+    ],
+  }));
+  const svc = await startMonitorService(cfg, { log: pino({ level: "silent" }), probes });
+  try {
+    const h = await fetch(`${svc.url}/regions/us/health`);
+    assert.equal(h.status, 503);
+    assert.deepEqual(await h.json(), { region: "us", state: "healthy", drained: true, healthy: false, since: (await (await fetch(`${svc.url}/regions/us`)).json() as { since: string }).since, route_to: "eu" });
+    assert.equal((await fetch(`${svc.url}/regions/eu/health`)).status, 200);
+    const route = (await (await fetch(`${svc.url}/route/us`)).json()) as { route_to: string; stratum: string };
+    assert.deepEqual([route.route_to, route.stratum], ["eu", "eu:3333"]);
+    const m = await (await fetch(`${svc.url}/metrics`)).text();
+    assert.match(m, /tbg_monitor_region_drained\{region="us"\} 1/);
+    assert.match(m, /tbg_monitor_region_drained\{region="eu"\} 0/);
+    assert.match(m, /tbg_monitor_region_state\{region="us",role="relay",state="healthy"\} 1/, "still probed as healthy: no alert for maintenance");
   } finally {
     await svc.close();
   }
