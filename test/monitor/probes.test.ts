@@ -268,3 +268,21 @@ test("drain: a drained region answers 503 on its health endpoint and is routed a
     await svc.close();
   }
 });
+
+test("health probe: an oversized body fails at once with its reason (not later as a timeout)", async () => {
+  const big = Buffer.alloc(2 << 20, 0x20);
+  const server = createHttpServer((_req, res) => {
+    res.setHeader("content-type", "application/json");
+    res.write("{\"status\":\"ok\",\"pad\":\"");
+    res.end(big);
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
+  try {
+    const r = await probeHealth(`http://127.0.0.1:${(server.address() as AddressInfo).port}/health`, 30_000);
+    assert.equal(r.ok, false);
+    assert.match(r.error ?? "", /body larger than 1048576 bytes/);
+  } finally {
+    server.closeAllConnections();
+    await new Promise<void>((r) => server.close(() => r()));
+  }
+});
