@@ -15,6 +15,7 @@ import { startTestPool, type TestPool } from "../support/pool.ts";
 import { MonitorMetrics, MONITOR_METRIC_NAMES } from "../../src/monitor/metrics.ts";
 import { RegionMonitor } from "../../src/monitor/monitor.ts";
 import { parseMonitorConfig } from "../../src/monitor/config.ts";
+import { REGION_STATES } from "../../src/monitor/state.ts";
 import { DEPLOY, ROOT, read } from "./helpers.ts";
 
 const havePromtool = spawnSync("sh", ["-c", "command -v promtool"]).status === 0;
@@ -111,4 +112,11 @@ test("promtool: config and rules valid, the rules' unit tests pass, every dashbo
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+});
+
+test("the Region state panel maps every state the monitor reports, unknown included (not shown as healthy)", () => {
+  const panel = dashboard.panels.find((p) => p.title === "Region state")! as Panel & { fieldConfig: { defaults: { mappings: Array<{ options: Record<string, { text: string }> }> } } };
+  const texts = Object.values(panel.fieldConfig.defaults.mappings[0].options).map((o) => o.text).sort();
+  assert.deepEqual(texts, [...REGION_STATES].sort());
+  for (const s of REGION_STATES) if (s !== "healthy") assert.match(panel.targets![0].expr, new RegExp(`state=\\\\?"${s}\\\\?"`), s);
 });
