@@ -10,6 +10,10 @@
  * Field mapping notes (the wire contract is src/events/types.ts):
  * - Shares from a connection that never authorised carry no user: they are not attributable, so
  *   they produce no `share_submitted` (they are still counted in /metrics by reason).
+ * - `miner_disconnected` only ends a session that had its `miner_connected` (subscribed and
+ *   authorised): a connection that never got that far (the region monitor's subscribe-only probe
+ *   every 10 s, port scanners, a miner with a wrong password) produces no event; it is counted in
+ *   `unannouncedDisconnects` (`tbg_sessions_unannounced_total` in /metrics).
  * - `job_id` is the job the verdict resolved to; for `job_not_found` the engine does not pass the
  *   submitted id through, so it is `"unknown"`.
  * - `new_block_network.source` is `zmq:<endpoint>`, `poll` or `template` (the engine's `startup`
@@ -83,6 +87,8 @@ export interface EventsBridgeStats {
   recordsBeaten: number;
   /** Listener exceptions. */
   errors: number;
+  /** Sessions that ended without a miner_connected (never authorised, or never subscribed): no miner_disconnected. */
+  unannouncedDisconnects: number;
 }
 
 const NODE_TIMERS: BridgeTimers = {
@@ -119,8 +125,10 @@ export class EventsBridge {
   private readonly unsubscribers: Array<() => void> = [];
   /** Sessions authorised before subscribing: miner_connected waits for the extranonce1. */
   private readonly pendingConnect = new Set<Session>();
+  /** Sessions whose miner_connected went out: only those get a miner_disconnected. */
+  private readonly announced = new WeakSet<Session>();
   private timer: unknown = null;
-  private readonly counters: EventsBridgeStats = { unattributedShares: 0, unattributedBlocks: 0, recordsBeaten: 0, errors: 0 };
+  private readonly counters: EventsBridgeStats = { unattributedShares: 0, unattributedBlocks: 0, recordsBeaten: 0, errors: 0, unannouncedDisconnects: 0 };
 
   constructor(opts: EventsBridgeOptions) {
     this.opts = opts;
@@ -296,6 +304,7 @@ export class EventsBridge {
   private emitConnected(session: Session): void {
     const id = session.identity;
     if (!id || !this.out) return;
+    this.announced.add(session);
     this.out.emit("miner_connected", {
       user: id.address,
       worker: clip(id.worker, 128),
@@ -327,6 +336,11 @@ export class EventsBridge {
     this.pendingConnect.delete(session);
     const recordBest = this.records?.endSession(session.id) ?? null;
     if (!this.out) return;
+    if (!this.announced.has(session)) {
+      this.counters.unannouncedDisconnects++;
+      return;
+    }
+    this.announced.delete(session);
     const best = session.bestDifficulty > 0 ? session.bestDifficulty : recordBest;
     const id = session.identity;
     this.out.emit("miner_disconnected", {

@@ -28,6 +28,8 @@ export interface PoolMetricsOptions {
   publisher?: { stats(): PublisherStats } | null;
   records?: { storeStats(): RecordLogStats | null; readonly size: { users: number; sessions: number } } | null;
   zmqStatus?: (() => ZmqEndpointStatus[]) | null;
+  /** The events bridge's counters (read at scrape time), when events are bridged. */
+  bridgeStats?: (() => { unannouncedDisconnects: number } | null) | null;
   /** Node.js process metrics (CPU, memory, event loop lag, GC). Default true. */
   defaultMetrics?: boolean;
 }
@@ -72,6 +74,11 @@ export class PoolMetrics {
     const workersConnected = new Gauge({ name: "tbg_workers_connected", help: "Distinct (address, worker) among authorised connections", registers: reg });
     const authorized = new Counter({ name: "tbg_miner_authorizations_total", help: "Sessions that authorised", registers: reg });
     const disconnects = new Counter({ name: "tbg_miner_disconnects_total", help: "Sessions ended, by reason", labelNames: ["reason"], registers: reg });
+    const bridgeStats = opts.bridgeStats ?? null;
+    const unannounced = new Counter({ name: "tbg_sessions_unannounced_total", help: "Sessions that ended without ever subscribing and authorising (health probes, scanners): no miner_connected/miner_disconnected event", registers: reg, collect() {
+      unannounced.reset();
+      unannounced.inc(bridgeStats?.()?.unannouncedDisconnects ?? 0);
+    } });
     const refused = new Counter({ name: "tbg_connections_refused_total", help: "Connections refused before a session, by reason", labelNames: ["reason"], registers: reg });
     const protocol = new Counter({ name: "tbg_protocol_errors_total", help: "Stratum protocol errors, by kind", labelNames: ["kind"], registers: reg });
     const rateLimited = new Counter({ name: "tbg_rate_limited_total", help: "Messages over a connection's rate limit", registers: reg });

@@ -163,7 +163,7 @@ export class Observability {
     if (this.engine) return;
     this.engine = engine;
     const log = this.opts.log;
-    this.metrics = new PoolMetrics({ engine, publisher: this.publisher, records: this.records, zmqStatus: this.opts.zmqStatus });
+    this.metrics = new PoolMetrics({ engine, publisher: this.publisher, records: this.records, zmqStatus: this.opts.zmqStatus, bridgeStats: () => this.bridge?.stats() ?? null });
     this.bridge = new EventsBridge({
       engine,
       publisher: this.publisher,

@@ -15,6 +15,7 @@ import { startMiner } from "../../src/client/miner/miner.ts";
 import { startTestNode, startTestPool, type TestPool } from "../support/pool.ts";
 import type { DevOverrides } from "../../src/config/load.ts";
 import type { HealthReport } from "../../src/app/pool-status.ts";
+import { probeStratum } from "../../src/monitor/probes.ts";
 
 const ADDRESS = "bcrt1qs758ursh4q9z627kt3pp5yysm78ddny6txaqgw";
 
@@ -124,6 +125,12 @@ test("a real mining session: every event type reaches a Unix datagram reader, va
     await miner.close();
   }
   await waitFor(() => seen("miner_disconnected"), "miner_disconnected");
+
+  // The region monitor's probe (subscribe, never authorise) is counted, not a miner_disconnected event.
+  const probe = await probeStratum("127.0.0.1", pool.port, 4000);
+  assert.equal(probe.ok, true, probe.error ?? "");
+  await waitFor(async () => sample((await get(`${health.url}/metrics`)).body, "tbg_sessions_unannounced_total") === 1, "the probe's session counted as unannounced");
+  assert.equal(events().filter((e) => e.event === "miner_disconnected").length, 1, "only the miner's session produced a miner_disconnected");
 
   // Every datagram was a valid event; every type a session produces was there.
   const bad = messages.filter((m) => !m.ok);
