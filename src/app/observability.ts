@@ -12,11 +12,11 @@
  */
 import type { PoolConfig } from "../config/types.ts";
 import type { Engine } from "../core/engine/engine.ts";
-import { MiningEventEmitter, parseEventTypes } from "../pipeline/events/emitter.ts";
+import { MiningEventEmitter, parseEventTypes, type EmitterStats } from "../pipeline/events/emitter.ts";
 import { createEventFactory, systemClockMs } from "../pipeline/events/envelope.ts";
 import type { EventSink } from "../pipeline/events/sink.ts";
 import { UnixDgramSink } from "../pipeline/events/sinks/unix-dgram.ts";
-import { BestDiffRecords } from "./records/best-diff.ts";
+import { BestDiffRecords, type BeatenRecord } from "./records/best-diff.ts";
 import { errorText } from "../util/errors.ts";
 import { throwIfCancelled } from "../util/lifecycle.ts";
 import { EventsBridge } from "./events-bridge.ts";
@@ -70,13 +70,24 @@ export class Observability {
     this.config = config;
     this.opts = opts;
     const log = opts.log;
+    // Records a returning (evicted) user beat are known after their records were read back from disk.
     this.records = new BestDiffRecords({
+      onLateRecords: (beaten: BeatenRecord[]) => this.bridge.emitLateRecords(beaten),
       dataDir: config.data_dir,
       now: opts.now,
       onError: (err) => log.warn({ code: err.code, error: err.message }, "best-difficulty records: write failed (kept in memory, retrying)"),
     });
     const sinks: EventSink[] = [...(opts.extraEventSinks ?? [])];
-    if (config.events.enabled) sinks.unshift(new UnixDgramSink({ socketPath: config.events.socket_path, queueMax: config.events.queue_max }));
+    if (config.events.enabled) {
+      sinks.unshift(
+        new UnixDgramSink({
+          socketPath: config.events.socket_path,
+          queueMax: config.events.queue_max,
+          ackSocketPath: config.events.ack_socket_path ?? undefined,
+          ackWindow: config.events.ack_window,
+        }),
+      );
+    }
     if (config.events.enabled && config.events.nats) {
       const n = config.events.nats;
       if (n.stream !== MINING_EVENTS_STREAM || n.subject_prefix !== `${EVENT_SUBJECT_PREFIX}.${config.region}`) {
@@ -88,7 +99,8 @@ export class Observability {
           region: config.region,
           spoolDir: join(config.data_dir, "nats-spool"),
           queueMax: config.events.queue_max,
-          auth: { token: n.token, user: n.user, pass: n.pass, credsFile: n.creds_file },
+          auth: { token: n.token, user: n.user, pass: n.pass, credsFile: n.creds_file, tlsCaFile: n.tls_ca_file, tlsCertFile: n.tls_cert_file, tlsKeyFile: n.tls_key_file },
+          publisher: { spool: { retainMs: n.retain_sec * 1000, retainBytes: n.retain_mb * 1024 * 1024 } },
           onError: (err, context) => log.warn({ context, error: err.message }, "events to NATS: %s", context),
         }),
       );
@@ -179,7 +191,21 @@ export class Observability {
       // Records first: they are local and quick, while closing the event sinks can wait on a slow NATS.
       await step("records", () => this.records.close());
       await step("events", () => this.publisher?.close());
+      if (this.publisher) logEventSummary(log, this.publisher.stats());
     })();
     return this.closing;
   }
+}
+
+/**
+ * One line at shutdown with what happened to the events of this run: emitted, dropped by reason, and
+ * per sink sent / still queued / dropped (info when nothing was lost, warn otherwise).
+ */
+export function logEventSummary(log: Logger, s: EmitterStats): void {
+  const nonZero = (r: Record<string, number>) => Object.fromEntries(Object.entries(r).filter(([, v]) => v > 0));
+  const dropped = Object.values(s.dropped).reduce((a, b) => a + b, 0);
+  const sinks = Object.fromEntries(Object.entries(s.sinks).map(([name, k]) => [name, { sent: k.sent, queued: k.queued, dropped: nonZero(k.dropped) }]));
+  const line = { emitted: s.emitted, filtered: s.filtered, dropped: nonZero(s.dropped), sinks };
+  if (dropped > 0) log.warn(line, "events: %d emitted, %d dropped", s.emitted, dropped);
+  else log.info(line, "events: %d emitted, none dropped", s.emitted);
 }

@@ -52,6 +52,8 @@ export const ERROR_CATALOGUE = {
   RECORDS_STORE: { area: "records", hint: "Check `data_dir` is writable and the disk has room; records stay in memory and are retried." },
   EVENTS_CONFIG_INVALID: { area: "events", hint: "Fix the named `events.*` key (docs/events.md)." },
   EVENTS_SOCKET_BIND: { area: "events", hint: "Check the socket's directory exists and is writable, and the path is under 108 bytes." },
+  EVENTS_SOCKET_DIR_UNSAFE: { area: "events", hint: "The socket's directory is writable by others: use a directory only the pool's user (and the reader's group) can write, e.g. under data_dir or /run/tbg." },
+  NATS_OPTIONS_INVALID: { area: "events", hint: "Fix the named NATS option (servers, credentials, TLS files; docs/configuration.md)." },
   EVENTS_SOCKET_IN_USE: { area: "events", hint: "Another reader (a second collector or publisher?) owns that socket: stop it or use another path." },
   MIGRATION_INVALID_FILE: { area: "storage", hint: "A file in migrations/ is misnamed or unreadable: restore it from the release." },
   MIGRATION_CHECKSUM_MISMATCH: { area: "storage", hint: "An applied migration file was edited: restore the original file; never edit applied migrations." },

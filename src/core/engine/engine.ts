@@ -7,7 +7,7 @@
 import { EventEmitter } from "node:events";
 import { randomInt } from "node:crypto";
 import { RpcClient } from "../bitcoind/rpc-client.ts";
-import { addressToOutputScript, type BitcoinNetwork } from "../bitcoin/address.ts";
+import { addressToOutputScript, decodeAddress, type BitcoinNetwork } from "../bitcoin/address.ts";
 import { reverseBytes } from "../bitcoin/hash.ts";
 import type { PoolConfig } from "../../config/types.ts";
 import { ConfigError } from "../../config/errors.ts";
@@ -186,6 +186,8 @@ export class Engine {
       bus: this.bus,
       bans: new BanList({ enabled: b.enabled, threshold: b.threshold, windowSec: b.window_sec, durationSec: b.duration_sec, allowlist: b.allowlist, now: this.now }),
       sessions: () => this.server?.sessions() ?? [],
+      churnPerStrike: b.churn_per_strike,
+      churnWindowMs: b.window_sec * 1000,
     });
     this.guard.events.on("banned", (ban) => this.bus.emit("banned", ban));
     this.guard.events.on("banExpired", (ban) => this.bus.emit("banExpired", ban));
@@ -272,6 +274,8 @@ export class Engine {
         listen: this.config.serverurl.map((s) => ({ host: s.host, port: s.port, startDifficulty: s.highdiff ? this.config.highdiff : undefined })),
         maxClients: this.config.maxclients,
         maxConnectionsPerIp: this.config.stratum.max_connections_per_ip,
+        ipKey: (ip) => this.guard.bans.keyOf(ip),
+        perIpExempt: (ip) => this.guard.bans.isAllowlisted(ip),
         maxLineBytes: this.config.stratum.max_line_bytes,
         authTimeoutSec: this.config.stratum.idle_timeout_sec,
         dropIdleSec: this.config.dropidle,
@@ -363,6 +367,11 @@ export class Engine {
     return this.stats.snapshot(this.now(), activeWithinMs);
   }
 
+  /** The key bans and per-IP limits count `ip` under (the IPv4 address, or the IPv6 /64). */
+  banKeyOf(ip: string): string {
+    return this.guard.bans.keyOf(ip);
+  }
+
   /** The ban in force on `ip` (or its IPv6 prefix), or null. */
   banOf(ip: string): BanInfo | null {
     return this.guard.bans.check(ip);
@@ -445,8 +454,9 @@ export class Engine {
     const { address, worker } = splitUsername(username);
     if (!address) return { ok: false, code: "ADDRESS_INVALID", message: "username must be ADDRESS[.worker]" };
     try {
-      const payoutScript = addressToOutputScript(address, this.network!);
-      return { ok: true, identity: { username, address, worker, payoutScript } };
+      // The canonical spelling is the user's identity: an upper-case bech32 address is the same user.
+      const decoded = decodeAddress(address, this.network!);
+      return { ok: true, identity: { username, address: decoded.canonical, worker, payoutScript: decoded.script } };
     } catch (err) {
       const code = err instanceof AddressError ? err.code : "ADDRESS_INVALID";
       return { ok: false, code, message: `${errorText(err)}` };
