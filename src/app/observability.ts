@@ -115,7 +115,7 @@ export class Observability {
           })
         : null;
     const engine = opts.engine;
-    this.metrics = new PoolMetrics({ engine, publisher: this.publisher, records: this.records, zmqStatus: opts.zmqStatus });
+    this.metrics = new PoolMetrics({ engine, publisher: this.publisher, records: this.records, zmqStatus: opts.zmqStatus, bridgeStats: () => this.bridge?.stats() ?? null });
     this.bridge = new EventsBridge({
       engine,
       publisher: this.publisher,
