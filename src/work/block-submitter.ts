@@ -1,7 +1,9 @@
 /**
- * A found block: assembled and sent to EVERY node in parallel (SPEC §2, §4). `null` and "duplicate"
- * count as accepted (ckpool.md §4.2); a rejection is double-checked with getblockheader (in the main
- * chain, confirmations ≥ 1), since a node may answer "inconclusive" or time out for a block it did take.
+ * A found block: assembled and sent to EVERY node in parallel. `null` counts as accepted; "duplicate" and
+ * a rejection are checked with getblockheader (in the main chain, confirmations ≥ 1), since a node may
+ * answer "inconclusive" or time out for a block it did take, and "duplicate" only says the node has it.
+ * A submitblock that fails in transport (time-out, connection, HTTP 5xx) is sent again, up to
+ * {@link SUBMIT_ATTEMPTS} times: it is idempotent (the node answers "duplicate" if it had it).
  *
  * - The outcome is known as soon as the FIRST node accepts (or when every node has answered without
  *   accepting): a hung node does not delay it. The remaining answers arrive later through `late`.
@@ -17,6 +19,7 @@ import { serializeBlock } from "../bitcoin/block.ts";
 import type { RpcClient } from "../node/rpc-client.ts";
 import type { BlockCandidate } from "../shares/validator.ts";
 import { errorText } from "../util/errors.ts";
+import { RpcConnectionError, RpcHttpError, RpcTimeoutError } from "../node/errors.ts";
 
 export interface SubmitResult {
   node: string;
@@ -137,23 +140,37 @@ export class BlockSubmitter {
   }
 }
 
+/** submitblock attempts per node when the call fails in transport (time-out, connection, HTTP 5xx). */
+export const SUBMIT_ATTEMPTS = 3;
+
+/** A failure where the node may not have seen the block: worth sending again (it answers "duplicate" if it had). */
+function retryable(err: unknown): boolean {
+  return err instanceof RpcTimeoutError || err instanceof RpcConnectionError || (err instanceof RpcHttpError && err.status >= 500);
+}
+
 async function submitOne(rpc: RpcClient, blockHex: string, blockHashHex: string): Promise<SubmitResult> {
   const t0 = performance.now();
-  let result: string | null;
-  let accepted: boolean;
-  try {
-    result = await rpc.submitBlock(blockHex);
-    accepted = result === null || result === "duplicate";
-  } catch (err) {
-    result = errorText(err);
-    accepted = false;
+  let result: string | null = null;
+  let accepted = false;
+  for (let attempt = 1; attempt <= SUBMIT_ATTEMPTS; attempt++) {
+    try {
+      result = await rpc.submitBlock(blockHex);
+      accepted = result === null;
+      break;
+    } catch (err) {
+      result = errorText(err);
+      if (!retryable(err) || attempt === SUBMIT_ATTEMPTS) break;
+      await new Promise((r) => setTimeout(r, 100 * attempt));
+    }
   }
   if (!accepted) {
     try {
       // In the node's main chain, even if another block already extended it (a tip check would say no).
+      // Also for "duplicate": the node has the block, but that says nothing about its main chain.
       if ((await rpc.getBlockHeader(blockHashHex)).confirmations >= 1) accepted = true;
+      else if (result === "duplicate") result = "duplicate-inconclusive"; // stored, valid, not on its main chain
     } catch {
-      // keep the original verdict
+      if (result === "duplicate") accepted = true; // the check failed: keep the node's own word
     }
   }
   return { node: rpc.name, accepted, result, latencyMs: performance.now() - t0 };
