@@ -375,7 +375,12 @@ export class Engine {
     const payout = session?.payoutInUse ?? null;
     const signature = payout ? this.coinbase!.parts(template, payout).signatureUsed : this.config.btcsig || DEFAULT_SIGNATURE;
     const late = (result: SubmitResult) => this.bus.emit("blockLateResult", { hashHex, height: template.height, result });
-    const p = this.submitter.submit(blockHex, hashHex, late).then(({ outcome, results, pending, all }) => {
+    // Still queued when the tip moved on to someone else's block: pointless (the pool's own block stays useful).
+    const stale = () => {
+      const tip = this.templateSource?.currentTip;
+      return tip != null && tip !== parent && tip !== hashHex;
+    };
+    const p = this.submitter.submit(blockHex, hashHex, late, stale).then(({ outcome, results, pending, all }) => {
       const accepted = outcome === "accepted";
       const held = this.heldCandidates.get(parent);
       this.heldCandidates.delete(parent);
@@ -427,7 +432,10 @@ export class Engine {
   async close(): Promise<void> {
     await this.server?.close({ reconnect: this.config.stratum.reconnect_on_shutdown, graceMs: 2000 });
     this.guard.close();
+    this.submitter.close();
     await Promise.allSettled([...this.pendingSubmits]);
+    const { stale, shutdown } = this.submitter.cancelled;
+    if (shutdown > 0) this.bus.emit("warning", { message: `${shutdown} queued block submission(s) cancelled at shutdown (not yet sent; ${stale} dropped earlier as stale)` });
     this.templateSource?.close();
     for (const n of this.nodes) n.close();
   }

@@ -13,6 +13,8 @@
  *   known off the main chain proves nothing more: Core also keeps the headers of invalid blocks.
  * - At most `maxConcurrentPerNode` submissions (submitblock + its double-check) run at once per node;
  *   more wait their turn, so a burst of candidates cannot fill the node's RPC work queue (HTTP 503).
+ *   A queued submission whose parent went stale meanwhile, or still queued at shutdown, is not sent:
+ *   it is answered as cancelled and counted in `cancelled`.
  */
 import { coinbaseTxWithWitness } from "../bitcoin/coinbase.ts";
 import { serializeBlock } from "../bitcoin/block.ts";
@@ -74,11 +76,6 @@ class Gate {
   private readonly waiting: Array<() => void> = [];
   constructor(private readonly limit: number) {}
 
-  /** Tasks running or waiting. */
-  get load(): number {
-    return this.active + this.waiting.length;
-  }
-
   async run<T>(task: () => Promise<T>): Promise<T> {
     if (this.active >= this.limit) await new Promise<void>((resolve) => this.waiting.push(resolve));
     this.active++;
@@ -91,24 +88,31 @@ class Gate {
   }
 }
 
+/** What a queued submission that never started answers (it is counted in {@link BlockSubmitter.cancelled}). */
+export const CANCELLED_STALE = "cancelled: its parent is no longer the tip";
+export const CANCELLED_SHUTDOWN = "cancelled: shutting down";
+
 export class BlockSubmitter {
   private readonly gates = new Map<RpcClient, Gate>();
+  private closing = false;
+  /** Queued submissions dropped before they started: their parent went stale, or the pool shut down. */
+  readonly cancelled = { stale: 0, shutdown: 0 };
 
   constructor(private readonly opts: BlockSubmitterOptions) {
     const limit = Math.max(1, opts.maxConcurrentPerNode ?? DEFAULT_MAX_CONCURRENT_SUBMITS_PER_NODE);
     for (const rpc of opts.nodes) this.gates.set(rpc, new Gate(limit));
   }
 
-  /** Submissions running or queued on each node (for status). */
-  load(): Array<{ node: string; submissions: number }> {
-    return this.opts.nodes.map((rpc) => ({ node: rpc.name, submissions: this.gates.get(rpc)!.load }));
+  /** Shutdown: submissions already sent finish; queued ones are cancelled as their turn comes (counted). */
+  close(): void {
+    this.closing = true;
   }
 
   /**
    * Sends the block to every node. Resolves when the first node accepts it, or when every node has
    * answered. `late` receives each answer that arrives after that.
    */
-  submit(blockHex: string, blockHashHex: string, late?: (r: SubmitResult) => void): Promise<SubmitOutcome> {
+  submit(blockHex: string, blockHashHex: string, late?: (r: SubmitResult) => void, stale?: () => boolean): Promise<SubmitOutcome> {
     const nodes = this.opts.nodes;
     const results: SubmitResult[] = [];
     let decided = false;
@@ -127,7 +131,14 @@ export class BlockSubmitter {
         return;
       }
       for (const rpc of nodes) {
-        void this.gates.get(rpc)!.run(() => submitOne(rpc, blockHex, blockHashHex)).then((r) => {
+        // A submission that waited its turn is dropped (counted) if it is pointless by then.
+        const task = (): Promise<SubmitResult> => {
+          const why = stale?.() ? "stale" : this.closing ? "shutdown" : null;
+          if (!why) return submitOne(rpc, blockHex, blockHashHex);
+          this.cancelled[why]++;
+          return Promise.resolve({ node: rpc.name, accepted: false, result: why === "stale" ? CANCELLED_STALE : CANCELLED_SHUTDOWN, latencyMs: 0 });
+        };
+        void this.gates.get(rpc)!.run(task).then((r) => {
           results.push(r);
           answered.add(r.node);
           left--;

@@ -18,9 +18,10 @@ import { sha256d, reverseBytes } from "../../src/bitcoin/hash.ts";
 import { merkleRootFromBranch } from "../../src/bitcoin/merkle.ts";
 import { buildHeader } from "../../src/bitcoin/header.ts";
 import { hashMeetsTargetBuffer } from "../../src/bitcoin/difficulty.ts";
-import { assembleBlockHex, BlockSubmitter, DEFAULT_MAX_CONCURRENT_SUBMITS_PER_NODE, outcomeOf, SUBMIT_ATTEMPTS, submitToAll } from "../../src/work/block-submitter.ts";
+import { assembleBlockHex, BlockSubmitter, CANCELLED_SHUTDOWN, CANCELLED_STALE, DEFAULT_MAX_CONCURRENT_SUBMITS_PER_NODE, outcomeOf, SUBMIT_ATTEMPTS, submitToAll } from "../../src/work/block-submitter.ts";
 import type { BlockCandidate } from "../../src/shares/validator.ts";
 import { REGTEST_ADDRESSES } from "../support/addresses.ts";
+import { waitFor } from "../support/wait.ts";
 
 let node: EmbeddedNode;
 let rpc: RpcClient;
@@ -201,3 +202,38 @@ test("BlockSubmitter: \"duplicate\" counts as accepted only if the block is in t
   const on = await scriptedNode(t, (method) => (method === "submitblock" ? { result: "duplicate" } : { result: header(1) }));
   assert.equal((await new BlockSubmitter({ nodes: [on.client] }).submit("00", "44".repeat(32))).outcome, "accepted");
 });
+
+test("BlockSubmitter: a queued submission whose parent went stale, or still queued at shutdown, is not sent (counted)", async (t) => {
+  let release!: () => void;
+  const held = new Promise<void>((r) => (release = r));
+  const calls: string[] = [];
+  const server = http.createServer((req, res) => {
+    let body = "";
+    req.on("data", (d: Buffer) => (body += d.toString()));
+    req.on("end", () => {
+      const { id, method } = JSON.parse(body) as { id: number; method: string };
+      calls.push(method);
+      void held.then(() => res.end(JSON.stringify({ result: null, error: null, id })));
+    });
+  });
+  server.listen(0, "127.0.0.1");
+  await once(server, "listening");
+  t.after(() => new Promise<void>((r) => server.close(() => r())));
+  const client = new RpcClient({ url: `127.0.0.1:${(server.address() as AddressInfo).port}`, user: "u", pass: "p", name: "held" });
+  t.after(() => client.close());
+  const submitter = new BlockSubmitter({ nodes: [client], maxConcurrentPerNode: 1 });
+  const first = submitter.submit("00", "77".repeat(32));
+  const stale = submitter.submit("00", "88".repeat(32), undefined, () => true);
+  const queued = submitter.submit("00", "99".repeat(32));
+  await waitFor(() => calls.length >= 1, "the first submitblock received");
+  submitter.close();
+  release();
+  assert.equal((await first).outcome, "accepted", "the submission already sent finishes");
+  const s = await stale;
+  assert.deepEqual([s.outcome, s.results[0].result], ["rejected", CANCELLED_STALE]);
+  const q = await queued;
+  assert.deepEqual([q.outcome, q.results[0].result], ["rejected", CANCELLED_SHUTDOWN]);
+  assert.deepEqual(calls, ["submitblock"], "only the first was sent");
+  assert.deepEqual(submitter.cancelled, { stale: 1, shutdown: 1 });
+});
+
