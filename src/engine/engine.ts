@@ -63,7 +63,8 @@ export interface EngineEventMap {
   disconnected: [{ session: Session; reason: string }];
   difficulty: [{ session: Session; oldDifficulty: number | null; newDifficulty: number; reason: "vardiff" | "suggest" | "initial" | "minimum" }];
   nodeState: [{ status: NodeStatus; error: unknown }];
-  nodesDown: [{ error: unknown }];
+  /** `detect`: no node answered getblockchaininfo at start (not a template fetch; said every second). */
+  nodesDown: [{ error: unknown; detect?: boolean }];
   protocolError: [{ session: Session; kind: string; detail: string }];
   refused: [{ ip: string; reason: string }];
   rateLimited: [{ session: Session }];
@@ -163,7 +164,7 @@ export class Engine {
           lastErr = err;
         }
       }
-      this.bus.emit("nodesDown", { error: lastErr });
+      this.bus.emit("nodesDown", { error: lastErr, detect: true });
       await new Promise((r) => setTimeout(r, 1000));
     }
   }
