@@ -76,11 +76,13 @@ class Gate {
   private readonly waiting: Array<() => void> = [];
   constructor(private readonly limit: number) {}
 
-  async run<T>(task: () => Promise<T>): Promise<T> {
-    if (this.active >= this.limit) await new Promise<void>((resolve) => this.waiting.push(resolve));
+  /** Runs `task` in its turn; `waited` tells it whether it had to queue. */
+  async run<T>(task: (waited: boolean) => Promise<T>): Promise<T> {
+    const waited = this.active >= this.limit;
+    if (waited) await new Promise<void>((resolve) => this.waiting.push(resolve));
     this.active++;
     try {
-      return await task();
+      return await task(waited);
     } finally {
       this.active--;
       this.waiting.shift()?.();
@@ -132,8 +134,8 @@ export class BlockSubmitter {
       }
       for (const rpc of nodes) {
         // A submission that waited its turn is dropped (counted) if it is pointless by then.
-        const task = (): Promise<SubmitResult> => {
-          const why = stale?.() ? "stale" : this.closing ? "shutdown" : null;
+        const task = (waited: boolean): Promise<SubmitResult> => {
+          const why = !waited ? null : stale?.() ? "stale" : this.closing ? "shutdown" : null;
           if (!why) return submitOne(rpc, blockHex, blockHashHex);
           this.cancelled[why]++;
           return Promise.resolve({ node: rpc.name, accepted: false, result: why === "stale" ? CANCELLED_STALE : CANCELLED_SHUTDOWN, latencyMs: 0 });
