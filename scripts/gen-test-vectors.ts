@@ -112,8 +112,8 @@ const base = (jobId: string, en2 = "00000001", extra: Partial<Submit> = {}) => (
 const d = context.difficulty;
 const expectOf = (jobId: string, s: Submit, verdict: { accepted: boolean; reason: string | null; difficulty: number }) => {
   const h = header(jobId, s);
-  // An accepted share is credited at what it proves: a block below its share target counts its own difficulty.
-  if (verdict.accepted) verdict = { ...verdict, difficulty: Math.min(verdict.difficulty, h.shareDifficulty) };
+  // A block below its share target is accepted and submitted but credited 0 (hashrate would be overstated).
+  if (verdict.accepted && h.isBlock && h.shareDifficulty < verdict.difficulty) verdict = { ...verdict, difficulty: 0 };
   return { ...verdict, block: h.isBlock, shareDifficulty: h.shareDifficulty, headerHex: hex(h.block.toBuffer(true)), hashHex: h.hashHex };
 };
 const good = grind("2", base("2"), (h) => h.shareDifficulty >= d && !h.isBlock);

@@ -240,7 +240,7 @@ export class EventsBridge {
         session_id: session.id,
         accepted: verdict.accepted,
         reject_reason: verdict.accepted ? null : (verdict.reason ?? "other"),
-        difficulty: verdict.difficulty > 0 ? verdict.difficulty : session.difficulty,
+        difficulty: verdict.accepted || verdict.difficulty > 0 ? verdict.difficulty : session.difficulty,
         share_difficulty: finite(verdict.shareDifficulty),
         job_id: verdict.job?.id ?? "unknown",
         height,

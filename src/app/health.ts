@@ -21,6 +21,8 @@ import { poolStatusPage } from "./status-page.ts";
 export interface HealthServerOptions extends HealthSources {
   engine: Engine;
   host: string;
+  /** Where the port is set, named in a listen error: `health.port` (default) or a flag such as `--http-port`. */
+  portSetting?: string;
   /** 0 = an ephemeral port (tests, `tbg dev`). */
   port: number;
   metrics: PoolMetrics;
@@ -76,7 +78,7 @@ export class HealthServer extends StatusServer {
       metrics: opts.metrics,
       onError: opts.onError,
       component: "health/metrics HTTP",
-      setting: "health.port",
+      setting: opts.portSetting ?? "health.port",
       health: () => {
         const report = buildHealthReport(health());
         const privacy = opts.privacy;

@@ -304,7 +304,9 @@ export class PoolMetrics {
     on("protocolError", (e) => protocol.inc({ kind: known(PROTOCOL_KINDS, e.kind) }));
     on("rateLimited", () => rateLimited.inc());
     on("difficulty", (e) => diffChanges.inc({ reason: e.reason }));
-    on("nodesDown", () => nodesDown.inc());
+    on("nodesDown", (e) => {
+      if (!e.detect) nodesDown.inc(); // network detection retries every second: not a template fetch
+    });
   }
 
   /** Prometheus text exposition of every metric. */

@@ -46,7 +46,7 @@ function setup(opts: { records?: BestDiffRecords; nowMs?: number; hashrate?: Has
     now: () => now,
     workerHashrates: () => opts.hashrate ?? [],
     status: () => ({ nodes: [{ name: "btcd[0] 127.0.0.1:18443", healthy: true, active: true, lastError: null, lastOkMs: 0, templatesServed: 1, failures: 0 }] }),
-    currentWork: () => ({ height: 101, jobId: "1a", node: "btcd[0] 127.0.0.1:18443", transactions: 0, networkDifficulty: 4.6e-10 }),
+    currentWork: () => ({ height: 101, jobId: "1a", node: "btcd[0] 127.0.0.1:18443", transactions: 0, networkDifficulty: 4.6e-10, prevHash: "00".repeat(32) }),
   };
   const sink = new MemorySink();
   const publisher = new MiningEventEmitter({ factory: createEventFactory({ region: "eu", instance: "test", now: () => now }), sinks: [sink], enabledTypes: opts.types });

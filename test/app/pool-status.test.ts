@@ -9,7 +9,7 @@ function fakeEngine(o: { nowMs: number; lastTemplateAtMs: number; nodes: Array<P
   return {
     nowMs: o.nowMs,
     updateIntervalSec: o.updateIntervalSec ?? 30,
-    work: o.hasJob === false ? null : { height: 1, jobId: "1", node: "n0", transactions: 0, networkDifficulty: 1 },
+    work: o.hasJob === false ? null : { height: 1, jobId: "1", node: "n0", transactions: 0, networkDifficulty: 1, prevHash: "00".repeat(32) },
     lastTemplateAtMs: o.lastTemplateAtMs,
     nodes: o.nodes.map((n, i) => ({ name: `n${i}`, healthy: true, active: i === 0, lastError: null, lastOkMs: null, templatesServed: 0, failures: 0, ...n })),
   };

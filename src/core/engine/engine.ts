@@ -66,7 +66,8 @@ export interface EngineEventMap {
   disconnected: [{ session: SessionSnapshot; reason: string }];
   difficulty: [{ session: SessionSnapshot; oldDifficulty: number | null; newDifficulty: number; reason: DifficultyReason }];
   nodeState: [{ status: NodeStatus; error: unknown }];
-  nodesDown: [{ error: unknown }];
+  /** `detect`: no node answered getblockchaininfo at start (not a template fetch; said every second). */
+  nodesDown: [{ error: unknown; detect?: boolean }];
   protocolError: [{ session: SessionSnapshot; kind: string; detail: string }];
   refused: [{ ip: string; reason: string }];
   rateLimited: [{ session: SessionSnapshot }];
@@ -109,7 +110,7 @@ export interface EngineStatus {
   /** Bytes queued for sending across all connections. */
   sendQueueBytes: number;
   /** The current job's work, or null before the first template. */
-  work: { height: number; jobId: string; node: string; transactions: number; networkDifficulty: number } | null;
+  work: { height: number; jobId: string; node: string; transactions: number; networkDifficulty: number; prevHash: string } | null;
   /** When the last template was adopted (ms; 0 = none yet). */
   lastTemplateAtMs: number;
   /** Every configured node, by name, in priority order (known before start). */
@@ -164,8 +165,14 @@ export class Engine {
   private lastBlock: BlockFound | null = null;
   private readonly pendingSubmits = new Set<Promise<unknown>>();
   private readonly submitter: BlockSubmitter;
-  /** Parent (previous-block hash) → the pool's block on it being submitted, or accepted. One block per parent. */
-  private readonly blockParents = new Map<string, "submitting" | "accepted">();
+  /**
+   * Parent (previous-block hash) → the pool's block on it being submitted, accepted, or lost in a race
+   * (another block on that parent won). One block per parent; cleared when a new-block template on that
+   * parent arrives again (the chain went back to it: invalidateblock, reorg).
+   */
+  private readonly blockParents = new Map<string, "submitting" | "accepted" | "lost">();
+  /** Parent → the latest candidate suppressed while a block on it was submitting: sent if that one is rejected. */
+  private readonly heldCandidates = new Map<string, { candidate: BlockCandidate; session: Session | null }>();
   /** Strikes, bans and the hardening counters (protocol errors, disconnects, refusals by reason). */
   private readonly guard: AbuseGuard;
 
@@ -211,7 +218,7 @@ export class Engine {
           lastErr = err;
         }
       }
-      this.bus.emit("nodesDown", { error: lastErr });
+      this.bus.emit("nodesDown", { error: lastErr, detect: true });
       await cancellableDelay(1000, signal, "engine");
     }
   }
@@ -327,7 +334,7 @@ export class Engine {
   /** The current job's work, or null before the first template (a cheap part of {@link status}). */
   currentWork(): EngineStatus["work"] {
     const job = this.jobs.current;
-    return job ? { height: job.template.height, jobId: job.id, node: job.template.source, transactions: job.template.txCount, networkDifficulty: job.template.networkDifficulty } : null;
+    return job ? { height: job.template.height, jobId: job.id, node: job.template.source, transactions: job.template.txCount, networkDifficulty: job.template.networkDifficulty, prevHash: job.template.prevhashHex } : null;
   }
 
   /** Connections, distinct workers and distinct payout addresses among authorised connections. O(connections). */
@@ -436,6 +443,8 @@ export class Engine {
   private adoptTemplate(gbt: Parameters<typeof prepareTemplate>[0], node: string, reason: TemplateReason): void {
     const template: TemplateWork = prepareTemplate(gbt, { seq: ++this.templateSeq, versionMask: this.config.version_mask, source: node, nowMs: this.now() });
     const { job, newBlock } = this.jobs.addTemplate(template, this.now());
+    // Work on this parent again after moving off it: the pool's earlier verdict on it no longer holds.
+    if (newBlock && this.blockParents.has(template.prevhashHex) && this.blockParents.get(template.prevhashHex) !== "submitting") this.blockParents.delete(template.prevhashHex);
     const fanoutMs = this.server ? this.server.broadcast(job) : 0;
     if (newBlock) {
       const source = this.hintSources.get(template.prevhashHex) ?? (reason === "initial" ? "startup" : "template");
@@ -523,12 +532,18 @@ export class Engine {
     const parent = template.prevhashHex;
     const snapshot = session?.snapshot() ?? null;
     if (this.blockParents.has(parent)) {
+      // Kept while the block in flight may still fail: then this one is sent (the latest only).
+      if (this.blockParents.get(parent) === "submitting") this.heldCandidates.set(parent, { candidate, session });
       this.counters.blocksSuppressed++;
       this.bus.emit("blockSuppressed", { session: snapshot, hashHex, height: template.height, prevHash: parent });
       return;
     }
     this.blockParents.set(parent, "submitting");
-    if (this.blockParents.size > BLOCK_PARENTS_KEPT) this.blockParents.delete(this.blockParents.keys().next().value as string);
+    if (this.blockParents.size > BLOCK_PARENTS_KEPT) {
+      const oldest = this.blockParents.keys().next().value as string;
+      this.blockParents.delete(oldest);
+      this.heldCandidates.delete(oldest);
+    }
     const blockHex = assembleBlockHex(candidate);
     this.counters.blocksFound++;
     this.bus.emit("blockSubmitting", { session: snapshot, hashHex, height: template.height });
@@ -538,17 +553,26 @@ export class Engine {
     const payout = session?.payoutInUse ?? null;
     const signature = payout ? this.coinbase!.parts(template, payout).signatureUsed : this.config.btcsig || DEFAULT_SIGNATURE;
     const late = (result: SubmitResult) => this.bus.emit("blockLateResult", { hashHex, height: template.height, result });
-    const p = this.submitter.submit(blockHex, hashHex, late).then(({ outcome, results, pending, all }) => {
+    // Still queued when the tip moved on to someone else's block: pointless (the pool's own block stays useful).
+    const stale = () => {
+      const tip = this.templateSource?.currentTip;
+      return tip != null && tip !== parent && tip !== hashHex;
+    };
+    const p = this.submitter.submit(blockHex, hashHex, late, stale).then(({ outcome, results, pending, all }) => {
       const accepted = outcome === "accepted";
+      const held = this.heldCandidates.get(parent);
+      this.heldCandidates.delete(parent);
       if (accepted) {
         this.blockParents.set(parent, "accepted");
         // Clean work on the pool's own new tip now (the accepting node has it).
         this.newBlockHint(hashHex, "block_found");
         this.counters.blocksAccepted++;
       } else {
-        // Not on any main chain: a later candidate on this parent may still be submitted.
-        if (this.blockParents.get(parent) === "submitting") this.blockParents.delete(parent);
-        if (outcome === "lost_race") this.counters.blocksLostRace++;
+        if (outcome === "lost_race") {
+          // Another block on this parent won: further candidates on it are doomed (until work on it returns).
+          this.blockParents.set(parent, "lost");
+          this.counters.blocksLostRace++;
+        } else if (this.blockParents.get(parent) === "submitting") this.blockParents.delete(parent);
       }
       const found: BlockFound = {
         session: snapshot,
@@ -565,7 +589,14 @@ export class Engine {
         outcome,
       };
       this.lastBlock = found;
-      this.bus.emit("block", found);
+      // A listener that throws must not lose the submission's bookkeeping (nor become an unhandled rejection).
+      try {
+        this.bus.emit("block", found);
+      } catch (err) {
+        this.bus.emit("warning", { message: `a block listener failed: ${errorText(err)}` });
+      }
+      // Rejected: the latest candidate suppressed meanwhile on this parent is sent now.
+      if (outcome === "rejected" && held && !this.blockParents.has(parent)) this.onBlock(held.candidate, held.session);
       return all; // the submission is pending (close() waits) until every node has answered
     });
     this.pendingSubmits.add(p);
@@ -581,7 +612,10 @@ export class Engine {
       this.lifetime.abort(new StartCancelledError("engine"));
       await this.server?.close({ reconnect: this.config.stratum.reconnect_on_shutdown, graceMs: 2000 });
       this.guard.close();
+      this.submitter.close();
       await Promise.allSettled([...this.pendingSubmits]);
+      const { stale, shutdown } = this.submitter.cancelled;
+      if (shutdown > 0) this.bus.emit("warning", { message: `${shutdown} queued block submission(s) cancelled at shutdown (not yet sent; ${stale} dropped earlier as stale)` });
       await this.templateSource?.close();
       for (const n of this.nodes) n.close();
     })();

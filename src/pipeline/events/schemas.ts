@@ -67,7 +67,7 @@ const shareSubmittedShape = {
   session_id: sessionId(),
   accepted: z.boolean().describe("The pool accepted the share"),
   reject_reason: z.enum(SHARE_REJECT_REASONS).nullable().describe("Why it was rejected; null if and only if accepted"),
-  difficulty: difficulty().describe("Difficulty credited: the one assigned to the job the share was for, or the share's own difficulty when lower (a block below its share target)"),
+  difficulty: z.number().min(0).describe("Difficulty credited: the one assigned to the job the share was for; 0 for a block below its share target (submitted as a block, not credited for hashrate)"),
   share_difficulty: z.number().min(0).describe("Difficulty the share's hash meets (0 when it could not be computed)"),
   job_id: text(64).min(1).describe("Stratum job id"),
   height: height().describe("Height of the block being mined"),
