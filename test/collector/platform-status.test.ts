@@ -129,7 +129,9 @@ test("stale state drops off: online workers and their hashrate count only when h
   await migrate(db);
   const now = Date.now();
   const ago = (min: number) => new Date(now - min * 60_000).toISOString();
-  await db.query(`INSERT INTO users (btc_address, first_seen_at, last_seen_at) VALUES ('bc1qa', $1, $1), ('bc1qb', $1, $1)`, [ago(60)]);
+  const addr = "bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq";
+  await db.query(`INSERT INTO users (btc_address, first_seen_at, last_seen_at) VALUES ($2, $1, $1), ('bc1qb', $1, $1)`, [ago(60), addr]);
+  await db.query(`INSERT INTO weekly_best_diff (user_id, week_start, best_difficulty, worker_id, achieved_at) VALUES (1, $1::date, 42, 1, $2)`, [isoWeekStart(now), ago(3)]);
   // eu: one live worker (hashrate 2 min old) and one whose pool died 30 min ago without a disconnect.
   await db.query(
     `INSERT INTO workers (user_id, worker_name, region, first_seen_at, last_seen_at, last_share_at, is_online, online_changed_at, hashrate_5m, hashrate_at)
@@ -151,6 +153,11 @@ test("stale state drops off: online workers and their hashrate count only when h
   assert.deepEqual(doc.regions.map((r) => [r.region, r.instances, r.workers_online, r.users_online, r.hashrate_hs]), [["eu", 1, 1, 1, 1000]]);
   assert.equal(doc.totals.workers_online, 1);
   assert.equal(doc.totals.workers, 2);
+  assert.deepEqual(doc.leaderboard.rows.map((r) => [r.address, r.worker, r.difficulty]), [["bc1qar…5mdq", "live", 42]], "short addresses on the leaderboard");
+  assert.ok(!JSON.stringify(doc).includes(addr));
+  const hidden = await new PlatformStatusSource({ database: () => db, stats: () => (source as unknown as { o: { stats: () => CollectorStats } }).o.stats(), mask: new AddressMask("hidden") }).get();
+  assert.match(hidden.leaderboard.rows[0].address, /^miner-[0-9a-f]{8}$/, "hidden: a pseudonym");
+  assert.ok(!JSON.stringify(hidden).includes(addr.slice(-10)));
   // Many viewers within the period: one build.
   await Promise.all(Array.from({ length: 20 }, () => source.get()));
   for (let i = 0; i < 5; i++) await source.get();
