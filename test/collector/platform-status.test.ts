@@ -106,6 +106,16 @@ for (const dialect of ["postgres", "pglite"] as const) {
     assert.match(cli.stdout, new RegExp(`^collector \\(region eu, ${dialect}\\): database open`, "m"));
     assert.match(cli.stdout, /^REGIONS\n.*\n +eu +1 .*\n +us-east +1 /m);
     assert.match(cli.stdout, /BEST DIFFICULTY, WEEK OF \d{4}-\d{2}-\d{2}\n.*\n +1 +rig-/);
+
+    // A pool still running with a connected miner: its region shows a miner online.
+    const live = await startTestPool({ node, overrides: { region: "ap", instance: "ap-1", events: { enabled: true, socket_path: socketPath } } });
+    cleanups.push(() => live.close());
+    const liveMiner = await startMiner({ url: live.url, user: `${REGTEST_ADDRESSES.p2wpkh}.rig-ap`, threads: 0, durationSec: 60 });
+    cleanups.push(() => liveMiner.close());
+    let ap: PlatformStatus["regions"][number] | undefined;
+    await waitFor(async () => (ap = (await get()).regions.find((r) => r.region === "ap")) !== undefined && ap.workers_online >= 1, "region ap with a miner online", 20_000, 250);
+    assert.equal(ap!.users_online, 1);
+    assert.equal(ap!.instances, 1);
   });
 }
 
