@@ -2,8 +2,9 @@
  * The collector's platform view (`GET /api/platform` and the page at `/` on its HTTP port): every
  * region, the weekly best-difficulty leaderboard, the newest blocks, online miners per region, and the
  * collector's own event throughput and lag. Read from the database (src/pipeline/storage/dashboard-queries.ts:
- * PostgreSQL and PGlite alike) plus the collector's counters. Built at most every `cacheMs` however
- * many viewers poll; concurrent requests share one build. Addresses as `address_display` says; worker
+ * PostgreSQL and PGlite alike) plus the collector's counters. Built at most every `cacheMs` (and never
+ * more often than ten times its own build time) however many viewers poll; concurrent requests share
+ * one build. Online workers and their hashrate count only when heard of within the last 10 minutes. Addresses as `address_display` says; worker
  * names pass through {@link displaySafe}.
  */
 import { performance } from "node:perf_hooks";
@@ -76,14 +77,22 @@ export type PlatformStatus = z.infer<typeof PlatformStatusSchema>;
 
 /** Defaults of {@link PlatformStatusSource}. */
 export const PLATFORM_STATUS_DEFAULTS = {
-  /** One database round per this many ms at most. */
+  /**
+   * A built document is reused for at least this many ms, and for ten times as long as the last build
+   * took: however slow the database, the page's queries take at most a tenth of its time.
+   */
   cacheMs: 2_000,
+  cacheFactor: 10,
+  /** Totals (counts over users, workers, blocks) are reused this long, or until the newest blocks change. */
+  totalsCacheMs: 30_000,
   leaderboardRows: 20,
   blockRows: 20,
   /** A region counts instances and its last event within this window. */
-  eventsWindowMs: 3_600_000,
+  eventsWindowMs: 300_000,
   /** Shares per region are counted over this window. */
   sharesWindowMs: 300_000,
+  /** An online worker counts (and its hashrate is summed) only if heard of within this window. */
+  freshWindowMs: 600_000,
   /** Throughput is measured over (at most) this window. */
   rateWindowMs: 60_000,
 } as const;
@@ -112,7 +121,11 @@ export interface PlatformStatusOptions {
 export class PlatformStatusSource {
   private readonly now: () => number;
   /** The last document and when it was built (monotonic clock: the injected one may stand still in tests). */
-  private cache: { atMs: number; doc: PlatformStatus } | null = null;
+  private cache: { atMs: number; ttlMs: number; doc: PlatformStatus } | null = null;
+  /** The totals, when read, and the newest blocks they were read with. */
+  private totals: { atMs: number; blocksKey: string; value: PlatformStatus["totals"] } | null = null;
+  /** Documents built (tests read it). */
+  builds = 0;
   private inFlight: Promise<PlatformStatus> | null = null;
   /** (time, stored) samples for the throughput rate, oldest first. */
   private readonly samples: Array<{ atMs: number; stored: number }> = [];
@@ -124,7 +137,7 @@ export class PlatformStatusSource {
   /** The current document (from cache when fresh). Never throws: a query failure is reported in `collector.database.error`. */
   async get(): Promise<PlatformStatus> {
     const t = performance.now();
-    if (this.cache && t - this.cache.atMs < (this.o.cacheMs ?? PLATFORM_STATUS_DEFAULTS.cacheMs)) return this.cache.doc;
+    if (this.cache && t - this.cache.atMs < this.cache.ttlMs) return this.cache.doc;
     this.inFlight ??= this.build().finally(() => (this.inFlight = null));
     return this.inFlight;
   }
@@ -140,6 +153,7 @@ export class PlatformStatusSource {
   }
 
   private async build(): Promise<PlatformStatus> {
+    const startMs = performance.now();
     const nowMs = this.now();
     const s = this.o.stats();
     const mask = this.o.mask;
@@ -167,11 +181,15 @@ export class PlatformStatusSource {
     if (db) {
       try {
         const d = PLATFORM_STATUS_DEFAULTS;
-        const totals = await loadPlatformTotals(db);
-        const regions = await loadRegions(db, { eventsSince: new Date(nowMs - d.eventsWindowMs), sharesSince: new Date(nowMs - d.sharesWindowMs) });
+        const regions = await loadRegions(db, { eventsSince: new Date(nowMs - d.eventsWindowMs), sharesSince: new Date(nowMs - d.sharesWindowMs), freshSince: new Date(nowMs - d.freshWindowMs) });
         const leaders = await loadWeeklyLeaderboard(db, doc.leaderboard.week_start, d.leaderboardRows);
         const blocks = await loadRecentBlocks(db, d.blockRows);
-        doc.totals = { users: totals.users, workers: totals.workers, workers_online: totals.workersOnline, blocks: totals.blocks, blocks_accepted: totals.blocksAccepted };
+        const blocksKey = blocks.map((b) => `${b.hash}:${b.status}:${b.accepted}`).join(",");
+        if (!this.totals || startMs - this.totals.atMs >= d.totalsCacheMs || this.totals.blocksKey !== blocksKey) {
+          const totals = await loadPlatformTotals(db, { freshSince: new Date(nowMs - d.freshWindowMs) });
+          this.totals = { atMs: startMs, blocksKey, value: { users: totals.users, workers: totals.workers, workers_online: totals.workersOnline, blocks: totals.blocks, blocks_accepted: totals.blocksAccepted } };
+        }
+        doc.totals = { ...this.totals.value };
         doc.regions = regions.map((r) => ({
           region: displaySafe(r.region, 64), instances: r.instances, workers_online: r.workersOnline, users_online: r.usersOnline,
           hashrate_hs: Math.max(0, r.hashrateHs), shares_5m: r.shares, last_event_at: r.lastEventAt?.toISOString() ?? null, blocks: r.blocks,
@@ -186,7 +204,9 @@ export class PlatformStatusSource {
         doc.collector.database.error = noUserinfo(`status query failed: ${errorText(err)}`);
       }
     }
-    this.cache = { atMs: performance.now(), doc };
+    const endMs = performance.now();
+    this.builds++;
+    this.cache = { atMs: endMs, ttlMs: Math.max(this.o.cacheMs ?? PLATFORM_STATUS_DEFAULTS.cacheMs, (endMs - startMs) * PLATFORM_STATUS_DEFAULTS.cacheFactor), doc };
     return doc;
   }
 }

@@ -10,11 +10,11 @@ import type { Queryable } from "./queryable.ts";
 /** One region as the database sees it. */
 export interface RegionRow {
   region: string;
-  /** Instances that sent an event within the window. */
+  /** Instances that sent an event since `eventsSince`. */
   instances: number;
   workersOnline: number;
   usersOnline: number;
-  /** Sum of the online workers' 5-minute hashrate (from hashrate_update events), H/s. */
+  /** Sum of the fresh online workers' 5-minute hashrate (from hashrate_update events), H/s: only rates updated since `freshSince`. */
   hashrateHs: number;
   /** Shares stored within the shares window. */
   shares: number;
@@ -52,18 +52,26 @@ export interface PlatformTotals {
   blocksAccepted: number;
 }
 
+/** An online worker heard of since parameter $N (a share, a hashrate update, or its connect). */
+const freshOnline = (n: number) =>
+  `is_online AND greatest(last_share_at, hashrate_at, online_changed_at) >= $${n}::timestamptz`;
+const FRESH_ONLINE = freshOnline(3);
+
 const date = (v: unknown): Date | null => (v === null || v === undefined ? null : new Date(v as string | Date));
 
 /**
  * Regions seen within `sinceMs` (events, shares since `sharesSinceMs`) or with workers/blocks on record.
- * `workersOnline` counts workers whose last connect/disconnect was a connect, in the region they were last seen.
+ * `workersOnline` counts workers whose last connect/disconnect was a connect AND that were heard of (a share,
+ * a hashrate update, a connect) since `freshSince`, in the region they were last seen: a pool that died
+ * without sending disconnects leaves `is_online` set, and its workers must drop off within that window.
+ * `hashrateHs` sums only hashrates updated since `freshSince` (the pool sends one a minute per active worker).
  */
-export async function loadRegions(db: Queryable, opts: { eventsSince: Date; sharesSince: Date }): Promise<RegionRow[]> {
+export async function loadRegions(db: Queryable, opts: { eventsSince: Date; sharesSince: Date; freshSince: Date }): Promise<RegionRow[]> {
   const res = await db.query<{ region: string; instances: number; workers_online: number; users_online: number; hashrate: number; shares: number; last_event_at: unknown; blocks: number }>(
     `WITH w AS (
-       SELECT region, count(*) FILTER (WHERE is_online)::int AS workers_online,
-              count(DISTINCT user_id) FILTER (WHERE is_online)::int AS users_online,
-              coalesce(sum(hashrate_5m) FILTER (WHERE is_online), 0)::float8 AS hashrate
+       SELECT region, count(*) FILTER (WHERE ${FRESH_ONLINE})::int AS workers_online,
+              count(DISTINCT user_id) FILTER (WHERE ${FRESH_ONLINE})::int AS users_online,
+              coalesce(sum(hashrate_5m) FILTER (WHERE is_online AND hashrate_at >= $3::timestamptz), 0)::float8 AS hashrate
        FROM workers WHERE region IS NOT NULL GROUP BY region),
      e AS (SELECT region, count(DISTINCT instance)::int AS instances, max(ts) AS last_event_at FROM event_log WHERE ts >= $1 GROUP BY region),
      s AS (SELECT region, count(*)::int AS shares, max(ts) AS last_share_at FROM shares WHERE ts >= $2 GROUP BY region),
@@ -74,7 +82,7 @@ export async function loadRegions(db: Queryable, opts: { eventsSince: Date; shar
             greatest(e.last_event_at, s.last_share_at) AS last_event_at, coalesce(b.blocks, 0) AS blocks
      FROM r LEFT JOIN w USING (region) LEFT JOIN e USING (region) LEFT JOIN s USING (region) LEFT JOIN b USING (region)
      ORDER BY r.region`,
-    [opts.eventsSince.toISOString(), opts.sharesSince.toISOString()],
+    [opts.eventsSince.toISOString(), opts.sharesSince.toISOString(), opts.freshSince.toISOString()],
   );
   return res.rows.map((r) => ({
     region: r.region, instances: r.instances, workersOnline: r.workers_online, usersOnline: r.users_online, hashrateHs: r.hashrate,
@@ -108,12 +116,13 @@ export async function loadRecentBlocks(db: Queryable, limit: number): Promise<Bl
   }));
 }
 
-/** Users, workers (and online ones), blocks (and accepted ones) on record. */
-export async function loadPlatformTotals(db: Queryable): Promise<PlatformTotals> {
+/** Users, workers (and online ones, fresh as in {@link loadRegions}), blocks (and accepted ones) on record. */
+export async function loadPlatformTotals(db: Queryable, opts: { freshSince: Date }): Promise<PlatformTotals> {
   const res = await db.query<{ users: number; workers: number; workers_online: number; blocks: number; blocks_accepted: number }>(
     `SELECT (SELECT count(*) FROM users)::int AS users, (SELECT count(*) FROM workers)::int AS workers,
-            (SELECT count(*) FROM workers WHERE is_online)::int AS workers_online,
+            (SELECT count(*) FROM workers WHERE ${freshOnline(1)})::int AS workers_online,
             (SELECT count(*) FROM blocks)::int AS blocks, (SELECT count(*) FROM blocks WHERE accepted)::int AS blocks_accepted`,
+    [opts.freshSince.toISOString()],
   );
   const r = res.rows[0];
   return { users: r.users, workers: r.workers, workersOnline: r.workers_online, blocks: r.blocks, blocksAccepted: r.blocks_accepted };
