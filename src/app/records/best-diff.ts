@@ -244,8 +244,10 @@ export class BestDiffRecords {
   top(scope: "week" | "alltime", limit: number): Array<{ user: string; worker: string; difficulty: number; atMs: number }> {
     const week = this.weekAt(this.now());
     const value = (u: UserRecord) => (scope === "alltime" ? u.alltime : u.weekKey === week.key ? u.week : 0);
-    // Ties at the cut: the user seen first; among the rows kept, equal records in the order they were set.
-    const best = topK(this.users.entries(), limit, ([, u]) => value(u));
+    // Ties (at the cut too): the record set first wins. Not the map's order: recent activity moves a
+    // user to the end of it (least recently active users are evicted first).
+    const setAt = (u: UserRecord) => (scope === "alltime" ? u.alltimeAtMs : u.weekAtMs);
+    const best = topK(this.users.entries(), limit, ([, u]) => value(u), ([, u]) => -setAt(u));
     return best
       .filter(([, u]) => value(u) > 0)
       .map(([user, u]) => (scope === "alltime" ? { user, worker: u.alltimeWorker, difficulty: u.alltime, atMs: u.alltimeAtMs } : { user, worker: u.weekWorker, difficulty: u.week, atMs: u.weekAtMs }))
