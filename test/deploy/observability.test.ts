@@ -45,7 +45,7 @@ before(async () => {
   for (const m of await metrics.registry.getMetricsAsJSON()) exported.add(m.name);
   metrics.close();
   // The collector: the names its metrics module registers.
-  for (const m of read(`${ROOT}src/collector/metrics.ts`).matchAll(/(?:name: |counter\()"(tbg_collector_[a-z0-9_]+)"/g)) exported.add(m[1]);
+  for (const m of read(`${ROOT}src/pipeline/collector/metrics.ts`).matchAll(/(?:name: |counter\()"(tbg_collector_[a-z0-9_]+)"/g)) exported.add(m[1]);
 });
 after(async () => {
   await pool?.close();

@@ -57,7 +57,7 @@ describe("event schemas", () => {
     expectInvalid(mutate("share_submitted", (e) => (e.data.height = "923456")), "data.height");
     expectInvalid(mutate("share_submitted", (e) => (e.data.height = 1.5)), "data.height");
     expectInvalid(mutate("share_submitted", (e) => (e.data.session_id = "XYZ")), "data.session_id");
-    expectInvalid(mutate("share_submitted", (e) => (e.data.difficulty = 0)), "data.difficulty");
+    expectInvalid(mutate("share_submitted", (e) => (e.data.difficulty = -1)), "data.difficulty");
     expectInvalid(mutate("share_submitted", (e) => (e.data.ip = "not an ip")), "data.ip");
     expectInvalid(mutate("block_found", (e) => (e.data.hash = "ABC")), "data.hash");
     expectInvalid(mutate("block_found", (e) => delete e.data.submit_results[1].node), "data.submit_results[1].node");
