@@ -394,6 +394,11 @@ export class Spool {
     });
   }
 
+  /** Wakes {@link Spool.waitForData} callers without data (e.g. a replay was requested). */
+  wake(): void {
+    this.wakeReaders();
+  }
+
   private wakeReaders(): void {
     for (const w of this.dataWaiters.splice(0)) w();
   }
