@@ -507,7 +507,10 @@ export class Spool {
       acked = this.acked;
     }
     const text = JSON.stringify(acked);
-    if (!force && text === this.savedAcked) return;
+    if (!force && text === this.savedAcked) {
+      await this.pruneRetained(this.o.now()); // the retention window runs out while nothing is acked too
+      return;
+    }
     const tmp = join(this.o.dir, "cursor.json.tmp");
     await writeFile(tmp, text);
     await rename(tmp, join(this.o.dir, "cursor.json"));
