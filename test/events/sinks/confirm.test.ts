@@ -54,6 +54,8 @@ describe("delivery confirmations", () => {
     assert.deepEqual(decodeConfirm(encodeConfirm(ids)), ids);
     assert.equal(decodeConfirm(Buffer.from('{"event":"share_submitted"}')), null);
     assert.equal(decodeConfirm(Buffer.from("TBGC1\nnot-an-id")), null);
+    // One bad id does not cost the others their confirmation.
+    assert.deepEqual(decodeConfirm(Buffer.from(`TBGC1\n${ids[0]}\nnot-an-id\n${ids[1]}`)), ids);
     const datagram = Buffer.from(JSON.stringify({ event: "share_submitted", event_id: ids[0], timestamp: 1 }));
     assert.equal(eventIdOf(datagram), ids[0]);
     assert.equal(eventIdOf(Buffer.from("{}")), null);
