@@ -537,7 +537,8 @@ export class UnixDgramSink implements EventSink {
 
   /** Back at the head of the queue (it is older than anything queued). */
   private resend(item: Item): void {
-    if (this.queue.length + (this.inflight ? 1 : 0) >= this.queue.capacity) {
+    if (this.queue.length + (this.inflight ? 1 : 0) >= this.queue.capacity ||
+        this.queuedBytes + item.buf.length > this.queueMaxBytes) {
       this.drop(item, "queue_full");
       return;
     }
