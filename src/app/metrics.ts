@@ -230,7 +230,7 @@ export class PoolMetrics {
       for (const [name, sink] of Object.entries(publisher?.stats().sinks ?? {})) queued.set({ sink: name }, sink.queued);
     } });
     // Delivery confirmations of the socket sink (src/events/confirm.ts); sinks without them are skipped.
-    const confirmOf = (sink: unknown) => (sink as { confirm?: { enabled: boolean; confirmed: number; resent: number; awaiting: number } }).confirm;
+    const confirmOf = (sink: unknown) => (sink as { confirm?: { enabled: boolean; readerConfirms?: boolean; confirmed: number; resent: number; awaiting: number } }).confirm;
     const resent = new Counter({ name: "tbg_events_resent_total", help: "Events sent again because the socket's reader died with them (never confirmed)", labelNames: ["sink"], registers: reg, collect() {
       resent.reset();
       for (const [name, sink] of Object.entries(publisher?.stats().sinks ?? {})) {
@@ -243,6 +243,13 @@ export class PoolMetrics {
       for (const [name, sink] of Object.entries(publisher?.stats().sinks ?? {})) {
         const c = confirmOf(sink);
         if (c?.enabled) awaiting.set({ sink: name }, c.awaiting);
+      }
+    } });
+    const readerConfirms = new Gauge({ name: "tbg_events_reader_confirms", help: "1 while the socket's reader confirms delivery (tbg publisher), 0 when it does not (a collector, an old publisher, or the ack socket could not be bound)", labelNames: ["sink"], registers: reg, collect() {
+      readerConfirms.reset();
+      for (const [name, sink] of Object.entries(publisher?.stats().sinks ?? {})) {
+        const c = confirmOf(sink);
+        if (c?.enabled) readerConfirms.set({ sink: name }, c.readerConfirms ? 1 : 0);
       }
     } });
     const sinkState = new Gauge({ name: "tbg_event_sink_state", help: "1 for each sink's current state (ready, congested, no_reader, idle, closed)", labelNames: ["sink", "state"], registers: reg, collect() {

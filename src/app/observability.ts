@@ -162,6 +162,10 @@ export class Observability {
           else log.info(line, "event sink %s: %s", u.sink, u.state);
         });
         await publisher.start();
+        for (const [name, st] of Object.entries(publisher.stats().sinks)) {
+          const err = (st as { confirm?: { error?: { code: string; message: string } | null } }).confirm?.error;
+          if (err) log.warn({ sink: name, code: err.code }, "event sink %s: %s", name, err.message);
+        }
       }
       throwIfCancelled(signal, "events and records");
       const storeStats = this.records.storeStats();

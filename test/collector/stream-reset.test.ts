@@ -11,6 +11,7 @@ import pino from "pino";
 import { connect } from "@nats-io/transport-node";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { Collector } from "../../src/pipeline/collector/collector.ts";
+import { JetStreamInput } from "../../src/pipeline/collector/jetstream-input.ts";
 import { DURABLE_CONSUMERS, MINING_EVENTS_STREAM, ensureDurableConsumer, ensureEventStream, eventSubject } from "../../src/pipeline/nats/jetstream.ts";
 import type { MiningEvent } from "../../src/pipeline/events/types.ts";
 import { startNats, startPostgres, type PostgresServer } from "../support/servers.ts";
@@ -92,6 +93,7 @@ test("messages removed before the collector read them are reported as a sequence
   await collector.start();
   t.after(() => collector.close());
   await waitFor(() => collector.stats().batcher.stored === 7, "7 stored");
+  await waitFor(() => collector.stats().nats!.sequenceGaps > 0, "gap checked against the stream");
   const s = collector.stats().nats!;
   assert.deepEqual([s.sequenceGaps, s.missedMessages, s.streamResets], [1, 3, 0]);
   assert.ok(warns().some((l) => /sequence gap/.test(l.msg) && l.missed === 3), JSON.stringify(warns()));
@@ -114,4 +116,26 @@ test("a NATS outage is logged at warn while it lasts, not only when events stop"
   assert.ok(collector.stats().nats!.disconnectedSinceMs !== null);
   await nats.restart();
   await waitFor(() => collector.stats().nats!.disconnectedSinceMs === null, "reconnected", 30_000);
+});
+
+test("several collectors on one durable report no gap for messages the other one read", async (t) => {
+  const nats = await startNats();
+  t.after(() => nats.close());
+  const batcher = { pushRaw: (_d: unknown, cb: (o: string) => void) => setTimeout(() => cb("stored"), 1) };
+  const mk = () => new JetStreamInput({ url: nats.url, batcher: batcher as never, pullBatch: 10 } as ConstructorParameters<typeof JetStreamInput>[0]);
+  const a = mk();
+  const b = mk();
+  a.start();
+  b.start();
+  t.after(async () => {
+    await a.close();
+    await b.close();
+  });
+  await waitFor(() => a.stats().consuming && b.stats().consuming, "both consuming", 30_000);
+  const events = makeShares(500, { startUs: BASE_US + 9_000_000_000 });
+  await publish(nats.url, events);
+  await waitFor(() => a.stats().acked + b.stats().acked >= 500, "all acked", 30_000);
+  assert.ok(a.stats().acked > 0 && b.stats().acked > 0, "both collectors took messages");
+  await new Promise((r) => setTimeout(r, 1_500)); // past one gap check
+  for (const x of [a, b]) assert.deepEqual([x.stats().sequenceGaps, x.stats().missedMessages], [0, 0], x.stats().lastStreamIssue?.detail);
 });

@@ -152,6 +152,7 @@ test("kill -9 of tbg publisher under 20 events/s with events in its socket: ever
   const metrics = await pool.app.obs.metrics!.registry.metrics();
   assert.match(metrics, new RegExp(`tbg_events_resent_total\\{sink="unix:[^"]+"\\} ${sink.confirm.resent}`));
   assert.match(metrics, /tbg_events_awaiting_confirmation\{sink="unix:[^"]+"\} 0/);
+  assert.match(metrics, /tbg_events_reader_confirms\{sink="unix:[^"]+"\} 1/);
   console.log(`# kill -9: ${emitted.length} emitted, ${inSocket} unconfirmed in the killed publisher, ${sink.confirm.resent} resent, ${stored.length} stored`);
 });
 

@@ -193,3 +193,23 @@ test("a failing disk (ENOSPC after a partial write) neither crashes nor corrupts
   assert.equal(reopened.stats().corrupt, 0);
   await reopened.close();
 });
+
+test("retained segments past retainMs are deleted by the cursor timer even when nothing new is acknowledged", async (t) => {
+  const dir = await tempDir(t);
+  let now = Date.now();
+  const spool = await Spool.open({ dir, segmentBytes: 300, cursorSaveIntervalMs: 20, retainMs: 60_000, retainBytes: 10_000, now: () => now });
+  for (let i = 0; i < 20; i++) {
+    spool.append(rec(i));
+    await spool.flush();
+  }
+  const all = await spool.read(100);
+  spool.ack(all[19].end, 20);
+  await spool.checkpoint();
+  assert.ok(spool.stats().retainedBytes > 0, "acked segments kept");
+  now += 61_000; // the window ran out; the acked cursor does not move again
+  const deadline = Date.now() + 10_000;
+  while (spool.stats().retainedBytes > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  const left = spool.stats().retainedBytes;
+  await spool.close();
+  assert.equal(left, 0);
+});

@@ -140,6 +140,10 @@ export interface JetStreamInputStats {
 export class JetStreamInput {
   private readonly o: Required<Omit<JetStreamInputOptions, "onMalformed" | "onError" | "onStreamIssue" | "auth">> & JetStreamInputOptions;
   private nc: NatsConnection | undefined;
+  /** Skipped stream sequences [from, to] waiting to be checked against the stream. */
+  private skips: Array<[number, number]> = [];
+  private gapCheck: NodeJS.Timeout | undefined;
+  private lastGapCheckMs = 0;
   private consumer: Consumer | undefined;
   private msgs: ConsumerMessages | undefined;
   /** Why the current consume was closed from outside its loop (a missing consumer or stream). */
@@ -219,6 +223,7 @@ export class JetStreamInput {
     clearInterval(this.workingTimer);
     clearInterval(this.infoTimer);
     clearInterval(this.outageTimer);
+    clearTimeout(this.gapCheck);
     const nc = this.nc;
     if (nc && !nc.isClosed()) {
       // Acks are fire-and-forget publishes: flush makes sure they left before we hang up.
@@ -360,17 +365,61 @@ export class JetStreamInput {
     this.streamCreated = info.created;
   }
 
-  /** First deliveries come in stream order: a skip is a gap. */
+  /**
+   * First deliveries come in stream order, but a skip is only a gap when the skipped messages are
+   * really gone: several collectors on one durable each see every other message. Skips are checked
+   * against the stream (first sequence, deleted sequences) at most once a second.
+   */
   private checkSequence(m: JsMsg): void {
     if (m.info.redelivered) return;
     const seq = m.info.streamSequence;
     const last = this.lastStreamSeq;
     if (last > 0 && seq > last + 1) {
-      const missed = seq - last - 1;
-      this.streamIssue("gap", `stream ${MINING_EVENTS_STREAM} sequence jumped from ${last} to ${seq}: ${missed} message(s) expired or were removed before ${this.o.durable} read them`, missed);
+      if (this.skips.length < 10_000) this.skips.push([last + 1, seq - 1]);
+      else this.skips[this.skips.length - 1][1] = seq - 1; // bounded: widen the last range
+      this.scheduleGapCheck();
     }
     // A step back is a re-created durable starting over (a re-created stream is caught by checkStream).
     this.lastStreamSeq = seq;
+  }
+
+  private scheduleGapCheck(): void {
+    if (this.gapCheck) return;
+    const wait = Math.max(0, this.lastGapCheckMs + 1_000 - Date.now());
+    this.gapCheck = setTimeout(() => void this.checkGaps().finally(() => {
+      this.gapCheck = undefined;
+      this.lastGapCheckMs = Date.now();
+      if (this.skips.length > 0 && !this.stopping) this.scheduleGapCheck();
+    }), wait);
+    this.gapCheck.unref();
+  }
+
+  /** Counts the skipped sequences no longer in the stream (expired, removed) and reports them as one gap. */
+  private async checkGaps(): Promise<void> {
+    const nc = this.nc;
+    const ranges = this.skips.splice(0);
+    if (!nc || ranges.length === 0) return;
+    let state: StreamInfo["state"];
+    try {
+      state = (await (await jetstreamManager(nc)).streams.info(MINING_EVENTS_STREAM, { deleted_details: true })).state;
+    } catch {
+      return; // stream gone or NATS down: checkStream reports a reset at the next setup
+    }
+    const deleted = state.deleted ?? [];
+    let missed = 0;
+    let from = 0;
+    let to = 0;
+    for (const [lo, hi] of ranges) {
+      let gone = Math.max(0, Math.min(hi, state.first_seq - 1) - lo + 1);
+      for (const d of deleted) if (d >= lo && d <= hi && d >= state.first_seq) gone++;
+      if (gone === 0) continue;
+      missed += gone;
+      if (from === 0) from = lo;
+      to = hi;
+    }
+    if (missed > 0) {
+      this.streamIssue("gap", `stream ${MINING_EVENTS_STREAM} sequences ${from}..${to} skipped: ${missed} message(s) expired or were removed before ${this.o.durable} read them`, missed);
+    }
   }
 
   /** Closes the consume on a notification that the durable or stream is gone. */

@@ -41,8 +41,9 @@ export function decodeConfirm(buf: Buffer): string[] | null {
   if (buf.length < MAGIC_BYTES.length || !buf.subarray(0, MAGIC_BYTES.length).equals(MAGIC_BYTES)) return null;
   const body = buf.toString("latin1", MAGIC_BYTES.length);
   if (body.length === 0) return [];
-  const ids = body.split("\n");
-  return ids.length <= CONFIRM_MAX_IDS && ids.every((id) => ID_RE.test(id)) ? ids : null;
+  // A bad id is skipped, not the whole batch: the others are still confirmed (null: nothing usable).
+  const ids = body.split("\n", CONFIRM_MAX_IDS).filter((id) => ID_RE.test(id));
+  return ids.length > 0 ? ids : null;
 }
 
 /** Suffix of the engine's sending socket path: `<ack path>.tx`. */

@@ -27,6 +27,8 @@ export interface ForwarderOptions {
   onError?: (err: Error) => void;
   /** A new PubAck carried a stream sequence at or below one already acknowledged: the stream was reset under us. */
   onSequenceBackwards?: (seq: number, previous: number) => void;
+  /** A replay asked for by {@link Forwarder.requestReplay} reached the acked cursor (every retained record got a PubAck). */
+  onReplayDone?: () => void;
 }
 
 /** Counters of a {@link Forwarder}. */
@@ -49,6 +51,8 @@ export class Forwarder {
   private loop: Promise<void> | undefined;
   private readonly s: ForwarderStats = { published: 0, duplicates: 0, failedRounds: 0, undecodable: 0, lastSeq: 0 };
   private replayWanted = false;
+  /** A replay was started and has not reached the acked cursor yet. */
+  private replayActive = false;
   /** Sequence floor of the round in flight: a new PubAck at or below it means the stream went backwards. */
   private roundFloor = 0;
   private roundMax = 0;
@@ -89,6 +93,7 @@ export class Forwarder {
   /** Publish the spool's retained (already acknowledged) records again before new ones, from the next round on. */
   requestReplay(): void {
     this.replayWanted = true;
+    this.o.spool.wake(); // an idle loop waits for data: the replay is data
   }
 
   /** Forget the sequence high-water mark (a reset stream starts again at 1). */
@@ -108,14 +113,16 @@ export class Forwarder {
     let delay = initial;
     while (!signal.aborted) {
       await this.o.link.whenReady(signal);
-      await this.o.spool.waitForData(signal);
+      if (!this.replayWanted) await this.o.spool.waitForData(signal);
       if (signal.aborted) break;
       if (!this.o.link.ready) continue;
       if (this.replayWanted) {
         this.replayWanted = false;
+        this.replayActive = true;
         this.o.spool.rewind();
         this.o.spool.replayRetained();
       }
+      this.checkReplayDone();
       const records = await this.o.spool.read(this.window);
       if (records.length === 0) continue;
       this.roundFloor = this.s.lastSeq;
@@ -130,6 +137,7 @@ export class Forwarder {
       let ok = 0;
       while (ok < results.length && results[ok].status === "fulfilled") ok++;
       if (ok > 0) this.o.spool.ack(records[ok - 1].end, ok);
+      this.checkReplayDone();
       if (ok === records.length) {
         delay = initial;
         continue;
@@ -142,6 +150,12 @@ export class Forwarder {
       await sleep(delay, signal);
       delay = Math.min(delay * 2, this.o.retryMaxMs ?? 2_000);
     }
+  }
+
+  private checkReplayDone(): void {
+    if (!this.replayActive || this.replayWanted || this.o.spool.replaying) return;
+    this.replayActive = false;
+    this.o.onReplayDone?.();
   }
 
   private async publishOne(r: SpoolRecord): Promise<void> {

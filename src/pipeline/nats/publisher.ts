@@ -81,6 +81,8 @@ export interface JetStreamPublisherStats {
 interface StreamIdentity {
   created: string;
   lastSeq: number;
+  /** A reset was found and its replay has not been fully acknowledged yet: a restart resumes it. */
+  replayPending?: boolean;
 }
 
 const STREAM_FILE = "stream.json";
@@ -99,6 +101,7 @@ export class JetStreamPublisher {
   private identity: StreamIdentity | undefined;
   private savedIdentity = "";
   private identityTimer: NodeJS.Timeout | undefined;
+  private identitySaving: Promise<void> = Promise.resolve();
   private streamResets = 0;
   private lastStreamReset: JetStreamPublisherStats["lastStreamReset"] = null;
 
@@ -119,10 +122,20 @@ export class JetStreamPublisher {
       spool: this.spool, link: this.link, region: this.o.region, window: this.o.window,
       publishTimeoutMs: this.o.publishTimeoutMs, onError: (err) => this.o.onError?.(err, "publish"),
       onSequenceBackwards: (seq, previous) => this.streamReset(`a PubAck carried stream sequence ${seq} after ${previous}`),
+      onReplayDone: () => {
+        if (!this.identity?.replayPending) return;
+        this.identity.replayPending = false;
+        void this.saveIdentity().catch(() => undefined);
+      },
     });
     this.identity = await readIdentity(join(this.o.spoolDir, STREAM_FILE));
     this.savedIdentity = JSON.stringify(this.identity ?? null);
     if (this.identity) this.forwarder.resetSequence(this.identity.lastSeq);
+    if (this.identity?.replayPending) {
+      // The last run found the stream reset and stopped before its replay was acknowledged: resume it.
+      this.forwarder.requestReplay();
+      this.o.onStreamReset?.(`resuming the replay of a stream reset found before the last restart (${STREAM_FILE} in ${this.o.spoolDir})`);
+    }
     this.identityTimer = setInterval(() => void this.saveIdentity().catch(() => undefined), 1_000);
     this.identityTimer.unref();
     this.link.start();
@@ -137,23 +150,41 @@ export class JetStreamPublisher {
   private onStream(info: StreamInfo): void {
     const known = this.identity;
     const ackedSeq = Math.max(known?.lastSeq ?? 0, this.forwarder?.stats().lastSeq ?? 0);
-    if (known && known.created !== info.created) this.streamReset(`stream ${MINING_EVENTS_STREAM} re-created (was created ${known.created}, now ${info.created})`);
-    else if (known && info.state.last_seq < ackedSeq) this.streamReset(`stream ${MINING_EVENTS_STREAM} last sequence ${info.state.last_seq} is below the ${ackedSeq} already acknowledged`);
-    const lastSeq = known && known.created === info.created ? Math.max(ackedSeq, info.state.last_seq) : info.state.last_seq;
-    this.identity = { created: info.created, lastSeq };
+    let reset = false;
+    if (known && known.created !== info.created) {
+      reset = true;
+      this.streamReset(`stream ${MINING_EVENTS_STREAM} re-created (was created ${known.created}, now ${info.created})`);
+    } else if (known && info.state.last_seq < ackedSeq) {
+      reset = true;
+      this.streamReset(`stream ${MINING_EVENTS_STREAM} last sequence ${info.state.last_seq} is below the ${ackedSeq} already acknowledged`);
+    }
+    // After a reset the stream's own last sequence is the new baseline (else the replay's PubAcks,
+    // below the old high-water mark, would count as a second reset).
+    const lastSeq = known && !reset ? Math.max(ackedSeq, info.state.last_seq) : info.state.last_seq;
+    this.identity = { created: info.created, lastSeq, replayPending: reset || (known?.replayPending ?? false) };
     this.forwarder?.resetSequence(lastSeq);
+    if (reset) void this.saveIdentity().catch(() => undefined);
   }
 
   private streamReset(reason: string): void {
     this.streamResets++;
+    if (this.identity) this.identity.replayPending = true;
     this.lastStreamReset = { atMs: Date.now(), reason };
     this.forwarder?.requestReplay();
     this.o.onStreamReset?.(reason);
   }
 
-  private async saveIdentity(): Promise<void> {
+  /** Serialised: one write of stream.json at a time. */
+  private saveIdentity(): Promise<void> {
+    const run = this.identitySaving.catch(() => undefined).then(() => this.saveIdentityNow());
+    this.identitySaving = run;
+    return run;
+  }
+
+  private async saveIdentityNow(): Promise<void> {
     if (!this.identity) return;
     const id: StreamIdentity = { created: this.identity.created, lastSeq: Math.max(this.identity.lastSeq, this.forwarder?.stats().lastSeq ?? 0) };
+    if (this.identity.replayPending) id.replayPending = true;
     const text = JSON.stringify(id);
     if (text === this.savedIdentity) return;
     const path = join(this.o.spoolDir, STREAM_FILE);
@@ -234,7 +265,7 @@ export class JetStreamPublisher {
 async function readIdentity(path: string): Promise<StreamIdentity | undefined> {
   try {
     const v = JSON.parse(await readFile(path, "utf8")) as Partial<StreamIdentity>;
-    return typeof v.created === "string" && Number.isInteger(v.lastSeq) ? { created: v.created, lastSeq: v.lastSeq! } : undefined;
+    return typeof v.created === "string" && Number.isInteger(v.lastSeq) ? { created: v.created, lastSeq: v.lastSeq!, replayPending: v.replayPending === true } : undefined;
   } catch {
     return undefined; // first run, or unreadable: nothing to compare with
   }

@@ -407,6 +407,11 @@ export class Spool {
     });
   }
 
+  /** Wakes {@link Spool.waitForData} callers without data (e.g. a replay was requested). */
+  wake(): void {
+    this.wakeReaders();
+  }
+
   private wakeReaders(): void {
     for (const w of this.dataWaiters.splice(0)) w();
   }
@@ -515,7 +520,10 @@ export class Spool {
       acked = this.acked;
     }
     const text = JSON.stringify(acked);
-    if (!force && text === this.savedAcked) return;
+    if (!force && text === this.savedAcked) {
+      await this.pruneRetained(this.o.now()); // the retention window runs out while nothing is acked too
+      return;
+    }
     const tmp = join(this.o.dir, "cursor.json.tmp");
     await writeFile(tmp, text);
     await rename(tmp, join(this.o.dir, "cursor.json"));

@@ -54,6 +54,8 @@ describe("delivery confirmations", () => {
     assert.deepEqual(decodeConfirm(encodeConfirm(ids)), ids);
     assert.equal(decodeConfirm(Buffer.from('{"event":"share_submitted"}')), null);
     assert.equal(decodeConfirm(Buffer.from("TBGC1\nnot-an-id")), null);
+    // One bad id does not cost the others their confirmation.
+    assert.deepEqual(decodeConfirm(Buffer.from(`TBGC1\n${ids[0]}\nnot-an-id\n${ids[1]}`)), ids);
     const datagram = Buffer.from(JSON.stringify({ event: "share_submitted", event_id: ids[0], timestamp: 1 }));
     assert.equal(eventIdOf(datagram), ids[0]);
     assert.equal(eventIdOf(Buffer.from("{}")), null);
@@ -162,5 +164,51 @@ describe("delivery confirmations", () => {
     assert.equal(publisher.stats().confirms.confirmed, 500);
     await pub.close();
     await publisher.close();
+  });
+
+  it("a confirming reader replaced by a collector that does not confirm: the sink stops expecting confirmations, nothing counted unconfirmed", async (t) => {
+    const tmp = await tempSocketDir();
+    t.after(() => tmp.cleanup());
+    const r1 = await confirmingReader(tmp.path());
+    const { sink, pub } = engine({ socketPath: tmp.path(), ackSocketPath: tmp.path("engine.ack"), ackWindow: 500, ackProbeMs: 200, flushTimeoutMs: 2_000 });
+    await pub.start();
+    for (let i = 0; i < 100; i++) pub.emit("share_submitted", numberedShare(i));
+    await waitFor(() => sink.stats().confirm.confirmed === 100, 20_000, "100 confirmed");
+    await r1.close();
+    let got = 0;
+    const collector = new DgramReader({ socketPath: tmp.path(), onMessage: (m: ReaderMessage) => void (m.ok && got++) });
+    await collector.start();
+    t.after(() => collector.close());
+    for (let i = 100; i < 2_100; i++) {
+      pub.emit("share_submitted", numberedShare(i));
+      if (i % 50 === 0) await new Promise((r) => setTimeout(r, 5));
+    }
+    await waitFor(() => got >= 2_000, 20_000, "2000 at the collector");
+    await pub.close();
+    const s = sink.stats();
+    assert.equal(s.dropped.unconfirmed, 0, JSON.stringify(s.confirm));
+    assert.equal(s.confirm.readerConfirms, false);
+    assert.equal(s.confirm.silentFallbacks, 1);
+  });
+
+  it("a second engine on the same ack path does not take over the first one's socket", async (t) => {
+    const tmp = await tempSocketDir();
+    t.after(() => tmp.cleanup());
+    const r = await confirmingReader(tmp.path());
+    t.after(() => r.close());
+    const a = engine({ socketPath: tmp.path(), ackSocketPath: tmp.path("engine.ack") });
+    await a.pub.start();
+    const b = engine({ socketPath: tmp.path(), ackSocketPath: tmp.path("engine.ack") });
+    await b.pub.start();
+    const err = b.sink.stats().confirm.error;
+    assert.equal(err?.code, "EVENTS_ACK_SOCKET_IN_USE");
+    assert.match(err!.message, /events\.ack_socket_path/);
+    assert.equal(a.sink.stats().confirm.error, null);
+    // The first engine still gets its confirmations.
+    for (let i = 0; i < 50; i++) a.pub.emit("share_submitted", numberedShare(i));
+    await waitFor(() => a.sink.stats().confirm.confirmed === 50, 20_000, "engine A confirmed");
+    assert.equal(a.sink.stats().confirm.malformed, 0, "the probe is not counted as a malformed confirmation");
+    await b.pub.close();
+    await a.pub.close();
   });
 });

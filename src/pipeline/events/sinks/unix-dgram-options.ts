@@ -122,6 +122,13 @@ export interface UnixDgramSinkStats extends SinkStats {
     probes: number;
     /** Datagrams on the ack socket that were not confirmations. */
     malformed: number;
+    /**
+     * Times a confirming reader stopped confirming for a whole `ackWindow` of sends (e.g. tbg publisher
+     * replaced by a collector on the socket): the sink went back to not expecting confirmations.
+     */
+    silentFallbacks: number;
+    /** Why confirmations are off although an ack path is configured (bind failed, path in use), or null. */
+    error: { code: string; message: string } | null;
   };
 }
 

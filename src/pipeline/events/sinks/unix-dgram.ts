@@ -119,7 +119,10 @@ export class UnixDgramSink implements EventSink {
   private probeDelayMs: number;
   private ackSock: NativeDgramSocket | null = null;
   private readonly bound = new Map<string, number>(); // path → inode we bound there
-  private readonly confirm = { confirmed: 0, resent: 0, probes: 0, malformed: 0 };
+  private readonly confirm = { confirmed: 0, resent: 0, probes: 0, malformed: 0, silentFallbacks: 0 };
+  /** Sends since the last confirmation: a whole window of them means the reader no longer confirms. */
+  private sendsSinceConfirm = 0;
+  private ackError: { code: string; message: string } | null = null;
 
   constructor(options: UnixDgramSinkOptions) {
     const d = UNIX_DGRAM_SINK_DEFAULTS;
@@ -199,7 +202,7 @@ export class UnixDgramSink implements EventSink {
       stalls: this.stalls,
       socketsCreated: this.socketsCreated,
       lastError: this.lastError,
-      confirm: { enabled: this.ackPath !== null, readerConfirms: this.readerConfirms, awaiting: this.awaiting.size, ...this.confirm },
+      confirm: { enabled: this.ackPath !== null, readerConfirms: this.readerConfirms, awaiting: this.awaiting.size, ...this.confirm, error: this.ackError },
     };
   }
 
@@ -385,7 +388,7 @@ export class UnixDgramSink implements EventSink {
     try {
       sock = this.createSocket();
     } catch (err) {
-      this.lastError = `ack socket ${path}: ${err instanceof Error ? err.message : String(err)}`;
+      this.ackFailed("EVENTS_ACK_SOCKET_FAILED", `events.ack_socket_path ${path}: cannot create the socket (${err instanceof Error ? err.message : String(err)}); delivery confirmations are off`);
       return;
     }
     sock.on("error", () => {
@@ -393,8 +396,9 @@ export class UnixDgramSink implements EventSink {
       if (this.ackSock === sock) this.ackSock = null;
     });
     sock.on("data", (buf) => this.onConfirm(buf));
-    if (this.bindPath(sock, path)) this.ackSock = sock;
+    if (this.bindPath(sock, path, true)) this.ackSock = sock;
     else {
+      if (!this.ackError) this.ackFailed("EVENTS_ACK_SOCKET_FAILED", `events.ack_socket_path ${path}: ${this.lastError ?? "bind failed"}; delivery confirmations are off`);
       try {
         sock.close();
       } catch {
@@ -403,13 +407,27 @@ export class UnixDgramSink implements EventSink {
     }
   }
 
-  /** Binds `sock` at `path`, taking over a stale socket file there (ours, or a dead engine's). */
-  private bindPath(sock: NativeDgramSocket, path: string): boolean {
+  private ackFailed(code: string, message: string): void {
+    this.ackError = { code, message };
+    this.lastError = `${code}: ${message}`;
+  }
+
+  /**
+   * Binds `sock` at `path`, taking over a stale socket file there (ours, or a dead engine's). With
+   * `probe`, a socket someone else bound is first sent an empty datagram: delivered means a live engine
+   * is using the path, and it is left alone (EVENTS_ACK_SOCKET_IN_USE).
+   */
+  private bindPath(sock: NativeDgramSocket, path: string, probe = false): boolean {
     if (!sock.bind) return false;
     try {
       mkdirSync(dirname(path), { recursive: true });
       try {
-        if (!lstatSync(path).isSocket()) throw new EventsConfigError(`${path} exists and is not a socket; not using it`);
+        const st = lstatSync(path);
+        if (!st.isSocket()) throw new EventsConfigError(`${path} exists and is not a socket; not using it`);
+        if (probe && this.bound.get(path) !== st.ino && this.probeLive(path)) {
+          this.ackFailed("EVENTS_ACK_SOCKET_IN_USE", `events.ack_socket_path ${path} is bound by another live process (another engine?); not taking it over, so delivery confirmations are off for this engine. Give each engine its own events.ack_socket_path`);
+          return false;
+        }
         unlinkSync(path);
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
@@ -421,6 +439,29 @@ export class UnixDgramSink implements EventSink {
       this.lastError = `bind ${path}: ${err instanceof Error ? err.message : String(err)}`;
       return false;
     }
+  }
+
+  /** An empty datagram to `path`: delivered (or queued on EAGAIN) means someone is bound there. */
+  private probeLive(path: string): boolean {
+    let live = true; // no synchronous answer: queued behind a busy reader, so it is live
+    let probe: NativeDgramSocket;
+    try {
+      probe = this.createSocket();
+    } catch {
+      return false;
+    }
+    probe.on("error", () => {});
+    try {
+      probe.sendTo(Buffer.alloc(0), 0, 0, path, (err) => (live = !err));
+    } catch {
+      live = false;
+    }
+    try {
+      probe.close();
+    } catch {
+      // ignore
+    }
+    return live;
   }
 
   private unlinkBound(): void {
@@ -441,6 +482,14 @@ export class UnixDgramSink implements EventSink {
     if (item.id === null) return;
     this.awaiting.delete(item.id);
     this.awaiting.set(item.id, { item, seq: ++this.sendSeq, atMs: this.now() });
+    this.sendsSinceConfirm++;
+    if (this.readerConfirms && this.sendsSinceConfirm > this.ackWindow) {
+      // A whole window sent without one confirmation: the reader changed (e.g. a collector took the
+      // socket) or stopped confirming. Back to not expecting confirmations until one arrives again.
+      this.readerConfirms = false;
+      this.confirm.silentFallbacks++;
+      this.lastError = `no delivery confirmation for ${this.ackWindow} events sent: the reader does not confirm; unconfirmed events are no longer counted`;
+    }
     if (this.awaiting.size > this.ackWindow) {
       const [oldestId, oldest] = this.awaiting.entries().next().value as [string, Awaiting];
       this.awaiting.delete(oldestId);
@@ -451,12 +500,14 @@ export class UnixDgramSink implements EventSink {
   }
 
   private onConfirm(buf: Buffer): void {
+    if (buf.length === 0) return; // another engine probing whether this path is live
     const ids = decodeConfirm(buf);
     if (ids === null) {
       this.confirm.malformed++;
       return;
     }
     this.readerConfirms = true;
+    this.sendsSinceConfirm = 0;
     this.lastConfirmAtMs = this.now();
     this.probeDelayMs = this.ackProbeMs;
     let maxSeq = -1;
@@ -486,7 +537,8 @@ export class UnixDgramSink implements EventSink {
 
   /** Back at the head of the queue (it is older than anything queued). */
   private resend(item: Item): void {
-    if (this.queue.length + (this.inflight ? 1 : 0) >= this.queue.capacity) {
+    if (this.queue.length + (this.inflight ? 1 : 0) >= this.queue.capacity ||
+        this.queuedBytes + item.buf.length > this.queueMaxBytes) {
       this.drop(item, "queue_full");
       return;
     }
