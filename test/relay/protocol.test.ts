@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { DEFAULT_MAX_FRAME_BYTES, encodeFrame, FrameDecoder, FrameType, HEADER_BYTES, PROTOCOL_VERSION, RelayProtocolError } from "../../src/relay/protocol.ts";
+import { DEFAULT_MAX_FRAME_BYTES, encodeFrame, type Frame, FrameDecoder, FrameType, HEADER_BYTES, PROTOCOL_VERSION, RelayProtocolError } from "../../src/relay/protocol.ts";
 
 const TEMPLATE = { templateSeq: 7, template: { height: 101, previousblockhash: "ab".repeat(32), transactions: Array.from({ length: 50 }, (_, i) => ({ txid: i.toString(16).padStart(64, "0"), data: "00".repeat(200) })) } };
 
@@ -28,13 +28,13 @@ test("small frames are sent uncompressed", () => {
 test("the same frames come out whatever the TCP split", () => {
   const stream = Buffer.concat([encodeFrame(FrameType.Hello, 1, { token: "t" }, 1), encodeFrame(FrameType.Template, 2, TEMPLATE, 2), encodeFrame(FrameType.Ping, 3, { id: 1 }, 3)]);
   const bytewise = new FrameDecoder();
-  const got = [];
+  const got: Frame[] = [];
   for (const b of stream) got.push(...bytewise.push(Buffer.from([b])));
   assert.deepEqual(got.map((f) => f.seq), [1, 2, 3]);
   fc.assert(
     fc.property(fc.array(fc.integer({ min: 1, max: stream.length - 1 }), { maxLength: 10 }), (cuts) => {
       const d = new FrameDecoder();
-      const out = [];
+      const out: Frame[] = [];
       let prev = 0;
       for (const p of [...[...new Set(cuts)].sort((a, b) => a - b), stream.length]) {
         out.push(...d.push(stream.subarray(prev, p)));
