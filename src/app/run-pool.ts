@@ -3,7 +3,7 @@
  * event sinks, health/metrics — wired together, started in order, closed in reverse.
  */
 import type { PoolConfig } from "../config/types.ts";
-import { Engine, type SignatureSource } from "../engine/engine.ts";
+import { Engine, type EngineOptions, type SignatureSource } from "../engine/engine.ts";
 import { createLogger, type LoggerHandle } from "./logger.ts";
 import { logEngine } from "./log-engine.ts";
 import { errorText } from "../util/errors.ts";
@@ -11,6 +11,8 @@ import { Observability, type ObservabilityOptions } from "./observability.ts";
 import { ZmqBlockNotifier, type ZmqNotifierTiming } from "../node/zmq-subscriber.ts";
 import { logZmqNotifier } from "./log-zmq.ts";
 import { checkPortsFree } from "../util/ports.ts";
+import { startRelayServer } from "./relay-app.ts";
+import type { RelayServer } from "../relay/server.ts";
 
 export interface PoolAppOptions {
   pretty?: boolean;
@@ -22,6 +24,10 @@ export interface PoolAppOptions {
   observability?: Omit<ObservabilityOptions, "log" | "signatures" | "now">;
   /** ZMQ socket timing (heartbeats, reconnect backoff); defaults in ZMQ_NOTIFIER_DEFAULTS. Tests shorten them. */
   zmq?: Partial<ZmqNotifierTiming>;
+  /** Relay link timing (keepalive, block submit timeout); tests shorten it. */
+  relayLink?: EngineOptions["relayLink"];
+  /** Called with the engine before it starts (tests subscribe to its bus here). */
+  onEngine?: (engine: Engine) => void;
 }
 
 /** Something started alongside the engine, closed in reverse order. */
@@ -39,6 +45,8 @@ export interface PoolApp {
   obs: Observability;
   /** The ZMQ block notifier; null when no endpoint is configured. */
   zmq: ZmqBlockNotifier | null;
+  /** The template push server for relays (`relay_server`); null when not configured. */
+  relayServer: RelayServer | null;
   close(): Promise<void>;
 }
 
@@ -47,6 +55,12 @@ export async function startPool(config: PoolConfig, opts: PoolAppOptions = {}): 
   await checkPortsFree([
     ...config.serverurl.map((s) => ({ component: "Stratum", host: s.host, port: s.port, setting: "serverurl" })),
     ...(config.health.enabled ? [{ component: "health/metrics HTTP", host: config.health.host, port: config.health.port, setting: "health.port" }] : []),
+    ...(config.relay_server
+      ? [
+          { component: "relay control", host: config.relay_server.host, port: config.relay_server.port, setting: "relay_server.port" },
+          { component: "relay template push", host: config.relay_server.host, port: config.relay_server.template_push_port, setting: "relay_server.template_push_port" },
+        ]
+      : []),
   ]);
   const log = opts.logger ?? createLogger({ level: config.log.level, logdir: config.logdir, pretty: opts.pretty });
   const started: Closeable[] = [];
@@ -64,11 +78,18 @@ export async function startPool(config: PoolConfig, opts: PoolAppOptions = {}): 
         })
       : null;
   // Records load → events/settings → engine (bridge subscribed first) → ZMQ → health; closed in reverse.
-  const observability = { ...opts.observability, zmqStatus: opts.observability?.zmqStatus ?? (zmq ? () => zmq.status() : undefined) };
+  // Relay hook (src/app/relay-app.ts): /health shows the relay server's peers on a primary, the link state on a relay.
+  let relayServer: RelayServer | null = null;
+  const observability = {
+    ...opts.observability,
+    zmqStatus: opts.observability?.zmqStatus ?? (zmq ? () => zmq.status() : undefined),
+    relayStatus: opts.observability?.relayStatus ?? (() => relayServer?.status() ?? engineRef?.relay?.status() ?? null),
+  };
   const obs = await Observability.start(config, { ...observability, log: log.logger, signatures: opts.signatures, now: opts.now });
   started.push({ name: "events, records", close: () => obs.close() });
-  const engine = new Engine({ config, now: opts.now, signatures: obs.signatures });
+  const engine = new Engine({ config, now: opts.now, signatures: obs.signatures, relayLink: opts.relayLink });
   engineRef = engine;
+  opts.onEngine?.(engine);
   logEngine(engine, log.logger);
   obs.attach(engine);
   try {
@@ -79,7 +100,12 @@ export async function startPool(config: PoolConfig, opts: PoolAppOptions = {}): 
       zmq.start();
     } else log.logger.info({ blockpollMs: config.blockpoll }, "no ZMQ endpoint configured: new blocks are found by polling every %d ms", config.blockpoll);
     started.push({ name: "engine", close: () => engine.close() }); // also undoes a half-done start
+    const relayPending = config.relay_server ? startRelayServer(engine, config.relay_server, log.logger) : null;
     await engine.start();
+    if (relayPending) {
+      relayServer = await relayPending.start();
+      started.push({ name: "relay server", close: () => relayServer?.close() });
+    }
     await obs.startHttp();
     started.push({ name: "health", close: () => obs.closeHttp() });
   } catch (err) {
@@ -96,6 +122,9 @@ export async function startPool(config: PoolConfig, opts: PoolAppOptions = {}): 
     stratumPorts,
     obs,
     zmq,
+    get relayServer() {
+      return relayServer;
+    },
     close() {
       closing ??= (async () => {
         for (const c of started.reverse()) {

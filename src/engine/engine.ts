@@ -11,7 +11,7 @@ import { reverseBytes } from "../bitcoin/hash.ts";
 import type { PoolConfig } from "../config/types.ts";
 import { ConfigError } from "../config/errors.ts";
 import { JobRegistry, type Job } from "../work/jobs.ts";
-import { prepareTemplate, type TemplateWork } from "../work/template.ts";
+import { prepareTemplate, type GbtTemplate, type TemplateWork } from "../work/template.ts";
 import { CoinbaseFactory, type Payout } from "../work/coinbase-cache.ts";
 import { TemplateSource, type NodeStatus, type TemplateReason } from "../work/template-source.ts";
 import { assembleBlockHex, BlockSubmitter, type BlockOutcome, type SubmitResult } from "../work/block-submitter.ts";
@@ -25,6 +25,8 @@ import { AddressError } from "../bitcoin/errors.ts";
 import { TbgError, errorText } from "../util/errors.ts";
 import { BanList, type BanInfo } from "../security/bans.ts";
 import { AbuseGuard } from "../security/abuse-guard.ts";
+import { RelayController, type RelayMode } from "../relay/relay-mode.ts";
+import { PrimaryLink } from "../relay/link.ts";
 
 export const DEFAULT_SIGNATURE = "/TheBitcoinGame/";
 
@@ -49,7 +51,8 @@ export interface BlockFound {
 const BLOCK_PARENTS_KEPT = 64;
 
 export interface EngineEventMap {
-  template: [{ template: TemplateWork; job: Job; newBlock: boolean; reason: TemplateReason; fanoutMs: number }];
+  /** `gbt`: the template as the node served it (a primary pushes it to its relays unchanged). */
+  template: [{ template: TemplateWork; job: Job; newBlock: boolean; reason: TemplateReason; fanoutMs: number; gbt: GbtTemplate }];
   newBlockNetwork: [{ height: number; hash: string; prevHash: string | null; source: string }];
   share: [{ session: Session; verdict: ShareVerdict }];
   blockSubmitting: [{ session: Session | null; hashHex: string; height: number }];
@@ -71,6 +74,8 @@ export interface EngineEventMap {
   banned: [BanInfo];
   banExpired: [BanInfo];
   warning: [{ message: string }];
+  /** A relay (`mode: "passthrough"`) changed mode: following the primary, or making its own templates. */
+  relayState: [{ state: RelayMode; previous: RelayMode | null; reason: string }];
 }
 
 /** Where per-user signatures come from (SPEC §4): a settings file and/or the users table. */
@@ -86,6 +91,8 @@ export interface EngineOptions {
   admit?: (ip: string) => { ok: true } | { ok: false; reason: string };
   /** Per-call bitcoind RPC timeout, ms (default: the RPC client's, 10 s). */
   rpcTimeoutMs?: number;
+  /** Relay link timing (tests shorten it): keepalive interval, and how long a block submission to the primary may take. */
+  relayLink?: { pingIntervalMs?: number; submitTimeoutMs?: number };
 }
 
 const CHAIN_TO_NETWORK: Record<string, BitcoinNetwork> = { main: "mainnet", test: "testnet", testnet4: "testnet", signet: "signet", regtest: "regtest" };
@@ -101,6 +108,8 @@ export class Engine {
   network: BitcoinNetwork | null = null;
   server: StratumServer | null = null;
   templateSource: TemplateSource | null = null;
+  /** On a relay (`mode: "passthrough"`): which templates are mined on (primary or local) and dual submission. */
+  relay: RelayController | null = null;
   private readonly duplicates = new DuplicateFilter();
   private readonly extranonce: Extranonce1Allocator;
   private coinbase: CoinbaseFactory | null = null;
@@ -163,11 +172,6 @@ export class Engine {
   }
 
   async start(): Promise<void> {
-    // Regional relays (SPEC §7) are a later capability: refuse rather than run a relay config as a standalone pool.
-    if (this.config.mode === "passthrough") {
-      throw new TbgError("MODE_UNSUPPORTED", "mode \"passthrough\" (regional relay) is not available in this version; run the relay region as a primary (remove mode/primary) or wait for relay support");
-    }
-    if (this.config.relay_server) this.bus.emit("warning", { message: "relay_server is configured but this version serves no relays: ignoring it" });
     const network = await this.detectNetwork();
     this.network = network;
     let donationScript: Buffer | null = null;
@@ -194,13 +198,18 @@ export class Engine {
       pollMs: this.config.blockpoll,
       updateIntervalSec: this.config.update_interval,
       now: this.now,
-      onTemplate: (gbt, node, reason) => this.adoptTemplate(gbt, node, reason),
+      // --- relay hook: on a relay the local node's templates go through the RelayController (src/relay/relay-mode.ts).
+      onTemplate: (gbt, node, reason) => (this.relay ? this.relay.onLocalTemplate(gbt, node, reason) : this.adoptTemplate(gbt, node, reason)),
       checkTemplate: (gbt) => void prepareTemplate(gbt, { seq: 0, versionMask: this.config.version_mask, source: "probe", nowMs: this.now() }),
       onNodeState: (status, error) => this.bus.emit("nodeState", { status, error }),
       onAllNodesFailed: (error) => this.bus.emit("nodesDown", { error }),
       onPolledNewBlock: (hash) => this.noteHintSource(hash, "poll"),
     });
+    if (this.config.mode === "passthrough") this.relay = this.createRelay();
+    this.relay?.start();
     await this.templateSource.start();
+    // A relay starts serving on the primary's first template, or on its own after failover_threshold.
+    await this.relay?.firstWorkReady();
 
     this.server = new StratumServer(
       this.sessionHost(),
@@ -227,6 +236,36 @@ export class Engine {
     );
     await this.server.start();
     this.guard.start();
+  }
+
+  /** The relay side of `mode: "passthrough"` (docs/relay-protocol.md). */
+  private createRelay(): RelayController {
+    const p = this.config.primary!;
+    const link = new PrimaryLink({
+      host: p.host,
+      controlPort: p.port,
+      pushPort: p.template_push_port,
+      authToken: p.auth_token,
+      region: this.config.region,
+      instanceId: this.config.instance_id,
+      reconnectIntervalMs: p.reconnect_interval * 1000,
+      now: this.now,
+      ...this.opts.relayLink,
+    });
+    return new RelayController({
+      link,
+      primaryName: `primary ${p.host}:${p.port}`,
+      failoverThresholdMs: this.config.failover_threshold * 1000,
+      reconnectIntervalMs: p.reconnect_interval * 1000,
+      now: this.now,
+      adopt: (gbt, source, reason) => this.adoptTemplate(gbt, source, reason),
+      current: () => {
+        const t = this.jobs.current?.template;
+        return t ? { height: t.height, prevhashHex: t.prevhashHex } : null;
+      },
+      onState: (state, previous, reason) => this.bus.emit("relayState", { state, previous, reason }),
+      onWarning: (message) => this.bus.emit("warning", { message }),
+    });
   }
 
   /**
@@ -271,7 +310,7 @@ export class Engine {
       const source = this.hintSources.get(template.prevhashHex) ?? (reason === "initial" ? "startup" : "template");
       this.bus.emit("newBlockNetwork", { height: template.height - 1, hash: template.prevhashHex, prevHash: null, source });
     }
-    this.bus.emit("template", { template, job, newBlock, reason, fanoutMs });
+    this.bus.emit("template", { template, job, newBlock, reason, fanoutMs, gbt });
   }
 
   payoutFor(identity: MinerIdentity): Payout {
@@ -361,7 +400,9 @@ export class Engine {
     const payout = session?.payoutInUse ?? null;
     const signature = payout ? this.coinbase!.parts(template, payout).signatureUsed : this.config.btcsig || DEFAULT_SIGNATURE;
     const late = (result: SubmitResult) => this.bus.emit("blockLateResult", { hashHex, height: template.height, result });
-    const p = this.submitter.submit(blockHex, hashHex, late).then(({ outcome, results, pending, all }) => {
+    // --- relay hook: a relay submits to its local node and to the primary at once (first acceptance wins).
+    const submission = this.relay ? this.relay.submitBlock(this.submitter, blockHex, hashHex, template.height, late) : this.submitter.submit(blockHex, hashHex, late);
+    const p = submission.then(({ outcome, results, pending, all }) => {
       const accepted = outcome === "accepted";
       if (accepted) {
         this.blockParents.set(parent, "accepted");
@@ -396,6 +437,23 @@ export class Engine {
   }
 
   /**
+   * A block found by one of this primary's relays (src/relay/server.ts): submitted to every node like the
+   * pool's own, and on acceptance miners move to the new tip at once. No `block` event: the relay that
+   * found it reports it (one block_found, with its region).
+   */
+  submitExternalBlock(blockHex: string, hashHex: string, source: string): Promise<{ outcome: BlockOutcome; results: SubmitResult[] }> {
+    const late = (result: SubmitResult) => this.bus.emit("blockLateResult", { hashHex, height: -1, result });
+    const p = this.submitter.submit(blockHex, hashHex, late).then(({ outcome, results, all }) => {
+      if (outcome === "accepted") this.newBlockHint(hashHex, source);
+      void all.catch(() => undefined);
+      return { outcome, results };
+    });
+    this.pendingSubmits.add(p);
+    void p.finally(() => this.pendingSubmits.delete(p));
+    return p;
+  }
+
+  /**
    * Reverse of start: stop accepting and ask miners to reconnect (if configured) and close their
    * connections, let in-flight block submissions finish, then stop templates and the RPC clients.
    */
@@ -403,6 +461,7 @@ export class Engine {
     await this.server?.close({ reconnect: this.config.stratum.reconnect_on_shutdown, graceMs: 2000 });
     this.guard.close();
     await Promise.allSettled([...this.pendingSubmits]);
+    this.relay?.close();
     this.templateSource?.close();
     for (const n of this.nodes) n.close();
   }
