@@ -8,6 +8,8 @@ import type { Engine } from "../engine/engine.ts";
 import type { RelayServer as RelayServerConfig } from "../config/types.ts";
 import { RelayServer } from "../relay/server.ts";
 import type { GbtTemplate } from "../work/template.ts";
+import { Gauge, Histogram, type Registry } from "prom-client";
+import { RejectReason } from "../stratum/errors.ts";
 
 /**
  * Subscribes to the engine's templates now (before it starts, so the first is kept) and returns a
@@ -49,4 +51,71 @@ export function startRelayServer(engine: Engine, cfg: RelayServerConfig, log: Lo
       return s;
     },
   };
+}
+
+/**
+ * Relay metrics (on /metrics). On a relay: template latency (primary send → receipt), primary RTT per
+ * connection, stale-share percent, independent-mode flag, mode switches, fast tip switches, template gaps.
+ * On a primary: relays connected, refusals by reason, templates pushed, blocks received from relays.
+ */
+export function registerRelayMetrics(registry: Registry, engine: Engine, server: () => RelayServer | null): void {
+  const reg = [registry];
+  const relay = () => engine.relay;
+  if (engine.config.mode === "passthrough") {
+    const latency = new Histogram({ name: "tbg_relay_template_latency_ms", help: "Primary template send → receipt on this relay, ms (includes clock skew between the hosts)", buckets: [5, 10, 25, 50, 100, 200, 500, 1000, 2000, 5000], registers: reg });
+    let hooked = false;
+    const hook = () => {
+      if (hooked || !engine.relay) return;
+      hooked = true;
+      engine.relay.link.events.on("template", (t) => latency.observe(t.latencyMs));
+    };
+    engine.bus.on("relayState", hook);
+    let shares = 0;
+    let stale = 0;
+    engine.bus.on("share", ({ verdict }) => {
+      shares++;
+      if (verdict.reason === RejectReason.Stale) stale++;
+    });
+    new Gauge({ name: "tbg_relay_primary_rtt_ms", help: "Last keepalive round trip to the primary, ms, by connection", labelNames: ["port"], registers: reg, collect() {
+      const st = relay()?.status().link;
+      this.reset();
+      if (st?.push.lastRttMs != null) this.set({ port: "push" }, st.push.lastRttMs);
+      if (st?.control.lastRttMs != null) this.set({ port: "control" }, st.control.lastRttMs);
+    } });
+    new Gauge({ name: "tbg_relay_independent_mode", help: "1 while this relay makes its own templates (primary unreachable), 0 while it follows the primary", registers: reg, collect() {
+      this.set(relay()?.mode === "independent" ? 1 : 0);
+    } });
+    new Gauge({ name: "tbg_relay_stale_shares_percent", help: "Shares rejected as stale (job from a previous block), percent of all shares since start", registers: reg, collect() {
+      this.set(shares === 0 ? 0 : (100 * stale) / shares);
+    } });
+    new Gauge({ name: "tbg_relay_templates_received", help: "Templates received from the primary since start", registers: reg, collect() {
+      this.set(relay()?.status().link.templatesReceived ?? 0);
+    } });
+    new Gauge({ name: "tbg_relay_template_gaps", help: "Templates the primary numbered that this relay never received", registers: reg, collect() {
+      this.set(relay()?.status().link.templateGaps ?? 0);
+    } });
+    new Gauge({ name: "tbg_relay_independent_switches", help: "Times this relay went independent since start", registers: reg, collect() {
+      this.set(relay()?.status().independentSwitches ?? 0);
+    } });
+    new Gauge({ name: "tbg_relay_fast_tip_switches", help: "Empty-block jobs sent on a new tip announced by the local node before the primary's template", registers: reg, collect() {
+      this.set(relay()?.status().fastTipSwitches ?? 0);
+    } });
+  }
+  if (engine.config.relay_server) {
+    new Gauge({ name: "tbg_relay_server_relays", help: "Authenticated relay connections, by port", labelNames: ["port"], registers: reg, collect() {
+      const st = server()?.status();
+      this.reset();
+      for (const port of ["push", "control"]) this.set({ port }, st?.relays.filter((r) => r.port === port).length ?? 0);
+    } });
+    new Gauge({ name: "tbg_relay_server_refused", help: "Relay connections refused since start, by reason (auth_timeout, bad_token, protocol, not_hello, max_peers, slow_consumer, idle)", labelNames: ["reason"], registers: reg, collect() {
+      this.reset();
+      for (const [reason, n] of Object.entries(server()?.status().refused ?? {})) this.set({ reason }, n);
+    } });
+    new Gauge({ name: "tbg_relay_server_templates_pushed", help: "Templates pushed to relays since start", registers: reg, collect() {
+      this.set(server()?.status().templatesPushed ?? 0);
+    } });
+    new Gauge({ name: "tbg_relay_server_blocks", help: "Blocks relays submitted through this primary since start", registers: reg, collect() {
+      this.set(server()?.status().blocksFromRelays ?? 0);
+    } });
+  }
 }

@@ -11,7 +11,7 @@ import { Observability, type ObservabilityOptions } from "./observability.ts";
 import { ZmqBlockNotifier, type ZmqNotifierTiming } from "../node/zmq-subscriber.ts";
 import { logZmqNotifier } from "./log-zmq.ts";
 import { checkPortsFree } from "../util/ports.ts";
-import { startRelayServer } from "./relay-app.ts";
+import { registerRelayMetrics, startRelayServer } from "./relay-app.ts";
 import type { RelayServer } from "../relay/server.ts";
 
 export interface PoolAppOptions {
@@ -92,6 +92,7 @@ export async function startPool(config: PoolConfig, opts: PoolAppOptions = {}): 
   opts.onEngine?.(engine);
   logEngine(engine, log.logger);
   obs.attach(engine);
+  if (obs.metrics && (config.mode === "passthrough" || config.relay_server)) registerRelayMetrics(obs.metrics.registry, engine, () => relayServer);
   try {
     if (zmq) {
       // Subscribed before the first template so no announcement is missed while it is fetched.

@@ -77,6 +77,11 @@ export class RelayController {
   private readonly latencies: number[] = [];
   private readonly counters = { primaryTemplatesAdopted: 0, primaryTemplatesBehind: 0, fastTipSwitches: 0, independentSwitches: 0, blocksToPrimaryAccepted: 0, blocksToPrimaryFailed: 0 };
 
+  /** The link to the primary (its events: templates, RTT samples). */
+  get link(): PrimaryLink {
+    return this.opts.link;
+  }
+
   constructor(private readonly opts: RelayControllerOptions) {
     this.startedMs = opts.now();
     this.stateSinceMs = this.startedMs;
