@@ -68,7 +68,7 @@ export async function main(argv: string[]): Promise<Record<string, unknown>> {
     const perConnMarginal = ((rssFull - rssHalf) * 1024) / Math.max(1, rampB.ready);
     const row = {
       connections: ready,
-      txs,
+      txs: pool.templateTxs,
       users,
       rssBaselineMiB: round(rss0 / 1024, 1),
       rssHalfMiB: round(rssHalf / 1024, 1),
@@ -86,7 +86,7 @@ export async function main(argv: string[]): Promise<Record<string, unknown>> {
         [
           [
             row.connections,
-            f.url ? "(its node's)" : `${txs} tx`,
+            row.txs === null ? "(its node's)" : `${row.txs} tx`,
             f.user ? "one (--user)" : users,
             row.rssBaselineMiB,
             row.rssHalfMiB,

@@ -12,14 +12,16 @@
  *
  *   node --import tsx bench/share-throughput.ts [--txs 0,3000] [--connections 100] [--rates 10000,20000]
  *                                               [--duration 10] [--user ADDRESS]
- *                                               [--url stratum+tcp://HOST:PORT [--pool-pid PID]]   (another pool)
+ *                                               [--url stratum+tcp://HOST:PORT [--pool-pid PID] [--node-rpc URL]]   (another pool;
+ *                                                the template's transaction count is asked of its bench node)
  */
 import { runBench, type BenchProgress, type BenchReport } from "../src/client/bench/bench.ts";
 import { MAINNET_ADDRESS, TARGET_FLAGS, cpuPercent, flags, isMain, machine, num, numList, openTarget, report, round, runMain, table, type ProcSample } from "./support.ts";
 
 /** One measured run. */
 export interface ThroughputRow {
-  txs: number;
+  /** Transactions in the template the pool served (another pool: as its bench node reports; null = unknown). */
+  txs: number | null;
   targetRate: number;
   connections: number;
   /** Shares answered per second over the steady window (first second skipped). */
@@ -69,7 +71,7 @@ async function runOne(f: Parameters<typeof openTarget>[0], txs: 0 | 3000, rate: 
     const usPerShare = a.s && b.s && answered > 0 ? ((b.s.cpuMs - a.s.cpuMs) * 1000) / answered : null;
     const end = target.sample();
     return {
-      txs,
+      txs: target.templateTxs,
       targetRate: rate,
       connections: r.connections.ready,
       sharesPerSec: Math.round(answered / seconds),
@@ -97,12 +99,13 @@ export async function main(argv: string[]): Promise<Record<string, unknown>> {
   const rates = numList(f.rates, [10_000, 20_000]);
   if (rates.some((r) => !(r > 0))) throw new Error("--rates: positive numbers");
   const rows: ThroughputRow[] = [];
-  // Against another pool (--url) the template is whatever its node serves: one pass per rate.
+  // Against another pool (--url) the template is whatever its node serves (the label comes from the node,
+  // asked with --node-rpc): one pass per rate.
   for (const txs of f.url ? txsList.slice(0, 1) : txsList) for (const rate of rates) rows.push(await runOne(f, txs, rate, connections, durationSec, f.user ?? MAINNET_ADDRESS));
   const text = table(
     ["template", "target/s", "conns", "answered/s", "pool CPU %", "pool CPU µs/share", "est. max/s/core", "rtt p50 ms", "rtt p99 ms", "all rejected low-diff", "pool RSS MiB"],
     rows.map((r) => [
-      `${r.txs} tx`,
+      r.txs === null ? "its node's (pass --node-rpc)" : `${r.txs} tx`,
       r.targetRate,
       r.connections,
       r.sharesPerSec,

@@ -119,7 +119,7 @@ export async function main(argv: string[]): Promise<Record<string, unknown>> {
     const rttMs = rtt.summary();
     const row = {
       connections: working.length,
-      txs,
+      txs: pool.templateTxs,
       targetRate: rate,
       achievedRate: round(counts.sent / submitSec, 1),
       ...counts,

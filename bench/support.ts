@@ -313,11 +313,47 @@ export interface Target {
   url: string;
   /** Makes the node announce a new block (external: the `bench_newblock` RPC of a `tbg bench-node`). */
   newBlock(): Promise<void>;
+  /** Transactions in the node's template (external: asked of the node with --node-rpc; null without it). */
+  templateTxs: number | null;
+  /** The bench node's `bench_stats` (RPC calls by method, ZMQ subscriptions); null when unknown. */
+  nodeStats(): Promise<BenchNodeStats | null>;
   /** CPU and RSS of the pool process; null when its pid is unknown (external without --pool-pid). */
   sample(): ProcSample | null;
   /** Our pool's JSON log lines; [] for an external pool. */
   logLines(): Array<Record<string, unknown>>;
   close(): Promise<void>;
+}
+
+/** What `bench_stats` of a bench node answers (the parts the benchmarks read). */
+export interface BenchNodeStats {
+  height: number;
+  templateTxs: number;
+  zmqSubscriptions: { hashblock: number; rawblock: number };
+  calls: Record<string, number>;
+}
+
+/** One JSON-RPC call to a node given as `http://USER:PASS@HOST:PORT`. */
+export async function nodeRpc<T>(rpcUrl: string, method: string, params: unknown[] = []): Promise<T> {
+  const rpc = new URL(rpcUrl);
+  const auth = Buffer.from(`${decodeURIComponent(rpc.username)}:${decodeURIComponent(rpc.password)}`).toString("base64");
+  const res = await fetch(`${rpc.protocol}//${rpc.host}/`, {
+    method: "POST",
+    headers: { "content-type": "application/json", authorization: `Basic ${auth}` },
+    body: JSON.stringify({ jsonrpc: "1.0", id: 1, method, params }),
+  });
+  const body = (await res.json().catch(() => null)) as { result: T; error: { message: string } | null } | null;
+  if (!res.ok || !body || body.error) throw new Error(`${method} on ${rpc.host}: HTTP ${res.status}${body?.error ? ` ${body.error.message}` : ""}`);
+  return body.result;
+}
+
+/**
+ * How a pool learned of new blocks, as far as the node can tell (for a pool that does not log it): the ZMQ
+ * topics it subscribed to, else polling.
+ */
+export function blockSourceFromNode(s: BenchNodeStats): string {
+  if (s.zmqSubscriptions.hashblock > 0) return "zmq hashblock (subscribed)";
+  if (s.zmqSubscriptions.rawblock > 0) return "zmq rawblock (subscribed)";
+  return "poll (no ZMQ subscription)";
 }
 
 /** Options for {@link openTarget}: how to start ours. */
@@ -334,21 +370,18 @@ export async function openTarget(f: Partial<Record<(typeof TARGET_FLAGS)[number]
   if (f.url) {
     const u = new URL(f.url.replace(/^stratum\+tcp:/, "http:"));
     const pid = f["pool-pid"] ? Number(f["pool-pid"]) : null;
-    const rpc = f["node-rpc"] ? new URL(f["node-rpc"]) : null;
+    const rpc = f["node-rpc"];
+    const stats = async () => (rpc ? await nodeRpc<BenchNodeStats>(rpc, "bench_stats").catch(() => null) : null);
     return {
       kind: "external",
       host: u.hostname,
       port: Number(u.port),
       url: f.url,
+      templateTxs: (await stats())?.templateTxs ?? null,
+      nodeStats: stats,
       async newBlock() {
         if (!rpc) throw new Error("--node-rpc http://USER:PASS@HOST:PORT (a tbg bench-node) is needed to make blocks");
-        const auth = Buffer.from(`${decodeURIComponent(rpc.username)}:${decodeURIComponent(rpc.password)}`).toString("base64");
-        const res = await fetch(`${rpc.protocol}//${rpc.host}/`, {
-          method: "POST",
-          headers: { "content-type": "application/json", authorization: `Basic ${auth}` },
-          body: JSON.stringify({ jsonrpc: "1.0", id: 1, method: "bench_newblock", params: [] }),
-        });
-        if (!res.ok) throw new Error(`bench_newblock: HTTP ${res.status}`);
+        await nodeRpc(rpc, "bench_newblock");
       },
       sample: () => (pid ? procSample(pid) : null),
       logLines: () => [],
@@ -370,6 +403,8 @@ export async function openTarget(f: Partial<Record<(typeof TARGET_FLAGS)[number]
     port: pool.port,
     url: pool.url,
     newBlock: async () => void (await node.newBlock()),
+    templateTxs: own.txs,
+    nodeStats: async () => ({ height: node.chain.height, templateTxs: own.txs, zmqSubscriptions: { hashblock: node.hashblockSubscribers(), rawblock: node.rawblockSubscribers() }, calls: { ...node.chain.calls } }),
     sample: () => pool.sample(),
     logLines: () => pool.logLines(),
     async close() {

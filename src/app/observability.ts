@@ -21,6 +21,7 @@ import { BestDiffRecords } from "../records/best-diff.ts";
 import { errorText } from "../util/errors.ts";
 import { EventsBridge } from "./events-bridge.ts";
 import { HealthServer } from "./health.ts";
+import { AddressMask, StatusTracker, configSecrets } from "./status-snapshot.ts";
 import type { Logger } from "./logger.ts";
 import { PoolMetrics } from "./metrics.ts";
 import type { ZmqEndpointStatus } from "./pool-status.ts";
@@ -61,6 +62,8 @@ export class Observability {
   metrics: PoolMetrics | null = null;
   bridge: EventsBridge | null = null;
   health: HealthServer | null = null;
+  /** Blocks found and reject reasons for the status page. */
+  statusTracker: StatusTracker | null = null;
   private engine: Engine | null = null;
   private readonly config: PoolConfig;
   private readonly opts: ObservabilityOptions;
@@ -156,6 +159,8 @@ export class Observability {
       onError: (err, where) => log.error({ where, error: errorText(err) }, "events bridge listener failed"),
     });
     this.bridge.start();
+    this.statusTracker = new StatusTracker(engine);
+    this.statusTracker.start();
   }
 
   /** Start the health/metrics HTTP server (when `health.enabled`). Call after `engine.start()`. */
@@ -163,6 +168,8 @@ export class Observability {
     if (!this.engine || !this.metrics) throw new Error("Observability.startHttp() before attach()");
     if (!this.config.health.enabled) return null;
     const log = this.opts.log;
+    const mask = new AddressMask(this.config.health.address_display);
+    const secrets = configSecrets(this.config);
     this.health = new HealthServer({
       host: this.config.health.host,
       port: this.opts.healthPort ?? this.config.health.port,
@@ -172,9 +179,11 @@ export class Observability {
       zmqStatus: this.opts.zmqStatus,
       relayStatus: this.opts.relayStatus,
       onError: (err) => log.warn({ error: errorText(err) }, "health endpoint error"),
+      status: this.config.health.status_page && this.statusTracker ? { tracker: this.statusTracker, records: this.records, mask, secrets } : null,
+      privacy: { mask, secrets },
     });
     await this.health.start();
-    log.info({ url: this.health.url }, "health and metrics on %s", this.health.url);
+    log.info({ url: this.health.url, status_page: this.config.health.status_page }, "health and metrics on %s", this.health.url);
     return this.health;
   }
 
@@ -195,6 +204,7 @@ export class Observability {
     };
     await step("health", () => this.health?.close());
     await step("bridge", () => this.bridge?.close());
+    this.statusTracker?.close();
     this.metrics?.close();
     // Records first: they are local and quick, while closing the event sinks can wait on a slow NATS.
     await step("records", () => this.records.close());

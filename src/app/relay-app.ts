@@ -58,9 +58,12 @@ export function startRelayServer(engine: Engine, cfg: RelayServerConfig, log: Lo
  * connection, stale-share percent, independent-mode flag, mode switches, fast tip switches, template gaps.
  * On a primary: relays connected, refusals by reason, templates pushed, blocks received from relays.
  */
-export function registerRelayMetrics(registry: Registry, engine: Engine, server: () => RelayServer | null): void {
+export function registerRelayMetrics(registry: Registry, engine: Engine, server: () => RelayServer | null): { stalePercent(): number } {
   const reg = [registry];
   const relay = () => engine.relay;
+  let shares = 0;
+  let stale = 0;
+  const stalePercent = () => (shares === 0 ? 0 : (100 * stale) / shares);
   if (engine.config.mode === "passthrough") {
     const latency = new Histogram({ name: "tbg_relay_template_latency_ms", help: "Primary template send → receipt on this relay, ms (includes clock skew between the hosts)", buckets: [5, 10, 25, 50, 100, 200, 500, 1000, 2000, 5000], registers: reg });
     let hooked = false;
@@ -70,8 +73,6 @@ export function registerRelayMetrics(registry: Registry, engine: Engine, server:
       engine.relay.link.events.on("template", (t) => latency.observe(t.latencyMs));
     };
     engine.bus.on("relayState", hook);
-    let shares = 0;
-    let stale = 0;
     engine.bus.on("share", ({ verdict }) => {
       shares++;
       if (verdict.reason === RejectReason.Stale) stale++;
@@ -86,7 +87,7 @@ export function registerRelayMetrics(registry: Registry, engine: Engine, server:
       this.set(relay()?.mode === "independent" ? 1 : 0);
     } });
     new Gauge({ name: "tbg_relay_stale_shares_percent", help: "Shares rejected as stale (job from a previous block), percent of all shares since start", registers: reg, collect() {
-      this.set(shares === 0 ? 0 : (100 * stale) / shares);
+      this.set(stalePercent());
     } });
     new Gauge({ name: "tbg_relay_templates_received", help: "Templates received from the primary since start", registers: reg, collect() {
       this.set(relay()?.status().link.templatesReceived ?? 0);
@@ -118,4 +119,24 @@ export function registerRelayMetrics(registry: Registry, engine: Engine, server:
       this.set(server()?.status().blocksFromRelays ?? 0);
     } });
   }
+  return { stalePercent };
+}
+
+/**
+ * The `/health` `relay` block of a relay: the controller's status plus the flat fields the region monitor
+ * reads (`state`, `independent`, `primary_connected`, `template_latency_ms`, `primary_rtt_ms`,
+ * `stale_share_percent`).
+ */
+export function relayHealth(engine: Engine, stalePercent: () => number): Record<string, unknown> | null {
+  const st = engine.relay?.status();
+  if (!st) return null;
+  return {
+    ...st,
+    state: st.mode,
+    independent: st.independent,
+    primary_connected: st.link.push.ready,
+    template_latency_ms: st.link.lastTemplateLatencyMs,
+    primary_rtt_ms: st.link.push.lastRttMs,
+    stale_share_percent: stalePercent(),
+  };
 }

@@ -11,7 +11,7 @@ import { Observability, type ObservabilityOptions } from "./observability.ts";
 import { ZmqBlockNotifier, type ZmqNotifierTiming } from "../node/zmq-subscriber.ts";
 import { logZmqNotifier } from "./log-zmq.ts";
 import { checkPortsFree } from "../util/ports.ts";
-import { registerRelayMetrics, startRelayServer } from "./relay-app.ts";
+import { registerRelayMetrics, relayHealth, startRelayServer } from "./relay-app.ts";
 import type { RelayServer } from "../relay/server.ts";
 
 export interface PoolAppOptions {
@@ -80,10 +80,11 @@ export async function startPool(config: PoolConfig, opts: PoolAppOptions = {}): 
   // Records load → events/settings → engine (bridge subscribed first) → ZMQ → health; closed in reverse.
   // Relay hook (src/app/relay-app.ts): /health shows the relay server's peers on a primary, the link state on a relay.
   let relayServer: RelayServer | null = null;
+  let relayStale = () => 0;
   const observability = {
     ...opts.observability,
     zmqStatus: opts.observability?.zmqStatus ?? (zmq ? () => zmq.status() : undefined),
-    relayStatus: opts.observability?.relayStatus ?? (() => relayServer?.status() ?? engineRef?.relay?.status() ?? null),
+    relayStatus: opts.observability?.relayStatus ?? (() => relayServer?.status() ?? (engineRef ? relayHealth(engineRef, relayStale) : null)),
   };
   const obs = await Observability.start(config, { ...observability, log: log.logger, signatures: opts.signatures, now: opts.now });
   started.push({ name: "events, records", close: () => obs.close() });
@@ -92,7 +93,7 @@ export async function startPool(config: PoolConfig, opts: PoolAppOptions = {}): 
   opts.onEngine?.(engine);
   logEngine(engine, log.logger);
   obs.attach(engine);
-  if (obs.metrics && (config.mode === "passthrough" || config.relay_server)) registerRelayMetrics(obs.metrics.registry, engine, () => relayServer);
+  if (obs.metrics && (config.mode === "passthrough" || config.relay_server)) relayStale = registerRelayMetrics(obs.metrics.registry, engine, () => relayServer).stalePercent;
   try {
     if (zmq) {
       // Subscribed before the first template so no announcement is missed while it is fetched.

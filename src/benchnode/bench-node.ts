@@ -1,13 +1,14 @@
 /**
  * `startBenchNode`: a small bitcoind stand-in for benchmarks. JSON-RPC over HTTP (Bitcoin Core's shapes,
- * basic auth) serving a recorded mainnet-size template, and a ZMQ publisher of `hashblock` in Core's 3-frame
- * format. `newBlock()` (or the RPC `bench_newblock`) advances the fake tip so pools see a new block.
+ * basic auth, positional or named params, header lines ending in CRLF or a bare LF as ckpool sends them)
+ * serving a recorded mainnet-size template, and a ZMQ publisher of `hashblock` and `rawblock` in Core's
+ * 3-frame format. `newBlock()` (or the RPC `bench_newblock`) advances the fake tip so pools see a new block.
  * Composition root only: state and methods are in ./chain.ts, the HTTP and ZMQ adapters are the embedded
  * node's (src/node/embedded).
  */
 import { JsonRpcHttpServer, errorReply, type RpcReply } from "../node/embedded/rpc-server.ts";
 import { HashblockPublisher } from "../node/embedded/zmq-publisher.ts";
-import { BenchChain, RpcMethodError, RPC_MISC_ERROR } from "./chain.ts";
+import { BenchChain, RpcMethodError, RPC_ARG_NAMES, RPC_MISC_ERROR } from "./chain.ts";
 import { loadFixture, type FixtureTxCount } from "./fixtures.ts";
 import type { TemplateFixture } from "./template-gen.ts";
 
@@ -49,13 +50,17 @@ export interface BenchNode {
   rpcPort: number;
   user: string;
   pass: string;
-  /** `tcp://host:port` of the hashblock publisher. */
+  /** `tcp://host:port` of the hashblock and rawblock publisher. */
   zmqUrl: string;
   zmqPort: number;
   /** The fake chain (tip, submitted blocks, call counters). */
   chain: BenchChain;
-  /** Advances the tip and publishes hashblock; resolves with the new hash (display hex). */
+  /** Advances the tip and publishes hashblock, then rawblock; resolves with the new hash (display hex). */
   newBlock(): Promise<string>;
+  /** hashblock subscriptions received so far (monotonic). */
+  hashblockSubscribers(): number;
+  /** rawblock subscriptions received so far (monotonic; public-pool subscribes to rawblock). */
+  rawblockSubscribers(): number;
   /** Resolves once `count` hashblock subscriptions have arrived (avoids ZMQ's slow-joiner race in tests). */
   waitForSubscribers(count: number, timeoutMs?: number): Promise<void>;
   close(): Promise<void>;
@@ -75,7 +80,9 @@ export async function startBenchNode(opts: BenchNodeOptions = {}): Promise<Bench
   const newBlock = async (): Promise<string> => {
     const hash = chain.advance();
     for (const wake of [...longpollers]) wake();
-    await zmq.publishHashblock(hash);
+    const sent = zmq.publishHashblock(hash);
+    const raw = chain.tipRaw;
+    await Promise.all([sent, raw ? zmq.publishRawblock(raw) : undefined]);
     return hash;
   };
 
@@ -84,7 +91,20 @@ export async function startBenchNode(opts: BenchNodeOptions = {}): Promise<Bench
     try {
       if (method === "bench_newblock") return { result: await newBlock(), error: null, id };
       if (method === "bench_stats") {
-        return { result: { height: chain.height, bestblockhash: chain.bestBlockHash, gbtCalls: chain.gbtCalls, submitted: chain.submittedCount, zmqSequence: zmq.sequence }, error: null, id };
+        return {
+          result: {
+            height: chain.height,
+            bestblockhash: chain.bestBlockHash,
+            templateTxs: chain.templateTxCount,
+            gbtCalls: chain.gbtCalls,
+            submitted: chain.submittedCount,
+            zmqSequence: zmq.sequence,
+            zmqSubscriptions: { hashblock: zmq.subscriptionCount, rawblock: zmq.rawblockSubscriptionCount },
+            calls: { ...chain.calls },
+          },
+          error: null,
+          id,
+        };
       }
       if (method === "getblocktemplate") {
         // BIP22 long polling: with the current longpollid, answer when the tip changes (or after a while).
@@ -108,7 +128,7 @@ export async function startBenchNode(opts: BenchNodeOptions = {}): Promise<Bench
     }
   };
 
-  const rpc = new JsonRpcHttpServer({ host, port: opts.rpcPort ?? BENCH_NODE_DEFAULTS.rpcPort, user, pass, handler });
+  const rpc = new JsonRpcHttpServer({ host, port: opts.rpcPort ?? BENCH_NODE_DEFAULTS.rpcPort, user, pass, handler, lenientHttp: true, namedParams: RPC_ARG_NAMES });
   await rpc.start();
   try {
     await zmq.start();
@@ -126,6 +146,8 @@ export async function startBenchNode(opts: BenchNodeOptions = {}): Promise<Bench
     chain,
     newBlock,
     waitForSubscribers: (count, timeoutMs) => zmq.waitForSubscriptions(count, timeoutMs),
+    hashblockSubscribers: () => zmq.subscriptionCount,
+    rawblockSubscribers: () => zmq.rawblockSubscriptionCount,
     close: async () => {
       for (const wake of [...longpollers]) wake();
       await rpc.close();

@@ -6,12 +6,14 @@
 import { decodeAddress } from "../bitcoin/address.ts";
 import { nbitsToDifficulty } from "../bitcoin/difficulty.ts";
 import { AddressError } from "../bitcoin/errors.ts";
-import { fakeBlockHash, type GbtTemplate, type TemplateFixture } from "./template-gen.ts";
+import { blockSubsidySats, fakeBlockHash, type GbtTemplate, type TemplateFixture } from "./template-gen.ts";
+import { decodeRawTransaction, emptyBlock, TxDecodeError } from "./raw.ts";
 
 /** Bitcoin Core RPC error codes used here. */
 export const RPC_MISC_ERROR = -1;
 export const RPC_INVALID_PARAMETER = -8;
 export const RPC_INVALID_ADDRESS_OR_KEY = -5;
+export const RPC_DESERIALIZATION_ERROR = -22;
 export const RPC_METHOD_NOT_FOUND = -32601;
 
 /** A JSON-RPC error with Core's code. */
@@ -29,7 +31,40 @@ interface BlockInfo {
   height: number;
   prev: string;
   time: number;
+  /** Serialized block (blocks made by {@link BenchChain.advance}; the fixture's tip has none). */
+  raw?: Buffer;
+  merkleroot?: string;
+  txids?: string[];
 }
+
+/**
+ * Argument names of the methods, in order, as Bitcoin Core declares them: JSON-RPC named parameters
+ * (`"params": {"template_request": {…}}`, which public-pool's client sends) map onto these.
+ */
+export const RPC_ARG_NAMES: Readonly<Record<string, readonly string[]>> = {
+  getblocktemplate: ["template_request"],
+  submitblock: ["hexdata", "dummy"],
+  getblockhash: ["height"],
+  getblockheader: ["blockhash", "verbose"],
+  getblock: ["blockhash", "verbosity"],
+  getrawtransaction: ["txid", "verbose", "blockhash"],
+  decoderawtransaction: ["hexstring", "iswitness"],
+  validateaddress: ["address"],
+  preciousblock: ["blockhash"],
+  getbestblockhash: [],
+  getblockcount: [],
+  getdifficulty: [],
+  getblockchaininfo: [],
+  getmininginfo: [],
+  getnetworkinfo: [],
+  getmempoolinfo: [],
+  getconnectioncount: [],
+  getrpcinfo: [],
+  uptime: [],
+  ping: [],
+  bench_newblock: [],
+  bench_stats: [],
+};
 
 /** Options for {@link BenchChain}. */
 export interface BenchChainOptions {
@@ -55,12 +90,29 @@ export class BenchChain {
   gbtCalls = 0;
   /** Tip advances so far. */
   advances = 0;
+  /** RPC calls answered, by method (shows how a pool under test learns of blocks: polls or ZMQ). */
+  readonly calls: Record<string, number> = {};
+
+  private readonly startedSec: number;
+  private txByIdCache: Map<string, { data: string }> | undefined;
 
   constructor(private readonly opts: BenchChainOptions) {
+    this.startedSec = opts.nowSec();
     this.template = opts.fixture.template;
     this.tipHash = this.template.previousblockhash;
     this.tipHeight = this.template.height - 1;
     this.addBlock({ hash: this.tipHash, height: this.tipHeight, prev: fakeBlockHash(`${this.tipHeight - 1}`), time: this.template.curtime - 600 });
+  }
+
+  /** The template's transactions by txid (getrawtransaction: they are the "mempool"). */
+  private get txById(): Map<string, { data: string }> {
+    this.txByIdCache ??= new Map(this.template.transactions.map((t) => [t.txid, t]));
+    return this.txByIdCache;
+  }
+
+  /** Transactions in the served template. */
+  get templateTxCount(): number {
+    return this.template.transactions.length;
   }
 
   /** Current tip (display hex). */
@@ -77,15 +129,25 @@ export class BenchChain {
     return `${this.tipHash}${this.template.transactions.length}`;
   }
 
-  /** Advances the tip by one fake block; returns its hash. */
+  /**
+   * Advances the tip by one block: an empty block (coinbase only) on the current tip, whose hash is its
+   * header's, so `hashblock`, `rawblock` and `getblock` agree. Returns its hash.
+   */
   advance(): string {
     const height = this.tipHeight + 1;
     this.advances++;
-    const hash = fakeBlockHash(`${height}/${this.opts.fixture.generator.seed}/${this.advances}`);
-    this.addBlock({ hash, height, prev: this.tipHash, time: this.opts.nowSec() });
-    this.tipHash = hash;
+    const tip = this.blocks.get(this.tipHash)!;
+    const time = Math.max(this.opts.nowSec(), tip.time + 1);
+    const b = emptyBlock({ version: this.template.version, prevHash: this.tipHash, time, bits: this.template.bits, height, nonce: this.advances, valueSats: blockSubsidySats(height) });
+    this.addBlock({ hash: b.hash, height, prev: this.tipHash, time, raw: b.raw, merkleroot: b.coinbaseTxid, txids: [b.coinbaseTxid] });
+    this.tipHash = b.hash;
     this.tipHeight = height;
-    return hash;
+    return b.hash;
+  }
+
+  /** The serialized tip block (for ZMQ `rawblock`); undefined before the first {@link advance}. */
+  get tipRaw(): Buffer | undefined {
+    return this.blocks.get(this.tipHash)?.raw;
   }
 
   private addBlock(b: BlockInfo): void {
@@ -110,6 +172,7 @@ export class BenchChain {
 
   /** Handles one RPC call; throws {@link RpcMethodError} like Core would. */
   call(method: string, params: unknown[]): unknown {
+    this.calls[method] = (this.calls[method] ?? 0) + 1;
     switch (method) {
       case "getblocktemplate": {
         const req = (params[0] ?? {}) as { rules?: unknown };
@@ -167,7 +230,7 @@ export class BenchChain {
           confirmations: this.byHeight.get(b.height) === b.hash ? this.tipHeight - b.height + 1 : -1,
           height: b.height,
           version: this.template.version,
-          merkleroot: fakeBlockHash(`merkle/${b.hash}`),
+          merkleroot: b.merkleroot ?? fakeBlockHash(`merkle/${b.hash}`),
           time: b.time,
           mediantime: b.time - 3000,
           nonce: 0,
@@ -177,6 +240,37 @@ export class BenchChain {
           ...(next ? { nextblockhash: next } : {}),
         };
       }
+      case "getblock": {
+        const b = typeof params[0] === "string" ? this.blocks.get(params[0]) : undefined;
+        if (!b) throw new RpcMethodError(RPC_INVALID_ADDRESS_OR_KEY, "Block not found");
+        if (!b.raw) throw new RpcMethodError(RPC_MISC_ERROR, "Block not available (pruned data)");
+        const verbosity = params[1] === undefined || params[1] === null ? 1 : params[1] === true ? 1 : params[1] === false ? 0 : params[1];
+        if (verbosity === 0) return b.raw.toString("hex");
+        const header = this.call("getblockheader", [b.hash]) as Record<string, unknown>;
+        return { ...header, size: b.raw.length, strippedsize: b.raw.length, weight: b.raw.length * 4, nTx: b.txids!.length, tx: b.txids };
+      }
+      case "getrawtransaction": {
+        const tx = typeof params[0] === "string" ? this.txById.get(params[0]) : undefined;
+        if (!tx) throw new RpcMethodError(RPC_INVALID_ADDRESS_OR_KEY, "No such mempool transaction. Use -txindex or provide a block hash to enable blockchain transaction queries.");
+        return params[1] === true || (typeof params[1] === "number" && params[1] > 0) ? { ...decodeRawTransaction(tx.data), hex: tx.data } : tx.data;
+      }
+      case "decoderawtransaction":
+        try {
+          return decodeRawTransaction(params[0]);
+        } catch (err) {
+          if (err instanceof TxDecodeError) throw new RpcMethodError(RPC_DESERIALIZATION_ERROR, err.message);
+          throw err;
+        }
+      case "getmempoolinfo": {
+        const bytes = this.template.transactions.reduce((n, t) => n + t.data.length / 2, 0);
+        return { loaded: true, size: this.template.transactions.length, bytes, usage: bytes * 2, total_fee: 0, maxmempool: 300_000_000, mempoolminfee: 0.00001, minrelaytxfee: 0.00001, incrementalrelayfee: 0.00001, unbroadcastcount: 0, fullrbf: true };
+      }
+      case "getconnectioncount":
+        return 10;
+      case "uptime":
+        return Math.max(0, this.opts.nowSec() - this.startedSec);
+      case "getrpcinfo":
+        return { active_commands: [{ method: "getrpcinfo", duration: 0 }], logpath: "/dev/null/debug.log" };
       case "validateaddress":
         return validateAddress(params[0]);
       case "preciousblock":

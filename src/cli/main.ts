@@ -24,6 +24,8 @@ const COMMANDS: Record<string, string> = {
   collector: "./commands/collector.ts",
   publisher: "./commands/publisher.ts",
   node: "./commands/node.ts",
+  monitor: "./commands/monitor.ts",
+  status: "./commands/status.ts",
 };
 
 async function load(name: string): Promise<Command | undefined> {

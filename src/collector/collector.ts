@@ -28,6 +28,8 @@ import { JetStreamInput, type JetStreamInputOptions, type JetStreamInputStats } 
 import { RateLimitedLog, type MalformedReason } from "./malformed.ts";
 import { CollectorMetrics } from "./metrics.ts";
 import { SocketInput, type SocketInputStats } from "./socket-input.ts";
+import { PlatformStatusSource } from "./platform-status.ts";
+import { AddressMask, type AddressDisplay } from "../util/text.ts";
 
 /** Options of {@link Collector}; defaults in {@link COLLECTOR_DEFAULTS}. */
 export interface CollectorOptions {
@@ -51,6 +53,8 @@ export interface CollectorOptions {
   region?: string;
   /** `/health` + `/metrics` listener; null = none. `port` 0 = ephemeral. */
   http?: { host: string; port: number } | null;
+  /** The platform page (`/`, `/api/platform`) on that listener: addresses shown as `addressDisplay`; false = off. Default on, `short`. */
+  statusPage?: { addressDisplay: AddressDisplay } | false;
   batch?: { maxEvents?: number; flushIntervalMs?: number; maxPendingEvents?: number; closeTimeoutMs?: number };
   /** Raw-row retention on the plain path (no-op under TimescaleDB); false = off. */
   retention?: { intervalMs?: number; firstRunDelayMs?: number; sharesDays?: number } | false;
@@ -222,7 +226,11 @@ export class Collector {
         log?.info({ nats: this.o.natsUrl.split(",").map(redactUrl), durable: this.nats.stats().durable }, "consuming JetStream MINING_EVENTS");
       }
       if (this.o.http) {
-        this.http = new CollectorHttpServer({ ...this.o.http, metrics: this.metrics, health: () => this.stats() });
+        const page = this.o.statusPage ?? { addressDisplay: COLLECTOR_DEFAULTS.addressDisplay };
+        const platform = page
+          ? new PlatformStatusSource({ database: () => (this.storeOpen ? this.store.database : null), stats: () => this.stats(), mask: new AddressMask(page.addressDisplay), now: this.now })
+          : null;
+        this.http = new CollectorHttpServer({ ...this.o.http, metrics: this.metrics, health: () => this.stats(), platform });
         await this.http.start();
         log?.info({ url: this.http.url }, `collector health and metrics on ${this.http.url}`);
       }

@@ -5,12 +5,13 @@
  * Config file keys (all optional; unknown keys are refused so a typo never silently falls back to a default):
  * `socket`, `socket_mode`, `nats_url`, `database_url`, `redis_url`, `data_dir`, `region`, `metrics_host`,
  * `metrics_port` (null = no HTTP listener), `batch_max_events`, `flush_interval_ms`, `ack_wait_sec`,
- * `retention_days`, `log_level`.
+ * `retention_days`, `log_level`, `status_page`, `address_display`.
  */
 import { readFile } from "node:fs/promises";
 import { z } from "zod";
 import { REGION_PATTERN } from "../events/schemas.ts";
 import { TbgError, errorText } from "../util/errors.ts";
+import { ADDRESS_DISPLAY_VALUES, type AddressDisplay } from "../util/text.ts";
 
 /** Defaults of the collector, in one place. */
 export const COLLECTOR_DEFAULTS = {
@@ -44,6 +45,8 @@ export const COLLECTOR_DEFAULTS = {
   /** One warning line per kind (malformed reason, database, NATS, Redis) per 10 s at most. */
   logIntervalMs: 10_000,
   logLevel: "info",
+  /** The platform page is public wherever the port is: addresses shortened unless asked. */
+  addressDisplay: "short" as AddressDisplay,
 } as const;
 
 /** The config file is not valid; the message names each bad key. */
@@ -80,6 +83,8 @@ export const CollectorFileSchema = z.strictObject({
   ack_wait_sec: z.int().min(1).max(3_600).optional(),
   retention_days: z.int().min(1).optional(),
   log_level: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).optional(),
+  status_page: z.boolean().optional(),
+  address_display: z.enum(["full", "short", "hidden"]).optional(),
 });
 /** The config file's shape. */
 export type CollectorFileConfig = z.infer<typeof CollectorFileSchema>;
@@ -127,6 +132,7 @@ export interface CollectorFlags {
   metricsPort?: string;
   ackWaitSec?: string;
   logLevel?: string;
+  addressDisplay?: string;
 }
 
 /** Fully resolved settings for `tbg collector`. */
@@ -146,6 +152,8 @@ export interface CollectorSettings {
   ackWaitSec: number;
   retentionDays: number;
   logLevel: string;
+  /** The platform page on the HTTP listener; false = off. */
+  statusPage: { addressDisplay: AddressDisplay } | false;
 }
 
 /**
@@ -174,6 +182,8 @@ export function resolveCollectorSettings(file: CollectorFileConfig, flags: Colle
     ackWaitSec = Number(flags.ackWaitSec);
     if (!Number.isInteger(ackWaitSec) || ackWaitSec < 1) throw new CollectorConfigError(`--ack-wait-sec: a positive integer, got '${flags.ackWaitSec}'`);
   }
+  const display = pick(flags.addressDisplay, file.address_display) ?? COLLECTOR_DEFAULTS.addressDisplay;
+  if (!ADDRESS_DISPLAY_VALUES.includes(display as AddressDisplay)) throw new CollectorConfigError(`--address-display: full, short or hidden, got '${display}'`);
   return {
     socketPath: socket ?? (natsUrl ? null : COLLECTOR_DEFAULTS.socketPath),
     socketMode: file.socket_mode === undefined ? undefined : parseInt(file.socket_mode, 8),
@@ -188,5 +198,6 @@ export function resolveCollectorSettings(file: CollectorFileConfig, flags: Colle
     ackWaitSec,
     retentionDays: file.retention_days ?? COLLECTOR_DEFAULTS.retentionDays,
     logLevel: pick(flags.logLevel, file.log_level) ?? COLLECTOR_DEFAULTS.logLevel,
+    statusPage: file.status_page === false ? false : { addressDisplay: display as AddressDisplay },
   };
 }

@@ -1,12 +1,16 @@
 /**
  * The collector's `/health` (JSON) and `/metrics` (Prometheus text), plain node:http like the pool's
  * (src/app/health.ts): 200 when healthy, 503 when degraded, the same JSON body either way; HEAD
- * accepted; anything else 404/405.
+ * accepted; anything else 404/405. With a platform source, also the platform page at `/` and its JSON
+ * API `/api/platform` (docs/status.md).
  */
 import { TbgError } from "../util/errors.ts";
 import { StatusServer } from "../http/status-server.ts";
 import type { CollectorStats } from "./collector.ts";
 import type { CollectorMetrics } from "./metrics.ts";
+import { jsonResponse, pageResponse } from "../http/page.ts";
+import type { PlatformStatusSource } from "./platform-status.ts";
+import { platformStatusPage } from "./status-page.ts";
 
 /** The /health body. */
 export interface CollectorHealthReport extends CollectorStats {
@@ -41,6 +45,8 @@ export interface CollectorHttpOptions {
   port: number;
   metrics: CollectorMetrics;
   health: () => CollectorStats;
+  /** The platform page and `/api/platform`; absent = not served. */
+  platform?: PlatformStatusSource | null;
 }
 
 /** Serves /health and /metrics for the collector (src/http/status-server.ts does the HTTP). */
@@ -52,6 +58,9 @@ export class CollectorHttpServer extends StatusServer {
       metrics: o.metrics,
       listenError: (message, cause) => new CollectorListenError(`collector: ${message}`, { cause }),
       health: () => buildCollectorHealth(o.health()),
+      routes: o.platform
+        ? { "/": () => pageResponse(platformStatusPage()), "/api/platform": async () => jsonResponse(await o.platform!.get()) }
+        : undefined,
     });
   }
 }

@@ -122,6 +122,10 @@ export const HEALTH_DEFAULTS = {
   host: "0.0.0.0",
   /** `health.port`: `/health` and `/metrics`; the seeds' monitor polls :9100. */
   port: 9100,
+  /** `health.status_page`: the live page at `/` and its JSON API under `/api/`. */
+  statusPage: true,
+  /** `health.address_display`: the page is public wherever the port is, so addresses are shortened unless asked. */
+  addressDisplay: "short",
 } as const;
 
 /** `stratum` block: bounds on what one connection may cost (SPEC §3 "bad input never crashes"). */

@@ -295,6 +295,8 @@ export function normalize(raw: ConfigInput, origin: string, env: ConfigEnv): Poo
       enabled: raw.health?.enabled ?? HEALTH_DEFAULTS.enabled,
       host: raw.health?.host ?? HEALTH_DEFAULTS.host,
       port: raw.health?.port ?? HEALTH_DEFAULTS.port,
+      status_page: raw.health?.status_page ?? HEALTH_DEFAULTS.statusPage,
+      address_display: raw.health?.address_display ?? HEALTH_DEFAULTS.addressDisplay,
     },
     stratum: {
       max_line_bytes: raw.stratum?.max_line_bytes ?? STRATUM_DEFAULTS.maxLineBytes,

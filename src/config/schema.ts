@@ -120,10 +120,15 @@ export const EventsSchema = z.strictObject({
   nats_subject: z.string().regex(/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/, { error: "dot-separated tokens (no wildcards)" }).optional(),
 });
 
+/** How payout addresses appear on the status page and `/api/status` (`health.address_display`). */
+export const ADDRESS_DISPLAYS = ["full", "short", "hidden"] as const;
+
 export const HealthSchema = z.strictObject({
   enabled: z.boolean().optional(),
   host: host.optional(),
   port: listenPort.optional(),
+  status_page: z.boolean().optional(),
+  address_display: z.enum(ADDRESS_DISPLAYS).optional(),
 });
 
 export const StratumSchema = z.strictObject({

@@ -101,6 +101,10 @@ export interface HealthConfig {
   enabled: boolean;
   host: string;
   port: number;
+  /** Serve the status page at `/` and the JSON API under `/api/`. */
+  status_page: boolean;
+  /** Payout addresses on the page and API: `full`, `short` (first 6 … last 4) or `hidden`. */
+  address_display: "full" | "short" | "hidden";
 }
 
 export interface StratumConfig {

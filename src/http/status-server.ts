@@ -2,8 +2,9 @@
  * The small HTTP server every long-running command exposes: `GET /health` (JSON) and `GET /metrics`
  * (Prometheus text). `/health` answers 200 when the status is "ok" and 503 when degraded, with the same
  * JSON body either way (GeoDNS health checks act on the code; monitors and humans read the body). HEAD is
- * accepted on both paths; anything else is 404, other methods 405. Plain node:http: two routes do not
- * justify a framework. Slow or stuck clients are timed out so they cannot pile up.
+ * accepted on both paths; anything else is 404, other methods 405. Plain node:http: a handful of routes do not
+ * justify a framework. Slow or stuck clients are timed out so they cannot pile up. A command may add more
+ * GET routes (`routes`: the status page at `/` and its JSON API under `/api/`).
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -20,6 +21,17 @@ export interface StatusServerOptions {
   listenError(message: string, cause: unknown): TbgError;
   /** A request handler failed (reported; the client gets a 500). */
   onError?: (err: unknown) => void;
+  /** Extra GET/HEAD routes by exact path (e.g. `/` and `/api/status`). */
+  routes?: Record<string, (query: URLSearchParams) => RouteResponse | Promise<RouteResponse>>;
+}
+
+/** What an extra route answers. */
+export interface RouteResponse {
+  status: number;
+  contentType: string;
+  body: string;
+  /** Extra headers (e.g. Content-Security-Policy). */
+  headers?: Record<string, string>;
 }
 
 export class StatusServer {
@@ -69,13 +81,20 @@ export class StatusServer {
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     try {
-      const path = new URL(req.url ?? "/", "http://x").pathname;
-      if (path !== "/health" && path !== "/metrics") return send(res, 404, "text/plain; charset=utf-8", "not found\n");
+      const url = new URL(req.url ?? "/", "http://x");
+      const path = url.pathname;
+      const route = Object.hasOwn(this.o.routes ?? {}, path) ? this.o.routes![path] : undefined;
+      if (path !== "/health" && path !== "/metrics" && !route) return send(res, 404, "text/plain; charset=utf-8", "not found\n");
       if (req.method !== "GET" && req.method !== "HEAD") {
         res.setHeader("Allow", "GET, HEAD");
         return send(res, 405, "text/plain; charset=utf-8", "method not allowed\n");
       }
       const head = req.method === "HEAD";
+      if (route) {
+        const r = await route(url.searchParams);
+        for (const [k, v] of Object.entries(r.headers ?? {})) res.setHeader(k, v);
+        return send(res, r.status, r.contentType, r.body, head);
+      }
       if (path === "/health") {
         const report = this.o.health();
         return send(res, report.status === "ok" ? 200 : 503, "application/json; charset=utf-8", JSON.stringify(report, null, 2) + "\n", head);
@@ -93,6 +112,7 @@ function send(res: ServerResponse, status: number, contentType: string, body: st
   res.statusCode = status;
   res.setHeader("Content-Type", contentType);
   res.setHeader("Cache-Control", "no-store");
+  res.setHeader("X-Content-Type-Options", "nosniff");
   res.setHeader("Content-Length", Buffer.byteLength(body));
   res.end(head ? undefined : body);
 }

@@ -9,6 +9,17 @@
 /** Topic of the new-tip notification. */
 export const HASHBLOCK_TOPIC = "hashblock";
 
+/** Topic of the new-block notification carrying the whole serialized block. */
+export const RAWBLOCK_TOPIC = "rawblock";
+
+/** Encodes a `rawblock` message: [topic, the serialized block (wire format), uint32 LE sequence]. */
+export function encodeRawblock(block: Buffer, sequence: number): [Buffer, Buffer, Buffer] {
+  if (block.length < 81) throw new RangeError(`rawblock: a block is at least 81 bytes, got ${block.length}`);
+  const seq = Buffer.alloc(4);
+  seq.writeUInt32LE(sequence >>> 0, 0);
+  return [Buffer.from(RAWBLOCK_TOPIC, "ascii"), block, seq];
+}
+
 /** A decoded `hashblock` notification. */
 export interface HashblockMessage {
   /** New tip, display byte order hex (equals `getbestblockhash`). */

@@ -12,6 +12,7 @@
  */
 import { join } from "node:path";
 import { isoWeekOf, type IsoWeek } from "./iso-week.ts";
+import { topK } from "../util/top-k.ts";
 import { RecordLog, type RecordEntry, type RecordLogStats, type RecordStoreError } from "./record-log.ts";
 
 /** Scope of a record; the same names as `share_best_diff.scope`. */
@@ -181,6 +182,26 @@ export class BestDiffRecords {
     const u = this.users.get(user);
     if (!u || u.alltime <= 0) return null;
     return { difficulty: u.alltime, worker: u.alltimeWorker, atMs: u.alltimeAtMs };
+  }
+
+  /**
+   * The `limit` best users this ISO week or of all time, best first (a leaderboard). O(users) per call:
+   * meant for a status page polled every few seconds, not for the share path.
+   */
+  top(scope: "week" | "alltime", limit: number): Array<{ user: string; worker: string; difficulty: number; atMs: number }> {
+    const week = this.weekAt(this.now());
+    const value = (u: UserRecord) => (scope === "alltime" ? u.alltime : u.weekKey === week.key ? u.week : 0);
+    // Ties at the cut: the user seen first; among the rows kept, equal records in the order they were set.
+    const best = topK(this.users.entries(), limit, ([, u]) => value(u));
+    return best
+      .filter(([, u]) => value(u) > 0)
+      .map(([user, u]) => (scope === "alltime" ? { user, worker: u.alltimeWorker, difficulty: u.alltime, atMs: u.alltimeAtMs } : { user, worker: u.weekWorker, difficulty: u.week, atMs: u.weekAtMs }))
+      .sort((a, b) => b.difficulty - a.difficulty || a.atMs - b.atMs);
+  }
+
+  /** The current ISO week key (`"2026-W47"`). */
+  get weekKey(): string {
+    return this.weekAt(this.now()).key;
   }
 
   /** Users with a record; live sessions with one. */

@@ -39,6 +39,11 @@ export class MinerStats {
     return this.users.get(user)?.rate.hashrates(nowMs) ?? null;
   }
 
+  /** One worker's hashrate (null when it has no accepted share on record). */
+  workerHashrate(user: string, worker: string, nowMs: number): Record<HashrateWindow, number> | null {
+    return this.workers.get(`${user}\u0000${worker}`)?.rate.hashrates(nowMs) ?? null;
+  }
+
   /** Every worker and user seen within `activeWithinMs`, for hashrate_update events. */
   snapshot(nowMs: number, activeWithinMs: number): HashrateEntry[] {
     const out: HashrateEntry[] = [];

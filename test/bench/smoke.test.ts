@@ -59,7 +59,7 @@ test("tbg bench against tbg dev: invalid-mode shares are all answered and reject
   const dir = await mkdtemp(join(tmpdir(), "tbg-smoke-"));
   const dev = spawn(
     process.execPath,
-    [TBG, "dev", "--stratum-port", "0", "--http-port", "0", "--node-rpc-port", "0", "--node-zmq-port", "0", "--events-socket", join(dir, "events.sock"), "--data-dir", join(dir, "data"), "--log-level", "warn"],
+    [TBG, "dev", "--stratum-port", "0", "--http-port", "0", "--collector-port", "0", "--node-rpc-port", "0", "--node-zmq-port", "0", "--events-socket", join(dir, "events.sock"), "--data-dir", join(dir, "data"), "--log-level", "warn"],
     { stdio: ["ignore", "pipe", "pipe"] },
   );
   let out = "";

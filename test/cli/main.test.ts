@@ -24,7 +24,7 @@ function run(args: string[], cwd?: string): Promise<{ code: number | null; stdou
 }
 
 test("every command answers --help with its usage and exits 0", async () => {
-  for (const cmd of ["dev", "pool", "miner", "bench", "bench-node", "bench-suite", "collector", "publisher", "node"]) {
+  for (const cmd of ["dev", "pool", "miner", "bench", "bench-node", "bench-suite", "collector", "publisher", "node", "monitor", "status"]) {
     const r = await run([cmd, "--help"]);
     assert.equal(r.code, 0, `${cmd}: ${r.stderr}`);
     assert.match(r.stdout, new RegExp(`^usage: tbg ${cmd}`), cmd);

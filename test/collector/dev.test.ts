@@ -27,7 +27,7 @@ test("tbg dev stores the events of a mining session in its PGlite store (shares 
   const dir = await mkdtemp(join(tmpdir(), "tbg-devcoll-"));
   t.after(() => rm(dir, { recursive: true, force: true }));
   const dataDir = join(dir, "data");
-  const dev = run(["dev", "--stratum-port", "0", "--http-port", "0", "--node-rpc-port", "0", "--node-zmq-port", "0",
+  const dev = run(["dev", "--stratum-port", "0", "--http-port", "0", "--collector-port", "0", "--node-rpc-port", "0", "--node-zmq-port", "0",
     "--data-dir", dataDir, "--events-socket", join(dir, "events.sock")]);
   t.after(() => { if (dev.child.exitCode === null && dev.child.signalCode === null) dev.child.kill("SIGKILL"); });
   await waitFor(() => /Stratum: +stratum\+tcp:\/\/127\.0\.0\.1:\d+/.test(dev.output()) || dev.child.exitCode !== null, "tbg dev ready", 60_000);

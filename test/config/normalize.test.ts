@@ -27,7 +27,7 @@ test("a minimal config gets every documented default", () => {
   assert.deepEqual([c.data_dir, c.user_settings_file], ["data", null]);
   assert.deepEqual([c.failover_threshold, c.job_expiry_sec], [10, 600]);
   assert.deepEqual(c.events, { enabled: true, socket_path: "/tmp/ckpool/events.sock", types: [...CONFIG_EVENT_TYPES], queue_max: EVENTS_DEFAULTS.queueMax, nats: null });
-  assert.deepEqual(c.health, { enabled: true, host: "0.0.0.0", port: HEALTH_DEFAULTS.port });
+  assert.deepEqual(c.health, { enabled: true, host: "0.0.0.0", port: HEALTH_DEFAULTS.port, status_page: true, address_display: "short" });
   assert.deepEqual(c.stratum, {
     max_line_bytes: STRATUM_DEFAULTS.maxLineBytes,
     idle_timeout_sec: STRATUM_DEFAULTS.idleTimeoutSec,

@@ -1,6 +1,6 @@
 import { it } from "node:test";
 import assert from "node:assert/strict";
-import { decodeHashblock, encodeHashblock } from "../../src/node/zmq-format.ts";
+import { decodeHashblock, encodeHashblock, encodeRawblock } from "../../src/node/zmq-format.ts";
 
 const hash = "0f9188f13cb7b2c71f2a335e3a4fc328bf5beb436012afca590b1a11466e2206"; // regtest genesis, display order
 
@@ -24,4 +24,13 @@ it("decodes what it encodes and rejects other shapes", () => {
   assert.equal(decodeHashblock([topic, body.subarray(1), seq]), undefined);
   assert.equal(decodeHashblock([topic, body, seq.subarray(1)]), undefined);
   assert.throws(() => encodeHashblock("zz", 0), RangeError);
+});
+
+it("encodeRawblock: [rawblock, the block as given, uint32 LE sequence]; refuses a body shorter than a header + count", () => {
+  const block = Buffer.alloc(81 + 60, 7);
+  const [topic, body, seq] = encodeRawblock(block, 0x01020304);
+  assert.equal(topic.toString("ascii"), "rawblock");
+  assert.equal(body, block);
+  assert.deepEqual([...seq], [4, 3, 2, 1]);
+  assert.throws(() => encodeRawblock(Buffer.alloc(80), 0), RangeError);
 });

@@ -35,7 +35,8 @@ test("fast tip switch: the relay's node announces a block (ZMQ) before the prima
     await waitFor(() => /^primary /.test(engine.jobs.current!.template.source), "the primary's template", 10_000);
     const replacedMs = Date.now() - t0;
     assert.equal(engine.jobs.current!.template.prevhashHex, hash);
-    const after = c.notifies().at(-1)!;
+    const fastAt = c.notifies().findIndex((n) => n.jobId === fast.jobId);
+    const after = await c.until(() => c.notifies().slice(fastAt + 1).at(-1), 5000, "the replacing job at the miner");
     assert.equal(after.prevhashStratum, newPrev);
     assert.equal(after.cleanJobs, false);
     // The empty-block job was real work: a block on it (still on the tip) is accepted.

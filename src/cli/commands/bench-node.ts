@@ -7,15 +7,18 @@ import { BENCH_NODE_DEFAULTS, startBenchNode } from "../../benchnode/bench-node.
 const help = `usage: tbg bench-node [--rpc-port P] [--zmq-port Z] [--txs 0|3000] [options]
 
 A small bitcoind-compatible node for benchmarks: JSON-RPC (getblocktemplate, getblockchaininfo [chain
-"main"], getbestblockhash, getblockhash, getblockheader, submitblock [recorded, answers "rejected"],
-validateaddress [mainnet], getmininginfo, ...) serving a recorded template with 0 or ~3,000 synthetic,
+"main"], getbestblockhash, getblockcount, getblockhash, getblockheader, getblock, submitblock [recorded,
+answers "rejected"], validateaddress [mainnet], decoderawtransaction, getrawtransaction, getmininginfo,
+getnetworkinfo, getmempoolinfo, getrpcinfo, ...; positional or named params; header lines ending in CRLF
+or a bare LF, as ckpool sends them) serving a recorded template with 0 or ~3,000 synthetic,
 mainnet-shaped transactions and mainnet-era bits (no share is ever a block), plus a ZMQ publisher of
-hashblock in Bitcoin Core's format. A new tip is made by the RPC method bench_newblock (or --block-every).
+hashblock and rawblock in Bitcoin Core's format (the new blocks are empty: a coinbase only). A new tip is
+made by the RPC method bench_newblock (or --block-every). Serves ckpool, public-pool and this engine.
 
 options:
   --host H             interface to bind (default ${BENCH_NODE_DEFAULTS.host})
   --rpc-port P         JSON-RPC port (default: a free port, printed)
-  --zmq-port Z         ZMQ hashblock port (default: a free port, printed)
+  --zmq-port Z         ZMQ hashblock + rawblock port (default: a free port, printed)
   --txs 0|3000         which recorded template to serve (default ${BENCH_NODE_DEFAULTS.txs})
   --user U --pass P    RPC basic-auth credentials (default ${BENCH_NODE_DEFAULTS.user}/${BENCH_NODE_DEFAULTS.pass})
   --block-every S      make a new block every S seconds (default: only on bench_newblock)

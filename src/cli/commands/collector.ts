@@ -34,6 +34,8 @@ options:
   --region R             this collector's region label in /health and /metrics (default ${d.region})
   --metrics-port N       /health and /metrics port (default ${d.metricsPort}; 0 = any free port; off = none)
   --metrics-host H       listen address (default ${d.metricsHost})
+                         The same port serves the platform page at / and /api/platform (docs/status.md)
+  --address-display D    addresses on the platform page: full|short|hidden (default ${d.addressDisplay})
   --ack-wait-sec S       JetStream ack_wait of event-pipeline (default ${d.ackWaitSec})
   --log-level LEVEL      fatal|error|warn|info|debug|trace (default info)
   --pretty               human-readable log lines instead of JSON`;
@@ -54,6 +56,7 @@ export const command: Command = {
       "metrics-host": { type: "string" },
       "ack-wait-sec": { type: "string" },
       "log-level": { type: "string" },
+      "address-display": { type: "string" },
       pretty: { type: "boolean" },
     });
     const str = (k: string) => f[k as keyof typeof f] as string | undefined;
@@ -63,7 +66,7 @@ export const command: Command = {
       settings = resolveCollectorSettings(file, {
         socket: str("socket"), natsUrl: str("nats-url"), databaseUrl: str("database-url"), redisUrl: str("redis-url"),
         dataDir: str("data-dir"), region: str("region"), metricsPort: str("metrics-port"), metricsHost: str("metrics-host"),
-        ackWaitSec: str("ack-wait-sec"), logLevel: str("log-level"),
+        ackWaitSec: str("ack-wait-sec"), logLevel: str("log-level"), addressDisplay: str("address-display"),
       });
     } catch (err) {
       if (err instanceof CollectorConfigError && !f.config) throw new UsageError(err.message);
@@ -80,6 +83,7 @@ export const command: Command = {
       redisUrl: settings.redisUrl,
       region: settings.region,
       http: settings.http,
+      statusPage: settings.statusPage,
       batch: { maxEvents: settings.batchMaxEvents, flushIntervalMs: settings.flushIntervalMs },
       retention: { sharesDays: settings.retentionDays },
       log: log.logger,

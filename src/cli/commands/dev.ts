@@ -18,14 +18,15 @@ import { DEV_DEFAULTS } from "../../config/defaults.ts";
 const help = `usage: tbg dev [options]
 
 Runs everything locally: an embedded regtest node (bcoin, in memory), the mining engine on it,
-the event collector on the event socket (embedded PostgreSQL, PGlite, in DIR/pgdata), and
-/health + /metrics. Difficulty starts low (min 0.0001) so a CPU miner finds
+the event collector on the event socket (embedded PostgreSQL, PGlite, in DIR/pgdata), the live
+status page with /health + /metrics, and the collector's platform page. Difficulty starts low (min 0.0001) so a CPU miner finds
 shares at once, whatever the Stratum port: the high-difficulty rule of 'tbg pool'
 (ports above 4000 start at highdiff) does not apply here. Ctrl-C (SIGINT) or SIGTERM shuts everything down cleanly.
 
 options:
   --stratum-port N     Stratum listen port (default 3333)
-  --http-port N        /health and /metrics port (default 9100)
+  --http-port N        status page (/), /api/status, /health and /metrics port (default 9100)
+  --collector-port N   the collector's platform page (/), /api/platform, /health, /metrics (default 9101)
   --node-rpc-port N    the embedded node's JSON-RPC port (default 18443)
   --node-zmq-port N    the embedded node's ZMQ hashblock port (default 28332)
   --events-socket P    Unix datagram socket for events (default /tmp/ckpool/events.sock)
@@ -42,6 +43,7 @@ export const command: Command = {
     const f = parseFlags(argv, {
       "stratum-port": { type: "string" },
       "http-port": { type: "string" },
+      "collector-port": { type: "string" },
       "node-rpc-port": { type: "string" },
       "node-zmq-port": { type: "string" },
       "events-socket": { type: "string" },
@@ -50,6 +52,7 @@ export const command: Command = {
     });
     const stratumPort = intFlag("stratum-port", f["stratum-port"] as string | undefined, 3333);
     const httpPort = intFlag("http-port", f["http-port"] as string | undefined, 9100);
+    const collectorPort = intFlag("collector-port", f["collector-port"] as string | undefined, 9101);
     const rpcPort = intFlag("node-rpc-port", f["node-rpc-port"] as string | undefined, 18443);
     const zmqPort = intFlag("node-zmq-port", f["node-zmq-port"] as string | undefined, 28332);
     const eventsSocket = (f["events-socket"] as string | undefined) ?? "/tmp/ckpool/events.sock";
@@ -60,6 +63,7 @@ export const command: Command = {
     await checkPortsFree([
       { component: "Stratum", host: "127.0.0.1", port: stratumPort, setting: "--stratum-port" },
       { component: "health/metrics HTTP", host: DEV_DEFAULTS.healthHost, port: httpPort, setting: "--http-port" },
+      { component: "collector HTTP", host: "127.0.0.1", port: collectorPort, setting: "--collector-port" },
       { component: "embedded node JSON-RPC", host: "127.0.0.1", port: rpcPort, setting: "--node-rpc-port" },
       { component: "embedded node ZMQ", host: "127.0.0.1", port: zmqPort, setting: "--node-zmq-port" },
     ]);
@@ -85,7 +89,7 @@ export const command: Command = {
       return 1;
     }
     // The collector binds the socket before the engine sends to it, and is closed after the engine.
-    const collector = new Collector({ socketPath: eventsSocket, dataDir, region: config.region, http: null, defaultMetrics: false, log: log.logger });
+    const collector = new Collector({ socketPath: eventsSocket, dataDir, region: config.region, http: { host: "127.0.0.1", port: collectorPort }, defaultMetrics: false, log: log.logger });
     let app;
     try {
       await collector.start();
@@ -95,11 +99,13 @@ export const command: Command = {
       await node.close();
       throw err;
     }
+    const web = `http://127.0.0.1:${app.obs.health?.port ?? httpPort}`;
     console.log(
       [
         "",
+        `  Status:   ${web}/   (live page: miners, best difficulties, blocks)    Platform: ${collector.httpUrl ?? "off"}/`,
         `  Stratum:  stratum+tcp://127.0.0.1:${app.stratumPorts[0]}   (user = a regtest address, e.g. ${REGTEST_DEMO_ADDRESS}.rig1)`,
-        `  Health:   http://127.0.0.1:${app.obs.health?.port ?? httpPort}/health    Metrics: http://127.0.0.1:${app.obs.health?.port ?? httpPort}/metrics`,
+        `  Health:   ${web}/health    Metrics: ${web}/metrics    API: ${web}/api/status   (tbg status)`,
         `  Node RPC: ${node.rpcUrl}  user=${node.rpcUser} pass=${node.rpcPass}   ZMQ: ${node.zmqUrl}`,
         `  Events:   ${eventsSocket} → ${collector.stats().database.target} (PGlite)`,
         "",

@@ -13,6 +13,7 @@ import { timingSafeEqual } from "node:crypto";
 export const RPC_INVALID_REQUEST = -32600;
 export const RPC_METHOD_NOT_FOUND = -32601;
 export const RPC_PARSE_ERROR = -32700;
+export const RPC_INVALID_PARAMETER = -8;
 
 /** Request body cap, bytes: a submitblock of a 4 MWU block is ≤ 8 MB of hex; Core's limit is 32 MB. */
 const MAX_BODY_BYTES = 32 * 1024 * 1024;
@@ -36,6 +37,17 @@ export interface JsonRpcHttpServerOptions {
   user: string;
   pass: string;
   handler: RpcHandler;
+  /**
+   * Accept header lines ending in a bare `\n` (as Bitcoin Core's libevent server does; ckpool sends them),
+   * via Node's lenient HTTP parser. Default false (Node's strict parser answers 400).
+   */
+  lenientHttp?: boolean;
+  /**
+   * JSON-RPC named parameters (`"params": {…}`), as Bitcoin Core accepts them: method → its argument names
+   * in order; an object is turned into the positional array before the handler sees it. A name the method
+   * does not have is Core's -8 "Unknown named parameter NAME". Without this table, params must be an array.
+   */
+  namedParams?: Readonly<Record<string, readonly string[]>>;
 }
 
 /** bitcoind-like JSON-RPC HTTP endpoint. `start()` and `close()` may be repeated (failover tests). */
@@ -63,7 +75,7 @@ export class JsonRpcHttpServer {
   /** Listens on the configured port (the same one again after a `close()`). */
   async start(): Promise<void> {
     if (this.#server) return;
-    const server = http.createServer((req, res) => this.#onRequest(req, res));
+    const server = http.createServer({ insecureHTTPParser: this.#opts.lenientHttp ?? false }, (req, res) => this.#onRequest(req, res));
     server.keepAliveTimeout = 30_000; // like bitcoind's -rpcservertimeout default
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
@@ -160,10 +172,26 @@ export class JsonRpcHttpServer {
     const { method, params, id } = item as { method?: unknown; params?: unknown; id?: unknown };
     if (typeof method !== "string") return errorReply(RPC_INVALID_REQUEST, "Method must be a string", id ?? null);
     if (params !== undefined && params !== null && !Array.isArray(params)) {
-      return errorReply(RPC_INVALID_REQUEST, "Params must be an array", id ?? null);
+      const names = this.#opts.namedParams;
+      if (!names || typeof params !== "object") return errorReply(RPC_INVALID_REQUEST, names ? "Params must be an array or object" : "Params must be an array", id ?? null);
+      const positional = namedToPositional(names[method] ?? [], params as Record<string, unknown>);
+      if (typeof positional === "string") return errorReply(RPC_INVALID_PARAMETER, positional, id ?? null);
+      return this.#opts.handler({ method, params: positional, id: id ?? null });
     }
     return this.#opts.handler({ method, params: params ?? [], id: id ?? null });
   }
+}
+
+/**
+ * Named → positional parameters the way Bitcoin Core does it (rpc/server.cpp transformNamedArguments): each
+ * argument name takes its slot, trailing missing ones are dropped, missing ones in between become null.
+ * Returns the error message for a name the method does not take.
+ */
+export function namedToPositional(argNames: readonly string[], params: Record<string, unknown>): unknown[] | string {
+  for (const key of Object.keys(params)) if (!argNames.includes(key)) return `Unknown named parameter ${key}`;
+  const out: unknown[] = argNames.map((n) => (Object.hasOwn(params, n) ? params[n] : null));
+  while (out.length > 0 && !Object.hasOwn(params, argNames[out.length - 1])) out.pop();
+  return out;
 }
 
 /** Bitcoin Core's status for a failed single request (httprpc.cpp JSONErrorReply). */

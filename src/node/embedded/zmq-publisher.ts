@@ -1,12 +1,13 @@
 /**
- * A real ZMQ publisher of Bitcoin Core's `hashblock` notifications (doc/zmq.md) for the embedded node.
+ * A real ZMQ publisher of Bitcoin Core's `hashblock` (and, for the bench node, `rawblock`) notifications
+ * (doc/zmq.md) for the embedded node. Each topic has its own sequence counter, as in Core.
  *
  * It is an XPUB rather than bitcoind's PUB: identical on the wire for subscribers, but it also sees
  * subscription messages, so tests can wait until a subscriber is really subscribed instead of racing
  * ZMQ's "slow joiner" (messages published before the subscription arrives are silently dropped).
  */
 import * as zmq from "zeromq";
-import { encodeHashblock, HASHBLOCK_TOPIC } from "../zmq-format.ts";
+import { encodeHashblock, encodeRawblock, HASHBLOCK_TOPIC, RAWBLOCK_TOPIC } from "../zmq-format.ts";
 import { TbgError } from "../../util/errors.ts";
 
 /** Options of {@link HashblockPublisher}. */
@@ -34,7 +35,9 @@ export class HashblockPublisher {
   #port: number;
   #socket: zmq.XPublisher | undefined;
   #sequence = 0;
+  #rawSequence = 0;
   #subscriptions = 0;
+  #rawSubscriptions = 0;
   #waiters: Waiter[] = [];
   #sending: Promise<void> = Promise.resolve();
 
@@ -64,6 +67,16 @@ export class HashblockPublisher {
   /** Subscribe requests for `hashblock` received so far (monotonic; a reconnecting subscriber counts again). */
   get subscriptionCount(): number {
     return this.#subscriptions;
+  }
+
+  /** Subscribe requests for `rawblock` so far (monotonic). */
+  get rawblockSubscriptionCount(): number {
+    return this.#rawSubscriptions;
+  }
+
+  /** Next `rawblock` sequence number. */
+  get rawblockSequence(): number {
+    return this.#rawSequence;
   }
 
   /** Binds (again on the same port after a `close()`). */
@@ -105,9 +118,13 @@ export class HashblockPublisher {
     try {
       for await (const [msg] of socket) {
         // XPUB subscription message: 0x01 (subscribe) or 0x00 (unsubscribe), then the topic prefix.
-        if (msg.length >= 1 && msg[0] === 1 && HASHBLOCK_TOPIC.startsWith(msg.subarray(1).toString("ascii"))) {
-          this.#subscriptions++;
-          this.#wake();
+        if (msg.length >= 1 && msg[0] === 1) {
+          const prefix = msg.subarray(1).toString("ascii");
+          if (RAWBLOCK_TOPIC.startsWith(prefix)) this.#rawSubscriptions++;
+          if (HASHBLOCK_TOPIC.startsWith(prefix)) {
+            this.#subscriptions++;
+            this.#wake();
+          }
         }
       }
     } catch {
@@ -154,9 +171,23 @@ export class HashblockPublisher {
     return this.#sending;
   }
 
-  /** Restarts the sequence at 0, as a restarted bitcoind does. */
+  /**
+   * Publishes a new block in full (`rawblock`: the serialized block, wire format). Dropped while closed,
+   * like hashblock; the XPUB sends it only to subscribers of the topic.
+   */
+  publishRawblock(block: Buffer): Promise<void> {
+    const socket = this.#socket;
+    if (!socket) return Promise.resolve();
+    const frames = encodeRawblock(block, this.#rawSequence);
+    this.#rawSequence = (this.#rawSequence + 1) >>> 0;
+    this.#sending = this.#sending.then(() => (socket.closed ? undefined : socket.send(frames))).catch(() => {});
+    return this.#sending;
+  }
+
+  /** Restarts the sequences at 0, as a restarted bitcoind does. */
   resetSequence(): void {
     this.#sequence = 0;
+    this.#rawSequence = 0;
   }
 
   /** Unbinds and closes the socket; subscribers see the publisher disappear and keep reconnecting. */

@@ -1,7 +1,8 @@
 import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
 import http from "node:http";
-import { JsonRpcHttpServer, errorReply } from "../../../src/node/embedded/rpc-server.ts";
+import { JsonRpcHttpServer, errorReply, namedToPositional } from "../../../src/node/embedded/rpc-server.ts";
+import net from "node:net";
 
 /** Answers "echo" with its params, "fail" with -8, anything else with -32601 (like Core's dispatcher). */
 const server = new JsonRpcHttpServer({
@@ -97,5 +98,44 @@ describe("JsonRpcHttpServer answers like bitcoind's HTTP RPC", () => {
     await server.start();
     assert.equal(server.port, port);
     assert.equal((await post(JSON.stringify({ id: 1, method: "echo", params: [] }))).status, 200);
+  });
+});
+
+describe("named params and bare-LF headers (options)", () => {
+  it("namedToPositional follows Core: slots by name, missing ones in between null, trailing ones dropped, unknown names refused", () => {
+    assert.deepEqual(namedToPositional(["a", "b", "c"], { c: 3, a: 1 }), [1, null, 3]);
+    assert.deepEqual(namedToPositional(["a", "b", "c"], { a: 1 }), [1]);
+    assert.deepEqual(namedToPositional([], {}), []);
+    assert.equal(namedToPositional(["a"], { z: 1 }), "Unknown named parameter z");
+  });
+
+  it("the default server answers a bare-LF request with 400; lenientHttp + namedParams serve it and map the object", async () => {
+    const handler = async ({ params, id }: { params: unknown; id: unknown }) => ({ result: params, error: null, id });
+    const strict = new JsonRpcHttpServer({ port: 0, user: "u", pass: "p", handler });
+    const lenient = new JsonRpcHttpServer({ port: 0, user: "u", pass: "p", handler, lenientHttp: true, namedParams: { echo: ["x", "y"] } });
+    await strict.start();
+    await lenient.start();
+    const send = (port: number, body: string) =>
+      new Promise<string>((resolve, reject) => {
+        const auth = Buffer.from("u:p").toString("base64");
+        const sock = net.connect(port, "127.0.0.1", () => sock.write(`POST / HTTP/1.1\nAuthorization: Basic ${auth}\nHost: x\nContent-Length: ${body.length}\n\n${body}`));
+        let out = "";
+        sock.setEncoding("utf8").on("data", (d: string) => {
+          out += d;
+          if (/\r\n\r\n(\{.*\n|$)/s.test(out) && (out.includes("\n{") ? out.endsWith("\n") : out.startsWith("HTTP/1.1 400"))) sock.destroy();
+        });
+        sock.on("close", () => resolve(out));
+        sock.on("error", reject);
+      });
+    try {
+      const body = '{"method": "echo", "params": {"y": 2}}';
+      assert.match(await send(strict.port, body), /^HTTP\/1\.1 400 /);
+      const ok = await send(lenient.port, body);
+      assert.match(ok, /^HTTP\/1\.1 200 OK/);
+      assert.deepEqual(JSON.parse(ok.slice(ok.indexOf("{"))), { result: [null, 2], error: null, id: null });
+    } finally {
+      await strict.close();
+      await lenient.close();
+    }
   });
 });
