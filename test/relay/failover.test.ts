@@ -33,9 +33,12 @@ test("independent mode: a partitioned relay makes its own templates after failov
     const failoverMs = Date.now() - t0;
     assert.ok(failoverMs >= 900 && failoverMs < 5000, `independent after ${failoverMs} ms (threshold 1000)`);
     assert.match(engine.jobs.current!.template.source, /^btcd\[0\]/);
-    const h = (await (await fetch(`${health.url}/health`)).json()) as { relay: { mode: string; independent: boolean } };
+    const h = (await (await fetch(`${health.url}/health`)).json()) as { relay: { mode: string; independent: boolean; state: string; primary_connected: boolean } };
     assert.equal(h.relay.mode, "independent");
     assert.equal(h.relay.independent, true);
+    // The flat fields the region monitor reads (src/monitor/probes.ts).
+    assert.equal(h.relay.state, "independent");
+    assert.equal(h.relay.primary_connected, false);
     m = await (await fetch(`${health.url}/metrics`)).text();
     assert.match(m, /^tbg_relay_independent_mode 1$/m);
 
