@@ -28,14 +28,13 @@ test("passthrough: a relay mines on the primary's templates with its own extrano
     // A new block on the primary's node: the primary's template reaches the relay's miners.
     const h0 = pair.primaryNode.height();
     await pair.primaryNode.mine(1);
-    const moved = await c.until(() => c.notifies().find((n) => n.cleanJobs && n.prevhashStratum !== job.prevhashStratum), 10_000, "clean job on the primary's new block");
+    await c.until(() => c.notifies().find((n) => n.cleanJobs && n.prevhashStratum !== job.prevhashStratum), 10_000, "clean job on the primary's new block");
     assert.equal(relayEngine.jobs.current!.template.height, h0 + 2);
     // The relay's own node may announce the block first (an empty-block job); the primary's template follows.
     await waitFor(() => /^primary /.test(relayEngine.jobs.current!.template.source) && relayEngine.jobs.current!.template.height === h0 + 2, "the primary's template on the new block");
 
     // The relay's miner finds a block: local node and primary both get it; first success wins.
     const cur = (await c.until(() => c.notifies().at(-1), 1000, "latest job"))!;
-    void moved;
     const work = c.work(cur, Buffer.alloc(c.extranonce2Size));
     const nonce = c.findNonce(work, "block");
     const r = await c.request("mining.submit", c.submitParams(USER, work, nonce));
