@@ -10,13 +10,18 @@
  * Field mapping notes (the wire contract is src/events/types.ts):
  * - Shares from a connection that never authorised carry no user: they are not attributable, so
  *   they produce no `share_submitted` (they are still counted in /metrics by reason).
+ * - `miner_disconnected` only ends a session that had its `miner_connected` (subscribed and
+ *   authorised): a connection that never got that far (the region monitor's subscribe-only probe
+ *   every 10 s, port scanners, a miner with a wrong password) produces no event; it is counted in
+ *   `unannouncedDisconnects` (`tbg_sessions_unannounced_total` in /metrics).
  * - `job_id` is the job the verdict resolved to; for `job_not_found` the engine does not pass the
  *   submitted id through, so it is `"unknown"`.
  * - `new_block_network.source` is `zmq:<endpoint>`, `poll` or `template` (the engine's `startup`
  *   and `block_found` hints map to `template`); `first_seen_endpoint` is the ZMQ endpoint or the
  *   node that served the template.
- * - Strings are clipped to the schema's limits (worker 128, user agent 256, reason 128) rather than
- *   letting one odd miner's event be refused as invalid or too large.
+ * - Strings are clipped to the schema's limits (worker 128, user agent 256, reason 128) by code point,
+ *   with control characters and lone surrogates replaced (the Stratum boundary already refuses such
+ *   usernames), rather than letting one odd miner's event be refused as invalid or too large.
  */
 import type { EventEmitter } from "node:events";
 import type { BlockFound, EngineEventMap } from "../engine/engine.ts";
@@ -26,7 +31,8 @@ import type { HashrateEntry } from "../stats/miners.ts";
 import type { NodeStatus } from "../work/template-source.ts";
 import type { Job } from "../work/jobs.ts";
 import type { EventDataMap, EventType } from "../events/types.ts";
-import type { BestDiffRecords } from "../records/best-diff.ts";
+import type { BeatenRecord, BestDiffRecords } from "../records/best-diff.ts";
+import { safeText } from "../util/text.ts";
 
 /** What the bridge reads from the engine (the real {@link Engine} satisfies it; tests pass a fake bus). */
 export interface BridgeEngine {
@@ -81,6 +87,8 @@ export interface EventsBridgeStats {
   recordsBeaten: number;
   /** Listener exceptions. */
   errors: number;
+  /** Sessions that ended without a miner_connected (never authorised, or never subscribed): no miner_disconnected. */
+  unannouncedDisconnects: number;
 }
 
 const NODE_TIMERS: BridgeTimers = {
@@ -99,8 +107,9 @@ function ipOf(session: Session): string {
   return IP_LIKE.test(ip) ? ip : "::";
 }
 
+/** Clips by code point (a surrogate pair is never cut) and replaces control characters (src/util/text.ts). */
 function clip(s: string, max: number): string {
-  return s.length <= max ? s : s.slice(0, max);
+  return safeText(s, max);
 }
 
 /** Turns engine bus events into mining events; see the module comment. */
@@ -116,8 +125,10 @@ export class EventsBridge {
   private readonly unsubscribers: Array<() => void> = [];
   /** Sessions authorised before subscribing: miner_connected waits for the extranonce1. */
   private readonly pendingConnect = new Set<Session>();
+  /** Sessions whose miner_connected went out: only those get a miner_disconnected. */
+  private readonly announced = new WeakSet<Session>();
   private timer: unknown = null;
-  private readonly counters: EventsBridgeStats = { unattributedShares: 0, unattributedBlocks: 0, recordsBeaten: 0, errors: 0 };
+  private readonly counters: EventsBridgeStats = { unattributedShares: 0, unattributedBlocks: 0, recordsBeaten: 0, errors: 0, unannouncedDisconnects: 0 };
 
   constructor(opts: EventsBridgeOptions) {
     this.opts = opts;
@@ -232,7 +243,7 @@ export class EventsBridge {
         session_id: session.id,
         accepted: verdict.accepted,
         reject_reason: verdict.accepted ? null : (verdict.reason ?? "other"),
-        difficulty: verdict.difficulty > 0 ? verdict.difficulty : session.difficulty,
+        difficulty: verdict.accepted || verdict.difficulty > 0 ? verdict.difficulty : session.difficulty,
         share_difficulty: finite(verdict.shareDifficulty),
         job_id: verdict.job?.id ?? "unknown",
         height,
@@ -247,6 +258,18 @@ export class EventsBridge {
         if (b.week !== undefined) data.week = b.week;
         out.emit("share_best_diff", data);
       }
+    }
+  }
+
+  /** Records a returning evicted user beat, known once their records were read back (src/records/best-diff.ts). */
+  emitLateRecords(beaten: readonly BeatenRecord[]): void {
+    this.counters.recordsBeaten += beaten.length;
+    const height = this.engine.jobs.current?.template.height ?? 0;
+    for (const b of beaten) {
+      if (b.scope === "session") continue;
+      const data: EventDataMap["share_best_diff"] = { user: b.user, worker: b.worker, scope: b.scope, old_best: b.oldBest, new_best: b.newBest, height };
+      if (b.week !== undefined) data.week = b.week;
+      this.out?.emit("share_best_diff", data);
     }
   }
 
@@ -283,6 +306,7 @@ export class EventsBridge {
   private emitConnected(session: Session): void {
     const id = session.identity;
     if (!id || !this.out) return;
+    this.announced.add(session);
     this.out.emit("miner_connected", {
       user: id.address,
       worker: clip(id.worker, 128),
@@ -314,6 +338,11 @@ export class EventsBridge {
     this.pendingConnect.delete(session);
     const recordBest = this.records?.endSession(session.id) ?? null;
     if (!this.out) return;
+    if (!this.announced.has(session)) {
+      this.counters.unannouncedDisconnects++;
+      return;
+    }
+    this.announced.delete(session);
     const best = session.bestDifficulty > 0 ? session.bestDifficulty : recordBest;
     const id = session.identity;
     this.out.emit("miner_disconnected", {

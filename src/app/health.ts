@@ -8,7 +8,7 @@
  * is 404, other methods 405.
  */
 import { performance } from "node:perf_hooks";
-import { TbgError } from "../util/errors.ts";
+import { listenError } from "../util/ports.ts";
 import { StatusServer, type RouteResponse } from "../http/status-server.ts";
 import { jsonResponse, pageResponse } from "../http/page.ts";
 import { buildHealthReport, type HealthSources } from "./pool-status.ts";
@@ -17,16 +17,12 @@ import { buildPoolStatus, scrubSecrets, type AddressMask, type PoolStatusSources
 import { STATUS_LIMITS, type PoolStatus } from "./status-api.ts";
 import { poolStatusPage } from "./status-page.ts";
 
-/** The health port could not be bound. */
-export class HealthListenError extends TbgError {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super("HEALTH_LISTEN", message, options);
-  }
-}
 
 /** Options of {@link HealthServer}. */
 export interface HealthServerOptions extends HealthSources {
   host: string;
+  /** Where the port is set, named in a listen error: `health.port` (default) or a flag such as `--http-port`. */
+  portSetting?: string;
   /** 0 = an ephemeral port (tests, `tbg dev`). */
   port: number;
   metrics: PoolMetrics;
@@ -81,7 +77,8 @@ export class HealthServer extends StatusServer {
       port: opts.port,
       metrics: opts.metrics,
       onError: opts.onError,
-      listenError: (message, cause) => new HealthListenError(`health: ${message}`, { cause }),
+      // The same error as every other port (PORT_IN_USE naming the component, address and setting).
+      listenError: (_message, cause) => listenError({ component: "health/metrics HTTP", host: opts.host, port: opts.port, setting: opts.portSetting ?? "health.port" }, cause),
       health: () => {
         const report = buildHealthReport(health());
         const privacy = opts.privacy;

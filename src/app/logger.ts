@@ -5,6 +5,7 @@
 import { mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 import pino, { type Logger } from "pino";
+import { escapeControl } from "../util/text.ts";
 
 export type { Logger };
 
@@ -18,8 +19,12 @@ export interface LoggerOptions {
 
 const LEVEL_NAMES: Record<number, string> = { 10: "TRACE", 20: "DEBUG", 30: "INFO", 40: "WARN", 50: "ERROR", 60: "FATAL" };
 
-/** A tiny pretty printer: "12:00:01 INFO  message key=value". */
-function prettyStream(out: NodeJS.WritableStream) {
+/**
+ * A tiny pretty printer: "12:00:01 INFO  message key=value". Control characters (a miner's user agent
+ * or a refused username quoted in a message) are escaped (`\x1b`, `\n`): raw, they could forge log
+ * lines or drive the operator's terminal.
+ */
+export function prettyStream(out: { write(s: string): unknown }) {
   return {
     write(line: string) {
       try {
@@ -27,11 +32,11 @@ function prettyStream(out: NodeJS.WritableStream) {
         const { level, time, msg, pid: _p, hostname: _h, ...rest } = o;
         const t = new Date(Number(time)).toISOString().slice(11, 19);
         const extras = Object.entries(rest)
-          .map(([k, v]) => `${k}=${typeof v === "string" ? v : JSON.stringify(v)}`)
+          .map(([k, v]) => `${escapeControl(k)}=${typeof v === "string" ? escapeControl(v) : JSON.stringify(v)}`)
           .join(" ");
-        out.write(`${t} ${(LEVEL_NAMES[Number(level)] ?? "").padEnd(5)} ${String(msg ?? "")}${extras ? "  " + extras : ""}\n`);
+        out.write(`${t} ${(LEVEL_NAMES[Number(level)] ?? "").padEnd(5)} ${escapeControl(String(msg ?? ""))}${extras ? "  " + extras : ""}\n`);
       } catch {
-        out.write(line);
+        out.write(`${escapeControl(line.replace(/\n$/, ""))}\n`);
       }
     },
   };

@@ -28,6 +28,8 @@ export interface PoolMetricsOptions {
   publisher?: { stats(): PublisherStats } | null;
   records?: { storeStats(): RecordLogStats | null; readonly size: { users: number; sessions: number } } | null;
   zmqStatus?: (() => ZmqEndpointStatus[]) | null;
+  /** The events bridge's counters (read at scrape time), when events are bridged. */
+  bridgeStats?: (() => { unannouncedDisconnects: number } | null) | null;
   /** Node.js process metrics (CPU, memory, event loop lag, GC). Default true. */
   defaultMetrics?: boolean;
 }
@@ -72,6 +74,11 @@ export class PoolMetrics {
     const workersConnected = new Gauge({ name: "tbg_workers_connected", help: "Distinct (address, worker) among authorised connections", registers: reg });
     const authorized = new Counter({ name: "tbg_miner_authorizations_total", help: "Sessions that authorised", registers: reg });
     const disconnects = new Counter({ name: "tbg_miner_disconnects_total", help: "Sessions ended, by reason", labelNames: ["reason"], registers: reg });
+    const bridgeStats = opts.bridgeStats ?? null;
+    const unannounced = new Counter({ name: "tbg_sessions_unannounced_total", help: "Sessions that ended without ever subscribing and authorising (health probes, scanners): no miner_connected/miner_disconnected event", registers: reg, collect() {
+      unannounced.reset();
+      unannounced.inc(bridgeStats?.()?.unannouncedDisconnects ?? 0);
+    } });
     const refused = new Counter({ name: "tbg_connections_refused_total", help: "Connections refused before a session, by reason", labelNames: ["reason"], registers: reg });
     const protocol = new Counter({ name: "tbg_protocol_errors_total", help: "Stratum protocol errors, by kind", labelNames: ["kind"], registers: reg });
     const rateLimited = new Counter({ name: "tbg_rate_limited_total", help: "Messages over a connection's rate limit", registers: reg });
@@ -222,6 +229,22 @@ export class PoolMetrics {
       queued.reset();
       for (const [name, sink] of Object.entries(publisher?.stats().sinks ?? {})) queued.set({ sink: name }, sink.queued);
     } });
+    // Delivery confirmations of the socket sink (src/events/confirm.ts); sinks without them are skipped.
+    const confirmOf = (sink: unknown) => (sink as { confirm?: { enabled: boolean; confirmed: number; resent: number; awaiting: number } }).confirm;
+    const resent = new Counter({ name: "tbg_events_resent_total", help: "Events sent again because the socket's reader died with them (never confirmed)", labelNames: ["sink"], registers: reg, collect() {
+      resent.reset();
+      for (const [name, sink] of Object.entries(publisher?.stats().sinks ?? {})) {
+        const c = confirmOf(sink);
+        if (c?.enabled) resent.inc({ sink: name }, c.resent);
+      }
+    } });
+    const awaiting = new Gauge({ name: "tbg_events_awaiting_confirmation", help: "Events sent to the socket's reader and not yet confirmed by it", labelNames: ["sink"], registers: reg, collect() {
+      awaiting.reset();
+      for (const [name, sink] of Object.entries(publisher?.stats().sinks ?? {})) {
+        const c = confirmOf(sink);
+        if (c?.enabled) awaiting.set({ sink: name }, c.awaiting);
+      }
+    } });
     const sinkState = new Gauge({ name: "tbg_event_sink_state", help: "1 for each sink's current state (ready, congested, no_reader, idle, closed)", labelNames: ["sink", "state"], registers: reg, collect() {
       sinkState.reset();
       for (const [name, sink] of Object.entries(publisher?.stats().sinks ?? {})) sinkState.set({ sink: name, state: sink.state }, 1);
@@ -281,7 +304,9 @@ export class PoolMetrics {
     on("protocolError", (e) => protocol.inc({ kind: known(PROTOCOL_KINDS, e.kind) }));
     on("rateLimited", () => rateLimited.inc());
     on("difficulty", (e) => diffChanges.inc({ reason: e.reason }));
-    on("nodesDown", () => nodesDown.inc());
+    on("nodesDown", (e) => {
+      if (!e.detect) nodesDown.inc(); // network detection retries every second: not a template fetch
+    });
   }
 
   /** Prometheus text exposition of every metric. */

@@ -13,11 +13,11 @@
  */
 import type { PoolConfig } from "../config/types.ts";
 import type { Engine, SignatureSource } from "../engine/engine.ts";
-import { EventPublisher, parseEventTypes } from "../events/emitter.ts";
+import { EventPublisher, parseEventTypes, type PublisherStats } from "../events/emitter.ts";
 import { createEventFactory, systemClockMs } from "../events/envelope.ts";
 import type { EventSink } from "../events/sink.ts";
 import { UnixDgramSink } from "../events/sinks/unix-dgram.ts";
-import { BestDiffRecords } from "../records/best-diff.ts";
+import { BestDiffRecords, type BeatenRecord } from "../records/best-diff.ts";
 import { errorText } from "../util/errors.ts";
 import { EventsBridge } from "./events-bridge.ts";
 import { HealthServer } from "./health.ts";
@@ -80,7 +80,10 @@ export class Observability {
   /** Load records, start the publisher and the settings file. On failure, what started is closed again. */
   static async start(config: PoolConfig, opts: ObservabilityOptions): Promise<Observability> {
     const log = opts.log;
+    // Records a returning (evicted) user beat are known after their records were read back from disk.
+    let late: ((beaten: BeatenRecord[]) => void) | null = null;
     const records = new BestDiffRecords({
+      onLateRecords: (beaten) => late?.(beaten),
       dataDir: config.data_dir,
       now: opts.now,
       onError: (err) => log.warn({ code: err.code, error: err.message }, "best-difficulty records: write failed (kept in memory, retrying)"),
@@ -89,7 +92,14 @@ export class Observability {
     const undo: Array<() => Promise<void>> = [() => records.close()];
     try {
       const sinks: EventSink[] = [...(opts.extraEventSinks ?? [])];
-      if (config.events.enabled) sinks.unshift(new UnixDgramSink({ socketPath: config.events.socket_path, queueMax: config.events.queue_max }));
+      if (config.events.enabled) {
+        sinks.unshift(new UnixDgramSink({
+          socketPath: config.events.socket_path,
+          queueMax: config.events.queue_max,
+          ackSocketPath: config.events.ack_socket_path ?? undefined,
+          ackWindow: config.events.ack_window,
+        }));
+      }
       if (config.events.enabled && config.events.nats) {
         const n = config.events.nats;
         if (n.stream !== MINING_EVENTS_STREAM || n.subject_prefix !== `${EVENT_SUBJECT_PREFIX}.${config.region}`) {
@@ -101,7 +111,8 @@ export class Observability {
             region: config.region,
             spoolDir: join(config.data_dir, "nats-spool"),
             queueMax: config.events.queue_max,
-            auth: { token: n.token, user: n.user, pass: n.pass, credsFile: n.creds_file },
+            auth: { token: n.token, user: n.user, pass: n.pass, credsFile: n.creds_file, tlsCaFile: n.tls_ca_file, tlsCertFile: n.tls_cert_file, tlsKeyFile: n.tls_key_file },
+            publisher: { spool: { retainMs: n.retain_sec * 1000, retainBytes: n.retain_mb * 1024 * 1024 } },
             onError: (err, context) => log.warn({ context, error: err.message }, "events to NATS: %s", context),
           }),
         );
@@ -138,7 +149,9 @@ export class Observability {
       }
       const storeStats = records.storeStats();
       log.info({ users: records.size.users, file: config.data_dir, skipped: storeStats?.skippedAtLoad ?? 0 }, "best-difficulty records loaded");
-      return new Observability(config, opts, { records, publisher, settingsFile });
+      const obs = new Observability(config, opts, { records, publisher, settingsFile });
+      late = (beaten) => obs.bridge?.emitLateRecords(beaten);
+      return obs;
     } catch (err) {
       for (const u of undo) await u().catch(() => undefined);
       throw err;
@@ -150,7 +163,7 @@ export class Observability {
     if (this.engine) return;
     this.engine = engine;
     const log = this.opts.log;
-    this.metrics = new PoolMetrics({ engine, publisher: this.publisher, records: this.records, zmqStatus: this.opts.zmqStatus });
+    this.metrics = new PoolMetrics({ engine, publisher: this.publisher, records: this.records, zmqStatus: this.opts.zmqStatus, bridgeStats: () => this.bridge?.stats() ?? null });
     this.bridge = new EventsBridge({
       engine,
       publisher: this.publisher,
@@ -209,6 +222,20 @@ export class Observability {
     // Records first: they are local and quick, while closing the event sinks can wait on a slow NATS.
     await step("records", () => this.records.close());
     await step("events", () => this.publisher?.close());
+    if (this.publisher) logEventSummary(log, this.publisher.stats());
     await step("user settings", () => this.settingsFile?.close());
   }
+}
+
+/**
+ * One line at shutdown with what happened to the events of this run: emitted, dropped by reason, and
+ * per sink sent / still queued / dropped (info when nothing was lost, warn otherwise).
+ */
+export function logEventSummary(log: Logger, s: PublisherStats): void {
+  const nonZero = (r: Record<string, number>) => Object.fromEntries(Object.entries(r).filter(([, v]) => v > 0));
+  const dropped = Object.values(s.dropped).reduce((a, b) => a + b, 0);
+  const sinks = Object.fromEntries(Object.entries(s.sinks).map(([name, k]) => [name, { sent: k.sent, queued: k.queued, dropped: nonZero(k.dropped) }]));
+  const line = { emitted: s.emitted, filtered: s.filtered, dropped: nonZero(s.dropped), sinks };
+  if (dropped > 0) log.warn(line, "events: %d emitted, %d dropped", s.emitted, dropped);
+  else log.info(line, "events: %d emitted, none dropped", s.emitted);
 }

@@ -25,6 +25,12 @@ export interface DecodedAddress {
   type: AddressType;
   /** scriptPubKey of an output paying to the address. */
   script: Buffer;
+  /**
+   * The address in its canonical spelling: Bech32/Bech32m lower-case (BIP173 accepts an all
+   * upper-case spelling of the same address), Base58 as given (its case is significant). One payout
+   * script, one spelling: the pool's identity of a user.
+   */
+  canonical: string;
 }
 
 interface NetworkPrefixes {
@@ -89,10 +95,10 @@ function decodeBase58(
 ): DecodedAddress {
   const hash = Buffer.from(decoded.hash);
   if (decoded.version === prefixes.pubKeyHash) {
-    return { type: "p2pkh", script: Buffer.concat([Buffer.from([0x76, 0xa9, 0x14]), hash, Buffer.from([0x88, 0xac])]) };
+    return { type: "p2pkh", script: Buffer.concat([Buffer.from([0x76, 0xa9, 0x14]), hash, Buffer.from([0x88, 0xac])]), canonical: address };
   }
   if (decoded.version === prefixes.scriptHash) {
-    return { type: "p2sh", script: Buffer.concat([Buffer.from([0xa9, 0x14]), hash, Buffer.from([0x87])]) };
+    return { type: "p2sh", script: Buffer.concat([Buffer.from([0xa9, 0x14]), hash, Buffer.from([0x87])]), canonical: address };
   }
   const other = NETWORKS_BY_BASE58_VERSION[decoded.version];
   if (other) {
@@ -125,8 +131,9 @@ function decodeSegwit(
     throw new AddressError("ADDRESS_WRONG_NETWORK", `${address} is a ${other} address; this pool runs on ${network}`);
   }
   const script = Buffer.concat([Buffer.from([version === 0 ? 0x00 : 0x50 + version, program.length]), program]);
-  if (version === 0) return { type: program.length === 20 ? "p2wpkh" : "p2wsh", script };
-  if (version === 1 && program.length === 32) return { type: "p2tr", script };
+  const canonical = address.toLowerCase();
+  if (version === 0) return { type: program.length === 20 ? "p2wpkh" : "p2wsh", script, canonical };
+  if (version === 1 && program.length === 32) return { type: "p2tr", script, canonical };
   // Valid per BIP350 but undefined on the network: coins sent there could be lost.
   throw new AddressError(
     "ADDRESS_UNSUPPORTED",

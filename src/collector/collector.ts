@@ -17,6 +17,7 @@ import { performance } from "node:perf_hooks";
 import type { Logger } from "pino";
 import { validateEvent } from "../events/schemas.ts";
 import { sleep } from "../publisher/nats-link.ts";
+import { redactNatsServers } from "../events/nats-options.ts";
 import { Batcher, type BatcherStats, type CommittedBatch } from "../storage/batcher.ts";
 import { PgEventStore, PgliteEventStore, type EventStore, type SqlEventStore, type WriteResult } from "../storage/event-store.ts";
 import { RedisStreamWriter, type StreamSinkStats } from "../storage/redis-streams.ts";
@@ -39,6 +40,8 @@ export interface CollectorOptions {
   socketMode?: number;
   /** NATS server URL(s); null/absent = no JetStream input. */
   natsUrl?: string | null;
+  /** How often the socket path is checked against the socket bound there, ms. Default 1 000. */
+  socketWatchIntervalMs?: number;
   /** JetStream consumer tuning (durable name, ack wait, …). */
   nats?: Omit<JetStreamInputOptions, "url" | "batcher" | "onMalformed" | "onError">;
   /** `postgres://…`; null/absent = embedded PGlite under `dataDir`. */
@@ -210,6 +213,11 @@ export class Collector {
         this.socket = new SocketInput({
           socketPath: this.o.socketPath, socketMode: this.o.socketMode, batcher: this.batcher,
           onMalformed: (reason, error) => this.onMalformed("socket", reason, error),
+          watchIntervalMs: this.o.socketWatchIntervalMs,
+          onPathProblem: (problem) => {
+            if (problem) log?.error({ socket: this.o.socketPath }, `event socket: ${problem}`);
+            else log?.info({ socket: this.o.socketPath }, "event socket path names our socket again");
+          },
         });
         await this.socket.start();
         log?.info({ socket: this.o.socketPath }, "event socket bound");
@@ -221,9 +229,10 @@ export class Collector {
           ...this.o.nats, url: this.o.natsUrl, batcher: this.batcher,
           onMalformed: (reason, error) => this.onMalformed("nats", reason, error),
           onError: (err) => this.warn("nats", "NATS error", err),
+          onStreamIssue: (issue) => this.o.log?.warn({ kind: issue.kind, missed: issue.missed, detail: issue.detail }, issue.kind === "reset" ? "JetStream stream reset" : "JetStream sequence gap: messages lost before this collector read them"),
         });
         this.nats.start();
-        log?.info({ nats: this.o.natsUrl.split(",").map(redactUrl), durable: this.nats.stats().durable }, "consuming JetStream MINING_EVENTS");
+        log?.info({ nats: redactNatsServers(this.o.natsUrl).split(","), durable: this.nats.stats().durable }, "consuming JetStream MINING_EVENTS");
       }
       if (this.o.http) {
         const page = this.o.statusPage ?? { addressDisplay: COLLECTOR_DEFAULTS.addressDisplay };

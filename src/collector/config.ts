@@ -5,18 +5,25 @@
  * Config file keys (all optional; unknown keys are refused so a typo never silently falls back to a default):
  * `socket`, `socket_mode`, `nats_url`, `database_url`, `redis_url`, `data_dir`, `region`, `metrics_host`,
  * `metrics_port` (null = no HTTP listener), `batch_max_events`, `flush_interval_ms`, `ack_wait_sec`,
- * `retention_days`, `log_level`, `status_page`, `address_display`.
+ * `retention_days`, `log_level`, `status_page`, `address_display`, and the NATS credentials `nats_token`, `nats_user`, `nats_pass`,
+ * `nats_creds_file`, `nats_tls_ca_file`, `nats_tls_cert_file`, `nats_tls_key_file`.
  */
 import { readFile } from "node:fs/promises";
+import { join } from "node:path";
 import { z } from "zod";
 import { REGION_PATTERN } from "../events/schemas.ts";
 import { TbgError, errorText } from "../util/errors.ts";
 import { ADDRESS_DISPLAY_VALUES, type AddressDisplay } from "../util/text.ts";
+import type { NatsAuth } from "../events/nats-options.ts";
 
 /** Defaults of the collector, in one place. */
 export const COLLECTOR_DEFAULTS = {
-  /** The engine's default `events.socket_path` (SPEC §5): used when neither a socket nor NATS is given. */
-  socketPath: "/tmp/ckpool/events.sock",
+  /**
+   * The socket file under the data dir: the engine's default `events.socket_path` is `data_dir/events.sock`
+   * (both default to `data`). Used when neither a socket nor NATS is given. A directory this user owns:
+   * in a shared one such as /tmp another user could take the socket over.
+   */
+  socketFile: "events.sock",
   /** PGlite data lives in `${dataDir}/pgdata` when there is no database URL. */
   dataDir: "data",
   /** Identity label only (events carry their own region); the primary's default per SPEC §5. */
@@ -47,6 +54,8 @@ export const COLLECTOR_DEFAULTS = {
   logLevel: "info",
   /** The platform page is public wherever the port is: addresses shortened unless asked. */
   addressDisplay: "short" as AddressDisplay,
+  /** /health reports a stream reset or sequence gap as a problem for this long after it was seen. */
+  streamIssueHealthSec: 900,
 } as const;
 
 /** The config file is not valid; the message names each bad key. */
@@ -72,6 +81,13 @@ export const CollectorFileSchema = z.strictObject({
   socket: z.string().min(1).max(107).optional(),
   socket_mode: z.string().regex(/^0?[0-7]{3}$/, "octal permission, e.g. \"660\"").optional(),
   nats_url: z.string().min(1).optional(),
+  nats_token: z.string().min(1).optional(),
+  nats_user: z.string().min(1).optional(),
+  nats_pass: z.string().optional(),
+  nats_creds_file: z.string().min(1).optional(),
+  nats_tls_ca_file: z.string().min(1).optional(),
+  nats_tls_cert_file: z.string().min(1).optional(),
+  nats_tls_key_file: z.string().min(1).optional(),
   database_url: url(PG_SCHEMES).optional(),
   redis_url: url(REDIS_SCHEMES).optional(),
   data_dir: z.string().min(1).optional(),
@@ -133,6 +149,8 @@ export interface CollectorFlags {
   ackWaitSec?: string;
   logLevel?: string;
   addressDisplay?: string;
+  /** NATS credentials from flags and environment (src/cli/nats-flags.ts); each field wins over the file's. */
+  natsAuth?: NatsAuth;
 }
 
 /** Fully resolved settings for `tbg collector`. */
@@ -141,6 +159,8 @@ export interface CollectorSettings {
   socketPath: string | null;
   socketMode: number | undefined;
   natsUrl: string | null;
+  /** Credentials and TLS files for NATS (one authentication: token, user/pass or a creds file). */
+  natsAuth: NatsAuth;
   databaseUrl: string | null;
   dataDir: string;
   redisUrl: string | null;
@@ -185,9 +205,18 @@ export function resolveCollectorSettings(file: CollectorFileConfig, flags: Colle
   const display = pick(flags.addressDisplay, file.address_display) ?? COLLECTOR_DEFAULTS.addressDisplay;
   if (!ADDRESS_DISPLAY_VALUES.includes(display as AddressDisplay)) throw new CollectorConfigError(`--address-display: full, short or hidden, got '${display}'`);
   return {
-    socketPath: socket ?? (natsUrl ? null : COLLECTOR_DEFAULTS.socketPath),
+    socketPath: socket ?? (natsUrl ? null : join(pick(flags.dataDir, file.data_dir) ?? COLLECTOR_DEFAULTS.dataDir, COLLECTOR_DEFAULTS.socketFile)),
     socketMode: file.socket_mode === undefined ? undefined : parseInt(file.socket_mode, 8),
     natsUrl,
+    natsAuth: {
+      token: flags.natsAuth?.token ?? file.nats_token ?? null,
+      user: flags.natsAuth?.user ?? file.nats_user ?? null,
+      pass: flags.natsAuth?.pass ?? file.nats_pass ?? null,
+      credsFile: flags.natsAuth?.credsFile ?? file.nats_creds_file ?? null,
+      tlsCaFile: flags.natsAuth?.tlsCaFile ?? file.nats_tls_ca_file ?? null,
+      tlsCertFile: flags.natsAuth?.tlsCertFile ?? file.nats_tls_cert_file ?? null,
+      tlsKeyFile: flags.natsAuth?.tlsKeyFile ?? file.nats_tls_key_file ?? null,
+    },
     databaseUrl,
     dataDir: pick(flags.dataDir, file.data_dir) ?? COLLECTOR_DEFAULTS.dataDir,
     redisUrl,

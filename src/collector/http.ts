@@ -7,6 +7,7 @@
 import { TbgError } from "../util/errors.ts";
 import { StatusServer } from "../http/status-server.ts";
 import type { CollectorStats } from "./collector.ts";
+import { COLLECTOR_DEFAULTS } from "./config.ts";
 import type { CollectorMetrics } from "./metrics.ts";
 import { jsonResponse, pageResponse } from "../http/page.ts";
 import type { PlatformStatusSource } from "./platform-status.ts";
@@ -25,8 +26,13 @@ export function buildCollectorHealth(s: CollectorStats): CollectorHealthReport {
   if (!s.database.open) problems.push(`database not open: ${s.database.lastError ?? "opening"}`);
   else if (s.database.failing) problems.push(`database writes failing: ${s.database.lastError ?? "?"}`);
   if (s.socket && !s.socket.bound) problems.push(`event socket ${s.socket.path} not bound`);
+  else if (s.socket?.pathProblem) problems.push(s.socket.pathProblem);
   if (s.nats && !s.nats.connected) problems.push("NATS not connected");
   else if (s.nats && !s.nats.consuming) problems.push(`JetStream consumer ${s.nats.durable} not consuming`);
+  const issue = s.nats?.lastStreamIssue;
+  if (issue && issue.ageSeconds < COLLECTOR_DEFAULTS.streamIssueHealthSec) {
+    problems.push(`JetStream ${issue.kind === "reset" ? "stream reset" : `sequence gap (${issue.missed} messages)`} ${Math.round(issue.ageSeconds)} s ago: ${issue.detail}`);
+  }
   if (s.redis && !s.redis.connected) problems.push(`Redis not connected (${s.redis.backlog} events waiting)`);
   return { status: problems.length ? "degraded" : "ok", problems, ...s };
 }

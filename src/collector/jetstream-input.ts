@@ -19,12 +19,22 @@
  * consumer-info check close it too; until `setUp()` has re-created the durable, `consuming` is false
  * (so /health says 503). Shutdown is two-phase because acks flow after the last commit: `stop()` stops
  * pulling, then (after the batcher has closed and every outcome is known) `close()` flushes and disconnects.
+ *
+ * Loss detection. Messages not yet read can vanish from JetStream: the stream re-created (deleted, or
+ * nats-server restarted with an empty store), or messages aged out / purged before this durable got them.
+ * The input remembers the stream's creation time and the last stream sequence delivered, and reports
+ * (`onStreamIssue`, counters, `lastStreamIssue`): a **reset** when the stream's creation time changed or
+ * its last sequence went below what was delivered, a **gap** when a first delivery skips sequences (the skipped
+ * count is what never reached the database through this durable). tbg publisher replays its retained spool
+ * into a reset stream, so a reset is only a loss when events were older than its retention.
+ * While NATS is unreachable it reports that too, every `outageWarnMs`.
  */
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import {
-  JetStreamApiCodes, JetStreamApiError, jetstream, jetstreamManager, type Consumer, type ConsumerMessages, type JsMsg,
+  JetStreamApiCodes, JetStreamApiError, jetstream, jetstreamManager, type Consumer, type ConsumerMessages, type JsMsg, type StreamInfo,
 } from "@nats-io/jetstream";
 import { ensureDurableConsumer, ensureEventStream, MINING_EVENTS_STREAM } from "../publisher/jetstream.ts";
+import { natsConnectionOptions, natsSecrets, redactNatsText, type NatsAuth } from "../events/nats-options.ts";
 import { sleep } from "../publisher/nats-link.ts";
 import type { Batcher, EventOutcome } from "../storage/batcher.ts";
 import { TbgError } from "../util/errors.ts";
@@ -47,12 +57,16 @@ export const JETSTREAM_INPUT_DEFAULTS = {
   reconnectTimeWaitMs: 1_000,
   /** How often consumer info (ack pending, pending, redelivered) is refreshed for /metrics. */
   infoIntervalMs: 5_000,
+  /** While disconnected, report the outage this often. */
+  outageWarnMs: 10_000,
 } as const;
 
 /** Options of {@link JetStreamInput}. */
 export interface JetStreamInputOptions {
   /** NATS server URL(s), comma-separated. */
   url: string;
+  /** Credentials and TLS files, when the server requires them (the same options as the engine's and the publisher's). */
+  auth?: NatsAuth;
   batcher: Batcher;
   durable?: string;
   ackWaitMs?: number;
@@ -61,6 +75,9 @@ export interface JetStreamInputOptions {
   nakDelayMs?: number;
   reconnectTimeWaitMs?: number;
   infoIntervalMs?: number;
+  outageWarnMs?: number;
+  /** The stream was reset or a sequence gap was seen (see the module comment); for logging at warn. */
+  onStreamIssue?: (issue: StreamIssue) => void;
   /** A message failed validation (for rate-limited logging). */
   onMalformed?: (reason: MalformedReason, error: string) => void;
   /** Connection, setup and consume errors (for rate-limited logging). */
@@ -76,6 +93,15 @@ export class ConsumerLostError extends TbgError {
 
 /** Consume notifications that mean the durable is gone and will not come back by itself. */
 const LOST_NOTIFICATIONS = new Set(["consumer_deleted", "consumer_not_found", "stream_not_found"]);
+
+/** A stream reset or sequence gap, as reported. */
+export interface StreamIssue {
+  kind: "reset" | "gap";
+  detail: string;
+  /** For a gap: messages skipped. */
+  missed: number;
+  atMs: number;
+}
 
 /** Counters of a {@link JetStreamInput}. */
 export interface JetStreamInputStats {
@@ -99,11 +125,20 @@ export interface JetStreamInputStats {
   /** Connection and consume errors. */
   errors: number;
   lastError: string | null;
+  /** Stream resets seen; sequence gaps seen and the messages they skipped. */
+  streamResets: number;
+  sequenceGaps: number;
+  missedMessages: number;
+  lastStreamIssue: (StreamIssue & { ageSeconds: number }) | null;
+  /** Highest stream sequence delivered for the first time (0 before any). */
+  lastStreamSeq: number;
+  /** Since when NATS is unreachable (ms since the epoch), null while connected. */
+  disconnectedSinceMs: number | null;
 }
 
 /** See the module comment. */
 export class JetStreamInput {
-  private readonly o: Required<Omit<JetStreamInputOptions, "onMalformed" | "onError">> & JetStreamInputOptions;
+  private readonly o: Required<Omit<JetStreamInputOptions, "onMalformed" | "onError" | "onStreamIssue" | "auth">> & JetStreamInputOptions;
   private nc: NatsConnection | undefined;
   private consumer: Consumer | undefined;
   private msgs: ConsumerMessages | undefined;
@@ -120,9 +155,16 @@ export class JetStreamInput {
   private readonly malformed = emptyMalformedCounts();
   private server: JetStreamInputStats["server"] = null;
   private lastError: string | null = null;
+  private streamCreated: string | undefined;
+  private lastStreamSeq = 0;
+  private readonly issues = { streamResets: 0, sequenceGaps: 0, missedMessages: 0 };
+  private lastStreamIssue: StreamIssue | null = null;
+  private disconnectedSinceMs: number | null = null;
+  private outageTimer: NodeJS.Timeout | undefined;
 
   constructor(opts: JetStreamInputOptions) {
     this.o = { ...JETSTREAM_INPUT_DEFAULTS, ...opts };
+    natsConnectionOptions({ url: this.o.url, name: "tbg-collector", auth: this.o.auth }); // a bad creds/TLS option fails now, not per retry
   }
 
   /** Starts connecting and consuming in the background; resolves at once (NATS down at start is fine). */
@@ -133,6 +175,26 @@ export class JetStreamInput {
     this.workingTimer.unref();
     this.infoTimer = setInterval(() => void this.refreshInfo(), this.o.infoIntervalMs);
     this.infoTimer.unref();
+    this.disconnectedSinceMs = Date.now(); // until the first connect
+    this.outageTimer = setInterval(() => this.warnOutage(), this.o.outageWarnMs);
+    this.outageTimer.unref();
+  }
+
+  private warnOutage(): void {
+    if (this.disconnectedSinceMs === null || this.stopping) return;
+    const s = Math.round((Date.now() - this.disconnectedSinceMs) / 1000);
+    this.note(new Error(`NATS unreachable for ${s} s (${this.o.url}); events wait in JetStream or the publishers' spools`));
+  }
+
+  private streamIssue(kind: StreamIssue["kind"], detail: string, missed = 0): void {
+    const issue: StreamIssue = { kind, detail, missed, atMs: Date.now() };
+    if (kind === "reset") this.issues.streamResets++;
+    else {
+      this.issues.sequenceGaps++;
+      this.issues.missedMessages += missed;
+    }
+    this.lastStreamIssue = issue;
+    this.o.onStreamIssue?.(issue);
   }
 
   /** Resolves once messages are being pulled (or after `timeoutMs`); returns whether they are. */
@@ -156,6 +218,7 @@ export class JetStreamInput {
     await this.stop();
     clearInterval(this.workingTimer);
     clearInterval(this.infoTimer);
+    clearInterval(this.outageTimer);
     const nc = this.nc;
     if (nc && !nc.isClosed()) {
       // Acks are fire-and-forget publishes: flush makes sure they left before we hang up.
@@ -175,13 +238,19 @@ export class JetStreamInput {
       inFlight: this.inFlight.size,
       server: this.server,
       lastError: this.lastError,
+      ...this.issues,
+      lastStreamIssue: this.lastStreamIssue ? { ...this.lastStreamIssue, ageSeconds: Math.max(0, (Date.now() - this.lastStreamIssue.atMs) / 1000) } : null,
+      lastStreamSeq: this.lastStreamSeq,
+      disconnectedSinceMs: this.disconnectedSinceMs,
     };
   }
 
   // ---- internals -------------------------------------------------------------------------------
 
   private note(err: unknown): void {
-    const e = err instanceof Error ? err : new Error(String(err));
+    // Error texts may quote the server URL: its token or password never reach a log line or /health.
+    const text = redactNatsText(err instanceof Error ? err.message : String(err), natsSecrets(this.o.url, this.o.auth));
+    const e = new Error(text, { cause: err });
     this.s.errors++;
     this.lastError = e.message;
     this.o.onError?.(e);
@@ -193,12 +262,7 @@ export class JetStreamInput {
     while (!this.stopping) {
       let nc: NatsConnection;
       try {
-        nc = await connect({
-          servers: this.o.url.split(","),
-          name: "tbg-collector",
-          maxReconnectAttempts: -1,
-          reconnectTimeWait: this.o.reconnectTimeWaitMs,
-        });
+        nc = await connect(natsConnectionOptions({ url: this.o.url, name: "tbg-collector", auth: this.o.auth, reconnectTimeWaitMs: this.o.reconnectTimeWaitMs }));
       } catch (err) {
         this.note(err);
         await sleep(delay, this.abort.signal);
@@ -208,17 +272,25 @@ export class JetStreamInput {
       delay = 100;
       this.nc = nc;
       this.connected = true;
+      this.disconnectedSinceMs = null;
       void this.watchStatus(nc);
       await this.consumeWhileConnected(nc);
       if (this.stopping) return; // keep the connection: close() sends the last acks on it
       this.connected = false;
+      this.disconnectedSinceMs ??= Date.now();
     }
   }
 
   private async watchStatus(nc: NatsConnection): Promise<void> {
     for await (const s of nc.status()) {
-      if (s.type === "disconnect") this.connected = false;
-      else if (s.type === "reconnect") this.connected = true;
+      if (s.type === "disconnect") {
+        this.connected = false;
+        this.disconnectedSinceMs ??= Date.now();
+        if (!this.stopping) this.note(new Error(`NATS connection lost (${this.o.url}); reconnecting`));
+      } else if (s.type === "reconnect") {
+        this.connected = true;
+        this.disconnectedSinceMs = null;
+      }
     }
   }
 
@@ -264,13 +336,41 @@ export class JetStreamInput {
    */
   private async setUp(nc: NatsConnection): Promise<void> {
     const jsm = await jetstreamManager(nc);
+    let info: StreamInfo;
     try {
-      await jsm.streams.info(MINING_EVENTS_STREAM);
+      info = await jsm.streams.info(MINING_EVENTS_STREAM);
     } catch (err) {
       if (!(err instanceof JetStreamApiError && err.code === JetStreamApiCodes.StreamNotFound)) throw err;
-      await ensureEventStream(nc);
+      info = await ensureEventStream(nc);
     }
+    this.checkStream(info);
     await ensureDurableConsumer(nc, { name: this.o.durable, ackWaitMs: this.o.ackWaitMs, maxAckPending: this.o.maxAckPending });
+  }
+
+  /** The stream as found at (re)setup: re-created, or its last sequence below what we were delivered, is a reset. */
+  private checkStream(info: StreamInfo): void {
+    const known = this.streamCreated;
+    if (known !== undefined && known !== info.created) {
+      this.streamIssue("reset", `stream ${MINING_EVENTS_STREAM} re-created (was created ${known}, now ${info.created}): messages not yet consumed from the old one are gone unless a publisher replays them`);
+      this.lastStreamSeq = 0;
+    } else if (known !== undefined && info.state.last_seq < this.lastStreamSeq) {
+      this.streamIssue("reset", `stream ${MINING_EVENTS_STREAM} last sequence ${info.state.last_seq} is below ${this.lastStreamSeq} already delivered`);
+      this.lastStreamSeq = 0;
+    }
+    this.streamCreated = info.created;
+  }
+
+  /** First deliveries come in stream order: a skip is a gap. */
+  private checkSequence(m: JsMsg): void {
+    if (m.info.redelivered) return;
+    const seq = m.info.streamSequence;
+    const last = this.lastStreamSeq;
+    if (last > 0 && seq > last + 1) {
+      const missed = seq - last - 1;
+      this.streamIssue("gap", `stream ${MINING_EVENTS_STREAM} sequence jumped from ${last} to ${seq}: ${missed} message(s) expired or were removed before ${this.o.durable} read them`, missed);
+    }
+    // A step back is a re-created durable starting over (a re-created stream is caught by checkStream).
+    this.lastStreamSeq = seq;
   }
 
   /** Closes the consume on a notification that the durable or stream is gone. */
@@ -294,6 +394,7 @@ export class JetStreamInput {
 
   private onMessage(m: JsMsg): void {
     this.s.received++;
+    this.checkSequence(m);
     if (this.stopping) {
       this.settle(m, "aborted");
       return;

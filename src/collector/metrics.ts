@@ -90,6 +90,8 @@ export class CollectorMetrics {
     const natsAckPending = new Gauge({ name: "tbg_collector_nats_ack_pending", help: "Messages delivered to event-pipeline and not yet acked (server view)", registers: reg });
     const natsPending = new Gauge({ name: "tbg_collector_nats_pending_messages", help: "Messages in the stream not yet delivered to event-pipeline (consumer lag)", registers: reg });
     const natsRedelivered = new Gauge({ name: "tbg_collector_nats_redelivered_messages", help: "Messages delivered more than once and still unacked (server view)", registers: reg });
+    const streamResets = counter("tbg_collector_nats_stream_resets_total", "Times the JetStream stream was found reset (re-created, or its last sequence below what was delivered)");
+    const gapMessages = counter("tbg_collector_nats_sequence_gap_messages_total", "Stream messages skipped by a sequence gap: expired or removed before event-pipeline read them");
     const retentionDeleted = counter("tbg_collector_retention_deleted_rows_total", "Raw rows deleted by retention, by table", ["table"]);
 
     const refresh = () => {
@@ -129,6 +131,8 @@ export class CollectorMetrics {
         natsAckPending.set(s.nats.server?.ackPending ?? s.nats.inFlight);
         natsPending.set(s.nats.server?.pending ?? 0);
         natsRedelivered.set(s.nats.server?.redelivered ?? 0);
+        mirror.set(streamResets, {}, s.nats.streamResets);
+        mirror.set(gapMessages, {}, s.nats.missedMessages);
       }
       mirror.set(retentionDeleted, { table: "shares" }, s.retention.deletedShares);
       mirror.set(retentionDeleted, { table: "event_log" }, s.retention.deletedEvents);

@@ -103,13 +103,24 @@ export const MIN_AUTH_TOKEN_LENGTH = 16;
 /** `events` block (SPEC §5). */
 export const EVENTS_DEFAULTS = {
   enabled: true,
-  /** `events.socket_path`: Unix datagram socket the collector/publisher binds (ckpool fork path). */
-  socketPath: "/tmp/ckpool/events.sock",
+  /**
+   * `events.socket_path`: Unix datagram socket the collector/publisher binds, under `data_dir` (a
+   * directory this user owns). The ckpool fork's `/tmp/ckpool/events.sock` sits in a directory any local
+   * user can create first and then take the socket over (issue 12 §4).
+   */
+  socketFile: "events.sock",
   /**
    * `events.queue_max`: events held in memory while the socket reader is slow; Linux queues only
    * `net.unix.max_dgram_qlen` datagrams per socket (10 on some hosts). Past this, events are dropped and counted.
    */
   queueMax: 10_000,
+  /** `events.ack_socket_path` when not set: next to the reader's socket. */
+  ackSocketSuffix: ".ack",
+  /** `events.ack_window`: sent events kept until a confirming reader confirms them (ms of traffic normally). */
+  ackWindow: 10_000,
+  /** `events.nats.retain_sec` / `retain_mb`: acknowledged spool data kept to replay into a reset stream. */
+  natsRetainSec: 6 * 3_600,
+  natsRetainMb: 256,
   /** `events.nats.stream`: JetStream stream name (SPEC §6). */
   natsStream: "MINING_EVENTS",
   /** `events.nats.subject_prefix`: subject is `{prefix}.{event_type}`; `{region}` is replaced. */
@@ -141,8 +152,13 @@ export const STRATUM_DEFAULTS = {
    * `startdiff` 42 (~1000 shares/s) until the first retarget reaches it.
    */
   messageBurst: 1000,
-  /** 0 = unlimited: home farms put many devices behind one NAT address. */
-  maxConnectionsPerIp: 0,
+  /**
+   * Connections per source address (IPv4, or IPv6 /64). Unlimited, one address could hold every slot
+   * (`maxclients`) with idle connections and lock every other miner out. 256 covers a large home or
+   * small commercial farm behind one NAT address; bigger farms go in `bans.allowlist`, which exempts
+   * them. 0 = unlimited.
+   */
+  maxConnectionsPerIp: 256,
   /** Bytes queued for a slow reader before it is disconnected (~250 notifies). ckpool has no cap. */
   sendQueueMaxBytes: 1_048_576,
   /** Seconds a write may stay blocked before the connection is closed (ckpool: 60). */
@@ -174,6 +190,12 @@ export const BANS_DEFAULTS = {
   threshold: 10,
   windowSec: 60,
   durationSec: 600,
+  /**
+   * Connections from one address that the client closes within 30 s without an accepted share, per strike: 100 in a
+   * minute (10 strikes) is a flood of cheap connections, while a miner on a flaky link reconnecting
+   * every few seconds stays far below it.
+   */
+  churnPerStrike: 10,
 } as const;
 
 /** Values `tbg dev` uses where they differ from production (SPEC §1: embedded regtest node, CPU miner). */
@@ -186,7 +208,6 @@ export const DEV_DEFAULTS = {
   dataDir: ".tbg-dev",
   serverurl: ["127.0.0.1:3333"] as readonly string[],
   healthHost: "127.0.0.1",
-  eventsSocketPath: ".tbg-dev/events.sock",
   instance: "dev",
   /** bcoin regtest RPC port and placeholder credentials; `tbg dev` overrides `btcd` with its node. */
   btcdUrl: "127.0.0.1:48332",

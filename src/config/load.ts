@@ -124,7 +124,6 @@ export function devConfigInput(): ConfigInput {
     startdiff: DEV_DEFAULTS.startdiff,
     instance: DEV_DEFAULTS.instance,
     data_dir: DEV_DEFAULTS.dataDir,
-    events: { socket_path: DEV_DEFAULTS.eventsSocketPath },
     health: { host: DEV_DEFAULTS.healthHost },
     bans: { allowlist: ["127.0.0.1", "::1"] },
   };

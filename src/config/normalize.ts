@@ -4,6 +4,7 @@
  * found type errors, so one run reports every problem). Pure: the host name and open-file limit
  * come in through `ConfigEnv`.
  */
+import { join } from "node:path";
 import { parseHostPort, parseNatsServers, parseRpcUrl } from "./address.ts";
 import { decodeAddress, type BitcoinNetwork } from "../bitcoin/address.ts";
 import { AddressError } from "../bitcoin/errors.ts";
@@ -95,6 +96,16 @@ export function crossCheck(rawValue: unknown): ConfigIssue[] {
     issues.push({ key: "primary", reason: 'only used when mode is "passthrough"; add "mode": "passthrough" to make this instance a relay, or remove it' });
   }
 
+  // The engine binds its event-sending socket at the ack path: it must be a usable, distinct path.
+  const ev = obj(raw.events);
+  if (ev && ev.ack_socket_path !== null) {
+    const socket = typeof ev.socket_path === "string" ? ev.socket_path : join(typeof raw.data_dir === "string" ? raw.data_dir : DEFAULTS.dataDir, EVENTS_DEFAULTS.socketFile);
+    const ack = typeof ev.ack_socket_path === "string" ? ev.ack_socket_path : defaultAckPath(socket);
+    if (ack === socket) issues.push({ key: "events.ack_socket_path", reason: "must differ from events.socket_path (the reader binds that one)" });
+    else if (Buffer.byteLength(ack) > 104)
+      issues.push({ key: "events.ack_socket_path", reason: `${ack} is longer than 104 bytes (the engine also binds it + ".tx", and Unix socket paths stop at 107): set a shorter path, or null to turn confirmations off` });
+  }
+
   // bitcoind credentials: auth+pass, or a cookie file.
   if (Array.isArray(raw.btcd)) {
     raw.btcd.forEach((v, i) => {
@@ -156,6 +167,10 @@ export function crossCheck(rawValue: unknown): ConfigIssue[] {
     if (events.nats_subject !== undefined && events.nats_url === undefined && !nats) issues.push({ key: "events.nats_subject", reason: "needs events.nats.url (or events.nats_url)" });
     if (nats && nats.token !== undefined && (nats.user !== undefined || nats.creds_file !== undefined))
       issues.push({ key: "events.nats.token", reason: "use one NATS authentication: token, user/pass, or creds_file" });
+    if (nats && nats.user !== undefined && nats.creds_file !== undefined)
+      issues.push({ key: "events.nats.user", reason: "use one NATS authentication: token, user/pass, or creds_file" });
+    if (nats && (nats.tls_cert_file === undefined) !== (nats.tls_key_file === undefined))
+      issues.push({ key: nats.tls_cert_file === undefined ? "events.nats.tls_key_file" : "events.nats.tls_cert_file", reason: "a TLS client certificate needs its key: set both tls_cert_file and tls_key_file" });
   }
   return issues;
 }
@@ -171,6 +186,11 @@ function collectWarnings(raw: ConfigInput, btcd: BtcdNode[]): ConfigWarning[] {
   if ((raw.update_interval ?? 0) > 55)
     warnings.push({ key: "update_interval", reason: "above 55 s: some firmware marks a pool dead after ~60 s without a notify (reference/protocol.md §2.3)" });
   return warnings;
+}
+
+/** `events.ack_socket_path` when not configured: the reader's socket path + ".ack". */
+export function defaultAckPath(socketPath: string): string {
+  return socketPath + EVENTS_DEFAULTS.ackSocketSuffix;
 }
 
 function sanitizeInstance(hostname: string): string {
@@ -216,6 +236,7 @@ export function normalize(raw: ConfigInput, origin: string, env: ConfigEnv): Poo
 
   const region = raw.region ?? DEFAULTS.region;
   const ev = raw.events ?? {};
+  const eventsSocket = ev.socket_path ?? join(raw.data_dir ?? DEFAULTS.dataDir, EVENTS_DEFAULTS.socketFile);
   const natsUrl = ev.nats?.url ?? ev.nats_url;
   const nats =
     natsUrl === undefined
@@ -228,10 +249,15 @@ export function normalize(raw: ConfigInput, origin: string, env: ConfigEnv): Poo
           })(),
           stream: ev.nats?.stream ?? EVENTS_DEFAULTS.natsStream,
           subject_prefix: (ev.nats?.subject_prefix ?? ev.nats_subject ?? EVENTS_DEFAULTS.natsSubjectPrefix).replaceAll("{region}", region),
+          retain_sec: ev.nats?.retain_sec ?? EVENTS_DEFAULTS.natsRetainSec,
+          retain_mb: ev.nats?.retain_mb ?? EVENTS_DEFAULTS.natsRetainMb,
           creds_file: ev.nats?.creds_file ?? null,
           token: ev.nats?.token ?? null,
           user: ev.nats?.user ?? null,
           pass: ev.nats?.pass ?? null,
+          tls_ca_file: ev.nats?.tls_ca_file ?? null,
+          tls_cert_file: ev.nats?.tls_cert_file ?? null,
+          tls_key_file: ev.nats?.tls_key_file ?? null,
         };
 
   const rs = raw.relay_server;
@@ -286,9 +312,11 @@ export function normalize(raw: ConfigInput, origin: string, env: ConfigEnv): Poo
     job_expiry_sec: raw.job_expiry_sec ?? DEFAULTS.jobExpirySec,
     events: {
       enabled: ev.enabled ?? EVENTS_DEFAULTS.enabled,
-      socket_path: ev.socket_path ?? EVENTS_DEFAULTS.socketPath,
+      socket_path: eventsSocket,
       types: ev.types ? [...new Set(ev.types)] : [...CONFIG_EVENT_TYPES],
       queue_max: ev.queue_max ?? EVENTS_DEFAULTS.queueMax,
+      ack_socket_path: ev.ack_socket_path === null ? null : (ev.ack_socket_path ?? defaultAckPath(eventsSocket)),
+      ack_window: ev.ack_window ?? EVENTS_DEFAULTS.ackWindow,
       nats,
     },
     health: {
@@ -320,6 +348,7 @@ export function normalize(raw: ConfigInput, origin: string, env: ConfigEnv): Poo
       window_sec: raw.bans?.window_sec ?? BANS_DEFAULTS.windowSec,
       duration_sec: raw.bans?.duration_sec ?? BANS_DEFAULTS.durationSec,
       allowlist: raw.bans?.allowlist ?? [],
+      churn_per_strike: raw.bans?.churn_per_strike ?? BANS_DEFAULTS.churnPerStrike,
     },
     log: { level: raw.log?.level ?? DEFAULTS.logLevel },
   };

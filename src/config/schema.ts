@@ -102,10 +102,15 @@ export const NatsSchema = z.strictObject({
     .string()
     .regex(/^[A-Za-z0-9_{}-]+(\.[A-Za-z0-9_{}-]+)*$/, { error: "dot-separated tokens of letters, digits, _ and - (no wildcards)" })
     .optional(),
+  retain_sec: z.number().int().min(0).max(7 * 86_400).optional(),
+  retain_mb: z.number().int().min(0).max(1_048_576).optional(),
   creds_file: nonEmpty.optional(),
   token: nonEmpty.optional(),
   user: nonEmpty.optional(),
   pass: z.string().optional(),
+  tls_ca_file: nonEmpty.optional(),
+  tls_cert_file: nonEmpty.optional(),
+  tls_key_file: nonEmpty.optional(),
 });
 
 export const EventsSchema = z.strictObject({
@@ -113,6 +118,8 @@ export const EventsSchema = z.strictObject({
   socket_path: socketPath.optional(),
   types: z.array(z.enum(CONFIG_EVENT_TYPES)).optional(),
   queue_max: z.number().int().min(1).optional(),
+  ack_socket_path: socketPath.nullable().optional(),
+  ack_window: z.number().int().min(1).max(1_000_000).optional(),
   nats: NatsSchema.optional(),
   /** Seed 002/003 spelling of `nats.url`. */
   nats_url: parsedBy(parseNatsServers).optional(),
@@ -155,6 +162,7 @@ export const BansSchema = z.strictObject({
   window_sec: positiveSec.optional(),
   duration_sec: positiveSec.optional(),
   allowlist: z.array(parsedBy(parseIpOrCidr)).optional(),
+  churn_per_strike: z.number().int().min(0).optional(),
 });
 
 export const LogSchema = z.strictObject({

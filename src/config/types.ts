@@ -81,10 +81,17 @@ export interface NatsSink {
   stream: string;
   /** Subject prefix with `{region}` already replaced: publish to `${subject_prefix}.${event_type}`. */
   subject_prefix: string;
+  /** Acknowledged spool data kept for replay after a stream reset: seconds, and MiB. */
+  retain_sec: number;
+  retain_mb: number;
   creds_file: string | null;
   token: string | null;
   user: string | null;
   pass: string | null;
+  /** TLS: CA of the server's certificate, and a client certificate with its key (PEM files). */
+  tls_ca_file: string | null;
+  tls_cert_file: string | null;
+  tls_key_file: string | null;
 }
 
 export interface EventsConfig {
@@ -94,6 +101,10 @@ export interface EventsConfig {
   types: ConfigEventType[];
   /** Bounded in-memory queue length (events). */
   queue_max: number;
+  /** Where the engine's sending socket is bound so a confirming reader can confirm events; null = off. */
+  ack_socket_path: string | null;
+  /** Sent events kept until the reader confirms them. */
+  ack_window: number;
   nats: NatsSink | null;
 }
 
@@ -112,7 +123,7 @@ export interface StratumConfig {
   idle_timeout_sec: number;
   message_rate_per_sec: number;
   message_burst: number;
-  /** 0 = unlimited. */
+  /** 0 = unlimited. Allow-listed addresses are exempt; IPv6 counts per /64. */
   max_connections_per_ip: number;
   send_queue_max_bytes: number;
   write_timeout_sec: number;
@@ -131,8 +142,10 @@ export interface BansConfig {
   threshold: number;
   window_sec: number;
   duration_sec: number;
-  /** IPs and CIDR blocks never banned. */
+  /** IPs and CIDR blocks never banned, and exempt from `stratum.max_connections_per_ip`. */
   allowlist: string[];
+  /** Short connections without an accepted share per strike; 0 = churn never strikes. */
+  churn_per_strike: number;
 }
 
 /** The engine's config. See docs/configuration.md for every key's meaning and default. */

@@ -6,7 +6,7 @@
 import { EventEmitter } from "node:events";
 import { randomInt } from "node:crypto";
 import { RpcClient } from "../node/rpc-client.ts";
-import { addressToOutputScript, type BitcoinNetwork } from "../bitcoin/address.ts";
+import { addressToOutputScript, decodeAddress, type BitcoinNetwork } from "../bitcoin/address.ts";
 import { reverseBytes } from "../bitcoin/hash.ts";
 import type { PoolConfig } from "../config/types.ts";
 import { ConfigError } from "../config/errors.ts";
@@ -66,7 +66,8 @@ export interface EngineEventMap {
   disconnected: [{ session: Session; reason: string }];
   difficulty: [{ session: Session; oldDifficulty: number | null; newDifficulty: number; reason: "vardiff" | "suggest" | "initial" | "minimum" }];
   nodeState: [{ status: NodeStatus; error: unknown }];
-  nodesDown: [{ error: unknown }];
+  /** `detect`: no node answered getblockchaininfo at start (not a template fetch; said every second). */
+  nodesDown: [{ error: unknown; detect?: boolean }];
   protocolError: [{ session: Session; kind: string; detail: string }];
   refused: [{ ip: string; reason: string }];
   rateLimited: [{ session: Session }];
@@ -122,8 +123,14 @@ export class Engine {
   lastBlock: BlockFound | null = null;
   private readonly pendingSubmits = new Set<Promise<unknown>>();
   private readonly submitter: BlockSubmitter;
-  /** Parent (previous-block hash) → the pool's block on it being submitted, or accepted. One block per parent. */
-  private readonly blockParents = new Map<string, "submitting" | "accepted">();
+  /**
+   * Parent (previous-block hash) → the pool's block on it being submitted, accepted, or lost in a race
+   * (another block on that parent won). One block per parent; cleared when a new-block template on that
+   * parent arrives again (the chain went back to it: invalidateblock, reorg).
+   */
+  private readonly blockParents = new Map<string, "submitting" | "accepted" | "lost">();
+  /** Parent → the latest candidate suppressed while a block on it was submitting: sent if that one is rejected. */
+  private readonly heldCandidates = new Map<string, { candidate: BlockCandidate; session: Session | null }>();
   /** Strikes, bans and the hardening counters (protocol errors, disconnects, refusals by reason). */
   readonly guard: AbuseGuard;
 
@@ -144,6 +151,8 @@ export class Engine {
       bus: this.bus,
       bans: new BanList({ enabled: b.enabled, threshold: b.threshold, windowSec: b.window_sec, durationSec: b.duration_sec, allowlist: b.allowlist, now: this.now }),
       sessions: () => this.server?.sessions() ?? [],
+      churnPerStrike: b.churn_per_strike,
+      churnWindowMs: b.window_sec * 1000,
     });
     this.guard.events.on("banned", (ban) => this.bus.emit("banned", ban));
     this.guard.events.on("banExpired", (ban) => this.bus.emit("banExpired", ban));
@@ -166,7 +175,7 @@ export class Engine {
           lastErr = err;
         }
       }
-      this.bus.emit("nodesDown", { error: lastErr });
+      this.bus.emit("nodesDown", { error: lastErr, detect: true });
       await new Promise((r) => setTimeout(r, 1000));
     }
   }
@@ -218,6 +227,8 @@ export class Engine {
         listen: this.config.serverurl.map((s) => ({ host: s.host, port: s.port, startDifficulty: s.highdiff ? this.config.highdiff : undefined })),
         maxClients: this.config.maxclients,
         maxConnectionsPerIp: this.config.stratum.max_connections_per_ip,
+        ipKey: (ip) => this.guard.bans.keyOf(ip),
+        perIpExempt: (ip) => this.guard.bans.isAllowlisted(ip),
         maxLineBytes: this.config.stratum.max_line_bytes,
         authTimeoutSec: this.config.stratum.idle_timeout_sec,
         dropIdleSec: this.config.dropidle,
@@ -305,6 +316,8 @@ export class Engine {
   private adoptTemplate(gbt: Parameters<typeof prepareTemplate>[0], node: string, reason: TemplateReason): void {
     const template: TemplateWork = prepareTemplate(gbt, { seq: ++this.templateSeq, versionMask: this.config.version_mask, source: node, nowMs: this.now() });
     const { job, newBlock } = this.jobs.addTemplate(template, this.now());
+    // Work on this parent again after moving off it: the pool's earlier verdict on it no longer holds.
+    if (newBlock && this.blockParents.has(template.prevhashHex) && this.blockParents.get(template.prevhashHex) !== "submitting") this.blockParents.delete(template.prevhashHex);
     const fanoutMs = this.server ? this.server.broadcast(job) : 0;
     if (newBlock) {
       const source = this.hintSources.get(template.prevhashHex) ?? (reason === "initial" ? "startup" : "template");
@@ -323,8 +336,9 @@ export class Engine {
     const { address, worker } = splitUsername(username);
     if (!address) return { ok: false, code: "ADDRESS_INVALID", message: "username must be ADDRESS[.worker]" };
     try {
-      const payoutScript = addressToOutputScript(address, this.network!);
-      return { ok: true, identity: { username, address, worker, payoutScript } };
+      // The canonical spelling is the user's identity: an upper-case bech32 address is the same user.
+      const decoded = decodeAddress(address, this.network!);
+      return { ok: true, identity: { username, address: decoded.canonical, worker, payoutScript: decoded.script } };
     } catch (err) {
       const code = err instanceof AddressError ? err.code : "ADDRESS_INVALID";
       return { ok: false, code, message: `${errorText(err)}` };
@@ -385,12 +399,18 @@ export class Engine {
     const template = candidate.job.template;
     const parent = template.prevhashHex;
     if (this.blockParents.has(parent)) {
+      // Kept while the block in flight may still fail: then this one is sent (the latest only).
+      if (this.blockParents.get(parent) === "submitting") this.heldCandidates.set(parent, { candidate, session });
       this.counters.blocksSuppressed++;
       this.bus.emit("blockSuppressed", { session, hashHex, height: template.height, prevHash: parent });
       return;
     }
     this.blockParents.set(parent, "submitting");
-    if (this.blockParents.size > BLOCK_PARENTS_KEPT) this.blockParents.delete(this.blockParents.keys().next().value as string);
+    if (this.blockParents.size > BLOCK_PARENTS_KEPT) {
+      const oldest = this.blockParents.keys().next().value as string;
+      this.blockParents.delete(oldest);
+      this.heldCandidates.delete(oldest);
+    }
     const blockHex = assembleBlockHex(candidate);
     this.counters.blocksFound++;
     this.bus.emit("blockSubmitting", { session, hashHex, height: template.height });
@@ -400,19 +420,28 @@ export class Engine {
     const payout = session?.payoutInUse ?? null;
     const signature = payout ? this.coinbase!.parts(template, payout).signatureUsed : this.config.btcsig || DEFAULT_SIGNATURE;
     const late = (result: SubmitResult) => this.bus.emit("blockLateResult", { hashHex, height: template.height, result });
+    // Still queued when the tip moved on to someone else's block: pointless (the pool's own block stays useful).
+    const stale = () => {
+      const tip = this.templateSource?.currentTip;
+      return tip != null && tip !== parent && tip !== hashHex;
+    };
     // --- relay hook: a relay submits to its local node and to the primary at once (first acceptance wins).
-    const submission = this.relay ? this.relay.submitBlock(this.submitter, blockHex, hashHex, template.height, late) : this.submitter.submit(blockHex, hashHex, late);
+    const submission = this.relay ? this.relay.submitBlock(this.submitter, blockHex, hashHex, template.height, late, stale) : this.submitter.submit(blockHex, hashHex, late, stale);
     const p = submission.then(({ outcome, results, pending, all }) => {
       const accepted = outcome === "accepted";
+      const held = this.heldCandidates.get(parent);
+      this.heldCandidates.delete(parent);
       if (accepted) {
         this.blockParents.set(parent, "accepted");
         // Clean work on the pool's own new tip now (the accepting node has it).
         this.newBlockHint(hashHex, "block_found");
         this.counters.blocksAccepted++;
       } else {
-        // Not on any main chain: a later candidate on this parent may still be submitted.
-        if (this.blockParents.get(parent) === "submitting") this.blockParents.delete(parent);
-        if (outcome === "lost_race") this.counters.blocksLostRace++;
+        if (outcome === "lost_race") {
+          // Another block on this parent won: further candidates on it are doomed (until work on it returns).
+          this.blockParents.set(parent, "lost");
+          this.counters.blocksLostRace++;
+        } else if (this.blockParents.get(parent) === "submitting") this.blockParents.delete(parent);
       }
       const found: BlockFound = {
         session,
@@ -429,7 +458,14 @@ export class Engine {
         outcome,
       };
       this.lastBlock = found;
-      this.bus.emit("block", found);
+      // A listener that throws must not lose the submission's bookkeeping (nor become an unhandled rejection).
+      try {
+        this.bus.emit("block", found);
+      } catch (err) {
+        this.bus.emit("warning", { message: `a block listener failed: ${errorText(err)}` });
+      }
+      // Rejected: the latest candidate suppressed meanwhile on this parent is sent now.
+      if (outcome === "rejected" && held && !this.blockParents.has(parent)) this.onBlock(held.candidate, held.session);
       return all; // the submission is pending (close() waits) until every node has answered
     });
     this.pendingSubmits.add(p);
@@ -460,7 +496,10 @@ export class Engine {
   async close(): Promise<void> {
     await this.server?.close({ reconnect: this.config.stratum.reconnect_on_shutdown, graceMs: 2000 });
     this.guard.close();
+    this.submitter.close();
     await Promise.allSettled([...this.pendingSubmits]);
+    const { stale, shutdown } = this.submitter.cancelled;
+    if (shutdown > 0) this.bus.emit("warning", { message: `${shutdown} queued block submission(s) cancelled at shutdown (not yet sent; ${stale} dropped earlier as stale)` });
     this.relay?.close();
     this.templateSource?.close();
     for (const n of this.nodes) n.close();

@@ -9,23 +9,26 @@
  * Start-up takes over a stale socket file (a previous reader that died: sending to it gives
  * ECONNREFUSED) but refuses to steal the path from a live reader (EVENTS_SOCKET_IN_USE).
  */
-import { lstat, mkdir, chmod, unlink } from "node:fs/promises";
-import { dirname } from "node:path";
+import { lstat, chmod, unlink } from "node:fs/promises";
+import { prepareSocketDir } from "./socket-dir.ts";
 import { DgramSocket } from "node-unix-socket";
 import { EventSocketBindError, EventSocketInUseError, EventsConfigError } from "./errors.ts";
 import { RingQueue } from "./ring-queue.ts";
 import { validateEvent } from "./schemas.ts";
 import type { EventType, MiningEvent } from "./types.ts";
 
-/** One received datagram. `raw` is the datagram as received. */
+/**
+ * One received datagram. `raw` is the datagram as received; `sender` the sending socket's bound path
+ * (the engine's ack path, where delivery confirmations go: src/events/confirm.ts), absent when unbound.
+ */
 export type ReaderMessage =
-  | { ok: true; event: MiningEvent; raw: Buffer }
-  | { ok: false; error: string; type?: EventType; raw: Buffer };
+  | { ok: true; event: MiningEvent; raw: Buffer; sender?: string }
+  | { ok: false; error: string; type?: EventType; raw: Buffer; sender?: string };
 
 /** The part of node-unix-socket's DgramSocket the reader uses. */
 export interface NativeDgramReaderSocket {
   bind(path: string): void;
-  on(event: "data", listener: (buf: Buffer) => void): unknown;
+  on(event: "data", listener: (buf: Buffer, path?: string) => void): unknown;
   on(event: "error", listener: (err: Error) => void): unknown;
   close(): void;
   sendTo(buf: Buffer, offset: number, length: number, destPath: string, onWrite?: (err: undefined | Error) => void): void;
@@ -33,7 +36,7 @@ export interface NativeDgramReaderSocket {
 
 /** Options of {@link DgramReader}. */
 export interface DgramReaderOptions {
-  /** Path to bind, e.g. `/tmp/ckpool/events.sock`. Its directory is created if missing. */
+  /** Path to bind, e.g. `/run/tbg/events.sock`. Its directory is created if missing. */
   socketPath: string;
   /** chmod the socket after binding (writers need write permission), e.g. `0o660`. Default: leave as umask gives. */
   mode?: number;
@@ -71,6 +74,7 @@ export class DgramReader {
   private readonly createSocket: () => NativeDgramReaderSocket;
   private sock: NativeDgramReaderSocket | null = null;
   private boundIno: number | null = null;
+  private boundDev: number | null = null;
   private closed = false;
   private rebindTimer: ReturnType<typeof setTimeout> | null = null;
   private readonly buffer: RingQueue<ReaderMessage> | null;
@@ -95,10 +99,14 @@ export class DgramReader {
     this.buffer = n > 0 ? new RingQueue<ReaderMessage>(n) : null;
   }
 
-  /** Create the directory, take over a stale socket file, bind. Throws EVENTS_SOCKET_IN_USE / EVENTS_SOCKET_BIND. */
+  /**
+   * Create the directory (0750), refuse one another user could use to replace the socket
+   * (EVENTS_SOCKET_DIR_UNSAFE, src/events/socket-dir.ts), take over a stale socket file, bind.
+   * Throws EVENTS_SOCKET_IN_USE / EVENTS_SOCKET_BIND.
+   */
   async start(): Promise<void> {
     if (this.sock) return;
-    await mkdir(dirname(this.socketPath), { recursive: true });
+    await prepareSocketDir(this.socketPath);
     await this.removeStale();
     await this.bind();
   }
@@ -119,6 +127,28 @@ export class DgramReader {
 
   stats(): DgramReaderStats {
     return { ...this.counters };
+  }
+
+  /**
+   * Whether the socket path still names the socket this reader bound: "ok", "missing" (unlinked) or
+   * "replaced" (another file or socket there now: someone else may be receiving the events).
+   */
+  async pathState(): Promise<"ok" | "missing" | "replaced" | "unbound"> {
+    if (this.boundIno === null) return "unbound";
+    try {
+      const st = await lstat(this.socketPath);
+      return st.ino === this.boundIno && st.dev === this.boundDev ? "ok" : "replaced";
+    } catch {
+      return "missing";
+    }
+  }
+
+  /** Binds again at the path after it went missing (the old socket is closed). */
+  async rebind(): Promise<void> {
+    if (this.closed) return;
+    this.closeSocket();
+    this.boundIno = null;
+    await this.bind();
   }
 
   /**
@@ -146,13 +176,14 @@ export class DgramReader {
 
   // ---- internals -------------------------------------------------------------------------------
 
-  private onData(buf: Buffer): void {
+  private onData(buf: Buffer, path?: string): void {
     if (buf.length === 0) return; // another reader probing whether we are alive (removeStale)
     this.counters.received++;
     const result = validateEvent(buf);
+    const sender = path ? path : undefined;
     const message: ReaderMessage = result.ok
-      ? { ok: true, event: result.event, raw: buf }
-      : { ok: false, error: result.error, type: result.type, raw: buf };
+      ? { ok: true, event: result.event, raw: buf, sender }
+      : { ok: false, error: result.error, type: result.type, raw: buf, sender };
     if (result.ok) this.counters.valid++;
     else this.counters.malformed++;
     if (this.options.onMessage) {
@@ -215,7 +246,7 @@ export class DgramReader {
 
   private async bind(): Promise<void> {
     const sock = this.createSocket();
-    sock.on("data", (buf) => this.onData(buf));
+    sock.on("data", (buf, path) => this.onData(buf, path));
     sock.on("error", (err) => this.onSocketError(sock, err));
     try {
       sock.bind(this.socketPath);
@@ -230,7 +261,9 @@ export class DgramReader {
       });
     }
     this.sock = sock;
-    this.boundIno = (await lstat(this.socketPath)).ino;
+    const st = await lstat(this.socketPath);
+    this.boundIno = st.ino;
+    this.boundDev = st.dev;
     if (this.options.mode !== undefined) await chmod(this.socketPath, this.options.mode);
     if (this.closed) {
       // close() ran while we were binding (a re-bind): undo.

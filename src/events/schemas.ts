@@ -34,17 +34,28 @@ import type {
   ShareBestDiffData,
   ShareSubmittedData,
 } from "./types.ts";
+import { TEXT_PATTERN, clipText, sanitizeDeep } from "../util/text.ts";
 
 // ---- field building blocks -------------------------------------------------------------
 
-const address = () => z.string().min(1).max(128).describe("Payout address the miner authorised with");
-const worker = () => z.string().max(128).describe('Worker name (after the first "." of the Stratum username; "" when none)');
+/**
+ * Free text: no control characters, no lone surrogates (src/util/text.ts, the rule the Stratum
+ * boundary applies to miner-chosen strings; PostgreSQL refuses NUL and lone surrogates).
+ */
+const text = (max: number) => z.string().max(max).regex(TEXT_PATTERN, { error: "must not contain control characters or unpaired surrogates" });
+/** Largest value of PostgreSQL `integer` (heights are stored as one). */
+const INT4_MAX = 2_147_483_647;
+/** 21 million BTC in satoshis: no output can pay more. */
+export const MAX_REWARD_SATS = 2_100_000_000_000_000;
+
+const address = () => text(128).min(1).describe("Payout address the miner authorised with");
+const worker = () => text(128).describe('Worker name (after the first "." of the Stratum username; "" when none)');
 const sessionId = () => z.string().regex(/^[0-9a-f]{1,32}$/).describe("Stratum session id, lowercase hex");
 /** What Node reports as `socket.remoteAddress`: IPv4, IPv6 (incl. `::ffff:a.b.c.d`), optional `%zone`. */
 const ip = () =>
   z.string().regex(/^[0-9A-Fa-f:.]{2,45}(%[0-9A-Za-z._-]{1,16})?$/).describe("Miner's IP address (IPv4 or IPv6)");
 const hash256 = () => z.string().regex(/^[0-9a-f]{64}$/);
-const height = () => z.int().min(0).describe("Block height");
+const height = () => z.int().min(0).max(INT4_MAX).describe("Block height");
 const difficulty = () => z.number().positive();
 const count = () => z.int().min(0);
 
@@ -56,9 +67,9 @@ const shareSubmittedShape = {
   session_id: sessionId(),
   accepted: z.boolean().describe("The pool accepted the share"),
   reject_reason: z.enum(SHARE_REJECT_REASONS).nullable().describe("Why it was rejected; null if and only if accepted"),
-  difficulty: difficulty().describe("Difficulty credited: the one assigned to the job the share was for, or the share's own difficulty when lower (a block below its share target)"),
+  difficulty: z.number().min(0).describe("Difficulty credited: the one assigned to the job the share was for; 0 for a block below its share target (submitted as a block, not credited for hashrate)"),
   share_difficulty: z.number().min(0).describe("Difficulty the share's hash meets (0 when it could not be computed)"),
-  job_id: z.string().min(1).max(64).describe("Stratum job id"),
+  job_id: text(64).min(1).describe("Stratum job id"),
   height: height().describe("Height of the block being mined"),
   block: z.boolean().describe("The hash met the network target"),
   ip: ip(),
@@ -79,9 +90,9 @@ const shareBestDiffShape = {
 };
 
 const submitResultShape = {
-  node: z.string().min(1).max(128).describe("Node name from the config"),
+  node: text(128).min(1).describe("Node name from the config"),
   accepted: z.boolean().describe("The node accepted the block"),
-  result: z.string().max(256).nullable().describe("Raw submitblock result (null on success)"),
+  result: text(256).nullable().describe("Raw submitblock result (null on success)"),
   latency_ms: z.number().min(0).describe("Submission round trip, milliseconds"),
 };
 
@@ -90,8 +101,8 @@ const blockFoundShape = {
   worker: worker(),
   height: height().describe("Height of the found block"),
   hash: hash256().describe("Block hash, display (big-endian) hex"),
-  reward_sats: z.int().min(0).describe("Coinbase output value in satoshis (subsidy + fees)"),
-  coinbase_signature: z.string().max(100).describe("Text in the coinbase scriptSig"),
+  reward_sats: z.int().min(0).max(MAX_REWARD_SATS).describe("Coinbase output value in satoshis (subsidy + fees); at most 21 million BTC"),
+  coinbase_signature: text(100).describe("Text in the coinbase scriptSig"),
   accepted: z.boolean().describe("At least one node accepted the block"),
   outcome: z
     .enum(BLOCK_OUTCOMES)
@@ -107,7 +118,7 @@ const minerConnectedShape = {
   worker: worker(),
   session_id: sessionId(),
   ip: ip(),
-  user_agent: z.string().max(256).nullable().describe("User agent from mining.subscribe, null when not sent"),
+  user_agent: text(256).nullable().describe("User agent from mining.subscribe, null when not sent"),
   extranonce1: z.string().regex(/^([0-9a-f]{2}){1,16}$/).describe("Extranonce1 of the session, lowercase hex"),
   difficulty: difficulty().describe("Starting difficulty"),
 };
@@ -117,7 +128,7 @@ const minerDisconnectedShape = {
   worker: worker().nullable().describe("Worker name, null when the session never authorised"),
   session_id: sessionId(),
   ip: ip(),
-  reason: z.string().min(1).max(128).describe('Why the session ended, e.g. "client_closed", "idle_timeout"'),
+  reason: text(128).min(1).describe('Why the session ended, e.g. "client_closed", "idle_timeout"'),
   session_seconds: z.number().min(0).describe("Session length, seconds"),
   shares_accepted: count().describe("Shares accepted during the session"),
   shares_rejected: count().describe("Shares rejected during the session"),
@@ -148,15 +159,15 @@ const newBlockNetworkShape = {
   prev_hash: hash256().nullable().describe("Hash of its parent, display hex; null when unknown"),
   source: z
     .string()
-    .regex(/^(zmq:.{1,200}|poll|template)$/)
+    .regex(/^(zmq:[^\p{Cc}\p{Cs}]{1,200}|poll|template)$/u)
     .describe('How the engine learned of it: "zmq:<endpoint>", "poll" or "template"'),
-  first_seen_endpoint: z.string().max(256).nullable().describe("Endpoint that reported it first; null when unknown"),
+  first_seen_endpoint: text(256).nullable().describe("Endpoint that reported it first; null when unknown"),
 };
 
 const relayStateShape = {
   state: z.enum(RELAY_STATES).describe("New relay mode"),
   previous: z.enum(RELAY_STATES).nullable().describe("Previous mode, null at start-up"),
-  reason: z.string().min(1).max(256).describe("Why the mode changed"),
+  reason: text(256).min(1).describe("Why the mode changed"),
 };
 
 // Compile-time proof that the schemas describe exactly the interfaces in ./types.ts.
@@ -244,6 +255,8 @@ export const EVENT_DESCRIPTIONS: Record<EventType, string> = {
  * by mistake lands below it and is refused instead of being stored in 1970.
  */
 const MIN_TIMESTAMP_US = 1_000_000_000_000_000;
+/** Largest plausible timestamp in µs (2100-01-01): a clock or unit error far in the future is refused too. */
+const MAX_TIMESTAMP_US = 4_102_444_800_000_000;
 
 /** Region names: lowercase, e.g. `eu`, `us-east`. */
 export const REGION_PATTERN = /^[a-z0-9][a-z0-9_-]{0,31}$/;
@@ -251,10 +264,10 @@ export const REGION_PATTERN = /^[a-z0-9][a-z0-9_-]{0,31}$/;
 const envelopeShape = {
   event: z.enum(ALL_EVENT_TYPES).describe("Event type"),
   event_id: z.uuid({ version: "v7" }).describe("UUIDv7 (RFC 9562): unique, time-ordered; the de-duplication key"),
-  timestamp: z.int().min(MIN_TIMESTAMP_US).describe("When the event happened: integer microseconds since the Unix epoch"),
+  timestamp: z.int().min(MIN_TIMESTAMP_US).max(MAX_TIMESTAMP_US).describe("When the event happened: integer microseconds since the Unix epoch (2001-09-09 to 2100-01-01)"),
   source: z.literal(EVENT_SOURCE).describe('Always "hosted"'),
   region: z.string().regex(REGION_PATTERN).describe("Region of the emitting instance"),
-  instance: z.string().min(1).max(128).describe("Name of the emitting instance"),
+  instance: text(128).min(1).describe("Name of the emitting instance"),
 };
 
 /** The envelope alone, any type, `data` any object (envelope.schema.json). */
@@ -277,7 +290,12 @@ export const EVENT_SCHEMAS = Object.fromEntries(ALL_EVENT_TYPES.map((t) => [t, e
 
 /** Result of {@link validateEvent}. */
 export type EventValidation =
-  | { ok: true; event: MiningEvent }
+  | {
+      ok: true;
+      event: MiningEvent;
+      /** Set when a `block_found` broke the text rule and was stored with its strings sanitised: what was wrong. */
+      sanitized?: string;
+    }
   | {
       ok: false;
       /** Human-readable reason naming the offending field(s), e.g. `data.user: Invalid input: expected string, received number`. */
@@ -329,8 +347,28 @@ export function validateEvent(input: unknown): EventValidation {
     return { ok: false, error: `event: unknown event type ${shown}, expected one of ${ALL_EVENT_TYPES.join("|")}` };
   }
   const result = EVENT_SCHEMAS[type].safeParse(value);
-  if (!result.success) return { ok: false, error: formatIssues(result.error.issues), type };
+  if (!result.success) {
+    const error = formatIssues(result.error.issues);
+    // A found block is never lost to a string: its control characters and lone surrogates become
+    // U+FFFD (and worker / signature are clipped by code point), then it is validated again.
+    if (type === "block_found") {
+      const repaired = repairBlockFound(value);
+      const again = EVENT_SCHEMAS.block_found.safeParse(repaired);
+      if (again.success) return { ok: true, event: again.data as unknown as MiningEvent, sanitized: error };
+    }
+    return { ok: false, error, type };
+  }
   return { ok: true, event: result.data as unknown as MiningEvent };
+}
+
+function repairBlockFound(value: object): object {
+  const out = sanitizeDeep(value) as { data?: unknown };
+  const data = out.data as Record<string, unknown> | undefined;
+  if (data && typeof data === "object") {
+    if (typeof data.worker === "string") data.worker = clipText(data.worker, 128);
+    if (typeof data.coinbase_signature === "string") data.coinbase_signature = clipText(data.coinbase_signature, 100);
+  }
+  return out;
 }
 
 // ---- JSON Schema generation ----------------------------------------------------------------

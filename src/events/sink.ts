@@ -13,8 +13,10 @@ import type { EventType } from "./types.ts";
  * - `invalid`: failed schema validation (only when the publisher validates).
  * - `error`: serialisation failed or the socket reported an unexpected error for this datagram.
  * - `closed`: emitted after close(), or still queued when close()'s flush deadline passed.
+ * - `unconfirmed`: handed to a confirming reader that never confirmed it (it died with it, and resending
+ *   gave up, the resend window overflowed, or the engine stopped first): possibly lost.
  */
-export const DROP_REASONS = ["queue_full", "no_reader", "too_large", "invalid", "error", "closed"] as const;
+export const DROP_REASONS = ["queue_full", "no_reader", "too_large", "invalid", "error", "closed", "unconfirmed"] as const;
 /** See {@link DROP_REASONS}. */
 export type DropReason = (typeof DROP_REASONS)[number];
 
@@ -42,7 +44,7 @@ export interface SinkStats {
 
 /** A destination for serialised events. */
 export interface EventSink {
-  /** Short unique name, used in stats (`unix:/tmp/ckpool/events.sock`, `memory`). */
+  /** Short unique name, used in stats (`unix:/run/tbg/events.sock`, `memory`). */
   readonly name: string;
   /** Called once by the publisher, before start(). */
   attach(observer: SinkObserver): void;
@@ -57,7 +59,7 @@ export interface EventSink {
 
 /** A zeroed drop counter record. */
 export function emptyDropCounts(): Record<DropReason, number> {
-  return { queue_full: 0, no_reader: 0, too_large: 0, invalid: 0, error: 0, closed: 0 };
+  return { queue_full: 0, no_reader: 0, too_large: 0, invalid: 0, error: 0, closed: 0, unconfirmed: 0 };
 }
 
 /** Observer that ignores everything (a sink used without a publisher). */

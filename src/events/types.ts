@@ -96,7 +96,7 @@ export interface ShareSubmittedData {
   accepted: boolean;
   /** Why it was rejected; `null` if and only if `accepted`. */
   reject_reason: ShareRejectReason | null;
-  /** Difficulty credited: the one assigned to the job the share was for, or the share's own difficulty when lower (a block below its share target). */
+  /** Difficulty credited: the one assigned to the job the share was for; 0 for a block below its share target (submitted as a block, not credited for hashrate). */
   difficulty: number;
   /** Difficulty the share's hash actually meets (0 when it could not be computed). */
   share_difficulty: number;

@@ -68,6 +68,11 @@ const RegionSchema = z.strictObject({
   public_stratum: hostPort.optional(),
   /** Regions to send this region's miners to when it is not healthy, in order. */
   failover: z.array(regionName).max(16).optional(),
+  /**
+   * Maintenance: the region's health endpoint answers 503 and routing sends its miners elsewhere, while it
+   * is still probed (its state and alerts unchanged). Take a region out of DNS before stopping it.
+   */
+  drain: z.boolean().optional(),
 });
 
 /** Schema of the whole file. */
@@ -95,8 +100,12 @@ export const MonitorFileSchema = z
     const names = new Set<string>();
     c.regions.forEach((r, i) => {
       if (names.has(r.name)) ctx.addIssue({ code: "custom", path: ["regions", i, "name"], message: `region "${r.name}" is listed twice` });
+      if (r.name === "default") ctx.addIssue({ code: "custom", path: ["regions", i, "name"], message: `"default" is reserved (/route/default answers for unknown locations); name the region otherwise` });
       names.add(r.name);
     });
+    const intervalMs = Math.round((c.interval_sec ?? MONITOR_DEFAULTS.intervalSec) * 1000);
+    const timeoutMs = c.timeout_ms ?? MONITOR_DEFAULTS.timeoutMs;
+    if (timeoutMs >= intervalMs) ctx.addIssue({ code: "custom", path: ["timeout_ms"], message: `${timeoutMs} ms must be shorter than interval_sec (${intervalMs} ms): a round must end before the next one is due` });
     if (!names.has(c.default_region)) ctx.addIssue({ code: "custom", path: ["default_region"], message: `"${c.default_region}" is not one of the regions (${[...names].join(", ")})` });
     c.regions.forEach((r, i) =>
       (r.failover ?? []).forEach((f, j) => {
@@ -121,6 +130,8 @@ export interface RegionConfig {
   publicStratum: string;
   healthUrl: string;
   failover: string[];
+  /** Maintenance: reported unhealthy (503) and routed around, still probed. */
+  drain: boolean;
 }
 
 /** Fully resolved monitor settings. */
@@ -178,7 +189,7 @@ export function resolveMonitorConfig(file: MonitorFileConfig): MonitorConfig {
     defaultRegion: file.default_region,
     regions: file.regions.map((r) => {
       const { host, port } = splitHostPort(r.stratum);
-      return { name: r.name, role: r.role, stratumHost: host, stratumPort: port, stratum: r.stratum, publicStratum: r.public_stratum ?? r.stratum, healthUrl: r.health_url, failover: r.failover ?? [] };
+      return { name: r.name, role: r.role, stratumHost: host, stratumPort: port, stratum: r.stratum, publicStratum: r.public_stratum ?? r.stratum, healthUrl: r.health_url, failover: r.failover ?? [], drain: r.drain ?? false };
     }),
     nats: file.nats ? { monitorUrl: file.nats.monitor_url, expectedLeafnodes: file.nats.expected_leafnodes } : null,
     transitionsKept: file.transitions_kept ?? d.transitionsKept,

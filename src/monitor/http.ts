@@ -49,7 +49,8 @@ function regionJson(r: RegionStatus, nowMs: number, publicStratum: (name: string
     name: r.name,
     role: r.role,
     state: r.state,
-    healthy: r.state === "healthy",
+    drained: r.drained,
+    healthy: r.state === "healthy" && !r.drained,
     since: iso(r.stateSinceMs),
     state_seconds: r.stateSinceMs === null ? null : round((nowMs - r.stateSinceMs) / 1000),
     pending_observations: r.pending,
@@ -163,9 +164,10 @@ export class MonitorHttpServer {
       const s = m.status();
       const nowMs = this.now();
       if (parts.length === 1 && a === "health") {
-        // Stalled: no round finished for three intervals plus the probe timeout.
+        // Stalled: no round finished for three intervals plus the probe timeout, on the monotonic clock (a
+        // wall-clock step back must not make a stalled loop look fresh).
         const limitMs = 3 * s.intervalMs + s.timeoutMs;
-        const ageMs = s.lastRoundAtMs === null ? null : nowMs - s.lastRoundAtMs;
+        const ageMs = s.lastRoundAgeMs === null ? null : Math.round(s.lastRoundAgeMs);
         const ok = ageMs !== null && ageMs <= limitMs;
         return send(res, ok ? 200 : 503, { status: ok ? "ok" : "stalled", rounds: s.rounds, last_round_at: iso(s.lastRoundAtMs), last_round_age_ms: ageMs }, head);
       }
@@ -174,8 +176,9 @@ export class MonitorHttpServer {
         const r = s.regions.find((x) => x.name === b);
         if (!r) return send(res, 404, { error: `unknown region "${b}"`, regions: s.regions.map((x) => x.name) }, head);
         if (parts.length === 2) return send(res, 200, regionJson(r, nowMs, pub), head);
-        const healthy = r.state === "healthy";
-        return send(res, healthy ? 200 : 503, { region: r.name, state: r.state, healthy, since: iso(r.stateSinceMs), route_to: r.route.routeTo }, head);
+        // A drained region answers 503 whatever its probes say: DNS takes it out before it is stopped.
+        const healthy = r.state === "healthy" && !r.drained;
+        return send(res, healthy ? 200 : 503, { region: r.name, state: r.state, drained: r.drained, healthy, since: iso(r.stateSinceMs), route_to: r.route.routeTo }, head);
       }
       if (a === "route" && parts.length === 1) {
         return send(res, 200, { default: routeJson(s.defaultRoute, pub), regions: Object.fromEntries(s.regions.map((r) => [r.name, routeJson(r.route, pub)])) }, head);

@@ -28,6 +28,7 @@ export const MONITOR_METRIC_NAMES = [
   "tbg_monitor_nats_leafnodes",
   "tbg_monitor_nats_leafnodes_expected",
   "tbg_monitor_last_round_timestamp_seconds",
+  "tbg_monitor_region_drained",
 ] as const;
 
 /** See the module comment. */
@@ -43,6 +44,9 @@ export class MonitorMetrics {
 
     const state = new Gauge({ name: "tbg_monitor_region_state", help: "1 for the region's current state (healthy, degraded, down, unknown)", labelNames: ["region", "role", "state"], registers: reg, collect() {
       for (const r of snapshot().regions) for (const s of REGION_STATES) state.set({ region: r.name, role: r.role, state: s }, r.state === s ? 1 : 0);
+    } });
+    const drained = new Gauge({ name: "tbg_monitor_region_drained", help: "1 while the region is drained for maintenance (config drain: health endpoint 503, routed around)", labelNames: ["region"], registers: reg, collect() {
+      for (const r of snapshot().regions) drained.set({ region: r.name }, r.drained ? 1 : 0);
     } });
     const stateSeconds = new Gauge({ name: "tbg_monitor_region_state_seconds", help: "Seconds the region has been in its current state", labelNames: ["region"], registers: reg, collect() {
       for (const r of snapshot().regions) stateSeconds.set({ region: r.name }, r.stateSinceMs === null ? 0 : (now() - r.stateSinceMs) / 1000);

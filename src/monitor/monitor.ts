@@ -26,14 +26,21 @@ export interface MonitorEvents {
   transition: [e: { region: string; role: RegionConfig["role"]; transition: Transition }];
   round: [e: { atMs: number; durationMs: number }];
   nats: [e: NatsProbeResult];
+  /** A round failed unexpectedly (a probe threw); the loop goes on. */
+  roundError: [e: { error: unknown }];
 }
 
 /** Options of {@link RegionMonitor}. */
 export interface RegionMonitorOptions {
   config: MonitorConfig;
   probes?: Partial<MonitorProbes>;
-  /** Wall clock, ms since the epoch. Default Date.now. */
+  /** Wall clock, ms since the epoch (timestamps shown to people). Default Date.now. */
   now?: () => number;
+  /**
+   * Monotonic clock, ms (scheduling and the stall check: a wall-clock step must not stop or fake the loop).
+   * Default performance.now.
+   */
+  monotonic?: () => number;
 }
 
 /** The last probe round of one region. */
@@ -56,6 +63,8 @@ export interface RegionStatus {
   publicStratum: string;
   healthUrl: string;
   failover: string[];
+  /** In maintenance (config `drain`): health endpoint 503, routed around; `state` still what the probes say. */
+  drained: boolean;
   route: RouteAnswer;
   last: LastProbe | null;
   /** From the last `/health` body that parsed (kept while `/health` is unreachable). */
@@ -71,6 +80,8 @@ export interface MonitorStatus {
   rounds: number;
   lastRoundAtMs: number | null;
   lastRoundDurationMs: number | null;
+  /** Time since the last round began, on the monotonic clock (null before the first round). */
+  lastRoundAgeMs: number | null;
   intervalMs: number;
   timeoutMs: number;
   failureThreshold: number;
@@ -95,6 +106,8 @@ export class RegionMonitor extends EventEmitter<MonitorEvents> {
   private readonly cfg: MonitorConfig;
   private readonly probes: MonitorProbes;
   private readonly now: () => number;
+  private readonly mono: () => number;
+  private lastRoundMono: number | null = null;
   private readonly regions: RegionEntry[];
   private timer: NodeJS.Timeout | null = null;
   private inFlight: Promise<void> | null = null;
@@ -110,6 +123,7 @@ export class RegionMonitor extends EventEmitter<MonitorEvents> {
     this.cfg = opts.config;
     this.probes = { ...DEFAULT_PROBES, ...opts.probes };
     this.now = opts.now ?? Date.now;
+    this.mono = opts.monotonic ?? (() => performance.now());
     this.startedAtMs = this.now();
     this.regions = opts.config.regions.map((cfg) => ({
       cfg,
@@ -138,10 +152,14 @@ export class RegionMonitor extends EventEmitter<MonitorEvents> {
 
   private schedule(): void {
     if (this.closed) return;
-    const wait = Math.max(0, (this.lastRoundAtMs ?? this.now()) + this.cfg.intervalMs - this.now());
+    // Monotonic, and never more than one interval: a wall-clock step back must not stop the probing.
+    const { intervalMs } = this.cfg;
+    const wait = this.lastRoundMono === null ? intervalMs : Math.min(intervalMs, Math.max(0, this.lastRoundMono + intervalMs - this.mono()));
     this.timer = setTimeout(() => {
       this.timer = null;
-      void this.round().finally(() => this.schedule());
+      this.round()
+        .catch((error: unknown) => this.emit("roundError", { error }))
+        .finally(() => this.schedule());
     }, wait);
   }
 
@@ -157,7 +175,7 @@ export class RegionMonitor extends EventEmitter<MonitorEvents> {
 
   private async doRound(): Promise<void> {
     const atMs = this.now();
-    const t0 = performance.now();
+    const t0 = this.mono();
     const { timeoutMs } = this.cfg;
     const work: Promise<unknown>[] = this.regions.map(async (r) => {
       const [stratum, health] = await Promise.all([this.probes.stratum(r.cfg.stratumHost, r.cfg.stratumPort, timeoutMs), this.probes.health(r.cfg.healthUrl, timeoutMs)]);
@@ -186,12 +204,14 @@ export class RegionMonitor extends EventEmitter<MonitorEvents> {
     await Promise.all(work);
     this.rounds++;
     this.lastRoundAtMs = atMs;
-    this.lastRoundDurationMs = performance.now() - t0;
+    this.lastRoundMono = t0;
+    this.lastRoundDurationMs = this.mono() - t0;
     this.emit("round", { atMs, durationMs: this.lastRoundDurationMs });
   }
 
   private routingView() {
-    return this.regions.map((r) => ({ name: r.cfg.name, state: r.tracker.state, failover: r.cfg.failover }));
+    // A drained region is routed around as if it were down (its own state, and the alerts, stay as probed).
+    return this.regions.map((r) => ({ name: r.cfg.name, state: r.cfg.drain ? ("down" as const) : r.tracker.state, failover: r.cfg.failover }));
   }
 
   /** Where the miners of `name` (a region, or `"default"` for unknown locations) should go now; undefined for an unknown name. */
@@ -214,6 +234,7 @@ export class RegionMonitor extends EventEmitter<MonitorEvents> {
       rounds: this.rounds,
       lastRoundAtMs: this.lastRoundAtMs,
       lastRoundDurationMs: this.lastRoundDurationMs,
+      lastRoundAgeMs: this.lastRoundMono === null ? null : this.mono() - this.lastRoundMono,
       intervalMs: this.cfg.intervalMs,
       timeoutMs: this.cfg.timeoutMs,
       failureThreshold: this.cfg.failureThreshold,
@@ -229,6 +250,7 @@ export class RegionMonitor extends EventEmitter<MonitorEvents> {
         publicStratum: r.cfg.publicStratum,
         healthUrl: r.cfg.healthUrl,
         failover: [...r.cfg.failover],
+        drained: r.cfg.drain,
         route: routeFor(r.cfg.name, view, this.cfg.defaultRegion),
         last: r.last,
         pool: r.pool,

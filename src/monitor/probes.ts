@@ -138,16 +138,27 @@ function fetchJson(url: string, timeoutMs: number): Promise<{ httpStatus: number
   return new Promise((resolve, reject) => {
     const u = new URL(url);
     const get = u.protocol === "https:" ? httpsGet : httpGet;
+    let settled = false;
+    // Every way out clears the timer once: an answer, a request or response error, an oversized body.
+    const fail = (err: unknown) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      reject(err);
+      req.destroy();
+    };
     const req = get(u, { agent: false, headers: { accept: "application/json", connection: "close" } }, (res) => {
       const chunks: Buffer[] = [];
       let size = 0;
       res.on("data", (c: Buffer) => {
         size += c.length;
-        if (size > MAX_BODY_BYTES) req.destroy(new Error(`body larger than ${MAX_BODY_BYTES} bytes`));
+        if (size > MAX_BODY_BYTES) fail(new Error(`body larger than ${MAX_BODY_BYTES} bytes`));
         else chunks.push(c);
       });
-      res.on("error", (err) => reject(err));
+      res.on("error", fail);
       res.on("end", () => {
+        if (settled) return;
+        settled = true;
         clearTimeout(timer);
         const text = Buffer.concat(chunks).toString("utf8");
         try {
@@ -157,11 +168,8 @@ function fetchJson(url: string, timeoutMs: number): Promise<{ httpStatus: number
         }
       });
     });
-    const timer = setTimeout(() => req.destroy(new ProbeTimeoutError(`no answer within ${timeoutMs} ms`)), timeoutMs);
-    req.on("error", (err) => {
-      clearTimeout(timer);
-      reject(err);
-    });
+    const timer = setTimeout(() => fail(new ProbeTimeoutError(`no answer within ${timeoutMs} ms`)), timeoutMs);
+    req.on("error", fail);
   });
 }
 

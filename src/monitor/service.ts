@@ -23,9 +23,10 @@ export interface MonitorService {
 const RANK = { unknown: -1, healthy: 0, degraded: 1, down: 2 } as const;
 
 /** Starts the monitor: the first probe round, then the HTTP listener. */
-export async function startMonitorService(config: MonitorConfig, opts: { log: Logger; probes?: Partial<MonitorProbes>; now?: () => number }): Promise<MonitorService> {
+export async function startMonitorService(config: MonitorConfig, opts: { log: Logger; probes?: Partial<MonitorProbes>; now?: () => number; monotonic?: () => number }): Promise<MonitorService> {
   const { log } = opts;
-  const monitor = new RegionMonitor({ config, probes: opts.probes, now: opts.now });
+  const monitor = new RegionMonitor({ config, probes: opts.probes, now: opts.now, monotonic: opts.monotonic });
+  monitor.on("roundError", ({ error }) => log.error({ error: String(error) }, "monitor round failed; probing goes on next interval"));
   const metrics = new MonitorMetrics(monitor, { now: opts.now });
   monitor.on("transition", ({ region, role, transition: t }) => {
     const line = { region, role, from: t.from, to: t.to, observations: t.observations, reason: t.reason, route_to: monitor.route(region)?.routeTo };

@@ -9,9 +9,10 @@
  * - `ok`: both answer and `/health` says `"ok"`.
  *
  * The **state** (`healthy`, `degraded`, `down`) follows the observations with hysteresis, as Route53's
- * health checks do: it worsens only after `failureThreshold` consecutive observations worse than it (to the
- * mildest of them), and improves only after `recoveryThreshold` consecutive better ones (to the worst of
- * them). The first observation sets the state at once (`unknown` before it).
+ * health checks do: it worsens only after `failureThreshold` consecutive observations worse than it (to
+ * what the latest of them saw: `[degraded, down, down]` lands on down, not degraded), and improves only after
+ * `recoveryThreshold` consecutive better ones (to the worst of them). The first observation sets the state
+ * at once (`unknown` before it).
  */
 
 export type Observation = "ok" | "degraded" | "down";
@@ -86,8 +87,10 @@ export class RegionTracker {
     this.streak.push(o);
     const need = worse ? this.opts.failureThreshold : this.opts.recoveryThreshold;
     if (this.streak.length < need) return null;
-    const window = this.streak.slice(-need).map((x) => SEVERITY[x]);
-    const target = worse ? Math.min(...window) : Math.max(...window);
+    // Worse: the latest observation decides (it is worse than the state, as every one of the streak is), so a
+    // streak that deepens on its way ([degraded, down, down]) lands where it ended rather than needing another
+    // full threshold of rounds. Better: the worst of the window (recovery stays cautious).
+    const target = worse ? SEVERITY[o] : Math.max(...this.streak.slice(-need).map((x) => SEVERITY[x]));
     return this.move(STATE_OF[target], atMs, this.streak.length, reason);
   }
 

@@ -25,6 +25,8 @@ export interface ForwarderOptions {
   retryMaxMs?: number;
   /** Publish failures (for logging). */
   onError?: (err: Error) => void;
+  /** A new PubAck carried a stream sequence at or below one already acknowledged: the stream was reset under us. */
+  onSequenceBackwards?: (seq: number, previous: number) => void;
 }
 
 /** Counters of a {@link Forwarder}. */
@@ -37,13 +39,20 @@ export interface ForwarderStats {
   failedRounds: number;
   /** Spool records that were not a decodable event (skipped). */
   undecodable: number;
+  /** Highest stream sequence JetStream acknowledged (0 before the first). */
+  lastSeq: number;
 }
 
 /** See the module comment. */
 export class Forwarder {
   private readonly abort = new AbortController();
   private loop: Promise<void> | undefined;
-  private readonly s: ForwarderStats = { published: 0, duplicates: 0, failedRounds: 0, undecodable: 0 };
+  private readonly s: ForwarderStats = { published: 0, duplicates: 0, failedRounds: 0, undecodable: 0, lastSeq: 0 };
+  private replayWanted = false;
+  /** Sequence floor of the round in flight: a new PubAck at or below it means the stream went backwards. */
+  private roundFloor = 0;
+  private roundMax = 0;
+  private backwards: { seq: number; previous: number } | undefined;
   private readonly window: number;
   private readonly timeoutMs: number;
 
@@ -77,6 +86,16 @@ export class Forwarder {
     return { ...this.s };
   }
 
+  /** Publish the spool's retained (already acknowledged) records again before new ones, from the next round on. */
+  requestReplay(): void {
+    this.replayWanted = true;
+  }
+
+  /** Forget the sequence high-water mark (a reset stream starts again at 1). */
+  resetSequence(seq = 0): void {
+    this.s.lastSeq = seq;
+  }
+
   /** Stops after the round in flight (its outcome is still acked or rewound). */
   async close(): Promise<void> {
     this.abort.abort();
@@ -92,9 +111,22 @@ export class Forwarder {
       await this.o.spool.waitForData(signal);
       if (signal.aborted) break;
       if (!this.o.link.ready) continue;
+      if (this.replayWanted) {
+        this.replayWanted = false;
+        this.o.spool.rewind();
+        this.o.spool.replayRetained();
+      }
       const records = await this.o.spool.read(this.window);
       if (records.length === 0) continue;
+      this.roundFloor = this.s.lastSeq;
+      this.roundMax = 0;
+      this.backwards = undefined;
       const results = await Promise.allSettled(records.map((r) => this.publishOne(r)));
+      const b = this.backwards as { seq: number; previous: number } | undefined;
+      if (b) {
+        this.s.lastSeq = this.roundMax;
+        this.o.onSequenceBackwards?.(b.seq, b.previous);
+      } else if (this.roundMax > this.s.lastSeq) this.s.lastSeq = this.roundMax;
       let ok = 0;
       while (ok < results.length && results[ok].status === "fulfilled") ok++;
       if (ok > 0) this.o.spool.ack(records[ok - 1].end, ok);
@@ -125,6 +157,10 @@ export class Forwarder {
     }
     const ack = await this.o.link.publish(eventSubject(this.o.region, head.event), r.payload, head.event_id, this.timeoutMs);
     if (ack.duplicate) this.s.duplicates++;
-    else this.s.published++;
+    else {
+      this.s.published++;
+      if (ack.seq <= this.roundFloor && !this.backwards) this.backwards = { seq: ack.seq, previous: this.roundFloor };
+    }
+    if (ack.seq > this.roundMax) this.roundMax = ack.seq;
   }
 }

@@ -6,10 +6,12 @@
  * nats.js discards whatever was buffered while disconnected (reference/pipeline.md §1.5), so only a
  * PubAck counts as "sent"; the spool keeps everything else.
  */
-import { readFileSync } from "node:fs";
-import { connect, credsAuthenticator, type NatsConnection } from "@nats-io/transport-node";
-import { jetstream, type JetStreamClient, type PubAck } from "@nats-io/jetstream";
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { jetstream, type JetStreamClient, type PubAck, type StreamInfo } from "@nats-io/jetstream";
 import { ensureEventStream, type EventStreamOptions } from "./jetstream.ts";
+import { natsConnectionOptions, natsSecrets, redactNatsText, type NatsAuth } from "../events/nats-options.ts";
+
+export type { NatsAuth } from "../events/nats-options.ts";
 
 /** Options of {@link NatsLink}; defaults per field. */
 export interface NatsLinkOptions {
@@ -29,26 +31,12 @@ export interface NatsLinkOptions {
   onError?: (err: Error) => void;
   /** Credentials, when the server requires them. */
   auth?: NatsAuth;
+  /** The stream as found (or created) after each (re)connect, before the link is marked ready: reset detection. */
+  onStream?: (info: StreamInfo) => void;
+  /** The link became ready or stopped being ready (for state reporting without waiting for traffic). */
+  onReadyChange?: (ready: boolean) => void;
 }
 
-/** NATS credentials (config `events.nats`: token, user/pass, or a .creds file). */
-export interface NatsAuth {
-  token?: string | null;
-  user?: string | null;
-  pass?: string | null;
-  /** Path of a NATS .creds file (JWT + nkey seed). */
-  credsFile?: string | null;
-}
-
-function authOptions(auth: NatsAuth | undefined): Record<string, unknown> {
-  if (!auth) return {};
-  const out: Record<string, unknown> = {};
-  if (auth.token) out.token = auth.token;
-  if (auth.user) out.user = auth.user;
-  if (auth.pass) out.pass = auth.pass;
-  if (auth.credsFile) out.authenticator = credsAuthenticator(new Uint8Array(readFileSync(auth.credsFile)));
-  return out;
-}
 
 /** Counters of a {@link NatsLink}. */
 export interface NatsLinkStats {
@@ -74,7 +62,9 @@ export class NatsLink {
   private loop: Promise<void> | undefined;
   private rechecking = false;
 
-  constructor(private readonly o: NatsLinkOptions) {}
+  constructor(private readonly o: NatsLinkOptions) {
+    natsConnectionOptions({ url: o.url, name: "tbg-publisher", auth: o.auth }); // a bad creds/TLS option fails now, not per retry
+  }
 
   /** Starts connecting; resolves at once. */
   start(): void {
@@ -132,13 +122,17 @@ export class NatsLink {
   }
 
   private setReady(ready: boolean): void {
+    const changed = this.isReady !== ready;
     this.isReady = ready;
+    if (changed) this.o.onReadyChange?.(ready);
     if (ready) for (const w of this.waiters.splice(0)) w();
   }
 
   private note(err: unknown): void {
     this.s.errors++;
-    this.o.onError?.(err instanceof Error ? err : new Error(String(err)));
+    // Error texts may quote the server URL: its token or password never reach a log line.
+    const text = redactNatsText(err instanceof Error ? err.message : String(err), natsSecrets(this.o.url, this.o.auth));
+    this.o.onError?.(new Error(text, { cause: err }));
   }
 
   /** Connect (retrying with backoff), then live until the connection closes; repeat until close(). */
@@ -147,14 +141,13 @@ export class NatsLink {
     while (!this.closed) {
       let nc: NatsConnection;
       try {
-        nc = await connect({
-          servers: this.o.url.split(","),
+        nc = await connect(natsConnectionOptions({
+          url: this.o.url,
           name: this.o.name ?? "tbg-publisher",
-          maxReconnectAttempts: -1,
-          reconnectTimeWait: this.o.reconnectTimeWaitMs ?? 1_000,
-          timeout: this.o.connectTimeoutMs ?? 5_000,
-          ...authOptions(this.o.auth),
-        });
+          auth: this.o.auth,
+          reconnectTimeWaitMs: this.o.reconnectTimeWaitMs ?? 1_000,
+          connectTimeoutMs: this.o.connectTimeoutMs ?? 5_000,
+        }));
       } catch (err) {
         this.note(err);
         await sleep(delay, this.abort.signal);
@@ -192,7 +185,8 @@ export class NatsLink {
     // Bounded by the connection: stops once it is closed or disconnected again.
     while (!this.closed && !nc.isClosed()) {
       try {
-        await ensureEventStream(nc, this.o.stream);
+        const info = await ensureEventStream(nc, this.o.stream);
+        this.o.onStream?.(info);
         this.s.connects++;
         this.setReady(true);
         return;

@@ -16,6 +16,10 @@
  *              fdatasync'ed every `fsyncIntervalMs` (default 50 ms): a power loss may lose that much.
  *   "never"    left to the OS; fdatasync only at close.
  * A torn record at the end of the newest segment (crash mid-write) is cut off at start-up.
+ *
+ * Retention: acknowledged segments are not deleted at once but kept for `retainMs` and up to `retainBytes`
+ * (oldest deleted first), so {@link Spool.replayRetained} can publish them again when JetStream lost
+ * them (a stream re-created empty). Retained bytes do not count against `maxBytes`.
  */
 import { open, mkdir, readdir, readFile, rename, rm, stat, writeFile, type FileHandle } from "node:fs/promises";
 import { join } from "node:path";
@@ -48,6 +52,12 @@ export interface SpoolOptions {
   cursorSaveIntervalMs?: number;
   /** When everything is acked and the segment is at least this big, start a new one so the old can go. Default 1 MiB. */
   rotateIdleBytes?: number;
+  /** Keep acknowledged segments this long after their last write, ms (0 = delete at once). Default 6 h. */
+  retainMs?: number;
+  /** …and at most this many bytes of them (oldest deleted first). Default 256 MiB. */
+  retainBytes?: number;
+  /** Clock for retention, ms. Default Date.now. */
+  now?: () => number;
 }
 
 /** Counters of a {@link Spool}. */
@@ -66,6 +76,11 @@ export interface SpoolStats {
   corrupt: number;
   /** Background I/O failures (cursor save, fdatasync); retried on the next tick. */
   ioErrors: number;
+  /** Acknowledged bytes kept for replay (whole segments behind the acked cursor). */
+  retainedBytes: number;
+  /** Replays of retained records started, and records re-read by them. */
+  replays: number;
+  replayed: number;
 }
 
 const HEADER = 8;
@@ -75,11 +90,21 @@ const segName = (n: number) => `spool-${String(n).padStart(16, "0")}.log`;
 /** The spool; see the module comment. Create with {@link Spool.open}. */
 export class Spool {
   private readonly o: Required<SpoolOptions>;
-  private segSizes = new Map<number, number>(); // segment → bytes on disk
+  private segSizes = new Map<number, number>(); // segment → bytes on disk (at or after the acked cursor)
+  /** Wholly acknowledged segments kept for replay: segment → size and last write time. */
+  private retained = new Map<number, { size: number; mtimeMs: number }>();
+  /** Last write time of each live segment (retention counts from there). */
+  private segWrittenAt = new Map<number, number>();
+  /** While replaying retained records: read up to here (the acked cursor when the replay started). */
+  private replayTo: SpoolPosition | undefined;
+  /** …and the replay's own acked position (where a failed round rewinds to). */
+  private replayAcked: SpoolPosition | undefined;
   private writeSeg = 1;
   private writeFh: FileHandle | undefined;
   private pending: Buffer[] = [];
   private pendingBytes = 0;
+  private pendingRecords = 0;
+  private writtenListener: ((records: number) => void) | undefined;
   private writing: Promise<void> | undefined;
   private visibleEnd: SpoolPosition = { segment: 1, offset: 0 }; // readable up to here
   private readPos: SpoolPosition = { segment: 1, offset: 0 };
@@ -92,14 +117,14 @@ export class Spool {
   private dataWaiters: Array<() => void> = [];
   private saving: Promise<void> | undefined;
   private closed = false;
-  private readonly s = { appended: 0, dropped: 0, unacked: 0, corrupt: 0, ioErrors: 0 };
+  private readonly s = { appended: 0, dropped: 0, unacked: 0, corrupt: 0, ioErrors: 0, replays: 0, replayed: 0 };
   /** Last background I/O error (cursor save, fdatasync), if any. */
   lastError: Error | undefined;
 
   private constructor(opts: SpoolOptions) {
     this.o = {
       segmentBytes: 16 << 20, maxBytes: 1 << 30, fsync: "interval", fsyncIntervalMs: 50,
-      cursorSaveIntervalMs: 200, rotateIdleBytes: 1 << 20, ...opts,
+      cursorSaveIntervalMs: 200, rotateIdleBytes: 1 << 20, retainMs: 6 * 3_600_000, retainBytes: 256 << 20, now: Date.now, ...opts,
     };
   }
 
@@ -124,7 +149,11 @@ export class Spool {
     } catch {
       /* no cursor yet: start at the oldest segment */
     }
-    for (const n of segs) if (n < cursor.segment) await rm(join(this.o.dir, segName(n)), { force: true });
+    for (const n of segs) {
+      if (n >= cursor.segment) continue;
+      const st = await stat(join(this.o.dir, segName(n))).catch(() => undefined);
+      if (st) this.retained.set(n, { size: st.size, mtimeMs: st.mtimeMs });
+    }
     const live = segs.filter((n) => n >= cursor.segment);
     if (live.length === 0 || live[0] > cursor.segment) cursor = { segment: live[0] ?? cursor.segment, offset: 0 };
     if (live.length === 0) live.push(cursor.segment);
@@ -139,6 +168,8 @@ export class Spool {
         if (i === live.length - 1) await this.truncate(n, validEnd);
       }
       this.segSizes.set(n, i === live.length - 1 ? validEnd : size);
+      const st = await stat(join(this.o.dir, segName(n))).catch(() => undefined);
+      this.segWrittenAt.set(n, st?.mtimeMs ?? this.o.now());
       if (n === cursor.segment && cursor.offset > validEnd) cursor = { segment: n, offset: validEnd };
     }
     this.writeSeg = live[live.length - 1];
@@ -207,6 +238,7 @@ export class Spool {
     head.writeUInt32LE(crc32(payload), 4);
     this.pending.push(head, payload);
     this.pendingBytes += HEADER + payload.length;
+    this.pendingRecords++;
     this.s.appended++;
     this.s.unacked++;
     if (!this.writing) this.writing = this.writeLoop();
@@ -225,8 +257,10 @@ export class Spool {
     try {
       while (this.pending.length > 0 && !this.closed) {
         const buf = Buffer.concat(this.pending);
+        const records = this.pendingRecords;
         this.pending = [];
         this.pendingBytes = 0;
+        this.pendingRecords = 0;
         const fh = this.writeFh!;
         const before = this.segSizes.get(this.writeSeg) ?? 0;
         try {
@@ -236,6 +270,7 @@ export class Spool {
           this.noteError(err);
           this.pending.unshift(buf);
           this.pendingBytes += buf.length;
+          this.pendingRecords += records;
           // A partial write would leave half a record in the middle of the segment: cut it off.
           await fh.truncate(before).catch((e: unknown) => this.noteError(e));
           this.scheduleWriteRetry();
@@ -245,8 +280,10 @@ export class Spool {
         this.writeRetryMs = 100;
         const size = before + buf.length;
         this.segSizes.set(this.writeSeg, size);
+        this.segWrittenAt.set(this.writeSeg, this.o.now());
         this.visibleEnd = { segment: this.writeSeg, offset: size };
         this.wakeReaders();
+        this.notifyWritten(records);
         if (size >= this.o.segmentBytes) {
           try {
             await this.rotate();
@@ -257,6 +294,22 @@ export class Spool {
       }
     } finally {
       this.writing = undefined;
+    }
+  }
+
+  /**
+   * `fn(n)` is called each time the next `n` appended records (in append order) are in their segment
+   * file: they survive a crash of this process (and, with `fsync: "always"`, of the machine).
+   */
+  onWritten(fn: (records: number) => void): void {
+    this.writtenListener = fn;
+  }
+
+  private notifyWritten(records: number): void {
+    try {
+      this.writtenListener?.(records);
+    } catch {
+      // a listener must not break the write loop
     }
   }
 
@@ -292,7 +345,40 @@ export class Spool {
 
   /** True when records past the read cursor are readable. */
   hasUnread(): boolean {
-    return cmp(this.readPos, this.visibleEnd) < 0;
+    return cmp(this.readPos, this.readLimit()) < 0;
+  }
+
+  /** Where reading stops: the end of the written data, or the end of a replay in progress. */
+  private readLimit(): SpoolPosition {
+    return this.replayTo && cmp(this.readPos, this.replayTo) < 0 ? this.replayTo : this.visibleEnd;
+  }
+
+  private segSize(n: number): number {
+    return this.segSizes.get(n) ?? this.retained.get(n)?.size ?? 0;
+  }
+
+  /**
+   * Reads everything retained and acknowledged again, from the oldest retained record up to the acked
+   * cursor, before carrying on with new records (JetStream lost what it had acknowledged). Call between
+   * publish rounds. Returns the number of bytes to replay.
+   */
+  replayRetained(): number {
+    const first = this.retained.size > 0 ? Math.min(...this.retained.keys()) : this.acked.segment;
+    const from: SpoolPosition = { segment: first, offset: 0 };
+    if (cmp(from, this.acked) >= 0) return 0;
+    let bytes = this.acked.offset;
+    for (const [n, r] of this.retained) if (n < this.acked.segment) bytes += r.size;
+    this.replayTo = { ...this.acked };
+    this.replayAcked = from;
+    this.readPos = { ...from };
+    this.s.replays++;
+    this.wakeReaders();
+    return bytes;
+  }
+
+  /** True while a replay has not reached the acked cursor. */
+  get replaying(): boolean {
+    return this.replayTo !== undefined;
   }
 
   /** Resolves when there is something to read (at once if there is), or when `signal` aborts / the spool closes. */
@@ -316,11 +402,12 @@ export class Spool {
   async read(max: number): Promise<SpoolRecord[]> {
     const out: SpoolRecord[] = [];
     // Bounded: each pass returns records, moves to the next segment, or stops.
-    while (out.length < max && this.hasUnread()) {
+    const limit = this.readLimit();
+    while (out.length < max && cmp(this.readPos, limit) < 0) {
       const seg = this.readPos.segment;
-      const segEnd = seg === this.visibleEnd.segment ? this.visibleEnd.offset : (this.segSizes.get(seg) ?? 0);
+      const segEnd = seg === limit.segment ? limit.offset : this.segSize(seg);
       if (this.readPos.offset >= segEnd) {
-        if (seg >= this.visibleEnd.segment) break;
+        if (seg >= limit.segment) break;
         this.readPos = { segment: seg + 1, offset: 0 };
         continue;
       }
@@ -348,6 +435,7 @@ export class Spool {
       }
       if (p > 0) this.readPos = { segment: seg, offset: this.readPos.offset + p };
     }
+    if (limit === this.replayTo) this.s.replayed += out.length;
     return out;
   }
 
@@ -361,7 +449,7 @@ export class Spool {
 
   /** Moves the read cursor back to the acked position (after a failed publish). */
   rewind(): void {
-    this.readPos = { ...this.acked };
+    this.readPos = { ...(this.replayAcked ?? this.acked) };
   }
 
   /**
@@ -369,6 +457,10 @@ export class Spool {
    * `cursorSaveIntervalMs`; fully acked segments are deleted after that.
    */
   ack(end: SpoolPosition, count: number): void {
+    if (this.replayTo && this.replayAcked) {
+      if (cmp(end, this.replayAcked) > 0) this.replayAcked = { ...end };
+      if (cmp(end, this.replayTo) >= 0) this.replayTo = this.replayAcked = undefined; // replay done
+    }
     if (cmp(end, this.acked) <= 0) return;
     this.acked = { ...end };
     this.s.unacked = Math.max(0, this.s.unacked - count);
@@ -415,14 +507,31 @@ export class Spool {
     await writeFile(tmp, text);
     await rename(tmp, join(this.o.dir, "cursor.json"));
     this.savedAcked = text;
-    for (const n of [...this.segSizes.keys()]) {
+    const now = this.o.now();
+    for (const [n, size] of [...this.segSizes]) {
       if (n >= acked.segment) continue;
+      this.segSizes.delete(n);
+      this.retained.set(n, { size, mtimeMs: this.segWrittenAt.get(n) ?? now });
+      this.segWrittenAt.delete(n);
+    }
+    await this.pruneRetained(now);
+  }
+
+  /** Deletes retained segments past the retention window (age, then total size), oldest first. Not during a replay. */
+  private async pruneRetained(now: number): Promise<void> {
+    if (this.replayTo) return;
+    let total = 0;
+    for (const r of this.retained.values()) total += r.size;
+    for (const n of [...this.retained.keys()].sort((a, b) => a - b)) {
+      const r = this.retained.get(n)!;
+      if (now - r.mtimeMs < this.o.retainMs && total <= this.o.retainBytes) break;
       if (this.readFh?.segment === n) {
         await this.readFh.fh.close();
         this.readFh = undefined;
       }
       await rm(join(this.o.dir, segName(n)), { force: true });
-      this.segSizes.delete(n);
+      this.retained.delete(n);
+      total -= r.size;
     }
   }
 
@@ -438,7 +547,9 @@ export class Spool {
   }
 
   stats(): SpoolStats {
-    return { ...this.s, bytes: this.bytes(), segments: this.segSizes.size };
+    let retainedBytes = 0;
+    for (const r of this.retained.values()) retainedBytes += r.size;
+    return { ...this.s, bytes: this.bytes(), segments: this.segSizes.size, retainedBytes };
   }
 
   /** Writes what is pending, fsyncs, saves the cursor, closes files. */

@@ -9,6 +9,12 @@
  * {@link BestDiffRecords.observe} runs on the share path: it compares numbers in memory and, for a
  * beaten persistent record, queues one line for the log (./record-log.ts), which is written in the
  * background. Only accepted shares and blocks may be passed in (the caller decides).
+ *
+ * Memory is bounded: at most `maxUsers` users are kept in memory (~375 bytes each), the least
+ * recently active evicted past it; their records stay on disk (compaction folds the file in once
+ * anyone was evicted). A user who comes back is read from the file in the background (one read for
+ * every user waiting); meanwhile their shares are remembered as a pending best, and records they beat
+ * are reported late through `onLateRecords`. Without a store nothing is evicted.
  */
 import { join } from "node:path";
 import { isoWeekOf, type IsoWeek } from "./iso-week.ts";
@@ -43,6 +49,8 @@ export interface RecordShare {
 /** The subset of {@link RecordLog} the records use (swap in a fake to test failures). */
 export interface RecordStore {
   load(): Promise<RecordEntry[]>;
+  /** Records of these users from disk (needed once users are evicted); absent = never evict. */
+  lookup?(users: ReadonlySet<string>): Promise<RecordEntry[]>;
   compact(): Promise<void>;
   append(entry: RecordEntry): void;
   flush(): Promise<void>;
@@ -65,7 +73,16 @@ export interface BestDiffRecordsOptions {
   onError?: (err: RecordStoreError) => void;
   /** Passed to the default store: batch window for appends. */
   flushDelayMs?: number;
+  /** Passed to the default store: retry period after a failed write. */
+  retryDelayMs?: number;
+  /** Most users kept in memory; the least recently active are evicted past it (kept on disk). Default 500 000. */
+  maxUsers?: number;
+  /** Records beaten by a returning evicted user's shares, known once their records were read back. */
+  onLateRecords?: (beaten: BeatenRecord[]) => void;
 }
+
+/** Default of {@link BestDiffRecordsOptions.maxUsers}: ~190 MB of records at ~375 bytes a user. */
+export const MAX_USERS_IN_MEMORY = 500_000;
 
 interface UserRecord {
   alltime: number;
@@ -76,6 +93,8 @@ interface UserRecord {
   week: number;
   weekWorker: string;
   weekAtMs: number;
+  /** Set while the user's records are being read back from disk: the best share seen meanwhile. */
+  loading?: { difficulty: number; worker: string; atMs: number } | null;
 }
 
 const NONE: readonly BeatenRecord[] = Object.freeze([]);
@@ -89,14 +108,28 @@ export class BestDiffRecords {
   /** The ISO week of the last observation, recomputed only when the clock leaves it. */
   private currentWeek: IsoWeek;
   private started = false;
+  private readonly maxUsers: number;
+  /** Some users' records are on disk only. */
+  private cold = false;
+  private evictions = 0;
+  /** Users waiting for the next read-back, and whether one is running. */
+  private toLoad = new Set<string>();
+  private loadingNow = false;
+  private readonly onLate: ((beaten: BeatenRecord[]) => void) | undefined;
 
   constructor(opts: BestDiffRecordsOptions = {}) {
     this.now = opts.now ?? Date.now;
     const snapshot = () => this.persistentEntries();
     if (opts.store) this.store = opts.store(snapshot);
     else if (opts.dataDir !== undefined) {
-      this.store = new RecordLog({ path: join(opts.dataDir, RECORDS_FILE), snapshot, onError: opts.onError, flushDelayMs: opts.flushDelayMs });
+      this.store = new RecordLog({
+        path: join(opts.dataDir, RECORDS_FILE), snapshot, onError: opts.onError, flushDelayMs: opts.flushDelayMs, retryDelayMs: opts.retryDelayMs,
+        mergeFile: () => this.cold,
+        keep: (e) => e.scope === "alltime" || e.week === this.weekAt(this.now()).key,
+      });
     } else this.store = null;
+    this.maxUsers = this.store?.lookup ? Math.max(1, opts.maxUsers ?? MAX_USERS_IN_MEMORY) : Infinity;
+    this.onLate = opts.onLateRecords;
     this.currentWeek = isoWeekOf(this.now());
   }
 
@@ -113,6 +146,11 @@ export class BestDiffRecords {
       } else if (e.week === week.key && (u.weekKey !== week.key || e.difficulty > u.week)) {
         Object.assign(u, { weekKey: e.week, week: e.difficulty, weekWorker: e.worker, weekAtMs: e.at_ms });
       }
+    }
+    // More users on disk than fit: keep the most recently active in memory.
+    if (this.users.size > this.maxUsers) {
+      const byActivity = [...this.users].sort((a, b) => Math.max(a[1].alltimeAtMs, a[1].weekAtMs) - Math.max(b[1].alltimeAtMs, b[1].weekAtMs));
+      for (const [user] of byActivity.slice(0, this.users.size - this.maxUsers)) this.evict(user);
     }
     await this.store.compact();
   }
@@ -135,7 +173,22 @@ export class BestDiffRecords {
 
     const nowMs = this.now();
     const week = this.weekAt(nowMs);
-    const u = this.user(user);
+    let u = this.users.get(user);
+    if (u) {
+      // Most recently active last: eviction takes the first.
+      this.users.delete(user);
+      this.users.set(user, u);
+    } else if (this.cold) {
+      // Perhaps evicted: read their records back before deciding what this share beats.
+      u = this.user(user);
+      u.loading = { difficulty: d, worker, atMs: nowMs };
+      this.scheduleLoad(user);
+      return out ?? NONE;
+    } else u = this.user(user);
+    if (u.loading) {
+      if (d > u.loading.difficulty) u.loading = { difficulty: d, worker, atMs: nowMs };
+      return out ?? NONE;
+    }
     const weekOld = u.weekKey === week.key ? u.week : null;
     if (weekOld === null || d > weekOld) {
       u.weekKey = week.key;
@@ -204,9 +257,76 @@ export class BestDiffRecords {
     return this.weekAt(this.now()).key;
   }
 
-  /** Users with a record; live sessions with one. */
-  get size(): { users: number; sessions: number } {
-    return { users: this.users.size, sessions: this.sessions.size };
+  /** Users with a record in memory; live sessions with one; users evicted so far (still on disk). */
+  get size(): { users: number; sessions: number; evicted: number } {
+    return { users: this.users.size, sessions: this.sessions.size, evicted: this.evictions };
+  }
+
+  /** Resolves when no read-back of evicted users is pending (tests). */
+  async settled(): Promise<void> {
+    while (this.loadingNow || this.toLoad.size > 0) await new Promise((r) => setTimeout(r, 5));
+  }
+
+  private evict(user: string): void {
+    this.users.delete(user);
+    this.cold = true;
+    this.evictions++;
+  }
+
+  private scheduleLoad(user: string): void {
+    this.toLoad.add(user);
+    if (this.loadingNow) return;
+    this.loadingNow = true;
+    setImmediate(() => void this.loadBatch());
+  }
+
+  /** Reads back every waiting user in one pass over the file, then applies what they mined meanwhile. */
+  private async loadBatch(): Promise<void> {
+    try {
+      while (this.toLoad.size > 0) {
+        const batch = this.toLoad;
+        this.toLoad = new Set();
+        const entries = (await this.store?.lookup?.(batch)) ?? [];
+        const week = this.weekAt(this.now());
+        const late: BeatenRecord[] = [];
+        for (const e of entries) {
+          const u = this.users.get(e.user);
+          if (!u) continue;
+          if (e.scope === "alltime") {
+            if (e.difficulty > u.alltime) Object.assign(u, { alltime: e.difficulty, alltimeWorker: e.worker, alltimeAtMs: e.at_ms });
+          } else if (e.week === week.key && (u.weekKey !== week.key || e.difficulty > u.week)) {
+            Object.assign(u, { weekKey: e.week, week: e.difficulty, weekWorker: e.worker, weekAtMs: e.at_ms });
+          }
+        }
+        for (const user of batch) {
+          const u = this.users.get(user);
+          const p = u?.loading;
+          if (!u || !p) continue;
+          u.loading = null;
+          const weekOld = u.weekKey === week.key ? u.week : null;
+          if (weekOld === null || p.difficulty > weekOld) {
+            Object.assign(u, { weekKey: week.key, week: p.difficulty, weekWorker: p.worker, weekAtMs: p.atMs });
+            this.store?.append({ scope: "week", user, worker: p.worker, difficulty: p.difficulty, at_ms: p.atMs, week: week.key });
+            late.push({ scope: "week", user, worker: p.worker, oldBest: weekOld, newBest: p.difficulty, week: week.key });
+          }
+          if (p.difficulty > u.alltime) {
+            const alltimeOld = u.alltime > 0 ? u.alltime : null;
+            Object.assign(u, { alltime: p.difficulty, alltimeWorker: p.worker, alltimeAtMs: p.atMs });
+            this.store?.append({ scope: "alltime", user, worker: p.worker, difficulty: p.difficulty, at_ms: p.atMs });
+            late.push({ scope: "alltime", user, worker: p.worker, oldBest: alltimeOld, newBest: p.difficulty });
+          }
+        }
+        if (late.length > 0) {
+          try {
+            this.onLate?.(late);
+          } catch {
+            // a listener's bug must not stop the read-back
+          }
+        }
+      }
+    } finally {
+      this.loadingNow = false;
+    }
   }
 
   /** Persistence counters (null without a store). */
@@ -232,6 +352,7 @@ export class BestDiffRecords {
   private user(address: string): UserRecord {
     let u = this.users.get(address);
     if (!u) {
+      if (this.users.size >= this.maxUsers) this.evict(this.users.keys().next().value as string);
       u = { alltime: 0, alltimeWorker: "", alltimeAtMs: 0, weekKey: null, week: 0, weekWorker: "", weekAtMs: 0 };
       this.users.set(address, u);
     }

@@ -37,6 +37,12 @@ export const RECORD_LOG_DEFAULTS = {
   compactSlackLines: 10_000,
   /** Entries kept in memory while the disk refuses writes; beyond, the next write is a full snapshot. */
   maxPending: 100_000,
+  /**
+   * After a failed write (ENOSPC, EIO…) the write is retried this often until it succeeds, so records
+   * reach the disk once it has room again without waiting for the next record or shutdown (a crash
+   * in between would lose them).
+   */
+  retryDelayMs: 5_000,
 } as const;
 
 /** Options of {@link RecordLog}. */
@@ -48,7 +54,15 @@ export interface RecordLogOptions {
   flushDelayMs?: number;
   compactSlackLines?: number;
   maxPending?: number;
-  /** Write failures (the store keeps the entries and retries on the next flush). */
+  retryDelayMs?: number;
+  /**
+   * True when the live records in memory are not all of them (users were evicted): compaction then
+   * folds the file's lines into the snapshot instead of dropping the evicted users' records.
+   */
+  mergeFile?: () => boolean;
+  /** Which file lines are still live when merging (e.g. week lines of the current week only). */
+  keep?: (entry: RecordEntry) => boolean;
+  /** Write failures (the store keeps the entries and retries every `retryDelayMs`). */
   onError?: (err: RecordStoreError) => void;
 }
 
@@ -99,6 +113,8 @@ export class RecordLog {
   private needsSnapshot = false;
   private chain: Promise<void> = Promise.resolve();
   private timer: ReturnType<typeof setTimeout> | null = null;
+  private retryTimer: ReturnType<typeof setTimeout> | null = null;
+  private readonly retryDelayMs: number;
   private handle: FileHandle | null = null;
   private closed = false;
   private liveCount = 0;
@@ -110,6 +126,7 @@ export class RecordLog {
     this.flushDelayMs = opts.flushDelayMs ?? RECORD_LOG_DEFAULTS.flushDelayMs;
     this.compactSlackLines = opts.compactSlackLines ?? RECORD_LOG_DEFAULTS.compactSlackLines;
     this.maxPending = opts.maxPending ?? RECORD_LOG_DEFAULTS.maxPending;
+    this.retryDelayMs = opts.retryDelayMs ?? RECORD_LOG_DEFAULTS.retryDelayMs;
   }
 
   /**
@@ -175,6 +192,8 @@ export class RecordLog {
     if (this.closed) return this.chain;
     await this.flush();
     this.closed = true;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = null;
     await this.enqueue(async () => {
       await this.handle?.close().catch(() => undefined);
       this.handle = null;
@@ -185,14 +204,53 @@ export class RecordLog {
     return { ...this.counters, pending: this.pending.length };
   }
 
+  /**
+   * Every record of `users` in the file and in the pending writes (for users evicted from memory who
+   * come back). One sequential read of the file, however many users are asked for.
+   */
+  lookup(users: ReadonlySet<string>): Promise<RecordEntry[]> {
+    let out: RecordEntry[] = [];
+    return this.enqueue(async () => {
+      out = (await this.fileEntries()).filter((e) => users.has(e.user));
+      for (const e of this.pending) if (users.has(e.user)) out.push(e);
+    }).then(() => out);
+  }
+
+  private async fileEntries(): Promise<RecordEntry[]> {
+    let text: string;
+    try {
+      text = await readFile(this.path, "utf8");
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "ENOENT") return [];
+      throw err;
+    }
+    const out: RecordEntry[] = [];
+    for (const line of text.split("\n")) {
+      const e = line.trim() === "" ? null : parseRecordLine(line);
+      if (e) out.push(e);
+    }
+    return out;
+  }
+
   private enqueue(op: () => Promise<void>): Promise<void> {
     const next = this.chain.then(op).catch((err: unknown) => {
       this.counters.writeErrors++;
       const e = err instanceof RecordStoreError ? err : new RecordStoreError(`${this.path}: ${errorText(err)}`, { cause: err });
       this.opts.onError?.(e);
+      this.scheduleRetry();
     });
     this.chain = next;
     return next;
+  }
+
+  /** Retry a failed write on a timer (nothing else may trigger one: no new record, no shutdown). */
+  private scheduleRetry(): void {
+    if (this.closed || this.retryTimer || (this.pending.length === 0 && !this.needsSnapshot)) return;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null;
+      void this.flush();
+    }, this.retryDelayMs);
+    this.retryTimer.unref?.();
   }
 
   private async writePending(): Promise<void> {
@@ -222,7 +280,30 @@ export class RecordLog {
     const covered = this.pending;
     this.pending = [];
     this.needsSnapshot = false;
-    const entries = [...this.opts.snapshot()];
+    let entries = [...this.opts.snapshot()];
+    if (this.opts.mergeFile?.()) {
+      // Users evicted from memory live only in the file (and in the writes it has not had yet): fold them in.
+      const keep = this.opts.keep ?? (() => true);
+      const best = new Map<string, RecordEntry>();
+      const fold = (e: RecordEntry) => {
+        if (!keep(e)) return;
+        const k = e.scope === "week" ? `${e.user}\u0000week\u0000${e.week}` : `${e.user}\u0000alltime`;
+        const old = best.get(k);
+        if (!old || e.difficulty > old.difficulty) best.set(k, e);
+      };
+      let fromFile: RecordEntry[];
+      try {
+        fromFile = await this.fileEntries();
+      } catch (err) {
+        this.pending = covered.concat(this.pending);
+        this.needsSnapshot = true;
+        throw new RecordStoreError(`cannot read ${this.path} to compact it: ${errorText(err)}`, { cause: err });
+      }
+      for (const e of fromFile) fold(e);
+      for (const e of covered) fold(e);
+      for (const e of entries) fold(e);
+      entries = [...best.values()];
+    }
     const tmp = `${this.path}.tmp`;
     const text = entries.map((e) => JSON.stringify(e) + "\n").join("");
     let fh: FileHandle | null = null;

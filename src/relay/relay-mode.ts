@@ -191,7 +191,7 @@ export class RelayController {
    * Dual submission: the local node(s) and the primary at once. The outcome is known at the first
    * acceptance (local or primary), or when both have answered.
    */
-  submitBlock(local: BlockSubmitter, blockHex: string, hashHex: string, height: number, late: (r: SubmitResult) => void): Promise<SubmitOutcome> {
+  submitBlock(local: BlockSubmitter, blockHex: string, hashHex: string, height: number, late: (r: SubmitResult) => void, stale?: () => boolean): Promise<SubmitOutcome> {
     const t0 = performance.now();
     const name = this.opts.primaryName;
     const remote: Promise<SubmitResult> = this.opts.link.submitBlock({ hashHex, height, blockHex }).then(
@@ -208,7 +208,7 @@ export class RelayController {
     );
     // The local submitter reports through `late` only answers after its own outcome, which is an acceptance
     // (ours too) or comes with every local answer.
-    const localP = local.submit(blockHex, hashHex, late);
+    const localP = local.submit(blockHex, hashHex, late, stale);
     let decided = false;
     return new Promise<SubmitOutcome>((resolve) => {
       const results: SubmitResult[] = [];

@@ -8,8 +8,12 @@
  * - junk lines: invalid JSON, not a request object, malformed params (miningcore `banOnJunkReceive`);
  * - failed authorizations (miningcore bans 60 s on one; we count them);
  * - a line over the length limit; a disconnect for flooding past the message rate limit;
- * - invalid-share floods: of `invalidShareWindow` consecutive shares on a connection, at least
- *   `invalidShareRatio` rejected (stale shares excepted: a new block makes honest miners send a few).
+ * - invalid-share floods: of `invalidShareWindow` consecutive shares from one address (IPv4, or IPv6
+ *   /64 as bans key it; all its connections together, so reconnecting does not reset the count), at
+ *   least `invalidShareRatio` rejected (stale shares excepted: a new block makes honest miners send a few);
+ * - connection churn: every `churnPerStrike` connections from one address within the ban window that
+ *   the client closed without an accepted share after less than `churnSessionMs` (subscribe, authorize,
+ *   close: a flood of cheap connections that costs the pool events and work, never a valid share).
  * Unknown methods are answered and not struck (SPEC §3: an error, not a disconnect).
  */
 import { EventEmitter } from "node:events";
@@ -42,7 +46,21 @@ export interface AbuseGuardOptions {
   invalidShareRatio?: number;
   /** Period of ban expiry sweeps, ms. Default 5000. */
   sweepMs?: number;
+  /** Churned connections (see the module comment) per strike; 0 = churn never strikes. Default 10. */
+  churnPerStrike?: number;
+  /** A connection that lasts at least this long is not churn, ms. Default 30 000. */
+  churnSessionMs?: number;
+  /** Churn counts reset after this long without a churned connection, ms. Default 60 000 (the ban window). */
+  churnWindowMs?: number;
+  /** Most addresses whose share window or churn count is remembered (oldest forgotten past it). Default 100 000. */
+  maxTracked?: number;
 }
+
+/**
+ * Disconnects that can be churn: the client went away. Connections the pool dropped (slow reader,
+ * flood, idle, shutdown, ban) are not: they are struck for their own reason, or not the client's doing.
+ */
+const CHURN_REASONS = new Set(["client_closed", "socket_error"]);
 
 /** Everything `stats()` returns; counters are monotonic. */
 export interface AbuseStats {
@@ -70,7 +88,14 @@ export class AbuseGuard {
   private readonly disconnects = new Map<string, number>();
   private readonly refused = new Map<string, number>();
   private rateLimitedLines = 0;
-  private readonly shareWindows = new WeakMap<Session, { shares: number; bad: number }>();
+  /** Invalid-share window per ban key (address or IPv6 prefix), across all its connections. */
+  private readonly shareWindows = new Map<string, { shares: number; bad: number; lastMs: number }>();
+  /** Churned connections per ban key since `sinceMs`. */
+  private readonly churn = new Map<string, { count: number; lastMs: number }>();
+  private readonly churnPerStrike: number;
+  private readonly churnSessionMs: number;
+  private readonly churnWindowMs: number;
+  private readonly maxTracked: number;
   private readonly window: number;
   private readonly ratio: number;
   private timer: NodeJS.Timeout | null = null;
@@ -80,6 +105,10 @@ export class AbuseGuard {
     this.bans = opts.bans;
     this.window = Math.max(1, opts.invalidShareWindow ?? 50);
     this.ratio = opts.invalidShareRatio ?? 0.9;
+    this.churnPerStrike = opts.churnPerStrike ?? 10;
+    this.churnSessionMs = opts.churnSessionMs ?? 30_000;
+    this.churnWindowMs = opts.churnWindowMs ?? 60_000;
+    this.maxTracked = Math.max(1, opts.maxTracked ?? 100_000);
     this.bans.onBan = (ban) => this.kick(ban);
     this.bans.onExpire = (ban) => this.events.emit("banExpired", ban);
     this.listen("protocolError", ({ session, kind }: { session: Session; kind: string }) => {
@@ -91,6 +120,7 @@ export class AbuseGuard {
       inc(this.disconnects, reason);
       if (reason === "line_too_long") this.strike(session, StrikeReason.LineTooLong);
       else if (reason === "rate_limited") this.strike(session, StrikeReason.RateLimited);
+      this.onDisconnected(session, reason);
     });
     this.listen("refused", ({ reason }: { ip: string; reason: string }) => inc(this.refused, reason));
     this.listen("rateLimited", () => this.rateLimitedLines++);
@@ -100,7 +130,10 @@ export class AbuseGuard {
   /** Starts the periodic sweep that ends expired bans (so their expiry is logged without a new connection). */
   start(): void {
     if (this.timer) return;
-    this.timer = setInterval(() => this.bans.sweep(), this.opts.sweepMs ?? 5000);
+    this.timer = setInterval(() => {
+      this.bans.sweep();
+      this.forgetIdle();
+    }, this.opts.sweepMs ?? 5000);
     this.timer.unref();
   }
 
@@ -135,12 +168,38 @@ export class AbuseGuard {
     this.bans.strike(session.transport.remoteAddress, reason);
   }
 
+  /** Drops share windows and churn counts not touched within the churn window (bounded memory). */
+  private forgetIdle(): void {
+    const now = this.bans.now();
+    for (const [k, w] of this.shareWindows) if (now - w.lastMs > this.churnWindowMs * 10) this.shareWindows.delete(k);
+    for (const [k, c] of this.churn) if (now - c.lastMs > this.churnWindowMs) this.churn.delete(k);
+  }
+
+  /** Map.get or insert, evicting the oldest entry past `maxTracked`. */
+  private tracked<V>(map: Map<string, V>, key: string, make: () => V): V {
+    let v = map.get(key);
+    if (v) return v;
+    if (map.size >= this.maxTracked) map.delete(map.keys().next().value as string);
+    v = make();
+    map.set(key, v);
+    return v;
+  }
+
+  private onDisconnected(session: Session, reason: string): void {
+    if (this.churnPerStrike <= 0 || !CHURN_REASONS.has(reason) || session.sharesAccepted > 0) return;
+    const now = this.bans.now();
+    if (now - session.connectedAtMs >= this.churnSessionMs) return;
+    const key = this.bans.keyOf(session.transport.remoteAddress);
+    const c = this.tracked(this.churn, key, () => ({ count: 0, lastMs: now }));
+    if (now - c.lastMs > this.churnWindowMs) c.count = 0;
+    c.lastMs = now;
+    if (++c.count % this.churnPerStrike === 0) this.strike(session, StrikeReason.Churn);
+  }
+
   private onShare(session: Session, verdict: ShareVerdict): void {
-    let w = this.shareWindows.get(session);
-    if (!w) {
-      w = { shares: 0, bad: 0 };
-      this.shareWindows.set(session, w);
-    }
+    const now = this.bans.now();
+    const w = this.tracked(this.shareWindows, this.bans.keyOf(session.transport.remoteAddress), () => ({ shares: 0, bad: 0, lastMs: now }));
+    w.lastMs = now;
     w.shares++;
     if (!verdict.accepted && verdict.reason !== RejectReason.Stale && !verdict.block) w.bad++;
     if (w.shares < this.window) return;

@@ -26,6 +26,8 @@ export const StrikeReason = {
   InvalidShares: "invalid_shares",
   /** Disconnected for flooding past the message rate limit. */
   RateLimited: "rate_limited",
+  /** Many short connections without an accepted share (see AbuseGuard). */
+  Churn: "churn",
 } as const;
 export type StrikeReason = (typeof StrikeReason)[keyof typeof StrikeReason];
 export const ALL_STRIKE_REASONS: readonly StrikeReason[] = Object.values(StrikeReason);
@@ -129,6 +131,11 @@ export class BanList {
   /** Entries of the allow-list that are not IPs or CIDR blocks (the config loader should have refused them). */
   get invalidAllowlistEntries(): readonly string[] {
     return this.allow.invalid;
+  }
+
+  /** The injected clock (ms). */
+  now(): number {
+    return this.opts.now();
   }
 
   /** The key `ip` is tracked under (IPv4 address or IPv6 prefix); bans name it in `BanInfo.key`. */

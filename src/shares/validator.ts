@@ -56,7 +56,9 @@ export interface ShareVerdict {
   reason: RejectReason | null;
   /**
    * Difficulty credited for the share (hashrate, accounting, vardiff): the difficulty assigned to its job,
-   * or the share's own difficulty when lower (an accepted block below its share target); for a rejected
+   * or 0 for an accepted block below its share target (it is still submitted as a block, but crediting
+   * what it happened to reach would bias the hashrate upwards, since only hashes that are blocks are
+   * seen from below the target); for a rejected
    * share the assigned difficulty it was judged at, or 0 when it never got that far.
    */
   difficulty: number;
@@ -192,7 +194,10 @@ export function validateShare(deps: ValidatorDeps, ctx: ShareContext, p: SubmitP
     return reject(RejectReason.LowDifficulty, job, `share difficulty ${shareDifficulty.toPrecision(6)} below ${difficulty}`, { difficulty, shareDifficulty });
   }
   deps.duplicates.add(job, dupKey);
-  // Credited at what the share proves: a block below its share target (a network easier than the share
-  // difficulty, e.g. regtest) proves only its own difficulty, not the assigned one.
-  return { accepted: true, reason: null, difficulty: Math.min(difficulty, shareDifficulty), shareDifficulty, block, job };
+  // A block below its share target (a network easier than the share difficulty, e.g. regtest) is accepted
+  // and submitted but credited 0: such hashes are seen only when they are blocks, so crediting their own
+  // difficulty (or the assigned one) would overstate the hashrate. Shares at or above the target get
+  // the assigned difficulty as usual.
+  const credited = block && shareDifficulty < difficulty ? 0 : difficulty;
+  return { accepted: true, reason: null, difficulty: credited, shareDifficulty, block, job };
 }

@@ -8,8 +8,12 @@
  *   retry carries only the events not yet settled (committed or rejected), so every event gets
  *   exactly one outcome and the counters count each once.
  * - Nothing doubled: the store's conflict keys turn a retried or replayed event into a duplicate.
- * - No poisoning: a batch the database refuses for its data is split in halves until the offending
- *   event(s) are isolated; those are reported `rejected`, the rest commit.
+ * - No poisoning: what PostgreSQL is known to refuse in any string of an event, known field or not
+ *   (a NUL, a lone surrogate: src/util/text.ts `storageTextProblem`), is checked at `push()`: such an
+ *   event is `rejected` there, at the cost of one check, and never reaches a batch (a `block_found` is
+ *   stored with the offending strings sanitised instead: a found block is never lost to a string).
+ *   A batch the database still refuses for its data is split in halves until the offending event(s)
+ *   are isolated; those are reported `rejected`, the rest commit.
  * - Order: batches commit one at a time, in arrival order.
  * - Back-pressure: past `maxPendingEvents` queued events, `push()` refuses (returns false, outcome
  *   `dropped`), so a JetStream input naks and a datagram input counts the loss.
@@ -23,6 +27,7 @@ import type { EventStore, WriteResult } from "./event-store.ts";
 import { classifyStoreError, StoreDataError } from "./errors.ts";
 import type { StreamSink } from "./redis-streams.ts";
 import { withTimeout } from "../util/async.ts";
+import { sanitizeDeep, storageTextProblem } from "../util/text.ts";
 
 /** What became of one pushed event. */
 export type EventOutcome =
@@ -83,8 +88,12 @@ export interface BatcherStats {
   duplicates: number;
   /** Failed validation. */
   malformed: number;
-  /** Refused by the database for their data. */
+  /** Refused for their data: by the database, or before insert (counted in `precheckRejected` too). */
   rejected: number;
+  /** Of `rejected`, refused at `push()` for a string PostgreSQL would refuse (no batch ever carried them). */
+  precheckRejected: number;
+  /** `block_found` events stored with strings sanitised rather than refused. */
+  sanitized: number;
   /** Refused because the queue was full. */
   dropped: number;
   /** Queued, not yet committed (includes the batch in flight). */
@@ -138,7 +147,7 @@ export class Batcher {
   private closed = false;
   private wakeRetry: (() => void) | undefined;
   private readonly s: Omit<BatcherStats, "pending"> = {
-    received: 0, stored: 0, duplicates: 0, malformed: 0, rejected: 0, dropped: 0, batches: 0,
+    received: 0, stored: 0, duplicates: 0, malformed: 0, rejected: 0, precheckRejected: 0, sanitized: 0, dropped: 0, batches: 0,
     storeErrors: 0, lastBatchMs: 0, maxBatchMs: 0, lagMs: 0, hookErrors: 0, aborted: 0, abandonedWrites: 0,
   };
   /** The batch being written, for close() to abort if the write hangs. */
@@ -164,6 +173,18 @@ export class Batcher {
       this.s.dropped++;
       this.call(done, this.closed ? "aborted" : "dropped");
       return false;
+    }
+    const problem = storageTextProblem(event);
+    if (problem) {
+      if (event.event !== "block_found") {
+        this.s.rejected++;
+        this.s.precheckRejected++;
+        this.o.onError?.(new StoreDataError(`refused before insert: ${problem}`, undefined, undefined), { event });
+        this.call(done, "rejected", problem);
+        return false;
+      }
+      event = sanitizeDeep(event);
+      this.s.sanitized++;
     }
     this.queue.push({ event, done });
     if (this.queue.length >= this.o.maxBatchEvents) this.kick();

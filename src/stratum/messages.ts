@@ -5,6 +5,7 @@
  * Formats: protocol.md §1.3–1.8, BIP310 for mining.configure.
  */
 import { StratumCode, errorTuple, type StratumErrorTuple } from "./errors.ts";
+import { safeText, textProblem } from "../util/text.ts";
 
 /** JSON-RPC id as the client sent it: echoed back unchanged. */
 export type RequestId = string | number | null;
@@ -81,14 +82,19 @@ export function decodeRequest(line: string): Decoded {
   switch (method) {
     case "mining.subscribe": {
       const p = Array.isArray(params) ? params : [];
-      const ua = typeof p[0] === "string" ? p[0].slice(0, 128) : null;
-      const sid = typeof p[1] === "string" ? p[1].slice(0, 32) : null;
+      // Informational text: kept, with control characters and lone surrogates replaced (src/util/text.ts).
+      const ua = typeof p[0] === "string" ? safeText(p[0], 128) : null;
+      const sid = typeof p[1] === "string" ? safeText(p[1], 32) : null;
       return { ok: true, request: { method, id, userAgent: ua, sessionId: sid } };
     }
     case "mining.authorize": {
       if (!Array.isArray(params) || typeof params[0] !== "string") return bad(id, method, "params[0] (username) must be a string");
       if (params[0].length === 0 || params[0].length > 256) return bad(id, method, "username must be 1-256 characters");
-      const password = typeof params[1] === "string" ? params[1] : null;
+      // The username names the user and worker in every event and log line: refused, not rewritten,
+      // so a miner learns why (a rewritten name would no longer match its submits).
+      const problem = textProblem(params[0]);
+      if (problem) return bad(id, method, `username ${problem}`);
+      const password = typeof params[1] === "string" ? safeText(params[1], 256) : null;
       return { ok: true, request: { method, id, username: params[0], password } };
     }
     case "mining.configure": {

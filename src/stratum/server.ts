@@ -23,8 +23,16 @@ export interface StratumServerOptions {
   listen: ListenAddress[];
   /** Most concurrent connections (0 = unlimited). */
   maxClients: number;
-  /** Most concurrent connections from one IP (0 = unlimited). */
+  /** Most concurrent connections from one address, as `ipKey` groups them (0 = unlimited). */
   maxConnectionsPerIp: number;
+  /**
+   * The key the per-IP limit counts under. Default: the address as the socket reports it. The engine
+   * passes the ban key (`::ffff:` folded to IPv4, IPv6 grouped by /64), so one host cannot multiply
+   * its slots by rotating the interface id of its prefix.
+   */
+  ipKey?: (ip: string) => string;
+  /** Addresses exempt from the per-IP limit (the engine passes `bans.allowlist`: farms behind one NAT address). */
+  perIpExempt?: (ip: string) => boolean;
   /** Longest inbound line (bytes). */
   maxLineBytes: number;
   /** Seconds a connection may stay without authorizing. */
@@ -81,6 +89,8 @@ export interface StratumServerEvents {
 
 interface Conn {
   socket: net.Socket;
+  /** What the per-IP limit counts this connection under. */
+  ipKey: string;
   session: Session;
   decoder: LineDecoder;
   tokens: number;
@@ -150,9 +160,10 @@ export class StratumServer {
     const admitted = this.opts.admit?.(ip);
     if (admitted && !admitted.ok) return refuse(admitted.reason);
     if (this.opts.maxClients > 0 && this.conns.size >= this.opts.maxClients) return refuse("maxclients");
-    const fromIp = this.perIp.get(ip) ?? 0;
-    if (this.opts.maxConnectionsPerIp > 0 && fromIp >= this.opts.maxConnectionsPerIp) return refuse("per_ip_limit");
-    this.perIp.set(ip, fromIp + 1);
+    const ipKey = this.opts.ipKey ? this.opts.ipKey(ip) : ip;
+    const fromIp = this.perIp.get(ipKey) ?? 0;
+    if (this.opts.maxConnectionsPerIp > 0 && fromIp >= this.opts.maxConnectionsPerIp && !this.opts.perIpExempt?.(ip)) return refuse("per_ip_limit");
+    this.perIp.set(ipKey, fromIp + 1);
 
     socket.setKeepAlive(true, 60_000); // half-open peers are found by TCP keepalive
     socket.setNoDelay(true);
@@ -173,7 +184,7 @@ export class StratumServer {
         this.drop(conn, "line_too_long");
       },
     });
-    conn = { socket, session, decoder, tokens: this.burst(), lastRefillMs: now, rateViolations: 0, junkScore: 0, junkSeen: 0, backloggedSinceMs: 0, closeReason: null };
+    conn = { socket, ipKey, session, decoder, tokens: this.burst(), lastRefillMs: now, rateViolations: 0, junkScore: 0, junkSeen: 0, backloggedSinceMs: 0, closeReason: null };
     this.conns.add(conn);
     socket.on("data", (chunk: Buffer) => decoder.push(chunk));
     socket.on("error", () => this.drop(conn, "socket_error"));
@@ -243,10 +254,9 @@ export class StratumServer {
 
   private closed(conn: Conn): void {
     if (!this.conns.delete(conn)) return;
-    const ip = conn.socket.remoteAddress ?? "unknown";
-    const n = (this.perIp.get(ip) ?? 1) - 1;
-    if (n <= 0) this.perIp.delete(ip);
-    else this.perIp.set(ip, n);
+    const n = (this.perIp.get(conn.ipKey) ?? 1) - 1;
+    if (n <= 0) this.perIp.delete(conn.ipKey);
+    else this.perIp.set(conn.ipKey, n);
     conn.session.dispose();
     this.events.onSessionClosed?.(conn.session, conn.closeReason ?? "client_closed");
   }

@@ -404,7 +404,8 @@ export class Session implements ShareContext {
       this.transport.send(encodeError(id, errorTuple(wire.code, verdict.detail ? `${wire.message}: ${verdict.detail}` : wire.message)));
     }
     this.host.onShare(this, verdict);
-    if (verdict.accepted) {
+    // A block below its share target is credited 0 (see ShareVerdict.difficulty): not a vardiff sample.
+    if (verdict.accepted && verdict.difficulty > 0) {
       const net = verdict.job?.template.networkDifficulty;
       const next = this.vardiff.onAccepted(verdict.difficulty, this.difficulty, this.host.now(), net);
       if (next !== null) this.changeDifficulty(next, "vardiff");

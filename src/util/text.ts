@@ -1,12 +1,115 @@
 /**
- * Miner-supplied text (worker names, user agents) shown to a human: a terminal or a web page. Control
+ * The one rule for text a miner chooses (Stratum username and so the worker name, user agent,
+ * password): well-formed UTF-16 (no lone surrogate) and no control character (C0, DEL, C1).
+ * PostgreSQL refuses NUL in `text` (22021) and a lone surrogate escape in `jsonb` (22P02), a log
+ * line with a raw ESC or newline can forge another line, and a clip that counts UTF-16 units can
+ * cut a surrogate pair in half: so lengths are clipped by code point here.
+ *
+ * The Stratum boundary applies the rule (an authorize whose username breaks it is refused, a user
+ * agent is sanitised); the event schema enforces the same rule (TEXT_PATTERN); the collector
+ * sanitises a `block_found` that breaks it rather than lose the block. Pure.
+ */
+
+import { createHmac, randomBytes } from "node:crypto";
+
+/** Control characters (C0, DEL, C1) and lone surrogates (`\p{Cs}` only matches unpaired ones with the `u` flag). */
+const BAD = /[\p{Cc}\p{Cs}]/u;
+const BAD_GLOBAL = /[\p{Cc}\p{Cs}]/gu;
+
+/** NUL or a lone surrogate: what PostgreSQL refuses in `text` / `jsonb`. */
+// eslint-disable-next-line no-control-regex -- matching NUL is the point
+const STORAGE_BAD = /[\u0000\p{Cs}]/u;
+
+/** JSON Schema / zod pattern of acceptable text (ECMA-262 with the `u` flag, as ajv compiles patterns). */
+export const TEXT_PATTERN = /^[^\p{Cc}\p{Cs}]*$/u;
+
+/** Why `s` breaks the rule (names the first offending character and its index), or null. */
+export function textProblem(s: string): string | null {
+  const m = BAD.exec(s);
+  if (!m) return null;
+  const cp = m[0].codePointAt(0)!;
+  const hex = `U+${cp.toString(16).toUpperCase().padStart(4, "0")}`;
+  const what = cp >= 0xd800 && cp <= 0xdfff ? "an unpaired surrogate" : "a control character";
+  return `contains ${what} (${hex}) at index ${m.index}`;
+}
+
+/** `s` with every control character and lone surrogate replaced by U+FFFD. */
+export function sanitizeText(s: string): string {
+  return BAD.test(s) ? s.replace(BAD_GLOBAL, "\uFFFD") : s;
+}
+
+/** At most `maxUnits` UTF-16 units, never ending inside a surrogate pair (clips by code point). */
+export function clipText(s: string, maxUnits: number): string {
+  if (s.length <= maxUnits) return s;
+  let end = maxUnits;
+  const last = s.charCodeAt(end - 1);
+  if (last >= 0xd800 && last <= 0xdbff) end--; // a high surrogate whose pair would be cut off
+  return s.slice(0, end);
+}
+
+/** Sanitise then clip: what a miner-supplied string becomes when it is kept rather than refused. */
+export function safeText(s: string, maxUnits: number): string {
+  return clipText(sanitizeText(s), maxUnits);
+}
+
+/**
+ * Escapes control characters and lone surrogates for a terminal (`\n`, `\x1b`, `\u{d800}`…), so a
+ * miner-chosen string can neither forge a log line nor send terminal escape sequences.
+ */
+export function escapeControl(s: string): string {
+  if (!BAD.test(s)) return s;
+  return s.replace(BAD_GLOBAL, (c) => {
+    const cp = c.codePointAt(0)!;
+    if (c === "\n") return "\\n";
+    if (c === "\r") return "\\r";
+    if (c === "\t") return "\\t";
+    return cp <= 0xff ? `\\x${cp.toString(16).padStart(2, "0")}` : `\\u{${cp.toString(16)}}`;
+  });
+}
+
+/**
+ * What PostgreSQL would refuse in any string (key or value) of a JSON-like value, by path: a NUL
+ * (22021 in `text`, 22P05 in `jsonb`) or a lone surrogate (22P02 in `jsonb`). Null when none.
+ */
+export function storageTextProblem(value: unknown, path = ""): string | null {
+  if (typeof value === "string") {
+    return STORAGE_BAD.test(value) ? `${path || "(root)"}: ${textProblem(value) ?? "contains a NUL"}` : null;
+  }
+  if (typeof value !== "object" || value === null) return null;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const p = storageTextProblem(value[i], `${path}[${i}]`);
+      if (p) return p;
+    }
+    return null;
+  }
+  for (const [k, v] of Object.entries(value)) {
+    const here = path ? `${path}.${k}` : k;
+    if (STORAGE_BAD.test(k)) return `${here}: key ${textProblem(k) ?? "contains a NUL"}`;
+    const p = storageTextProblem(v, here);
+    if (p) return p;
+  }
+  return null;
+}
+
+/** A copy of a JSON-like value with every string (keys too) sanitised by {@link sanitizeText}. */
+export function sanitizeDeep<T>(value: T): T {
+  if (typeof value === "string") return sanitizeText(value) as T;
+  if (typeof value !== "object" || value === null) return value;
+  if (Array.isArray(value)) return value.map((v: unknown) => sanitizeDeep(v)) as T;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) out[sanitizeText(k)] = sanitizeDeep(v);
+  return out as T;
+}
+
+/*
+ * Display of miner-supplied text (worker names, user agents) shown to a human: a terminal or a web page. Control
  * characters (C0, DEL, C1: NUL, ESC sequences that would drive a terminal) and the Unicode bidirectional
  * controls (U+202A–U+202E, U+2066–U+2069, U+200E/U+200F: an RTL override would make "gpj.exe" read
  * "exe.jpg") are replaced by U+FFFD, and the result is clipped, so a hostile name can neither restyle
  * the output nor pass for another one. HTML escaping is a separate matter: the pages only ever set
  * text through `textContent`.
  */
-import { createHmac, randomBytes } from "node:crypto";
 
 // eslint-disable-next-line no-control-regex -- matching control characters is the point
 const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029]/g;
@@ -17,7 +120,7 @@ export const UNSAFE_TEXT_SOURCE = UNSAFE.source;
 /** `s` with control and bidi characters replaced by U+FFFD, clipped to `max` characters (… marks a cut). */
 export function displaySafe(s: string, max = 128): string {
   const clean = s.replace(UNSAFE, "\ufffd");
-  return clean.length <= max ? clean : `${clean.slice(0, max - 1)}…`;
+  return clean.length <= max ? clean : `${clipText(clean, max - 1)}…`;
 }
 
 /** How payout addresses appear on public status pages: as they are, shortened, or as a pseudonym. */

@@ -1,7 +1,9 @@
 /**
- * A found block: assembled and sent to EVERY node in parallel (SPEC §2, §4). `null` and "duplicate"
- * count as accepted (ckpool.md §4.2); a rejection is double-checked with getblockheader (in the main
- * chain, confirmations ≥ 1), since a node may answer "inconclusive" or time out for a block it did take.
+ * A found block: assembled and sent to EVERY node in parallel. `null` counts as accepted; "duplicate" and
+ * a rejection are checked with getblockheader (in the main chain, confirmations ≥ 1), since a node may
+ * answer "inconclusive" or time out for a block it did take, and "duplicate" only says the node has it.
+ * A submitblock that fails in transport (time-out, connection, HTTP 5xx) is sent again, up to
+ * {@link SUBMIT_ATTEMPTS} times: it is idempotent (the node answers "duplicate" if it had it).
  *
  * - The outcome is known as soon as the FIRST node accepts (or when every node has answered without
  *   accepting): a hung node does not delay it. The remaining answers arrive later through `late`.
@@ -11,12 +13,15 @@
  *   known off the main chain proves nothing more: Core also keeps the headers of invalid blocks.
  * - At most `maxConcurrentPerNode` submissions (submitblock + its double-check) run at once per node;
  *   more wait their turn, so a burst of candidates cannot fill the node's RPC work queue (HTTP 503).
+ *   A queued submission whose parent went stale meanwhile, or still queued at shutdown, is not sent:
+ *   it is answered as cancelled and counted in `cancelled`.
  */
 import { coinbaseTxWithWitness } from "../bitcoin/coinbase.ts";
 import { serializeBlock } from "../bitcoin/block.ts";
 import type { RpcClient } from "../node/rpc-client.ts";
 import type { BlockCandidate } from "../shares/validator.ts";
 import { errorText } from "../util/errors.ts";
+import { RpcConnectionError, RpcHttpError, RpcTimeoutError } from "../node/errors.ts";
 
 export interface SubmitResult {
   node: string;
@@ -71,16 +76,13 @@ class Gate {
   private readonly waiting: Array<() => void> = [];
   constructor(private readonly limit: number) {}
 
-  /** Tasks running or waiting. */
-  get load(): number {
-    return this.active + this.waiting.length;
-  }
-
-  async run<T>(task: () => Promise<T>): Promise<T> {
-    if (this.active >= this.limit) await new Promise<void>((resolve) => this.waiting.push(resolve));
+  /** Runs `task` in its turn; `waited` tells it whether it had to queue. */
+  async run<T>(task: (waited: boolean) => Promise<T>): Promise<T> {
+    const waited = this.active >= this.limit;
+    if (waited) await new Promise<void>((resolve) => this.waiting.push(resolve));
     this.active++;
     try {
-      return await task();
+      return await task(waited);
     } finally {
       this.active--;
       this.waiting.shift()?.();
@@ -88,24 +90,31 @@ class Gate {
   }
 }
 
+/** What a queued submission that never started answers (it is counted in {@link BlockSubmitter.cancelled}). */
+export const CANCELLED_STALE = "cancelled: its parent is no longer the tip";
+export const CANCELLED_SHUTDOWN = "cancelled: shutting down";
+
 export class BlockSubmitter {
   private readonly gates = new Map<RpcClient, Gate>();
+  private closing = false;
+  /** Queued submissions dropped before they started: their parent went stale, or the pool shut down. */
+  readonly cancelled = { stale: 0, shutdown: 0 };
 
   constructor(private readonly opts: BlockSubmitterOptions) {
     const limit = Math.max(1, opts.maxConcurrentPerNode ?? DEFAULT_MAX_CONCURRENT_SUBMITS_PER_NODE);
     for (const rpc of opts.nodes) this.gates.set(rpc, new Gate(limit));
   }
 
-  /** Submissions running or queued on each node (for status). */
-  load(): Array<{ node: string; submissions: number }> {
-    return this.opts.nodes.map((rpc) => ({ node: rpc.name, submissions: this.gates.get(rpc)!.load }));
+  /** Shutdown: submissions already sent finish; queued ones are cancelled as their turn comes (counted). */
+  close(): void {
+    this.closing = true;
   }
 
   /**
    * Sends the block to every node. Resolves when the first node accepts it, or when every node has
    * answered. `late` receives each answer that arrives after that.
    */
-  submit(blockHex: string, blockHashHex: string, late?: (r: SubmitResult) => void): Promise<SubmitOutcome> {
+  submit(blockHex: string, blockHashHex: string, late?: (r: SubmitResult) => void, stale?: () => boolean): Promise<SubmitOutcome> {
     const nodes = this.opts.nodes;
     const results: SubmitResult[] = [];
     let decided = false;
@@ -124,7 +133,14 @@ export class BlockSubmitter {
         return;
       }
       for (const rpc of nodes) {
-        void this.gates.get(rpc)!.run(() => submitOne(rpc, blockHex, blockHashHex)).then((r) => {
+        // A submission that waited its turn is dropped (counted) if it is pointless by then.
+        const task = (waited: boolean): Promise<SubmitResult> => {
+          const why = !waited ? null : stale?.() ? "stale" : this.closing ? "shutdown" : null;
+          if (!why) return submitOne(rpc, blockHex, blockHashHex);
+          this.cancelled[why]++;
+          return Promise.resolve({ node: rpc.name, accepted: false, result: why === "stale" ? CANCELLED_STALE : CANCELLED_SHUTDOWN, latencyMs: 0 });
+        };
+        void this.gates.get(rpc)!.run(task).then((r) => {
           results.push(r);
           answered.add(r.node);
           left--;
@@ -137,23 +153,37 @@ export class BlockSubmitter {
   }
 }
 
+/** submitblock attempts per node when the call fails in transport (time-out, connection, HTTP 5xx). */
+export const SUBMIT_ATTEMPTS = 3;
+
+/** A failure where the node may not have seen the block: worth sending again (it answers "duplicate" if it had). */
+function retryable(err: unknown): boolean {
+  return err instanceof RpcTimeoutError || err instanceof RpcConnectionError || (err instanceof RpcHttpError && err.status >= 500);
+}
+
 async function submitOne(rpc: RpcClient, blockHex: string, blockHashHex: string): Promise<SubmitResult> {
   const t0 = performance.now();
-  let result: string | null;
-  let accepted: boolean;
-  try {
-    result = await rpc.submitBlock(blockHex);
-    accepted = result === null || result === "duplicate";
-  } catch (err) {
-    result = errorText(err);
-    accepted = false;
+  let result: string | null = null;
+  let accepted = false;
+  for (let attempt = 1; attempt <= SUBMIT_ATTEMPTS; attempt++) {
+    try {
+      result = await rpc.submitBlock(blockHex);
+      accepted = result === null;
+      break;
+    } catch (err) {
+      result = errorText(err);
+      if (!retryable(err) || attempt === SUBMIT_ATTEMPTS) break;
+      await new Promise((r) => setTimeout(r, 100 * attempt));
+    }
   }
   if (!accepted) {
     try {
       // In the node's main chain, even if another block already extended it (a tip check would say no).
+      // Also for "duplicate": the node has the block, but that says nothing about its main chain.
       if ((await rpc.getBlockHeader(blockHashHex)).confirmations >= 1) accepted = true;
+      else if (result === "duplicate") result = "duplicate-inconclusive"; // stored, valid, not on its main chain
     } catch {
-      // keep the original verdict
+      if (result === "duplicate") accepted = true; // the check failed: keep the node's own word
     }
   }
   return { node: rpc.name, accepted, result, latencyMs: performance.now() - t0 };

@@ -11,8 +11,13 @@
  *   as a failure, so a stuck node is replaced without waiting for the RPC timeout.
  * - A hung node (one that accepts connections but stops answering) holds nothing up: a template request
  *   or a poll unanswered after `hedgeMs` also goes to the next node, and the first usable answer wins.
- *   A node with a call outstanding that long is tried after the others until it answers. So miners get
- *   work on a new block within about `blockpoll` + 1 s however the first node hangs.
+ *   A node with a call outstanding that long is tried after the others until it answers, and while the
+ *   polled node is slow the next one is polled every `blockpoll`. A fetch ends once every node without a
+ *   slow call has answered; a slow node's late template on a newer parent is fetched again at once. So
+ *   miners get work on a new block within about `blockpoll` + 1 s however the first node hangs.
+ * - On a new block, a template still on the old parent (a backup that lacks the block) does not win
+ *   while an earlier-ranked node is still answering: that node may be slow because it is connecting the
+ *   block. It is kept as a fallback for when the earlier nodes fail.
  * The last good template stays in use whatever happens.
  */
 import type { RpcClient } from "../node/rpc-client.ts";
@@ -104,6 +109,10 @@ export class TemplateSource {
   private closed = false;
   private probing = false;
   private polling = false;
+  /** The node the poll under way asks. */
+  private pollNode: NodeState | null = null;
+  /** A poll of another node (the polled one is slow) is under way. */
+  private pollingOther = false;
   /** Bumped by every hint: an older hint's retry loop stops when a newer one arrives. */
   private hintGen = 0;
   private lastTemplateMs = 0;
@@ -201,50 +210,80 @@ export class TemplateSource {
     };
     // Nodes are asked in order; the next one is asked at once when one fails or is behind, and after
     // `hedgeMs` when one has not answered yet. The first usable template wins; later answers only
-    // update the health of their node.
+    // update the health of their node, except a late template on a newer parent, which starts a fetch.
+    // On a new-block fetch, a template on the parent already mined (a node without the new block yet)
+    // does not win while an earlier-ranked node has not answered: that node may be slow because it is
+    // connecting the new block. It is kept as a fallback, taken once the earlier calls have failed.
+    // Once every node without a slow call has answered and nothing usable came, the fetch ends (a hung
+    // node does not hold up the work for its RPC time-out); its late answer, if usable, fetches again.
+    let sameParent: { t: BlockTemplate; node: NodeState; rank: number } | null = null;
+    let heldBack = false;
     const served = await new Promise<boolean>((resolve) => {
       let next = 0;
-      let running = 0;
       let done = false;
-      let hedge: NodeJS.Timeout | null = null;
+      /** Calls not yet answered, by rank: whether each is past `hedgeMs`, and its hedge timer. */
+      const out = new Map<number, { slow: boolean; hedge: NodeJS.Timeout | null }>();
       const finish = (ok: boolean) => {
         if (done) return;
         done = true;
-        if (hedge) clearTimeout(hedge);
+        for (const c of out.values()) if (c.hedge) clearTimeout(c.hedge);
         resolve(ok);
       };
+      const earlierOut = (rank: number) => [...out.keys()].some((r) => r < rank);
+      /** Ends the fetch when nothing more can come in time (see above). */
+      const settleIfStuck = () => {
+        if (done) return;
+        const fb = sameParent;
+        if (fb && !earlierOut(fb.rank)) {
+          try {
+            adopt(fb.t, fb.node);
+            return finish(true);
+          } catch (err) {
+            lastErr = err;
+            failed++;
+            this.markFailed(fb.node, err);
+            sameParent = null;
+          }
+        }
+        if (next < order.length || [...out.values()].some((c) => !c.slow)) return;
+        // Only slow calls are left. A same-parent fallback behind them: the work stays on that parent
+        // (if a slow call then fails, the fallback's node is asked again; see the late failure below).
+        if (sameParent) {
+          heldBack = true;
+          return finish(true);
+        }
+        finish(false);
+      };
       const askNext = () => {
-        if (hedge) clearTimeout(hedge);
-        hedge = null;
         if (done) return;
         if (this.closed) return finish(true);
-        if (next >= order.length) {
-          if (running === 0) finish(false);
-          return;
-        }
-        const node = order[next++];
-        running++;
-        let answered = false;
-        let slow = false;
-        hedge = setTimeout(() => {
-          if (!answered) {
-            slow = true;
-            node.slowCalls++;
-          }
+        if (next >= order.length) return settleIfStuck();
+        const rank = next++;
+        const node = order[rank];
+        const call: { slow: boolean; hedge: NodeJS.Timeout | null } = { slow: false, hedge: null };
+        out.set(rank, call);
+        call.hedge = setTimeout(() => {
+          call.hedge = null;
+          if (!out.has(rank)) return;
+          call.slow = true;
+          node.slowCalls++;
           askNext();
         }, hedgeMs);
-        hedge.unref();
+        call.hedge.unref();
         const settle = () => {
-          answered = true;
-          running--;
-          if (slow) node.slowCalls--;
+          out.delete(rank);
+          if (call.hedge) clearTimeout(call.hedge);
+          if (call.slow) node.slowCalls--;
         };
         node.rpc.getBlockTemplate(this.opts.rules).then(
           (t) => {
             settle();
             if (done || this.closed) {
-              // A late answer: the node is alive (and, unless behind, fit to serve again).
-              if (!this.closed && (this.tipHeight === null || t.height >= this.tipHeight)) this.markOk(node);
+              // A late answer: the node is alive (and, unless behind, fit to serve again). A template on a
+              // newer parent than the one mined (the slow node had the new block) is fetched at once.
+              if (this.closed || (this.tipHeight !== null && t.height < this.tipHeight)) return;
+              this.markOk(node);
+              if (t.previousblockhash !== this.tipHash) void this.fetch("new_block");
               return;
             }
             try {
@@ -252,6 +291,12 @@ export class TemplateSource {
                 this.opts.checkTemplate?.(t);
                 behind ??= { t, node };
                 node.lastError = `behind: its template is for height ${t.height}, the pool mines ${this.tipHeight}`;
+                return askNext();
+              }
+              if (reason === "new_block" && t.previousblockhash === this.tipHash && earlierOut(rank)) {
+                this.opts.checkTemplate?.(t);
+                this.markOk(node);
+                sameParent ??= { t, node, rank };
                 return askNext();
               }
               adopt(t, node);
@@ -266,7 +311,12 @@ export class TemplateSource {
           (err: unknown) => {
             settle();
             if (this.closed) return;
-            if (done) return this.markFailed(node, err);
+            if (done) {
+              this.markFailed(node, err);
+              // It held back a fallback on the parent being mined: fetch again (the others are ahead of it now).
+              if (heldBack && !this.fetching) void this.fetch("refresh");
+              return;
+            }
             lastErr = err;
             failed++;
             this.markFailed(node, err);
@@ -278,7 +328,7 @@ export class TemplateSource {
     });
     if (served || this.closed) return;
     const lagging = behind as { t: BlockTemplate; node: NodeState } | null;
-    if (lagging && failed === 0) {
+    if (lagging && failed === 0 && !this.nodes.some((n) => n.slowCalls > 0)) {
       try {
         adopt(lagging.t, lagging.node);
         return;
@@ -303,12 +353,26 @@ export class TemplateSource {
   }
 
   private async poll(): Promise<void> {
-    if (this.closed || this.fetching || this.polling) return;
+    if (this.closed || this.fetching) return;
+    if (this.polling) {
+      // The node polled last has not answered: while its call is slow (past `hedgeMs`), poll the next
+      // healthy node without a slow call every `blockpoll`, so a block reaching a backup is seen in time.
+      const stuck = this.pollNode;
+      if (!stuck || stuck.slowCalls === 0 || this.pollingOther) return;
+      this.pollingOther = true;
+      try {
+        await this.askOthersForTip(stuck, true);
+      } finally {
+        this.pollingOther = false;
+      }
+      return;
+    }
     this.polling = true;
     try {
       await this.checkTip(true);
     } finally {
       this.polling = false;
+      this.pollNode = null;
     }
   }
 
@@ -321,6 +385,7 @@ export class TemplateSource {
     if (this.fetching) await this.fetching.catch(() => undefined);
     const node = this.nodes.find((n) => n.active && n.healthy) ?? this.nodes.find((n) => n.healthy);
     if (!node || this.closed) return; // nothing healthy: the probe brings nodes back
+    if (fromPoll) this.pollNode = node;
     const call = node.rpc.getBestBlockHash();
     // Unanswered after hedgeMs: ask the other healthy nodes too (a hung node must not hide a new block),
     // and try this one after the others until its call settles.

@@ -110,19 +110,25 @@ test("bridge: a miner that authorises before subscribing is announced when its w
   assert.deepEqual(s.events().map((e) => e.event), ["miner_connected", "diff_updated"]);
 });
 
-test("bridge: an unauthorised connection produces only miner_disconnected with a null user; its shares are counted, not emitted", () => {
+test("bridge: a connection that never authorised (a monitor probe) produces no event; its shares and its end are counted, not emitted", () => {
   const s = setup();
   const session = fakeSession({ identity: null, userAgent: null, transport: { remoteAddress: "unknown", send() {}, close() {} } as never });
   s.bus.emit("share", { session, verdict: { accepted: false, reason: "unauthorized", difficulty: 0, shareDifficulty: 0, block: false, job: null } });
-  s.bus.emit("disconnected", { session, reason: "auth_timeout" });
-  s.valid();
-  const ev = s.events();
-  assert.deepEqual(ev.map((e) => e.event), ["miner_disconnected"]);
-  const [d] = ofType(ev, "miner_disconnected");
-  assert.equal(d.data.user, null);
-  assert.equal(d.data.ip, "::", "an unknown address is reported as the unspecified address");
-  assert.equal(d.data.session_best, null);
+  s.bus.emit("disconnected", { session, reason: "client_closed" });
+  // Authorised but never subscribed: no miner_connected went out, so no miner_disconnected either.
+  const half = fakeSession({ id: "0000002b", extranonce1: Buffer.alloc(0), extranonce1Hex: "" });
+  s.bus.emit("authorized", half);
+  s.bus.emit("disconnected", { session: half, reason: "auth_timeout" });
+  assert.deepEqual(s.events().map((e) => e.event), []);
   assert.equal(s.bridge.stats().unattributedShares, 1);
+  assert.equal(s.bridge.stats().unannouncedDisconnects, 2);
+  // An announced session still gets its miner_disconnected.
+  const full = fakeSession({ id: "0000002c" });
+  s.bus.emit("authorized", full);
+  s.bus.emit("disconnected", { session: full, reason: "client_closed" });
+  s.valid();
+  assert.deepEqual(s.events().map((e) => e.event), ["miner_connected", "miner_disconnected"]);
+  assert.equal(s.bridge.stats().unannouncedDisconnects, 2);
 });
 
 test("bridge: block_found carries per-node submit results and the coinbase signature", () => {

@@ -15,6 +15,7 @@ import { startMiner } from "../../src/client/miner/miner.ts";
 import { startTestNode, startTestPool, type TestPool } from "../support/pool.ts";
 import type { DevOverrides } from "../../src/config/load.ts";
 import type { HealthReport } from "../../src/app/pool-status.ts";
+import { probeStratum } from "../../src/monitor/probes.ts";
 
 const ADDRESS = "bcrt1qs758ursh4q9z627kt3pp5yysm78ddny6txaqgw";
 
@@ -125,6 +126,12 @@ test("a real mining session: every event type reaches a Unix datagram reader, va
   }
   await waitFor(() => seen("miner_disconnected"), "miner_disconnected");
 
+  // The region monitor's probe (subscribe, never authorise) is counted, not a miner_disconnected event.
+  const probe = await probeStratum("127.0.0.1", pool.port, 4000);
+  assert.equal(probe.ok, true, probe.error ?? "");
+  await waitFor(async () => sample((await get(`${health.url}/metrics`)).body, "tbg_sessions_unannounced_total") === 1, "the probe's session counted as unannounced");
+  assert.equal(events().filter((e) => e.event === "miner_disconnected").length, 1, "only the miner's session produced a miner_disconnected");
+
   // Every datagram was a valid event; every type a session produces was there.
   const bad = messages.filter((m) => !m.ok);
   assert.deepEqual(bad.map((m) => (m.ok ? "" : m.error)), []);
@@ -180,4 +187,32 @@ test("/health turns degraded (503) when no node answers and recovers when it doe
   assert.match(metrics.body, /tbg_node_up\{node="[^"]+"\} 0/);
   await node.startRpc();
   await waitFor(async () => (await get(url)).status === 200, "recovered");
+});
+
+test("shutdown logs one event summary: emitted, dropped by reason, and per sink (warn when something was lost)", async () => {
+  const dir = await mkdtemp(join(tmpdir(), "tbg-evsum-"));
+  const lines: Array<{ level: number; msg: string; emitted?: number; dropped?: Record<string, number>; sinks?: Record<string, { sent: number; dropped: Record<string, number> }> }> = [];
+  const { default: pino } = await import("pino");
+  const logger = pino({ level: "info", base: undefined }, { write: (l: string) => void lines.push(JSON.parse(l)) });
+  // Nobody reads the socket: the events held at shutdown are dropped as no_reader, and the summary says so.
+  const pool = await startTestPool({
+    overrides: { events: { enabled: true, socket_path: join(dir, "events.sock"), ack_socket_path: null } },
+    app: { logger: { logger, reopen() {}, flush() {} }, observability: { hashrateIntervalMs: 0 } },
+  });
+  try {
+    for (let i = 0; i < 5; i++) pool.app.obs.publisher!.emit("share_submitted", { user: "bcrt1qsummary", worker: "w", session_id: "01", accepted: true, reject_reason: null, difficulty: 1, share_difficulty: 2, job_id: "1", height: 1, block: false, ip: "127.0.0.1" });
+  } finally {
+    await pool.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+  const summary = lines.find((l) => /^events: \d+ emitted/.test(l.msg));
+  assert.ok(summary, lines.map((l) => l.msg).join("\n"));
+  const emitted = pool.app.obs.publisher!.stats().emitted;
+  assert.equal(summary.emitted, emitted);
+  assert.ok(emitted >= 5);
+  assert.equal(summary.level, 40, "warn: events were lost");
+  assert.equal(summary.dropped!.no_reader, emitted);
+  const sink = Object.entries(summary.sinks!).find(([name]) => name.startsWith("unix:"));
+  assert.ok(sink);
+  assert.equal(sink[1].dropped.no_reader, emitted);
 });

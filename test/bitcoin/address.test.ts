@@ -66,7 +66,7 @@ test("BIP350 valid v1 32-byte addresses are P2TR", () => {
     ],
   ];
   for (const [addr, network, scriptHex] of cases) {
-    assert.deepEqual(decodeAddress(addr, network), { type: "p2tr", script: Buffer.from(scriptHex, "hex") });
+    assert.deepEqual(decodeAddress(addr, network), { type: "p2tr", script: Buffer.from(scriptHex, "hex"), canonical: addr.toLowerCase() });
   }
 });
 
@@ -175,7 +175,7 @@ function addressesFor(network: BitcoinNetwork): Array<[AddressType, string, stri
 test("each of the five types decodes on each of the four networks", () => {
   for (const network of NETWORKS) {
     for (const [type, addr, scriptHex] of addressesFor(network)) {
-      assert.deepEqual(decodeAddress(addr, network), { type, script: Buffer.from(scriptHex, "hex") }, `${network} ${type}`);
+      assert.deepEqual(decodeAddress(addr, network), { type, script: Buffer.from(scriptHex, "hex"), canonical: type.startsWith("p2w") || type === "p2tr" ? addr.toLowerCase() : addr }, `${network} ${type}`);
       assert.equal(isValidAddress(addr, network), true);
     }
   }
@@ -223,4 +223,12 @@ test("bad checksums and garbage are ADDRESS_INVALID", () => {
   ];
   for (const addr of bad) assertRefused(addr, "mainnet", "ADDRESS_INVALID");
   assert.equal(isValidAddress("hello", "mainnet"), false);
+});
+
+test("the canonical spelling of a bech32 address is lower-case (an upper-case one is the same address); Base58 keeps its case", () => {
+  const lower = "bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4";
+  const upper = decodeAddress(lower.toUpperCase(), "mainnet");
+  assert.equal(upper.canonical, lower);
+  assert.deepEqual(upper.script, decodeAddress(lower, "mainnet").script);
+  assert.equal(decodeAddress("1BvBMSEYstWetqTFn5Au4m4GFg7xJaNVN2", "mainnet").canonical, "1BvBMSEYstWetqTFn5Au4m4GFg7xJaNVN2");
 });

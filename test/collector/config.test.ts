@@ -11,9 +11,9 @@ const code = (fn: () => unknown) => {
   return "no error";
 };
 
-test("no input given: the socket at the engine's default path, PGlite under data/, HTTP on 9101", () => {
+test("no input given: the socket at the engine's default path (data_dir/events.sock), PGlite under data/, HTTP on 9101", () => {
   const s = resolveCollectorSettings({}, {});
-  assert.equal(s.socketPath, "/tmp/ckpool/events.sock");
+  assert.equal(s.socketPath, "data/events.sock");
   assert.equal(s.natsUrl, null);
   assert.equal(s.databaseUrl, null);
   assert.equal(s.dataDir, "data");

@@ -120,9 +120,9 @@ describe("collector: datagram socket → PostgreSQL + Redis", () => {
     t.after(() => collector.close());
 
     const valid = makeShares(100, { startUs: BASE_US + 3_600_000_000 });
-    // Valid by schema, refused by PostgreSQL (height is an int4 column): must not poison its batch.
+    // Valid by schema (an extra field passes through), refused by PostgreSQL (a NUL in jsonb): must not poison its batch.
     const refused = makeShares(1, { startUs: BASE_US + 7_200_000_000 })[0];
-    refused.data.height = 3_000_000_000;
+    (refused.data as unknown as Record<string, unknown>).note = "x\u0000y";
     const share = valid[0];
     const bad = [
       Buffer.from("not json at all"),

@@ -1,5 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { join } from "node:path";
 import { devConfig, devConfigInput, parseConfig, readOpenFileLimit, type ConfigEnv } from "../../src/config/load.ts";
 import { BANS_DEFAULTS, DEFAULTS, EVENTS_DEFAULTS, HEALTH_DEFAULTS, STRATUM_DEFAULTS, VARDIFF_DEFAULTS } from "../../src/config/defaults.ts";
 import { CONFIG_EVENT_TYPES } from "../../src/config/schema.ts";
@@ -26,14 +27,14 @@ test("a minimal config gets every documented default", () => {
   assert.deepEqual([c.region, c.instance, c.instance_id], ["eu", "pool-1.example.net", 0]);
   assert.deepEqual([c.data_dir, c.user_settings_file], ["data", null]);
   assert.deepEqual([c.failover_threshold, c.job_expiry_sec], [10, 600]);
-  assert.deepEqual(c.events, { enabled: true, socket_path: "/tmp/ckpool/events.sock", types: [...CONFIG_EVENT_TYPES], queue_max: EVENTS_DEFAULTS.queueMax, nats: null });
+  assert.deepEqual(c.events, { enabled: true, socket_path: "data/events.sock", types: [...CONFIG_EVENT_TYPES], queue_max: EVENTS_DEFAULTS.queueMax, ack_socket_path: "data/events.sock.ack", ack_window: EVENTS_DEFAULTS.ackWindow, nats: null });
   assert.deepEqual(c.health, { enabled: true, host: "0.0.0.0", port: HEALTH_DEFAULTS.port, status_page: true, address_display: "short" });
   assert.deepEqual(c.stratum, {
     max_line_bytes: STRATUM_DEFAULTS.maxLineBytes,
     idle_timeout_sec: STRATUM_DEFAULTS.idleTimeoutSec,
     message_rate_per_sec: STRATUM_DEFAULTS.messageRatePerSec,
     message_burst: STRATUM_DEFAULTS.messageBurst,
-    max_connections_per_ip: 0,
+    max_connections_per_ip: STRATUM_DEFAULTS.maxConnectionsPerIp,
     send_queue_max_bytes: STRATUM_DEFAULTS.sendQueueMaxBytes,
     write_timeout_sec: STRATUM_DEFAULTS.writeTimeoutSec,
     reconnect_on_shutdown: true,
@@ -44,7 +45,7 @@ test("a minimal config gets every documented default", () => {
     retarget_interval_sec: VARDIFF_DEFAULTS.retargetIntervalSec,
     variance_percent: VARDIFF_DEFAULTS.variancePercent,
   });
-  assert.deepEqual(c.bans, { enabled: true, threshold: BANS_DEFAULTS.threshold, window_sec: BANS_DEFAULTS.windowSec, duration_sec: BANS_DEFAULTS.durationSec, allowlist: [] });
+  assert.deepEqual(c.bans, { enabled: true, threshold: BANS_DEFAULTS.threshold, window_sec: BANS_DEFAULTS.windowSec, duration_sec: BANS_DEFAULTS.durationSec, allowlist: [], churn_per_strike: BANS_DEFAULTS.churnPerStrike });
   assert.deepEqual(c.log, { level: "info" });
   assert.deepEqual(c.zmqEndpoints, []);
   assert.deepEqual(c.warnings, []);
@@ -96,10 +97,15 @@ test("the NATS subject prefix gets the region; servers are split", () => {
     servers: ["nats://a:4222", "nats://b:4222"],
     stream: "MINING_EVENTS",
     subject_prefix: "mining.events.asia",
+    retain_sec: 21_600,
+    retain_mb: 256,
     creds_file: null,
     token: "t",
     user: null,
     pass: null,
+    tls_ca_file: null,
+    tls_cert_file: null,
+    tls_key_file: null,
   });
 });
 
@@ -131,9 +137,25 @@ test("devConfig: regtest, CPU-miner difficulty, loopback, overrides merged", () 
   assert.equal(o.serverurl[0].port, 0);
   assert.deepEqual([o.health.host, o.health.port], ["127.0.0.1", 0]);
   assert.equal(o.stratum.max_line_bytes, 8192);
-  assert.equal(o.events.socket_path, devConfigInput().events?.socket_path);
+  assert.equal(o.events.socket_path, join(devConfigInput().data_dir!, "events.sock"), "the socket lives under the data dir");
 });
 
 test("devConfig refuses an invalid override like any config", () => {
   assert.throws(() => devConfig({ nonce2length: 12 }), { code: "CONFIG_INVALID" });
+});
+
+test("events.ack_socket_path: defaults next to socket_path, null turns confirmations off, a clash or an over-long path is named", () => {
+  assert.equal(parseConfig({ btcd: [NODE], events: { socket_path: "/run/tbg/ev.sock" } }, "a", ENV).events.ack_socket_path, "/run/tbg/ev.sock.ack");
+  assert.equal(parseConfig({ btcd: [NODE], events: { ack_socket_path: null } }, "b", ENV).events.ack_socket_path, null);
+  assert.equal(parseConfig({ btcd: [NODE], events: { ack_socket_path: "/run/tbg/engine.ack", ack_window: 500 } }, "c", ENV).events.ack_window, 500);
+  const keyOf = (raw: unknown) => {
+    try {
+      parseConfig(raw, "bad", ENV);
+      return null;
+    } catch (e) {
+      return (e as { issues: Array<{ key: string; reason: string }> }).issues.map((i) => `${i.key}: ${i.reason}`).join("\n");
+    }
+  };
+  assert.match(keyOf({ btcd: [NODE], events: { socket_path: "/run/a.sock", ack_socket_path: "/run/a.sock" } }) ?? "", /^events\.ack_socket_path: must differ/);
+  assert.match(keyOf({ btcd: [NODE], events: { socket_path: `/tmp/${"x".repeat(100)}` } }) ?? "", /^events\.ack_socket_path: .* longer than 104 bytes/);
 });

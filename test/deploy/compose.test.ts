@@ -9,14 +9,17 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { dirname } from "node:path";
+import { dirname, join } from "node:path";
+import { spawnSync } from "node:child_process";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { parseConfig } from "../../src/config/load.ts";
 import type { PoolConfig } from "../../src/config/types.ts";
 import { HEALTH_DEFAULTS } from "../../src/config/defaults.ts";
 import { parseCollectorConfig } from "../../src/collector/config.ts";
 import { parseMonitorConfig } from "../../src/monitor/config.ts";
 import {
-  boundFile, cliCommands, existsSync, flag, hostPort, interpolate, loadCompose, mountsOf, networksOf, parseBitcoinConf, publishedPorts, read, unknownFlags,
+  DEPLOY, boundFile, cliCommands, existsSync, flag, hostPort, interpolate, loadCompose, mountsOf, networksOf, parseBitcoinConf, publishedPorts, read, unknownFlags,
   type ComposeFile, type ComposeService,
 } from "./helpers.ts";
 
@@ -152,7 +155,8 @@ test("compose/multi-region.yml: relays reach the primary and the NATS hub only t
   const bridge = c.services["latency-bridge"];
   assert.ok(bridge.cap_add?.includes("NET_ADMIN"), "tc netem needs NET_ADMIN");
   const script = boundFile(c, bridge, bridge.entrypoint!.at(-1)!)!;
-  assert.match(read(script), /tc qdisc replace dev "\$dev" root netem delay/);
+  assert.match(read(script), /tc qdisc replace dev "\$dev" root netem delay "\$\{out_us\}us"/);
+  assert.match(read(script), /tc qdisc replace dev "\$ifb" root netem delay "\$\{in_us\}us"/);
   const forwards = new Map(bridge.environment!.FORWARDS.split(/\s+/).map((f) => [Number(f.split("=")[0]), f.split("=")[1]]));
   const delays = bridge.environment!.DELAYS.split(/\s+/).map((d) => d.split("=")[0]);
   for (const [port, target] of forwards) {
@@ -220,4 +224,49 @@ test("compose/multi-region.yml: relays reach the primary and the NATS hub only t
   assert.ok(boundFile(c, prom, "/etc/prometheus/alerts.yml"));
   const graf = c.services.grafana;
   assert.ok(existsSync(`${boundFile(c, graf, "/var/lib/grafana/dashboards")}/tbg-multi-region.json`));
+});
+
+/** Runs the latency bridge's script with logging stand-ins for ip, tc and socat (the kernel here has no netem). */
+async function runBridge(delays: string, ifb: boolean): Promise<{ code: number | null; calls: string[]; stderr: string }> {
+  const dir = await mkdtemp(join(tmpdir(), "tbg-bridge-"));
+  try {
+    const log = join(dir, "calls.log");
+    const stub = (body: string) => `#!/bin/sh\necho "$(basename "$0") $*" >> ${log}\n${body}\n`;
+    await writeFile(join(dir, "ip"), stub(`case "$*" in
+  "-o -4 addr show") printf '2: eth0    inet 172.20.1.2/24 brd 172.20.1.255 scope global eth0\\n3: eth1    inet 172.20.2.2/24 brd 172.20.2.255 scope global eth1\\n4: eth2    inet 172.20.3.2/24 brd 172.20.3.255 scope global eth2\\n' ;;
+  "link add"*) ${ifb ? "exit 0" : "exit 1"} ;;
+  "link show"*) exit 1 ;;
+esac`), { mode: 0o755 });
+    await writeFile(join(dir, "tc"), stub("exit 0"), { mode: 0o755 });
+    await writeFile(join(dir, "socat"), stub("exit 0"), { mode: 0o755 });
+    const r = spawnSync("sh", [`${DEPLOY}latency-bridge/entrypoint.sh`], { encoding: "utf8", env: { PATH: `${dir}:${process.env.PATH}`, DELAYS: delays, FORWARDS: "", LATENCY_BRIDGE_NO_APK: "1" } });
+    const calls = existsSync(log) ? (await readFile(log, "utf8")).trim().split("\n") : [];
+    return { code: r.status, calls, stderr: r.stderr };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+test("latency bridge: each region's round trip is split half per direction (egress netem + ingress via ifb); without ifb, a warning", async () => {
+  const r = await runBridge("172.20.2.=80ms 172.20.3.=201ms", true);
+  assert.equal(r.code, 0, r.stderr);
+  const tc = r.calls.filter((c) => c.startsWith("tc "));
+  for (const want of [
+    "tc qdisc replace dev eth1 handle ffff: ingress",
+    "tc filter replace dev eth1 parent ffff: protocol all u32 match u32 0 0 action mirred egress redirect dev ifb-eth1",
+    "tc qdisc replace dev eth1 root netem delay 40000us",
+    "tc qdisc replace dev ifb-eth1 root netem delay 40000us",
+    "tc qdisc replace dev eth2 root netem delay 100500us",
+    "tc qdisc replace dev ifb-eth2 root netem delay 100500us",
+  ]) assert.ok(tc.includes(want), `${want}\nin:\n${tc.join("\n")}`);
+  assert.ok(!tc.some((c) => c.includes("eth0")), "the primary's network gets no delay");
+
+  const noIfb = await runBridge("172.20.2.=80ms", false);
+  assert.equal(noIfb.code, 0, noIfb.stderr);
+  assert.ok(noIfb.calls.includes("tc qdisc replace dev eth1 root netem delay 80000us"));
+  assert.match(noIfb.stderr, /no ifb device.*on the way to the region only/);
+
+  const bad = await runBridge("172.20.2.=0.08s", true);
+  assert.notEqual(bad.code, 0);
+  assert.match(bad.stderr, /DELAYS entry 172\.20\.2\.=0\.08s: the round trip must be whole milliseconds/);
 });

@@ -45,3 +45,44 @@ test("the alerts the runbook and the health-check page name are the rules in dep
   const src = read(`${ROOT}src/monitor/metrics.ts`);
   for (const m of metrics) assert.ok(src.includes(`"${m}"`), `${m} is registered`);
 });
+
+test("Cloudflare: region_pools use only Cloudflare's region codes (NSAM/SSAM, not SAM), and every monitor defined is attached to a pool", () => {
+  const cf = read(`${GEODNS}cloudflare.md`);
+  const VALID = new Set(["WNAM", "ENAM", "WEU", "EEU", "NSAM", "SSAM", "OC", "ME", "NAF", "SAF", "SAS", "SEAS", "NEAS"]);
+  const block = /for_each = \{([\s\S]*?)\n\s*\}/.exec(cf.slice(cf.indexOf('dynamic "region_pools"')))![1];
+  const codes = [...block.matchAll(/\b([A-Z]+) = \[/g)].map((m) => m[1]);
+  assert.ok(codes.length >= 12);
+  for (const c of codes) assert.ok(VALID.has(c), `${c} is a Cloudflare region code`);
+  for (const c of VALID) assert.ok(codes.includes(c), `${c} is steered`);
+  for (const m of cf.matchAll(/resource "cloudflare_load_balancer_monitor" "(\w+)"/g)) {
+    assert.match(cf, new RegExp(`monitor\\s*=\\s*cloudflare_load_balancer_monitor\\.${m[1]}\\.id`), `monitor ${m[1]} is attached to a pool`);
+  }
+  assert.doesNotMatch(cf, /states and Cloudflare's agree/);
+  assert.match(cf, /\/metrics/, "says that opening :9100 exposes /metrics");
+});
+
+test("Route53: a dead monitor falls back to the TCP check (inverted monitor /health child, 2 of 3), and the TbgMonitorDown alert says so", () => {
+  const r53 = read(`${GEODNS}route53.md`);
+  const dead = /resource "aws_route53_health_check" "monitor_dead" \{([\s\S]*?)\n\}/.exec(r53)![1];
+  assert.match(dead, /invert_healthcheck\s*=\s*true/);
+  assert.match(dead, /resource_path\s*=\s*"\/health"/);
+  const calc = /resource "aws_route53_health_check" "region" \{([\s\S]*?)\n\}/.exec(r53)![1];
+  assert.match(calc, /child_health_threshold = 2/);
+  for (const child of ["monitor\\[each.key\\]", "stratum\\[each.key\\]", "monitor_dead"]) assert.match(calc, new RegExp(`aws_route53_health_check\\.${child}\\.id`));
+  const rules = (parseYaml(read(`${DEPLOY}prometheus/alerts.yml`)) as { groups: Array<{ rules: Array<{ alert: string; annotations: { description: string } }> }> }).groups.flatMap((g) => g.rules);
+  assert.match(rules.find((r) => r.alert === "TbgMonitorDown")!.annotations.description, /TCP check/);
+  assert.doesNotMatch(r53, /every region's calculated check goes\s+unhealthy/);
+});
+
+test("drain runbooks take the region out of DNS and wait before stopping the engine", () => {
+  for (const [file, heading] of [[`${GEODNS}failover-runbook.md`, "Drain a region"], [`${ROOT}docs/operations.md`, "### Maintenance"], [`${GEODNS}overview.md`, "## Timing"]] as const) {
+    const text = read(file);
+    const at = text.indexOf(heading);
+    assert.ok(at >= 0, `${file}: ${heading}`);
+    const section = text.slice(at, at + 1500);
+    assert.match(section, /drain/, `${file}: names the monitor's drain`);
+    assert.match(section, /90 s/, `${file}: waits detection + TTL`);
+    const stop = section.search(/systemctl stop tbg-pool|then stop `tbg-pool`|only then\s+stop/);
+    assert.ok(stop > 0 && section.indexOf("drain") < stop, `${file}: drain comes before the stop`);
+  }
+});

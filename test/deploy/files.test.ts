@@ -24,7 +24,8 @@ test("Dockerfile: node 20, production deps only (tsx among them), sources copied
     for (const s of srcs) assert.ok(existsSync(`${ROOT}${s}`), `COPY ${s} exists`);
   }
   const copied = ins.filter((i) => i.op === "COPY").flatMap((i) => i.args.split(/\s+/).slice(0, -1));
-  for (const needed of ["bin", "src", "package.json", "package-lock.json"]) assert.ok(copied.includes(needed), `COPY ${needed}`);
+  // tsconfig.json: tsx reads it (module resolution, .ts import extensions) when bin/tbg loads src/.
+  for (const needed of ["bin", "src", "package.json", "package-lock.json", "tsconfig.json"]) assert.ok(copied.includes(needed), `COPY ${needed}`);
   assert.ok(copied.includes(DEFAULT_MIGRATIONS_DIR.slice(ROOT.length).replace(/\/$/, "")), "the collector's migrations are in the image");
   assert.ok(ins.some((i) => i.op === "RUN" && /npm ci --omit=dev/.test(i.args)));
   const pkg = JSON.parse(read(`${ROOT}package.json`)) as { dependencies: Record<string, string> };

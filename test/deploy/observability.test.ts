@@ -15,6 +15,7 @@ import { startTestPool, type TestPool } from "../support/pool.ts";
 import { MonitorMetrics, MONITOR_METRIC_NAMES } from "../../src/monitor/metrics.ts";
 import { RegionMonitor } from "../../src/monitor/monitor.ts";
 import { parseMonitorConfig } from "../../src/monitor/config.ts";
+import { REGION_STATES } from "../../src/monitor/state.ts";
 import { DEPLOY, ROOT, read } from "./helpers.ts";
 
 const havePromtool = spawnSync("sh", ["-c", "command -v promtool"]).status === 0;
@@ -44,7 +45,7 @@ before(async () => {
   for (const m of await metrics.registry.getMetricsAsJSON()) exported.add(m.name);
   metrics.close();
   // The collector: the names its metrics module registers.
-  for (const m of read(`${ROOT}src/collector/metrics.ts`).matchAll(/name: "(tbg_collector_[a-z0-9_]+)"/g)) exported.add(m[1]);
+  for (const m of read(`${ROOT}src/collector/metrics.ts`).matchAll(/(?:name: |counter\()"(tbg_collector_[a-z0-9_]+)"/g)) exported.add(m[1]);
 });
 after(async () => {
   await pool?.close();
@@ -64,8 +65,10 @@ test("every alert maps a row of the on-call table and queries only exported metr
   const byName = new Map(rules.map((r) => [r.alert!, r]));
   const table: Array<[string, string]> = [
     ["TbgRelayDown", "warning"], ["TbgPrimaryDown", "critical"], ["TbgCrossRegionSplit", "critical"],
-    ["TbgEventReplicationLag", "warning"], ["TbgTemplateSyncSlow", "warning"],
+    ["TbgEventReplicationLag", "warning"], ["TbgTemplateSyncSlow", "warning"], ["TbgNatsHubDown", "critical"], ["TbgEventPipelineStalled", "critical"],
   ];
+  assert.match(byName.get("TbgPrimaryDown")!.expr, /state=~"down\|degraded"/, "a degraded primary pages");
+  assert.match(byName.get("TbgEventPipelineStalled")!.expr, /tbg_collector_batches_total/);
   for (const [name, severity] of table) assert.equal(byName.get(name)?.labels?.severity, severity, name);
   assert.equal(byName.get("TbgCrossRegionSplit")!.for, "5m", "split > 5 min");
   assert.match(byName.get("TbgEventReplicationLag")!.expr, /> 30\b/, "lag > 30 s");
@@ -109,4 +112,11 @@ test("promtool: config and rules valid, the rules' unit tests pass, every dashbo
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+});
+
+test("the Region state panel maps every state the monitor reports, unknown included (not shown as healthy)", () => {
+  const panel = dashboard.panels.find((p) => p.title === "Region state")! as Panel & { fieldConfig: { defaults: { mappings: Array<{ options: Record<string, { text: string }> }> } } };
+  const texts = Object.values(panel.fieldConfig.defaults.mappings[0].options).map((o) => o.text).sort();
+  assert.deepEqual(texts, [...REGION_STATES].sort());
+  for (const s of REGION_STATES) if (s !== "healthy") assert.match(panel.targets![0].expr, new RegExp(`state=\\\\?"${s}\\\\?"`), s);
 });

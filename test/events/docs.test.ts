@@ -4,6 +4,7 @@ import { readFile } from "node:fs/promises";
 import { validateEvent } from "../../src/events/schemas.ts";
 import { ALL_EVENT_TYPES } from "../../src/events/types.ts";
 import { UNIX_DGRAM_SINK_DEFAULTS } from "../../src/events/sinks/unix-dgram.ts";
+import { EVENTS_DEFAULTS } from "../../src/config/defaults.ts";
 import { EXAMPLE_DATA } from "./fixtures.ts";
 
 const doc = await readFile(new URL("../../docs/events.md", import.meta.url), "utf8");
@@ -43,5 +44,19 @@ describe("docs/events.md", () => {
     }
     assert.ok(doc.includes(`\`noReaderRetryMs\` {${d.noReaderRetryMs.min}, ${d.noReaderRetryMs.max}}`));
     assert.ok(doc.includes(`\`congestedBackoffMs\` {${d.congestedBackoffMs.min}, ${d.congestedBackoffMs.max}}`));
+    for (const text of [`\`ackWindow\` ${d.ackWindow.toLocaleString("en-US").replace(/,/g, " ")}`, `\`ackProbeMs\` ${d.ackProbeMs.toLocaleString("en-US").replace(/,/g, " ")}`, `\`ackMaxResends\` ${d.ackMaxResends}`]) {
+      assert.ok(doc.includes(text), `docs should say ${text}`);
+    }
+  });
+
+  it("states the pool's socket queue default (events.queue_max), not the class default, wherever it says how much is queued", () => {
+    const pool = EVENTS_DEFAULTS.queueMax.toLocaleString("en-US").replace(/,/g, " ");
+    assert.ok(doc.includes(`\`events.queue_max\`, default ${pool} datagrams`), "the queue-full rule names events.queue_max and its default");
+    assert.ok(doc.includes(`the pool passes \`events.queue_max\`, default ${pool}`));
+    // The class default may appear only where it is said to be the class's.
+    for (const m of doc.matchAll(/100 000/g)) {
+      const around = doc.slice(Math.max(0, m.index - 200), m.index + 60);
+      assert.ok(/class|queueMax|burst of 100 000|100 000 `emit\(\)`/.test(around), `"100 000" stated as a queue size: …${around}…`);
+    }
   });
 });

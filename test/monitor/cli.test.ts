@@ -26,7 +26,7 @@ test("tbg monitor: no -c is a usage error (2); a bad config names every bad key 
 
     const port = await freePort();
     const good = join(dir, "good.json");
-    await writeFile(good, JSON.stringify({ listen: { host: "127.0.0.1", port }, interval_sec: 0.2, timeout_ms: 200, default_region: "eu", regions: [{ name: "eu", role: "primary", stratum: `127.0.0.1:${await freePort()}`, health_url: `http://127.0.0.1:${await freePort()}/health` }] }));
+    await writeFile(good, JSON.stringify({ listen: { host: "127.0.0.1", port }, interval_sec: 0.3, timeout_ms: 200, default_region: "eu", regions: [{ name: "eu", role: "primary", stratum: `127.0.0.1:${await freePort()}`, health_url: `http://127.0.0.1:${await freePort()}/health` }] }));
     const child = spawn(process.execPath, [TBG, "monitor", "-c", good], { stdio: ["ignore", "pipe", "pipe"] });
     let out = "";
     child.stdout!.on("data", (d: Buffer) => (out += d.toString()));

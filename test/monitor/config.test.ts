@@ -13,7 +13,7 @@ test("a minimal config gets the documented defaults (10 s interval, 3 failures)"
   assert.equal(c.failureThreshold, 3);
   assert.equal(c.recoveryThreshold, MONITOR_DEFAULTS.recoveryThreshold);
   assert.equal(c.port, MONITOR_DEFAULTS.port);
-  assert.deepEqual(c.regions[0], { name: "eu", role: "primary", stratumHost: "eu.internal", stratumPort: 3333, stratum: "eu.internal:3333", publicStratum: "eu.internal:3333", healthUrl: "http://eu.internal:9100/health", failover: [] });
+  assert.deepEqual(c.regions[0], { name: "eu", role: "primary", stratumHost: "eu.internal", stratumPort: 3333, stratum: "eu.internal:3333", publicStratum: "eu.internal:3333", healthUrl: "http://eu.internal:9100/health", failover: [], drain: false });
   assert.equal(c.nats, null);
 });
 
@@ -35,6 +35,13 @@ test("every bad key is named: unknown keys, bad addresses, duplicate regions, fa
   for (const needle of ["extra: unknown key", "interval_sec", "regions[0].stratum: expected \"host:port\"", "regions[1].health_url", "regions[1].colour: unknown key", "regions[1].name: region \"eu\" is listed twice", "regions[0].failover[0]: \"moon\" is not one of the regions", "regions[0].failover[1]: a region cannot fail over to itself", "default_region: \"mars\" is not one of the regions"]) {
     assert.ok(err.message.includes(needle), `names ${needle}:\n${err.message}`);
   }
+});
+
+test("a probe timeout not shorter than the interval, and a region named \"default\", are refused by name", () => {
+  assert.throws(() => parseMonitorConfig(JSON.stringify({ interval_sec: 2, timeout_ms: 2000, default_region: "eu", regions: [region("eu")] })), /timeout_ms: 2000 ms must be shorter than interval_sec \(2000 ms\)/);
+  assert.throws(() => parseMonitorConfig(JSON.stringify({ timeout_ms: 10_000, default_region: "eu", regions: [region("eu")] })), /timeout_ms: 10000 ms must be shorter/);
+  assert.equal(parseMonitorConfig(JSON.stringify({ interval_sec: 2, timeout_ms: 1999, default_region: "eu", regions: [region("eu")] })).timeoutMs, 1999);
+  assert.throws(() => parseMonitorConfig(JSON.stringify({ default_region: "eu", regions: [region("eu"), region("default")] })), /regions\[1\]\.name: "default" is reserved/);
 });
 
 test("a JSON syntax error gives line and column; a duplicated key is refused", () => {

@@ -21,9 +21,9 @@ import type { EmbeddedNode } from "../../src/node/embedded/embedded-node.ts";
 const TBG = new URL("../../bin/tbg", import.meta.url).pathname;
 const FAILURE_THRESHOLD = 3;
 const RECOVERY_THRESHOLD = 2;
-const INTERVAL_SEC = 0.25;
-/** Generous for a loaded machine: a healthy probe must never time out, a frozen one always does. */
-const TIMEOUT_MS = 2000;
+const INTERVAL_SEC = 1.5;
+/** Generous for a loaded machine (a healthy probe must never time out, a frozen one always does), and shorter than the interval as the config requires. */
+const TIMEOUT_MS = 1400;
 /** Bound on any one state change: threshold rounds of at most timeout + interval each, plus slack. */
 const CHANGE_BOUND_MS = 30_000;
 

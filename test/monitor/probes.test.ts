@@ -126,7 +126,7 @@ test("NATS hub probe: /leafz counts the relay leaf nodes; a leaf going away is s
 
     // The monitor reports it (no regions reachable here: they are down, which does not matter for NATS).
     const cfg = parseMonitorConfig(JSON.stringify({
-      listen: { host: "127.0.0.1", port: 0 }, interval_sec: 0.1, timeout_ms: 500, default_region: "eu",
+      listen: { host: "127.0.0.1", port: 0 }, interval_sec: 0.6, timeout_ms: 500, default_region: "eu",
       regions: [{ name: "eu", role: "primary", stratum: `127.0.0.1:${await freePort()}`, health_url: `http://127.0.0.1:${await freePort()}/health` }],
       nats: { monitor_url: hubMon, expected_leafnodes: 1 },
     }));
@@ -156,6 +156,7 @@ test("NATS hub probe: /leafz counts the relay leaf nodes; a leaf going away is s
 
 test("HTTP API: unknown region 404, POST 405, HEAD without a body, relay gauges only for regions reporting them; /health stalls when rounds stop", async () => {
   let nowMs = 1_700_000_000_000;
+  let monoMs = 5_000;
   const relayBody = { status: "ok", relay: { state: "passthrough", template_latency_ms: 120 } };
   let usHealthGone = false;
   const probes = {
@@ -169,7 +170,7 @@ test("HTTP API: unknown region 404, POST 405, HEAD without a body, relay gauges 
     listen: { host: "127.0.0.1", port: 0 }, interval_sec: 3600, default_region: "eu",
     regions: [{ name: "eu", role: "primary", stratum: "eu:3333", health_url: "http://eu/health", failover: ["us"] }, { name: "us", role: "relay", stratum: "us:3333", health_url: "http://us/health", failover: ["eu"] }],
   }));
-  const svc = await startMonitorService(cfg, { log: pino({ level: "silent" }), probes, now: () => nowMs });
+  const svc = await startMonitorService(cfg, { log: pino({ level: "silent" }), probes, now: () => nowMs, monotonic: () => monoMs });
   try {
     assert.equal((await fetch(`${svc.url}/regions/mars/health`)).status, 404);
     assert.equal((await fetch(`${svc.url}/route/mars`)).status, 404);
@@ -196,11 +197,92 @@ test("HTTP API: unknown region 404, POST 405, HEAD without a body, relay gauges 
     assert.equal(us.last_probe.at, new Date(nowMs).toISOString());
     assert.equal(us.pool.relay.template_latency_ms, 120);
     assert.doesNotMatch(await (await fetch(`${svc.url}/metrics`)).text(), /tbg_monitor_relay_template_latency_seconds\{region="us"\}/);
-    nowMs += 4 * 3600_000; // no round for four intervals
+    monoMs += 1000;
+    await svc.monitor.round();
+    // No round for four intervals while the wall clock steps back a day: the stall check runs on the
+    // monotonic clock, so /health says stalled (a wall-clock age would be negative and pass).
+    monoMs += 4 * 3600_000;
+    nowMs -= 86_400_000;
     const stalled = await fetch(`${svc.url}/health`);
     assert.equal(stalled.status, 503);
-    assert.equal(((await stalled.json()) as { status: string }).status, "stalled");
+    const body = (await stalled.json()) as { status: string; last_round_age_ms: number };
+    assert.equal(body.status, "stalled");
+    assert.equal(body.last_round_age_ms, 4 * 3600_000);
   } finally {
     await svc.close();
+  }
+});
+
+test("the probe loop is scheduled on the monotonic clock: a wall clock stepping back an hour does not stop the rounds", async () => {
+  let nowMs = 1_700_000_000_000;
+  const cfg = parseMonitorConfig(JSON.stringify({
+    listen: { host: "127.0.0.1", port: 0 }, interval_sec: 0.05, timeout_ms: 20, default_region: "eu",
+    regions: [{ name: "eu", role: "primary", stratum: "eu:3333", health_url: "http://eu/health" }],
+  }));
+  let rounds = 0;
+  const probes = {
+    stratum: async (): Promise<StratumProbeResult> => ({ ok: true, rttMs: 1, error: null }),
+    health: async (): Promise<HealthProbeResult> => {
+      if (++rounds === 3) throw new Error("probe blew up"); // a throwing round is logged, the loop goes on
+      return { ok: true, httpStatus: 200, rttMs: 1, error: null, pool: null };
+    },
+  };
+  const lines: string[] = [];
+  const log = pino({ level: "error" }, { write: (l: string) => void lines.push(l) });
+  const svc = await startMonitorService(cfg, { log, probes, now: () => nowMs });
+  try {
+    nowMs -= 3600_000; // NTP steps the clock back an hour after the first round
+    await waitFor(() => svc.monitor.status().rounds >= 5, "five rounds despite the wall clock stepping back", 10_000);
+    assert.equal((await fetch(`${svc.url}/health`)).status, 200);
+    assert.ok(lines.some((l) => l.includes("monitor round failed") && l.includes("probe blew up")), "the failed round is logged");
+  } finally {
+    await svc.close();
+  }
+});
+
+test("drain: a drained region answers 503 on its health endpoint and is routed around while still probed and still healthy (no alert)", async () => {
+  const probes = {
+    stratum: async (): Promise<StratumProbeResult> => ({ ok: true, rttMs: 1, error: null }),
+    health: async (): Promise<HealthProbeResult> => ({ ok: true, httpStatus: 200, rttMs: 1, error: null, pool: null }),
+  };
+  const cfg = parseMonitorConfig(JSON.stringify({
+    listen: { host: "127.0.0.1", port: 0 }, interval_sec: 3600, default_region: "eu",
+    regions: [
+      { name: "eu", role: "primary", stratum: "eu:3333", health_url: "http://eu/health", failover: ["us"] },
+      { name: "us", role: "relay", stratum: "us:3333", health_url: "http://us/health", failover: ["eu"], drain: true },
+    ],
+  }));
+  const svc = await startMonitorService(cfg, { log: pino({ level: "silent" }), probes });
+  try {
+    const h = await fetch(`${svc.url}/regions/us/health`);
+    assert.equal(h.status, 503);
+    assert.deepEqual(await h.json(), { region: "us", state: "healthy", drained: true, healthy: false, since: (await (await fetch(`${svc.url}/regions/us`)).json() as { since: string }).since, route_to: "eu" });
+    assert.equal((await fetch(`${svc.url}/regions/eu/health`)).status, 200);
+    const route = (await (await fetch(`${svc.url}/route/us`)).json()) as { route_to: string; stratum: string };
+    assert.deepEqual([route.route_to, route.stratum], ["eu", "eu:3333"]);
+    const m = await (await fetch(`${svc.url}/metrics`)).text();
+    assert.match(m, /tbg_monitor_region_drained\{region="us"\} 1/);
+    assert.match(m, /tbg_monitor_region_drained\{region="eu"\} 0/);
+    assert.match(m, /tbg_monitor_region_state\{region="us",role="relay",state="healthy"\} 1/, "still probed as healthy: no alert for maintenance");
+  } finally {
+    await svc.close();
+  }
+});
+
+test("health probe: an oversized body fails at once with its reason (not later as a timeout)", async () => {
+  const big = Buffer.alloc(2 << 20, 0x20);
+  const server = createHttpServer((_req, res) => {
+    res.setHeader("content-type", "application/json");
+    res.write("{\"status\":\"ok\",\"pad\":\"");
+    res.end(big);
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
+  try {
+    const r = await probeHealth(`http://127.0.0.1:${(server.address() as AddressInfo).port}/health`, 30_000);
+    assert.equal(r.ok, false);
+    assert.match(r.error ?? "", /body larger than 1048576 bytes/);
+  } finally {
+    server.closeAllConnections();
+    await new Promise<void>((r) => server.close(() => r()));
   }
 });

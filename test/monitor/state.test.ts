@@ -23,12 +23,12 @@ test("an agreeing observation resets the count: two failures, a success, two fai
   assert.equal(t.state, "down");
 });
 
-test("a mixed failing streak lands on the mildest state it saw; recovery on the worst of the better ones", () => {
+test("a mixed failing streak lands on what its latest observation saw; recovery on the worst of the better ones", () => {
   const t = tracker(3, 2);
-  feed(t, ["ok", "degraded", "down", "down"]);
-  assert.equal(t.state, "degraded", "one of the three only showed degraded");
-  feed(t, ["down", "down", "down"]);
-  assert.equal(t.state, "down");
+  assert.deepEqual(feed(t, ["ok", "degraded", "down", "down"]), ["healthy", "healthy", "healthy", "down"], "[degraded, down, down]: down at the threshold, not degraded then three more rounds");
+  assert.deepEqual(t.transitions().at(-1)!.to, "down");
+  const u = tracker(3, 2);
+  assert.deepEqual(feed(u, ["ok", "down", "down", "degraded"]), ["healthy", "healthy", "healthy", "degraded"], "[down, down, degraded]: Stratum answers again, so degraded");
   assert.deepEqual(feed(t, ["degraded", "ok"]), ["down", "degraded"], "recovery threshold 2: worst of (degraded, ok)");
   assert.deepEqual(feed(t, ["ok", "ok"]), ["degraded", "healthy"]);
 });

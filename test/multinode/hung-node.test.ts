@@ -17,7 +17,7 @@ import { FAST_ZMQ } from "./two-nodes.ts";
 const BLOCKPOLL_MS = 100;
 const user = `${REGTEST_ADDRESSES.p2wpkh}.hung`;
 
-async function scenario(zmq: boolean): Promise<void> {
+async function scenario(zmq: boolean, blockAfterMs = 0): Promise<void> {
   const node1 = await startTestNode({ listen: true });
   const node2 = await startTestNode({ peers: [`127.0.0.1:${node1.p2pPort}`] });
   const cleanup: Array<() => Promise<unknown> | void> = [() => node1.close(), () => node2.close()];
@@ -46,6 +46,9 @@ async function scenario(zmq: boolean): Promise<void> {
 
     // Node 1 hangs; node 2 learns of a new block.
     proxy.freeze();
+    // A scenario parameter, not synchronisation: the block reaches node 2 only after the first hedge
+    // of node 1's hung poll asked node 2 (the backup must keep being polled, not asked once).
+    if (blockAfterMs > 0) await new Promise((r) => setTimeout(r, blockAfterMs));
     const t0 = Date.now();
     await node2.mine(1);
     const job1 = await c.until(() => c.notifies().find((n) => n.cleanJobs && n.prevhashStratum !== job0.prevhashStratum), 15_000, "work on node 2's block");
@@ -86,4 +89,5 @@ async function scenario(zmq: boolean): Promise<void> {
 describe("a hung node (frozen RPC) holds up neither work nor block outcomes", () => {
   it("with ZMQ", () => scenario(true));
   it("polling only", () => scenario(false));
+  it("polling only, the block reaching node 2 1 s after node 1 hung", () => scenario(false, 1000));
 });

@@ -28,10 +28,11 @@ describe("two nodes: RPC failover and block submission", () => {
       const job = await c.handshake(user);
       const work = c.work(job, Buffer.alloc(c.extranonce2Size));
       const nonce = c.findNonce(work, "block");
-      const r = await c.request("mining.submit", c.submitParams(user, work, nonce));
-      assert.equal(r.result, true, JSON.stringify(r.error));
+      // Subscribed before submitting: a late result may arrive before the submit's reply is read.
       const late: EngineEventMap["blockLateResult"][0][] = [];
       t.pool.app.engine.bus.on("blockLateResult", (e) => late.push(e));
+      const r = await c.request("mining.submit", c.submitParams(user, work, nonce));
+      assert.equal(r.result, true, JSON.stringify(r.error));
       const block = await waitFor(() => t.blocks.at(-1), "block event", 5_000);
       // The outcome comes with the first accepting node's answer; the other's follows as a late result.
       assert.deepEqual([...block.results.map((x) => x.node), ...block.pending].sort(), [t.name1, t.name2].sort());

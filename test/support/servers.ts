@@ -451,13 +451,18 @@ export async function startRedis(opts: StartOptions & { persist?: boolean } = {}
 
 // ---------------------------------------------------------------- NATS
 
-/** Starts a private nats-server with JetStream; its store dir survives `restart()`. */
-export async function startNats(opts: StartOptions = {}): Promise<TestServer> {
+/**
+ * Starts a private nats-server with JetStream; its store dir survives `restart()`. `auth` makes it
+ * require a token (`--auth`) or a user and password (`--user`/`--pass`); `url` carries no credentials.
+ */
+export async function startNats(opts: StartOptions & { auth?: { token: string } | { user: string; pass: string } } = {}): Promise<TestServer> {
+  const a = opts.auth;
+  const authArgs = !a ? [] : "token" in a ? ["--auth", a.token] : ["--user", a.user, "--pass", a.pass];
   return await startManaged((port) => {
     const dir = mkTemp("tbg-nats-");
     return new ManagedServer("nats", dir, port, `nats://127.0.0.1:${port}`, () => ({
       command: "nats-server",
-      args: ["-js", "-a", "127.0.0.1", "-p", String(port), "-sd", join(dir, "js"), "-n", `tbg-test-${port}`],
+      args: ["-js", "-a", "127.0.0.1", "-p", String(port), "-sd", join(dir, "js"), "-n", `tbg-test-${port}`, ...authArgs],
       ready: /Server is ready/,
       stopSignal: "SIGTERM",
     }), opts.readyTimeoutMs ?? 30_000);

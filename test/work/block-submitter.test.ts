@@ -18,9 +18,10 @@ import { sha256d, reverseBytes } from "../../src/bitcoin/hash.ts";
 import { merkleRootFromBranch } from "../../src/bitcoin/merkle.ts";
 import { buildHeader } from "../../src/bitcoin/header.ts";
 import { hashMeetsTargetBuffer } from "../../src/bitcoin/difficulty.ts";
-import { assembleBlockHex, BlockSubmitter, DEFAULT_MAX_CONCURRENT_SUBMITS_PER_NODE, outcomeOf, submitToAll } from "../../src/work/block-submitter.ts";
+import { assembleBlockHex, BlockSubmitter, CANCELLED_SHUTDOWN, CANCELLED_STALE, DEFAULT_MAX_CONCURRENT_SUBMITS_PER_NODE, outcomeOf, SUBMIT_ATTEMPTS, submitToAll } from "../../src/work/block-submitter.ts";
 import type { BlockCandidate } from "../../src/shares/validator.ts";
 import { REGTEST_ADDRESSES } from "../support/addresses.ts";
+import { waitFor } from "../support/wait.ts";
 
 let node: EmbeddedNode;
 let rpc: RpcClient;
@@ -150,3 +151,89 @@ test("outcomeOf: accepted by any node; otherwise inconclusive means a lost race;
   assert.equal(outcomeOf([r(false, "duplicate-inconclusive")]), "lost_race");
   assert.equal(outcomeOf([r(false, "bad-txnmrklroot"), r(false, "high-hash")]), "rejected");
 });
+
+/** A getblockheader answer with `confirmations` (-1: known, off the main chain). */
+const header = (confirmations: number) => ({ hash: "55".repeat(32), confirmations, height: 1, version: 0x20000000, merkleroot: "66".repeat(32), time: 1, nonce: 1, bits: "207fffff" });
+
+/** A scripted JSON-RPC node on loopback: `answer` decides each call (an HTTP status, or a JSON-RPC result). */
+async function scriptedNode(t: { after(f: () => unknown): void }, answer: (method: string, n: number) => { status: number } | { result: unknown }) {
+  const calls: string[] = [];
+  const server = http.createServer((req, res) => {
+    let body = "";
+    req.on("data", (d: Buffer) => (body += d.toString()));
+    req.on("end", () => {
+      const { id, method } = JSON.parse(body) as { id: number; method: string };
+      calls.push(method);
+      const a = answer(method, calls.filter((m) => m === method).length);
+      if ("status" in a) {
+        res.statusCode = a.status;
+        return res.end("Work queue depth exceeded");
+      }
+      res.end(JSON.stringify({ result: a.result, error: null, id }));
+    });
+  });
+  server.listen(0, "127.0.0.1");
+  await once(server, "listening");
+  t.after(() => new Promise<void>((r) => server.close(() => r())));
+  const client = new RpcClient({ url: `127.0.0.1:${(server.address() as AddressInfo).port}`, user: "u", pass: "p", name: "scripted" });
+  t.after(() => client.close());
+  return { client, calls };
+}
+
+test("BlockSubmitter: a submitblock answered HTTP 503 is sent again (bounded) and the block counts as accepted", async (t) => {
+  const { client, calls } = await scriptedNode(t, (method, n) => (method === "submitblock" && n === 1 ? { status: 503 } : { result: null }));
+  const out = await new BlockSubmitter({ nodes: [client] }).submit("00", "11".repeat(32));
+  assert.equal(out.outcome, "accepted");
+  assert.deepEqual(calls, ["submitblock", "submitblock"]);
+});
+
+test("BlockSubmitter: transport failures are retried at most SUBMIT_ATTEMPTS times", async (t) => {
+  const { client, calls } = await scriptedNode(t, (method) => (method === "submitblock" ? { status: 503 } : { result: header(-1) }));
+  const out = await new BlockSubmitter({ nodes: [client] }).submit("00", "22".repeat(32));
+  assert.equal(out.outcome, "rejected");
+  assert.equal(calls.filter((m) => m === "submitblock").length, SUBMIT_ATTEMPTS);
+});
+
+test("BlockSubmitter: \"duplicate\" counts as accepted only if the block is in the node's main chain", async (t) => {
+  const off = await scriptedNode(t, (method) => (method === "submitblock" ? { result: "duplicate" } : { result: header(-1) }));
+  const o1 = await new BlockSubmitter({ nodes: [off.client] }).submit("00", "33".repeat(32));
+  assert.equal(o1.outcome, "lost_race", "stored, not on the main chain");
+  assert.deepEqual(off.calls, ["submitblock", "getblockheader"]);
+  const on = await scriptedNode(t, (method) => (method === "submitblock" ? { result: "duplicate" } : { result: header(1) }));
+  assert.equal((await new BlockSubmitter({ nodes: [on.client] }).submit("00", "44".repeat(32))).outcome, "accepted");
+});
+
+test("BlockSubmitter: a queued submission whose parent went stale, or still queued at shutdown, is not sent (counted)", async (t) => {
+  let release!: () => void;
+  const held = new Promise<void>((r) => (release = r));
+  const calls: string[] = [];
+  const server = http.createServer((req, res) => {
+    let body = "";
+    req.on("data", (d: Buffer) => (body += d.toString()));
+    req.on("end", () => {
+      const { id, method } = JSON.parse(body) as { id: number; method: string };
+      calls.push(method);
+      void held.then(() => res.end(JSON.stringify({ result: null, error: null, id })));
+    });
+  });
+  server.listen(0, "127.0.0.1");
+  await once(server, "listening");
+  t.after(() => new Promise<void>((r) => server.close(() => r())));
+  const client = new RpcClient({ url: `127.0.0.1:${(server.address() as AddressInfo).port}`, user: "u", pass: "p", name: "held" });
+  t.after(() => client.close());
+  const submitter = new BlockSubmitter({ nodes: [client], maxConcurrentPerNode: 1 });
+  const first = submitter.submit("00", "77".repeat(32));
+  const stale = submitter.submit("00", "88".repeat(32), undefined, () => true);
+  const queued = submitter.submit("00", "99".repeat(32));
+  await waitFor(() => calls.length >= 1, "the first submitblock received");
+  submitter.close();
+  release();
+  assert.equal((await first).outcome, "accepted", "the submission already sent finishes");
+  const s = await stale;
+  assert.deepEqual([s.outcome, s.results[0].result], ["rejected", CANCELLED_STALE]);
+  const q = await queued;
+  assert.deepEqual([q.outcome, q.results[0].result], ["rejected", CANCELLED_SHUTDOWN]);
+  assert.deepEqual(calls, ["submitblock"], "only the first was sent");
+  assert.deepEqual(submitter.cancelled, { stale: 1, shutdown: 1 });
+});
+

@@ -17,14 +17,25 @@ class ScriptedNode {
   tip = H(0);
   /** Height of the block its templates are for. */
   height = 1;
-  mode: "ok" | "refuse" | "hang" = "ok";
+  mode: "ok" | "refuse" | "hang" | "hold" = "ok";
   gbtCalls = 0;
   bestCalls = 0;
+  /** Calls made in "hold" mode, answered by release(). */
+  private held: Array<() => void> = [];
   constructor(readonly name: string) {}
   private gate<T>(value: () => T): Promise<T> {
     if (this.mode === "refuse") return Promise.reject(new RpcConnectionError(`${this.name}: ECONNREFUSED`, "ECONNREFUSED"));
     if (this.mode === "hang") return new Promise<T>(() => {});
+    if (this.mode === "hold") return new Promise<T>((resolve, reject) => this.held.push(() => (this.mode === "refuse" ? reject(new RpcConnectionError(`${this.name}: ECONNRESET`, "ECONNRESET")) : resolve(value()))));
     return Promise.resolve(value());
+  }
+  get heldCalls(): number {
+    return this.held.length;
+  }
+  /** Answers the held calls with the node's state now (mode "ok"), or fails them (mode "refuse"). */
+  release(mode: "ok" | "refuse" = "ok"): void {
+    this.mode = mode;
+    for (const f of this.held.splice(0)) f();
   }
   getBlockTemplate(): Promise<BlockTemplate> {
     this.gbtCalls++;
@@ -184,5 +195,70 @@ describe("TemplateSource: failover", () => {
     a.tip = H(8);
     await source.checkTip();
     assert.equal(adopted.at(-1)?.prev, H(8));
+  });
+});
+
+/** Resolves p, or rejects after `ms` (a fetch that waits for a hung node would otherwise hang the test). */
+function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const limit = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: not done after ${ms} ms`)), ms)));
+  return Promise.race([p, limit]).finally(() => clearTimeout(timer));
+}
+
+describe("TemplateSource: hedging around a slow node", () => {
+  it("a backup without the new block does not win while the first node, slow with the block, is still answering", async () => {
+    const [a, b] = [new ScriptedNode("a"), new ScriptedNode("b")];
+    const { adopted } = await setup([a, b], { hedgeMs: 50 });
+    const seen = adopted.length;
+    a.mode = "hold"; // a is connecting the new block: its getblocktemplate is slow
+    const fetch = source!.fetch("new_block");
+    await waitFor(() => b.gbtCalls >= 1, "b asked after hedgeMs", 3_000);
+    await within(fetch, 3_000, "the new-block fetch"); // ends once b (the only non-slow node) has answered
+    assert.equal(adopted.length, seen, "b's template on the old parent did not replace the work");
+    a.tip = H(1);
+    a.height = 2;
+    a.release();
+    await waitFor(() => adopted.some((t) => t.prev === H(1)), "work on a's new block", 3_000);
+    assert.ok(adopted.slice(seen).every((t) => t.node === "a"), JSON.stringify(adopted.slice(seen)));
+    assert.equal(source!.currentTip, H(1));
+  });
+
+  it("the backup's old-parent template is the fallback when the slow first node fails", async () => {
+    const [a, b] = [new ScriptedNode("a"), new ScriptedNode("b")];
+    const { adopted } = await setup([a, b], { hedgeMs: 50 });
+    a.mode = "hold";
+    const fetch = source!.fetch("new_block");
+    await waitFor(() => b.gbtCalls >= 1, "b asked", 3_000);
+    await within(fetch, 3_000, "the new-block fetch");
+    a.release("refuse");
+    await waitFor(() => adopted.at(-1)?.node === "b", "b's template adopted once a failed", 3_000);
+    assert.equal(adopted.at(-1)?.prev, H(0));
+  });
+
+  it("a hung node does not hold up a fetch when no other node answers usably; its late usable answer then fetches", async () => {
+    const [a, b] = [new ScriptedNode("a"), new ScriptedNode("b")];
+    let allFailed = 0;
+    const { adopted } = await setup([a, b], { hedgeMs: 50, onAllNodesFailed: () => void allFailed++ });
+    a.mode = "hold"; // hung: would answer only at its RPC time-out
+    b.mode = "refuse";
+    await within(source!.fetch("refresh"), 3_000, "the fetch with a hung first node and a refusing backup");
+    assert.equal(allFailed, 1, "reported as a failed fetch; the last work stays");
+    assert.equal(a.heldCalls, 1, "a's call is still out");
+    a.tip = H(2);
+    a.height = 2;
+    a.release();
+    await waitFor(() => adopted.some((t) => t.prev === H(2) && t.node === "a"), "a's late answer brings work", 3_000);
+  });
+
+  it("while the polled node is slow, the next node is polled every blockpoll (a block reaching it later is seen)", async () => {
+    const [a, b] = [new ScriptedNode("a"), new ScriptedNode("b")];
+    const { adopted } = await setup([a, b], { hedgeMs: 50, pollMs: 50, pollStallMs: 30_000 });
+    a.mode = "hold"; // its polls hang; the stall limit is far away
+    await waitFor(() => b.bestCalls >= 1, "b asked once (the hedge of a's poll)", 3_000);
+    const asked = b.bestCalls;
+    b.tip = H(3); // the block reaches b only after that first hedge
+    b.height = 2;
+    await waitFor(() => adopted.some((t) => t.prev === H(3)), "work on b's later block", 3_000);
+    assert.ok(b.bestCalls > asked, "b polled again");
   });
 });

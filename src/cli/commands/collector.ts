@@ -8,6 +8,8 @@ import { UsageError } from "../../util/errors.ts";
 import { createLogger } from "../../app/logger.ts";
 import { runUntilSignal } from "../../app/run-pool.ts";
 import { Collector, redactUrl } from "../../collector/collector.ts";
+import { redactNatsServers } from "../../events/nats-options.ts";
+import { NATS_FLAG_HELP, NATS_FLAG_OPTIONS, natsAuthFrom } from "../nats-flags.ts";
 import {
   COLLECTOR_DEFAULTS, CollectorConfigError, loadCollectorConfigFile, resolveCollectorSettings, type CollectorFileConfig,
 } from "../../collector/config.ts";
@@ -25,8 +27,9 @@ SIGTERM/SIGINT: stop the inputs, commit what is queued, ack/nak, close.
 
 options:
   -c, --config FILE      JSON config; flags override its keys (see docs/collector.md)
-  --socket PATH          datagram socket to bind (default ${d.socketPath} when no --nats-url is given)
+  --socket PATH          datagram socket to bind (default DATA_DIR/${d.socketFile} when no --nats-url is given)
   --nats-url URL         consume JetStream MINING_EVENTS (comma-separated servers)
+${NATS_FLAG_HELP}
   --database-url URL     postgres://user:pass@host:port/db (PostgreSQL/TimescaleDB); without it:
                          embedded PGlite in DIR/pgdata
   --data-dir DIR         PGlite location (default ${d.dataDir})
@@ -58,6 +61,7 @@ export const command: Command = {
       "log-level": { type: "string" },
       "address-display": { type: "string" },
       pretty: { type: "boolean" },
+      ...NATS_FLAG_OPTIONS,
     });
     const str = (k: string) => f[k as keyof typeof f] as string | undefined;
     let settings;
@@ -66,7 +70,7 @@ export const command: Command = {
       settings = resolveCollectorSettings(file, {
         socket: str("socket"), natsUrl: str("nats-url"), databaseUrl: str("database-url"), redisUrl: str("redis-url"),
         dataDir: str("data-dir"), region: str("region"), metricsPort: str("metrics-port"), metricsHost: str("metrics-host"),
-        ackWaitSec: str("ack-wait-sec"), logLevel: str("log-level"), addressDisplay: str("address-display"),
+        ackWaitSec: str("ack-wait-sec"), logLevel: str("log-level"), addressDisplay: str("address-display"), natsAuth: natsAuthFrom(f, process.env),
       });
     } catch (err) {
       if (err instanceof CollectorConfigError && !f.config) throw new UsageError(err.message);
@@ -77,7 +81,7 @@ export const command: Command = {
       socketPath: settings.socketPath,
       socketMode: settings.socketMode,
       natsUrl: settings.natsUrl,
-      nats: { ackWaitMs: settings.ackWaitSec * 1000 },
+      nats: { ackWaitMs: settings.ackWaitSec * 1000, auth: settings.natsAuth },
       databaseUrl: settings.databaseUrl,
       dataDir: settings.dataDir,
       redisUrl: settings.redisUrl,
@@ -92,7 +96,7 @@ export const command: Command = {
     log.logger.info({
       region: settings.region,
       socket: settings.socketPath,
-      nats: settings.natsUrl ? settings.natsUrl.split(",").map(redactUrl) : null,
+      nats: settings.natsUrl ? redactNatsServers(settings.natsUrl).split(",") : null,
       database: collector.stats().database.target,
       database_open: collector.databaseOpen,
       redis: settings.redisUrl ? redactUrl(settings.redisUrl) : null,

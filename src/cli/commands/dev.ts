@@ -2,7 +2,7 @@
  * `tbg dev` (= `npm start`): everything on this machine with embedded defaults — an in-process bcoin
  * regtest node, the engine on it with difficulty low enough for a CPU miner, events, /health and /metrics.
  */
-import { resolve } from "node:path";
+import { join, relative, resolve } from "node:path";
 import type { Command } from "../main.ts";
 import { intFlag, parseFlags } from "../args.ts";
 import { startEmbeddedNode } from "../../node/embedded/embedded-node.ts";
@@ -29,7 +29,8 @@ options:
   --collector-port N   the collector's platform page (/), /api/platform, /health, /metrics (default 9101)
   --node-rpc-port N    the embedded node's JSON-RPC port (default 18443)
   --node-zmq-port N    the embedded node's ZMQ hashblock port (default 28332)
-  --events-socket P    Unix datagram socket for events (default /tmp/ckpool/events.sock)
+  --events-socket P    Unix datagram socket for events (default DATA_DIR/events.sock: each
+                       data dir has its own, so two tbg dev on one host do not collide)
   --data-dir DIR       where records and the event store live (default .tbg-dev)
   --log-level LEVEL    info (default), debug, warn, ...
 
@@ -55,8 +56,11 @@ export const command: Command = {
     const collectorPort = intFlag("collector-port", f["collector-port"] as string | undefined, 9101);
     const rpcPort = intFlag("node-rpc-port", f["node-rpc-port"] as string | undefined, 18443);
     const zmqPort = intFlag("node-zmq-port", f["node-zmq-port"] as string | undefined, 28332);
-    const eventsSocket = (f["events-socket"] as string | undefined) ?? "/tmp/ckpool/events.sock";
     const dataDir = resolve((f["data-dir"] as string | undefined) ?? ".tbg-dev");
+    // Under the data dir (ours, per checkout): never a shared /tmp path another user or another tbg dev could take.
+    // sockaddr_un holds 107 bytes: a deep checkout uses the path relative to the working directory.
+    const defaultSocket = join(dataDir, "events.sock");
+    const eventsSocket = (f["events-socket"] as string | undefined) ?? (Buffer.byteLength(defaultSocket) <= 107 ? defaultSocket : relative(process.cwd(), defaultSocket));
     const level = (f["log-level"] as string | undefined) ?? "info";
     const log = createLogger({ level, pretty: true });
     // Every port at once, before the node and the database start (they take seconds).

@@ -8,6 +8,7 @@
 import { JetStreamPublisher, type JetStreamPublisherOptions } from "../../publisher/publisher.ts";
 import { emptyDropCounts, type DropReason, type EventSink, type SinkObserver, type SinkState, type SinkStats } from "../sink.ts";
 import type { EventType } from "../types.ts";
+import { redactNatsServers } from "../nats-options.ts";
 
 export interface JetStreamSinkOptions {
   natsUrl: string;
@@ -39,7 +40,7 @@ export class JetStreamSink implements EventSink {
   private readonly batch: number;
 
   constructor(private readonly o: JetStreamSinkOptions) {
-    this.name = `nats:${o.natsUrl}`;
+    this.name = `nats:${redactNatsServers(o.natsUrl)}`;
     this.queueMax = o.queueMax ?? 100_000;
     this.batch = o.batch ?? 2_000;
     this.publisher = new JetStreamPublisher({
@@ -47,8 +48,14 @@ export class JetStreamSink implements EventSink {
       region: o.region,
       spoolDir: o.spoolDir,
       auth: o.auth,
-      onError: o.onError,
+      onStreamReset: (reason) => o.onError?.(new Error(`${reason}: publishing the retained spool again`), "stream reset"),
       ...o.publisher,
+      // State follows the link, not the traffic: "ready" as soon as it connects, "congested" when it drops.
+      onNatsReady: () => this.updateState(),
+      onError: (err, context) => {
+        o.onError?.(err, context);
+        if (context === "nats") this.updateState();
+      },
     });
   }
 
@@ -94,8 +101,10 @@ export class JetStreamSink implements EventSink {
   }
 
   private updateState(): void {
+    if (this.closed) return;
     const s = this.publisher.stats();
-    const next: SinkState = s.nats.ready ? "ready" : "congested";
+    // Not ready yet and nothing failed: still connecting (idle), not "unreachable".
+    const next: SinkState = s.nats.ready ? "ready" : s.nats.errors > 0 || s.nats.disconnects > 0 ? "congested" : this.state;
     if (next !== this.state) {
       this.state = next;
       this.observer?.stateChanged(next, next === "ready" ? "connected to JetStream" : "NATS unreachable: spooling to disk");

@@ -8,6 +8,10 @@ import type { SinkStats } from "../sink.ts";
 export interface NativeDgramSocket {
   sendTo(buf: Buffer, offset: number, length: number, destPath: string, onWrite?: (err: undefined | Error) => void): void;
   on(event: "error", listener: (err: Error) => void): unknown;
+  /** Receives delivery confirmations once bound (only used with `ackSocketPath`). */
+  on(event: "data", listener: (buf: Buffer, path?: string) => void): unknown;
+  /** Binds the sending socket to the ack path (only used with `ackSocketPath`). */
+  bind?(path: string): void;
   close(): void;
   setSendBufferSize(size: number): void;
 }
@@ -39,11 +43,25 @@ export const UNIX_DGRAM_SINK_DEFAULTS = {
    * `net.core.wmem_max`.
    */
   sendBufferBytes: 4 * 1024 * 1024,
+  /**
+   * Events sent and not yet confirmed by a confirming reader, kept to be sent again if the reader dies
+   * with them. A live publisher confirms within milliseconds, so this only fills while a reader is
+   * stuck; past it the oldest is given up and counted `unconfirmed`.
+   */
+  ackWindow: 10_000,
+  /**
+   * With unconfirmed events, no confirmation for this long and nothing else to send: send the oldest
+   * unconfirmed event again, so a reader restarted while the engine was quiet still gets what its
+   * predecessor lost. Doubles per probe up to 60 s.
+   */
+  ackProbeMs: 5_000,
+  /** An event presumed lost this many times is given up and counted `unconfirmed`. */
+  ackMaxResends: 3,
 } as const;
 
 /** Options of {@link UnixDgramSink}. */
 export interface UnixDgramSinkOptions {
-  /** Path of the reader's socket, e.g. `/tmp/ckpool/events.sock`. */
+  /** Path of the reader's socket, e.g. `/run/tbg/events.sock`. */
   socketPath: string;
   queueMax?: number;
   queueMaxBytes?: number;
@@ -52,10 +70,27 @@ export interface UnixDgramSinkOptions {
   noReaderRetryMs?: { min: number; max: number };
   flushTimeoutMs?: number;
   sendBufferBytes?: number;
+  /**
+   * Bind the sending socket here, so a confirming reader (tbg publisher) can confirm every event it has
+   * made safe, and events a dead reader took with it are sent again (src/events/confirm.ts). Omit: no
+   * confirmations, as before.
+   */
+  ackSocketPath?: string;
+  ackWindow?: number;
+  ackProbeMs?: number;
+  ackMaxResends?: number;
+  /** Clock for probes, ms. Default Date.now. */
+  now?: () => number;
   /** Creates the native socket. Default `new DgramSocket()` from node-unix-socket. */
   createSocket?: () => NativeDgramSocket;
   /** Default: Node's timers (backoff timers unref'd). */
   timers?: SinkTimers;
+  /**
+   * Run at start: create the socket's directory if missing and refuse one another user could use to
+   * replace the socket (src/events/socket-dir.ts). Default: that check, unless `createSocket` is
+   * injected (a fake socket has no real path).
+   */
+  prepareDir?: (socketPath: string) => Promise<void>;
 }
 
 /** Counters of {@link UnixDgramSink}. */
@@ -72,6 +107,22 @@ export interface UnixDgramSinkStats extends SinkStats {
   socketsCreated: number;
   /** Last socket error text, or null. */
   lastError: string | null;
+  /** Delivery confirmations (zeros and `enabled: false` without an ack path). */
+  confirm: {
+    enabled: boolean;
+    /** A confirmation has been received: the reader confirms, lost events are resent. */
+    readerConfirms: boolean;
+    /** Events confirmed by the reader. */
+    confirmed: number;
+    /** Sent and not yet confirmed (kept for resending). */
+    awaiting: number;
+    /** Events sent again because the reader lost them. */
+    resent: number;
+    /** Oldest-unconfirmed probes sent while nothing else was flowing. */
+    probes: number;
+    /** Datagrams on the ack socket that were not confirmations. */
+    malformed: number;
+  };
 }
 
 /** How a failed send is treated. */

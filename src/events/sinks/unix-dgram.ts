@@ -18,10 +18,22 @@
  *   (bounded, oldest dropped and counted as `no_reader`) and probe with the head datagram on an
  *   exponential backoff up to `noReaderRetryMs.max`, so a restarting collector gets the most recent
  *   `queueMax` events and a missing one costs one syscall per probe interval.
+ * - Delivery confirmations (`ackSocketPath`, src/events/confirm.ts): the sending socket is bound to
+ *   `<ack path>.tx`, a confirming reader (tbg publisher) sends the ids of the events it has made safe to
+ *   the ack socket (bound at `start()`, only ever read),
+ *   and every sent event waits in a bounded window until confirmed. Datagrams arrive in order and are
+ *   confirmed in order, so an event sent before a confirmed one and not confirmed itself was lost by a
+ *   reader that died (its kernel queue, or read but not yet spooled): it is sent again, at most
+ *   `ackMaxResends` times, then counted `unconfirmed`. When nothing flows, the oldest unconfirmed event
+ *   is re-sent after `ackProbeMs` as a probe, so a restarted reader's first confirmation brings back the rest.
  */
+import { lstatSync, mkdirSync, unlinkSync } from "node:fs";
+import { dirname } from "node:path";
 import { DgramSocket } from "node-unix-socket";
+import { decodeConfirm, eventIdOf, TX_SUFFIX } from "../confirm.ts";
 import { EventsConfigError } from "../errors.ts";
 import { RingQueue } from "../ring-queue.ts";
+import { prepareSocketDir } from "../socket-dir.ts";
 import { emptyDropCounts, NOOP_OBSERVER } from "../sink.ts";
 import type { DropReason, EventSink, SinkObserver, SinkState } from "../sink.ts";
 import type { EventType } from "../types.ts";
@@ -34,6 +46,18 @@ export type { NativeDgramSocket, SinkTimers, UnixDgramSinkOptions, UnixDgramSink
 interface Item {
   buf: Buffer;
   type: EventType;
+  /** event_id, read from the datagram when first tracked (null: none found, not tracked). */
+  id?: string | null;
+  /** Times sent again after a reader lost it. */
+  resends?: number;
+}
+
+/** A sent event awaiting its confirmation. */
+interface Awaiting {
+  item: Item;
+  /** Send order. */
+  seq: number;
+  atMs: number;
 }
 
 function positive(name: string, value: number): number {
@@ -53,6 +77,7 @@ export class UnixDgramSink implements EventSink {
   private readonly flushTimeoutMs: number;
   private readonly sendBufferBytes: number;
   private readonly createSocket: () => NativeDgramSocket;
+  private readonly prepareDir: (socketPath: string) => Promise<void>;
   private readonly timers: SinkTimers;
   private observer: SinkObserver = NOOP_OBSERVER;
 
@@ -79,6 +104,23 @@ export class UnixDgramSink implements EventSink {
   private lastError: string | null = null;
   private readonly dropped = emptyDropCounts();
 
+  // Delivery confirmations (null ackPath: off).
+  private readonly ackPath: string | null;
+  private readonly ackWindow: number;
+  private readonly ackProbeMs: number;
+  private readonly ackMaxResends: number;
+  private readonly now: () => number;
+  /** Sent, unconfirmed, in send order (Map keeps insertion order; a re-send moves to the end). */
+  private readonly awaiting = new Map<string, Awaiting>();
+  private sendSeq = 0;
+  private readerConfirms = false;
+  private lastConfirmAtMs = 0;
+  private probeTimer: unknown = null;
+  private probeDelayMs: number;
+  private ackSock: NativeDgramSocket | null = null;
+  private readonly bound = new Map<string, number>(); // path → inode we bound there
+  private readonly confirm = { confirmed: 0, resent: 0, probes: 0, malformed: 0 };
+
   constructor(options: UnixDgramSinkOptions) {
     const d = UNIX_DGRAM_SINK_DEFAULTS;
     if (!options.socketPath) throw new EventsConfigError("unix datagram sink: socketPath is required");
@@ -103,9 +145,20 @@ export class UnixDgramSink implements EventSink {
     this.flushTimeoutMs = positive("flushTimeoutMs", options.flushTimeoutMs ?? d.flushTimeoutMs);
     this.sendBufferBytes = options.sendBufferBytes ?? d.sendBufferBytes;
     this.createSocket = options.createSocket ?? (() => new DgramSocket());
+    this.prepareDir = options.prepareDir ?? (options.createSocket ? async () => {} : prepareSocketDir);
     this.timers = options.timers ?? NODE_TIMERS;
     this.congestedDelayMs = this.congestedBackoff.min;
     this.noReaderDelayMs = this.noReaderRetry.min;
+    this.ackPath = options.ackSocketPath ?? null;
+    if (this.ackPath !== null && (this.ackPath.length === 0 || Buffer.byteLength(this.ackPath + TX_SUFFIX) > 107)) {
+      throw new EventsConfigError(`unix datagram sink: ack socket path must be 1–${107 - TX_SUFFIX.length} bytes: ${this.ackPath}`);
+    }
+    if (this.ackPath === this.socketPath) throw new EventsConfigError("unix datagram sink: the ack socket path must differ from the socket path");
+    this.ackWindow = positive("ackWindow", options.ackWindow ?? d.ackWindow);
+    this.ackProbeMs = positive("ackProbeMs", options.ackProbeMs ?? d.ackProbeMs);
+    this.ackMaxResends = options.ackMaxResends ?? d.ackMaxResends;
+    this.probeDelayMs = this.ackProbeMs;
+    this.now = options.now ?? Date.now;
   }
 
   attach(observer: SinkObserver): void {
@@ -146,12 +199,16 @@ export class UnixDgramSink implements EventSink {
       stalls: this.stalls,
       socketsCreated: this.socketsCreated,
       lastError: this.lastError,
+      confirm: { enabled: this.ackPath !== null, readerConfirms: this.readerConfirms, awaiting: this.awaiting.size, ...this.confirm },
     };
   }
 
+  /** Throws EVENTS_SOCKET_DIR_UNSAFE when another user could replace the reader's socket. */
   async start(): Promise<void> {
     if (this.started || this.closing) return;
+    await this.prepareDir(this.socketPath);
     this.started = true;
+    if (this.ackPath !== null) this.openAck(this.ackPath);
     this.setState("ready", "started");
     this.pump();
   }
@@ -213,6 +270,7 @@ export class UnixDgramSink implements EventSink {
     this.clearStall();
     if (!err) {
       this.sent++;
+      this.track(item);
       this.congestedDelayMs = this.congestedBackoff.min;
       this.noReaderDelayMs = this.noReaderRetry.min;
       if (this.state !== "ready") this.setState("ready", "reader accepting events");
@@ -297,6 +355,7 @@ export class UnixDgramSink implements EventSink {
     } catch {
       // best effort: the default buffer works, it just fills sooner
     }
+    if (this.ackPath !== null && this.ackSock !== null) this.bindPath(sock, this.ackPath + TX_SUFFIX);
     this.socketsCreated++;
     this.sock = sock;
     return sock;
@@ -316,6 +375,149 @@ export class UnixDgramSink implements EventSink {
     // Room is guaranteed: the in-flight item was counted against the capacity.
     this.queue.unshift(item);
     this.queuedBytes += item.buf.length;
+  }
+
+  // ---- delivery confirmations ----------------------------------------------------------------
+
+  /** Binds the ack socket (read only). Failure: no confirmations, the reason in lastError. */
+  private openAck(path: string): void {
+    let sock: NativeDgramSocket;
+    try {
+      sock = this.createSocket();
+    } catch (err) {
+      this.lastError = `ack socket ${path}: ${err instanceof Error ? err.message : String(err)}`;
+      return;
+    }
+    sock.on("error", () => {
+      // A receive error closes the addon's socket: confirmations stop; unconfirmed events are probed and counted.
+      if (this.ackSock === sock) this.ackSock = null;
+    });
+    sock.on("data", (buf) => this.onConfirm(buf));
+    if (this.bindPath(sock, path)) this.ackSock = sock;
+    else {
+      try {
+        sock.close();
+      } catch {
+        // ignore
+      }
+    }
+  }
+
+  /** Binds `sock` at `path`, taking over a stale socket file there (ours, or a dead engine's). */
+  private bindPath(sock: NativeDgramSocket, path: string): boolean {
+    if (!sock.bind) return false;
+    try {
+      mkdirSync(dirname(path), { recursive: true });
+      try {
+        if (!lstatSync(path).isSocket()) throw new EventsConfigError(`${path} exists and is not a socket; not using it`);
+        unlinkSync(path);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+      }
+      sock.bind(path);
+      this.bound.set(path, lstatSync(path).ino);
+      return true;
+    } catch (err) {
+      this.lastError = `bind ${path}: ${err instanceof Error ? err.message : String(err)}`;
+      return false;
+    }
+  }
+
+  private unlinkBound(): void {
+    for (const [path, ino] of this.bound) {
+      try {
+        if (lstatSync(path).ino === ino) unlinkSync(path);
+      } catch {
+        // gone already
+      }
+    }
+    this.bound.clear();
+  }
+
+  /** A sent event starts waiting for its confirmation. */
+  private track(item: Item): void {
+    if (this.ackPath === null) return;
+    if (item.id === undefined) item.id = eventIdOf(item.buf);
+    if (item.id === null) return;
+    this.awaiting.delete(item.id);
+    this.awaiting.set(item.id, { item, seq: ++this.sendSeq, atMs: this.now() });
+    if (this.awaiting.size > this.ackWindow) {
+      const [oldestId, oldest] = this.awaiting.entries().next().value as [string, Awaiting];
+      this.awaiting.delete(oldestId);
+      // Without a confirming reader (e.g. a collector) the window is only a safety net: forget silently.
+      if (this.readerConfirms) this.drop(oldest.item, "unconfirmed");
+    }
+    this.armProbe();
+  }
+
+  private onConfirm(buf: Buffer): void {
+    const ids = decodeConfirm(buf);
+    if (ids === null) {
+      this.confirm.malformed++;
+      return;
+    }
+    this.readerConfirms = true;
+    this.lastConfirmAtMs = this.now();
+    this.probeDelayMs = this.ackProbeMs;
+    let maxSeq = -1;
+    for (const id of ids) {
+      const a = this.awaiting.get(id);
+      if (!a) continue; // a repeat, or forgotten
+      this.awaiting.delete(id);
+      this.confirm.confirmed++;
+      if (a.seq > maxSeq) maxSeq = a.seq;
+    }
+    // Sent before a confirmed event and still unconfirmed: the reader that had it is gone.
+    const lost: Item[] = [];
+    for (const [id, a] of this.awaiting) {
+      if (a.seq > maxSeq) break;
+      this.awaiting.delete(id);
+      lost.push(a.item);
+    }
+    for (let i = lost.length - 1; i >= 0; i--) {
+      const item = lost[i];
+      item.resends = (item.resends ?? 0) + 1;
+      if (item.resends > this.ackMaxResends) this.drop(item, "unconfirmed");
+      else this.resend(item);
+    }
+    if (lost.length > 0) this.schedulePump();
+    else this.maybeFinishSoon();
+  }
+
+  /** Back at the head of the queue (it is older than anything queued). */
+  private resend(item: Item): void {
+    if (this.queue.length + (this.inflight ? 1 : 0) >= this.queue.capacity) {
+      this.drop(item, "queue_full");
+      return;
+    }
+    this.confirm.resent++;
+    this.requeueFront(item);
+  }
+
+  private maybeFinishSoon(): void {
+    if (this.closing && !this.finished) this.schedulePump(); // pump() ends with maybeFinish()
+  }
+
+  private armProbe(): void {
+    if (!this.readerConfirms || this.probeTimer !== null || this.finished) return;
+    this.probeTimer = unref(this.timers.setTimeout(() => this.probe(), this.probeDelayMs));
+  }
+
+  /** Nothing confirmed for a while and nothing else to send: send the oldest unconfirmed event again. */
+  private probe(): void {
+    this.probeTimer = null;
+    if (this.finished || this.awaiting.size === 0) return;
+    const quietMs = this.now() - this.lastConfirmAtMs;
+    const [oldestId, oldest] = this.awaiting.entries().next().value as [string, Awaiting];
+    if (quietMs >= this.probeDelayMs && this.now() - oldest.atMs >= this.probeDelayMs && this.queue.length === 0 &&
+        this.inflight === null && this.retryTimer === null) {
+      this.awaiting.delete(oldestId);
+      this.confirm.probes++;
+      this.requeueFront(oldest.item);
+      this.probeDelayMs = Math.min(this.probeDelayMs * 2, 60_000);
+      this.pump();
+    }
+    this.armProbe();
   }
 
   // ---- timers --------------------------------------------------------------------------------
@@ -352,7 +554,7 @@ export class UnixDgramSink implements EventSink {
   // ---- shutdown and accounting ---------------------------------------------------------------
 
   private maybeFinish(): void {
-    if (this.closing && !this.finished && this.inflight === null && this.queue.length === 0) this.finish();
+    if (this.closing && !this.finished && this.inflight === null && this.queue.length === 0 && (!this.readerConfirms || this.awaiting.size === 0)) this.finish();
   }
 
   private finish(): void {
@@ -366,7 +568,19 @@ export class UnixDgramSink implements EventSink {
     this.inflight = null;
     for (let item = this.queue.shift(); item !== undefined; item = this.queue.shift()) this.drop(item, reason);
     this.queuedBytes = 0;
+    // Handed to a confirming reader that did not confirm them by the deadline: possibly lost.
+    if (this.readerConfirms) for (const a of this.awaiting.values()) this.drop(a.item, "unconfirmed");
+    this.awaiting.clear();
+    if (this.probeTimer !== null) this.timers.clearTimeout(this.probeTimer);
+    this.probeTimer = null;
     this.retireSocket();
+    try {
+      this.ackSock?.close();
+    } catch {
+      // already closed
+    }
+    this.ackSock = null;
+    this.unlinkBound();
     this.setState("closed", "closed");
     this.closing.resolve();
   }

@@ -50,3 +50,27 @@ test("events reach the stream exactly once, across a NATS outage, spooled while 
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test("with NATS reachable the sink goes idle → ready at start without waiting for traffic, never congested", async () => {
+  const nats = await startNats();
+  const dir = await mkdtemp(join(tmpdir(), "tbg-jssink-"));
+  const sink = new JetStreamSink({ natsUrl: nats.url, region: "eu", spoolDir: dir });
+  const states: string[] = [];
+  const publisher = new EventPublisher({ factory: createEventFactory({ region: "eu", instance: "t" }), sinks: [sink] });
+  publisher.subscribe((u) => {
+    if (u.kind === "sink_state") states.push(u.state);
+  });
+  try {
+    await publisher.start();
+    // An event before the connection is up (the pool's first new_block_network) must not read as "unreachable".
+    publisher.emit("new_block_network", EXAMPLE_DATA.new_block_network);
+    await waitFor(() => sink.stats().state === "ready", "ready with no further events", 20_000);
+    assert.deepEqual(states, ["ready"]);
+    await nats.stop();
+    await waitFor(() => sink.stats().state === "congested", "congested once NATS is gone, with no event flowing", 20_000);
+  } finally {
+    await publisher.close();
+    await nats.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+});

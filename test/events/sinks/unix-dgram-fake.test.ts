@@ -30,8 +30,8 @@ class FakeSocket implements NativeDgramSocket {
       p.cb?.(undefined);
     }
   }
-  on(_event: "error", listener: (err: Error) => void): unknown {
-    this.errorListener = listener;
+  on(event: "error" | "data", listener: ((err: Error) => void) | ((buf: Buffer, path?: string) => void)): unknown {
+    if (event === "error") this.errorListener = listener as (err: Error) => void;
     return this;
   }
   /** The addon's receive-error path: it closes itself, then emits 'error'. */

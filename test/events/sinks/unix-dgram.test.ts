@@ -59,7 +59,7 @@ describe("UnixDgramSink", () => {
     assertInOrder(seen, 0, n);
     assert.equal(malformed(), 0);
     assert.equal(s.sent, n);
-    assert.deepEqual(pub.stats().dropped, { queue_full: 0, no_reader: 0, too_large: 0, invalid: 0, error: 0, closed: 0 });
+    assert.deepEqual(pub.stats().dropped, { queue_full: 0, no_reader: 0, too_large: 0, invalid: 0, error: 0, closed: 0, unconfirmed: 0 });
     await pub.close();
     await reader.close();
     await tmp.cleanup();
