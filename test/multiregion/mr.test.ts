@@ -101,6 +101,21 @@ describe("multi-region: primary + two relays, NATS hub + leaves, collector on Po
     await converged("MR-01");
   });
 
+  test("event replication lag: a share's event reaches the hub's stream (relays: through their leaf, by sourcing)", async () => {
+    const lag: Record<string, number[]> = { eu: [], "us-east": [], "ap-south": [] };
+    for (let i = 0; i < 3; i++) {
+      for (const r of [h.eu, h.us, h.ap]) {
+        const before = await hubShares(h, r.name);
+        const t0 = Date.now();
+        await mine(r, 1);
+        await waitFor(async () => (await hubShares(h, r.name)) > before, `${r.name} event in the hub`, 20_000, 10);
+        lag[r.name]!.push(Date.now() - t0);
+      }
+    }
+    console.log(`# replication lag (submit → hub stream, no added delay): eu ${lag.eu!.join(", ")} ms; us-east ${lag["us-east"]!.join(", ")} ms; ap-south ${lag["ap-south"]!.join(", ")} ms`);
+    await converged("replication");
+  });
+
   test("MR-02: template propagation with 40 ms and 100 ms one-way delays is under 100 ms / 200 ms", async () => {
     h.setDelay(h.us, 40);
     h.setDelay(h.ap, 100);
