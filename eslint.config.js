@@ -1,6 +1,8 @@
-// Lint: the recommended JS and TypeScript rules; type-aware rules are left to `tsc --noEmit`.
+// Lint: the recommended JS and TypeScript rules, plus the one-way import rule for src/ (eslint/layers.js);
+// type-aware rules are left to `tsc --noEmit`.
 import js from "@eslint/js";
 import tseslint from "typescript-eslint";
+import layers from "./eslint/layers.js";
 
 export default tseslint.config(
   { ignores: ["node_modules/**", ".tbg-dev/**", "coverage/**", "**/*.d.ts"] },
@@ -13,6 +15,12 @@ export default tseslint.config(
       "@typescript-eslint/no-explicit-any": "warn",
       "no-constant-condition": ["error", { checkLoops: false }],
     },
+  },
+  {
+    // Imports inside src/ run one way (eslint/layers.js, docs/architecture.md).
+    files: ["src/**/*.ts", "src/**/*.mjs"],
+    plugins: { tbg: layers },
+    rules: { "tbg/layers": "error" },
   },
   {
     files: ["**/*.cjs"],

@@ -7,15 +7,15 @@
  *
  *   node --import tsx bench/broadcast.ts [--connections 10000] [--rounds 10] [--txs 0,3000] [--json]
  */
-import { loadFixture } from "../src/benchnode/fixtures.ts";
-import { prepareTemplate } from "../src/work/template.ts";
-import { JobRegistry, type Job } from "../src/work/jobs.ts";
-import { CoinbaseFactory } from "../src/work/coinbase-cache.ts";
-import { DuplicateFilter } from "../src/shares/validator.ts";
-import { Session, type SessionHost } from "../src/stratum/session.ts";
-import { addressToOutputScript } from "../src/bitcoin/address.ts";
-import { summarize } from "../src/client/bench/stats.ts";
-import { fakeBlockHash } from "../src/benchnode/template-gen.ts";
+import { loadFixture } from "../src/tools/bench-node/fixtures.ts";
+import { prepareTemplate } from "../src/core/work/template.ts";
+import { JobRegistry, type Job } from "../src/core/work/jobs.ts";
+import { CoinbaseFactory } from "../src/core/work/coinbase-cache.ts";
+import { DuplicateFilter } from "../src/core/shares/validator.ts";
+import { Session, type SessionHost } from "../src/core/stratum/session.ts";
+import { addressToOutputScript } from "../src/core/bitcoin/address.ts";
+import { summarize } from "../src/tools/bench/stats.ts";
+import { fakeBlockHash } from "../src/tools/bench-node/template-gen.ts";
 import { MAINNET_ADDRESS, flags, isMain, machine, mainnetAddresses, num, numList, report, round, runMain, table } from "./support.ts";
 
 /** One measured configuration. */
@@ -43,29 +43,37 @@ function rig(txs: 0 | 3000, n: number, users: "distinct" | "same") {
   const host: SessionHost = {
     now: () => nowMs,
     settings: { extranonce2Size: 8, poolVersionMask: 0x1fffe000, startDifficulty: 1, vardiff: { targetIntervalSec: 10, retargetShares: 16, retargetSec: 3600, minDifficulty: 1, maxDifficulty: 1 } },
-    currentJob: () => jobs.current,
-    refreshJob: () => jobs.refreshJob(nowMs),
-    lookupJob: (id, now) => jobs.lookup(id, now),
-    duplicates: new DuplicateFilter(),
-    coinbaseParts: (j, payout) => coinbase.parts(j.template, payout),
-    payoutFor: (identity) => ({ key: `${identity.payoutScript.toString("hex")}|/bench/`, script: identity.payoutScript, signature: "/bench/" }),
-    authorize: (username) => {
-      const address = username.split(".")[0];
-      let script = scripts.get(address);
-      if (!script) scripts.set(address, (script = addressToOutputScript(address, "mainnet")));
-      return { ok: true, identity: { username, address, worker: "w", payoutScript: script } };
+    work: {
+      currentJob: () => jobs.current,
+      refreshJob: () => jobs.refreshJob(nowMs),
+      lookupJob: (id, now) => jobs.lookup(id, now),
+      duplicates: new DuplicateFilter(),
+      coinbaseParts: (j, payout) => coinbase.parts(j.template, payout),
     },
-    allocateExtranonce1: () => {
-      const b = Buffer.alloc(4);
-      b.writeUInt32BE(++en1);
-      return b;
+    miners: {
+      payoutFor: (identity) => ({ key: `${identity.payoutScript.toString("hex")}|/bench/`, script: identity.payoutScript, signature: "/bench/" }),
+      authorize: (username) => {
+        const address = username.split(".")[0];
+        let script = scripts.get(address);
+        if (!script) scripts.set(address, (script = addressToOutputScript(address, "mainnet")));
+        return { ok: true, identity: { username, address, worker: "w", payoutScript: script } };
+      },
     },
-    releaseExtranonce1: () => undefined,
-    onBlock: () => undefined,
-    onAuthorized: () => undefined,
-    onShare: () => undefined,
-    onDifficulty: () => undefined,
-    onProtocolError: () => undefined,
+    extranonce: {
+      allocate: () => {
+        const b = Buffer.alloc(4);
+        b.writeUInt32BE(++en1);
+        return b;
+      },
+      release: () => undefined,
+    },
+    reports: {
+      onBlock: () => undefined,
+      onAuthorized: () => undefined,
+      onShare: () => undefined,
+      onDifficulty: () => undefined,
+      onProtocolError: () => undefined,
+    },
   };
   const sessions: Session[] = [];
   for (let i = 0; i < n; i++) {

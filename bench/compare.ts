@@ -27,7 +27,7 @@
  */
 import { spawn } from "node:child_process";
 import { loadavg } from "node:os";
-import { startBenchNode } from "../src/benchnode/bench-node.ts";
+import { startBenchNode } from "../src/tools/bench-node/bench-node.ts";
 import { DEFAULT_TARBALLS, POOL_KINDS, RivalUnavailable, buildCkpool, buildPublicPool, defaultCacheDir, startRival, type BuiltRival, type PoolKind } from "./rivals.ts";
 import { flags, fmt, isMain, machine, round, runMain, table, ROOT } from "./support.ts";
 

@@ -20,7 +20,7 @@
  * Against another pool, its node must be a `tbg bench-node` (blocks are made with its bench_newblock RPC);
  * the "source" is then what the node saw the pool subscribe to (hashblock, rawblock, or nothing: polling).
  */
-import { summarize, type LatencySummary } from "../src/client/bench/stats.ts";
+import { summarize, type LatencySummary } from "../src/tools/bench/stats.ts";
 import { Swarm } from "./swarm.ts";
 import { MAINNET_ADDRESS, TARGET_FLAGS, blockSourceFromNode, connectionsThatFit, flags, isMain, machine, mainnetAddresses, num, numList, openTarget, report, round, runMain, table } from "./support.ts";
 

@@ -15,7 +15,7 @@
  *                                               [--url stratum+tcp://HOST:PORT [--pool-pid PID] [--node-rpc URL]]   (another pool;
  *                                                the template's transaction count is asked of its bench node)
  */
-import { runBench, type BenchProgress, type BenchReport } from "../src/client/bench/bench.ts";
+import { runBench, type BenchProgress, type BenchReport } from "../src/tools/bench/bench.ts";
 import { MAINNET_ADDRESS, TARGET_FLAGS, cpuPercent, flags, isMain, machine, num, numList, openTarget, report, round, runMain, table, type ProcSample } from "./support.ts";
 
 /** One measured run. */

@@ -1,7 +1,7 @@
 /**
  * The share hash path in one process, no sockets: how many shares one core validates per second, and what
  * each costs, on the recorded 0-tx and 3,000-tx templates (bench/fixtures). The per-share cost must not
- * depend on the transaction count: the merkle branch is computed once per template (SPEC §4), so a
+ * depend on the transaction count: the merkle branch is computed once per template, so a
  * 3,000-tx share costs 12 more double-SHA256 of 64 bytes (the branch levels), nothing per transaction.
  *
  * Rows, each on a real Session (handshake done through handleLine, so the context is what a connection has):
@@ -14,17 +14,19 @@
  *   node --import tsx bench/share-validation.ts [--txs 0,3000] [--shares 40000] [--json]
  */
 import { createHash, hash as oneShotHash } from "node:crypto";
-import { loadFixture } from "../src/benchnode/fixtures.ts";
-import { prepareTemplate, type TemplateWork } from "../src/work/template.ts";
-import { JobRegistry, type Job } from "../src/work/jobs.ts";
-import { CoinbaseFactory } from "../src/work/coinbase-cache.ts";
-import { DuplicateFilter, validateShare, type ValidatorDeps } from "../src/shares/validator.ts";
-import { Session, type SessionHost } from "../src/stratum/session.ts";
-import { decodeRequest, encodeError, u32hex, type SubmitParams } from "../src/stratum/messages.ts";
-import { errorTuple } from "../src/stratum/errors.ts";
-import { addressToOutputScript } from "../src/bitcoin/address.ts";
-import { merkleRootFromBranch } from "../src/bitcoin/merkle.ts";
-import { sha256d } from "../src/bitcoin/hash.ts";
+import { loadFixture } from "../src/tools/bench-node/fixtures.ts";
+import { prepareTemplate, type TemplateWork } from "../src/core/work/template.ts";
+import { JobRegistry, type Job } from "../src/core/work/jobs.ts";
+import { CoinbaseFactory } from "../src/core/work/coinbase-cache.ts";
+import { DuplicateFilter, validateShare, type ValidatorDeps } from "../src/core/shares/validator.ts";
+import { Session, type SessionHost } from "../src/core/stratum/session.ts";
+import { decodeRequest, encodeError } from "../src/core/stratum/messages.ts";
+import type { SubmitParams } from "../src/core/shares/validator.ts";
+import { u32hex } from "../src/util/hex.ts";
+import { errorTuple } from "../src/core/stratum/errors.ts";
+import { addressToOutputScript } from "../src/core/bitcoin/address.ts";
+import { merkleRootFromBranch } from "../src/core/bitcoin/merkle.ts";
+import { sha256d } from "../src/core/bitcoin/hash.ts";
 import { MAINNET_ADDRESS, flags, isMain, machine, numList, num, report, round, runMain, table } from "./support.ts";
 
 const VERSION_MASK = 0x1fffe000;
@@ -65,24 +67,32 @@ function rig(template: TemplateWork, difficulty: number): Rig {
       startDifficulty: difficulty,
       vardiff: { targetIntervalSec: 10, retargetShares: 16, retargetSec: 60, minDifficulty: difficulty, maxDifficulty: difficulty },
     },
-    currentJob: () => jobs.current,
-    refreshJob: () => jobs.refreshJob(nowMs),
-    lookupJob: (id, now) => jobs.lookup(id, now),
-    duplicates,
-    coinbaseParts: (j, payout) => coinbase.parts(j.template, payout),
-    payoutFor: (identity) => ({ key: `${identity.payoutScript.toString("hex")}|/bench/`, script: identity.payoutScript, signature: "/bench/" }),
-    authorize: (username) => ({ ok: true, identity: { username, address: MAINNET_ADDRESS, worker: "bench", payoutScript: addressToOutputScript(MAINNET_ADDRESS, "mainnet") } }),
-    // The same extranonce1 for every rig, so shares sorted out on one rig mean the same on another.
-    allocateExtranonce1: () => Buffer.from("01020304", "hex"),
-    releaseExtranonce1: () => undefined,
-    onBlock: () => {
-      throw new Error("a benchmark share met the network target (fixture bits must be mainnet-like)");
+    work: {
+      currentJob: () => jobs.current,
+      refreshJob: () => jobs.refreshJob(nowMs),
+      lookupJob: (id, now) => jobs.lookup(id, now),
+      duplicates,
+      coinbaseParts: (j, payout) => coinbase.parts(j.template, payout),
     },
-    onAuthorized: () => undefined,
-    onShare: () => undefined,
-    onDifficulty: () => undefined,
-    onProtocolError: (_s, kind, detail) => {
-      throw new Error(`protocol error during the bench: ${kind} ${detail}`);
+    miners: {
+      payoutFor: (identity) => ({ key: `${identity.payoutScript.toString("hex")}|/bench/`, script: identity.payoutScript, signature: "/bench/" }),
+      authorize: (username) => ({ ok: true, identity: { username, address: MAINNET_ADDRESS, worker: "bench", payoutScript: addressToOutputScript(MAINNET_ADDRESS, "mainnet") } }),
+    },
+    extranonce: {
+      // The same extranonce1 for every rig, so shares sorted out on one rig mean the same on another.
+      allocate: () => Buffer.from("01020304", "hex"),
+      release: () => undefined,
+    },
+    reports: {
+      onBlock: () => {
+        throw new Error("a benchmark share met the network target (fixture bits must be mainnet-like)");
+      },
+      onAuthorized: () => undefined,
+      onShare: () => undefined,
+      onDifficulty: () => undefined,
+      onProtocolError: (_s, kind, detail) => {
+        throw new Error(`protocol error during the bench: ${kind} ${detail}`);
+      },
     },
   };
   const session = new Session(host, {
@@ -97,7 +107,7 @@ function rig(template: TemplateWork, difficulty: number): Rig {
   session.handleLine(JSON.stringify({ id: 2, method: "mining.subscribe", params: ["bench/1.0"] }));
   session.handleLine(JSON.stringify({ id: 3, method: "mining.authorize", params: [WORKER, "x"] }));
   if (!session.isAuthorized || session.versionMask !== VERSION_MASK) throw new Error("bench session handshake failed");
-  const deps: ValidatorDeps = { lookup: (id, now) => jobs.lookup(id, now), duplicates, onBlock: host.onBlock as ValidatorDeps["onBlock"] };
+  const deps: ValidatorDeps = { lookup: (id, now) => jobs.lookup(id, now), duplicates };
   return { session, deps, job, replies };
 }
 

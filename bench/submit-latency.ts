@@ -14,11 +14,11 @@
  */
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import { randomInt } from "node:crypto";
-import { StratumClient } from "../src/client/stratum-client.ts";
-import { getProfile, runHandshake } from "../src/client/profiles.ts";
-import { ShareMaker } from "../src/client/bench/share-maker.ts";
-import { classifySubmitAnswer } from "../src/client/reject.ts";
-import { Samples } from "../src/client/bench/stats.ts";
+import { StratumClient } from "../src/tools/stratum-client/stratum-client.ts";
+import { getProfile, runHandshake } from "../src/tools/stratum-client/profiles.ts";
+import { ShareMaker } from "../src/tools/bench/share-maker.ts";
+import { classifySubmitAnswer } from "../src/tools/stratum-client/reject.ts";
+import { Samples } from "../src/tools/bench/stats.ts";
 import { MAINNET_ADDRESS, TARGET_FLAGS, connectionsThatFit, cpuPercent, flags, isMain, machine, num, openTarget, report, round, runMain, table } from "./support.ts";
 
 interface Conn {

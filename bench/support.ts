@@ -388,7 +388,7 @@ export async function openTarget(f: Partial<Record<(typeof TARGET_FLAGS)[number]
       close: async () => undefined,
     };
   }
-  const { startBenchNode } = await import("../src/benchnode/bench-node.ts");
+  const { startBenchNode } = await import("../src/tools/bench-node/bench-node.ts");
   const node = await startBenchNode({ txs: own.txs });
   let pool: PoolProcess;
   try {

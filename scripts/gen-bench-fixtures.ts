@@ -4,8 +4,8 @@
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { generateTemplateFixture } from "../src/benchnode/template-gen.ts";
-import { fixtureFile } from "../src/benchnode/fixtures.ts";
+import { generateTemplateFixture } from "../src/tools/bench-node/template-gen.ts";
+import { fixtureFile } from "../src/tools/bench-node/fixtures.ts";
 
 const dir = fileURLToPath(new URL("../bench/fixtures/", import.meta.url));
 mkdirSync(dir, { recursive: true });

@@ -1,11 +1,11 @@
 /**
- * Writes schemas/events/*.schema.json from the zod schemas in src/events/schemas.ts.
+ * Writes schemas/events/*.schema.json from the zod schemas in src/pipeline/events/schemas.ts.
  * Usage: node --import tsx scripts/gen-event-schemas.ts [--check]
  *   --check: write nothing, exit 1 if a committed file differs (test/events/json-schemas.test.ts does the same).
  */
 import { mkdir, readFile, readdir, unlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { buildEventJsonSchemas, formatJsonSchemaFile } from "../src/events/schemas.ts";
+import { buildEventJsonSchemas, formatJsonSchemaFile } from "../src/pipeline/events/schemas.ts";
 
 const outDir = new URL("../schemas/events/", import.meta.url).pathname;
 const check = process.argv.includes("--check");

@@ -1,13 +1,13 @@
 /**
- * Engine bus → mining events (SPEC §5) and best-difficulty records.
+ * Engine bus → mining events and best-difficulty records.
  *
  * Every listener runs synchronously inside the engine's own call (a share's listener runs after
  * the miner already has its reply) and does only cheap, bounded work: read fields, compare numbers,
  * hand a small object to the publisher, which serialises it and queues it without waiting
- * (src/events/emitter.ts). A listener never throws into the engine: an exception here would
+ * (src/pipeline/events/emitter.ts). A listener never throws into the engine: an exception here would
  * otherwise unwind into the Stratum session that submitted the share.
  *
- * Field mapping notes (the wire contract is src/events/types.ts):
+ * Field mapping notes (the wire contract is src/pipeline/events/types.ts):
  * - Shares from a connection that never authorised carry no user: they are not attributable, so
  *   they produce no `share_submitted` (they are still counted in /metrics by reason).
  * - `miner_disconnected` only ends a session that had its `miner_connected` (subscribed and
@@ -24,26 +24,25 @@
  *   usernames), rather than letting one odd miner's event be refused as invalid or too large.
  */
 import type { EventEmitter } from "node:events";
-import type { BlockFound, EngineEventMap } from "../engine/engine.ts";
-import type { Session } from "../stratum/session.ts";
-import type { ShareVerdict } from "../shares/validator.ts";
-import type { HashrateEntry } from "../stats/miners.ts";
-import type { NodeStatus } from "../work/template-source.ts";
-import type { Job } from "../work/jobs.ts";
-import type { EventDataMap, EventType } from "../events/types.ts";
-import type { BeatenRecord, BestDiffRecords } from "../records/best-diff.ts";
+import type { BlockFound, EngineEventMap, EngineStatus } from "../core/engine/engine.ts";
+import type { SessionSnapshot } from "../core/stratum/session.ts";
+import type { ShareVerdict } from "../core/shares/validator.ts";
+import type { HashrateEntry } from "../core/stats/miners.ts";
+import type { EventDataMap, EventType } from "../pipeline/events/types.ts";
+import type { BeatenRecord, BestDiffRecords } from "./records/best-diff.ts";
 import { safeText } from "../util/text.ts";
 
 /** What the bridge reads from the engine (the real {@link Engine} satisfies it; tests pass a fake bus). */
 export interface BridgeEngine {
   readonly bus: EventEmitter<EngineEventMap>;
   readonly now: () => number;
-  readonly stats: { snapshot(nowMs: number, activeWithinMs: number): HashrateEntry[] };
-  readonly templateSource: { status(): NodeStatus[] } | null;
-  readonly jobs: { readonly current: Job | null };
+  /** The current job's work (cheap: read on shares that carry no job). */
+  currentWork(): EngineStatus["work"];
+  status(): Pick<EngineStatus, "nodes">;
+  workerHashrates(activeWithinMs: number): HashrateEntry[];
 }
 
-/** Where events go: the {@link EventPublisher} (never blocks, never throws). */
+/** Where events go: the {@link MiningEventEmitter} (never blocks, never throws). */
 export interface MiningEventOutput {
   emit<T extends EventType>(type: T, data: EventDataMap[T]): boolean;
   isEnabled(type: EventType): boolean;
@@ -57,7 +56,7 @@ export interface BridgeTimers {
 
 /** Defaults of {@link EventsBridgeOptions}. */
 export const EVENTS_BRIDGE_DEFAULTS = {
-  /** One `hashrate_update` per active worker and per user this often (seed 004: every 60 s). */
+  /** One `hashrate_update` per active worker and per user this often (every 60 s). */
   hashrateIntervalMs: 60_000,
   /** "Active": an accepted share within this long. 10 min covers the slowest vardiff cadence with margin. */
   hashrateActiveWithinMs: 600_000,
@@ -102,8 +101,8 @@ const NODE_TIMERS: BridgeTimers = {
 
 const IP_LIKE = /^[0-9A-Fa-f:.]{2,45}(%[0-9A-Za-z._-]{1,16})?$/;
 /** The unspecified IPv6 address stands for "unknown" (the server says "unknown" when the socket is already gone). */
-function ipOf(session: Session): string {
-  const ip = session.transport.remoteAddress;
+function ipOf(session: SessionSnapshot): string {
+  const ip = session.ip;
   return IP_LIKE.test(ip) ? ip : "::";
 }
 
@@ -124,9 +123,9 @@ export class EventsBridge {
   private readonly timers: BridgeTimers;
   private readonly unsubscribers: Array<() => void> = [];
   /** Sessions authorised before subscribing: miner_connected waits for the extranonce1. */
-  private readonly pendingConnect = new Set<Session>();
+  private readonly pendingConnect = new Set<string>();
   /** Sessions whose miner_connected went out: only those get a miner_disconnected. */
-  private readonly announced = new WeakSet<Session>();
+  private readonly announced = new Set<string>();
   private timer: unknown = null;
   private readonly counters: EventsBridgeStats = { unattributedShares: 0, unattributedBlocks: 0, recordsBeaten: 0, errors: 0, unannouncedDisconnects: 0 };
 
@@ -147,7 +146,7 @@ export class EventsBridge {
     this.on("difficulty", (e) => this.onDifficulty(e));
     this.on("disconnected", (e) => this.onDisconnected(e.session, e.reason));
     this.on("newBlockNetwork", (e) => this.onNewBlockNetwork(e));
-    // Relay hook: a relay's mode changes (src/relay/relay-mode.ts).
+    // Relay hook: a relay's mode changes (src/core/relay/relay-mode.ts).
     this.on("relayState", (e) => void this.out?.emit("relay_state", { state: e.state, previous: e.previous, reason: e.reason.slice(0, 256) }));
     const every = this.opts.hashrateIntervalMs ?? EVENTS_BRIDGE_DEFAULTS.hashrateIntervalMs;
     if (every > 0) this.timer = this.timers.setInterval(() => this.emitHashrates(), every);
@@ -164,7 +163,7 @@ export class EventsBridge {
     if (!this.out?.isEnabled("hashrate_update")) return 0;
     let entries: HashrateEntry[];
     try {
-      entries = this.engine.stats.snapshot(this.engine.now(), this.opts.hashrateActiveWithinMs ?? EVENTS_BRIDGE_DEFAULTS.hashrateActiveWithinMs);
+      entries = this.engine.workerHashrates(this.opts.hashrateActiveWithinMs ?? EVENTS_BRIDGE_DEFAULTS.hashrateActiveWithinMs);
     } catch (err) {
       this.fail(err, "hashrate");
       return 0;
@@ -224,14 +223,14 @@ export class EventsBridge {
     }
   }
 
-  private onShare(session: Session, verdict: ShareVerdict): void {
+  private onShare(session: SessionSnapshot, verdict: ShareVerdict): void {
     const id = session.identity;
     if (!id) {
       this.counters.unattributedShares++;
       return;
     }
     const worker = clip(id.worker, 128);
-    const height = verdict.job?.template.height ?? this.engine.jobs.current?.template.height ?? 0;
+    const height = verdict.job?.template.height ?? this.engine.currentWork()?.height ?? 0;
     // Only accepted shares and blocks count toward records (a block on a stale job is still a real hash).
     const beaten = this.records && (verdict.accepted || verdict.block) ? this.records.observe({ user: id.address, worker, sessionId: session.id, shareDifficulty: verdict.shareDifficulty }) : null;
     const out = this.out;
@@ -264,7 +263,7 @@ export class EventsBridge {
   /** Records a returning evicted user beat, known once their records were read back (src/records/best-diff.ts). */
   emitLateRecords(beaten: readonly BeatenRecord[]): void {
     this.counters.recordsBeaten += beaten.length;
-    const height = this.engine.jobs.current?.template.height ?? 0;
+    const height = this.engine.currentWork()?.height ?? 0;
     for (const b of beaten) {
       if (b.scope === "session") continue;
       const data: EventDataMap["share_best_diff"] = { user: b.user, worker: b.worker, scope: b.scope, old_best: b.oldBest, new_best: b.newBest, height };
@@ -298,15 +297,15 @@ export class EventsBridge {
     });
   }
 
-  private onAuthorized(session: Session): void {
-    if (session.extranonce1.length === 0) this.pendingConnect.add(session);
+  private onAuthorized(session: SessionSnapshot): void {
+    if (session.extranonce1Hex === "") this.pendingConnect.add(session.id);
     else this.emitConnected(session);
   }
 
-  private emitConnected(session: Session): void {
+  private emitConnected(session: SessionSnapshot): void {
     const id = session.identity;
     if (!id || !this.out) return;
-    this.announced.add(session);
+    this.announced.add(session.id);
     this.out.emit("miner_connected", {
       user: id.address,
       worker: clip(id.worker, 128),
@@ -321,7 +320,7 @@ export class EventsBridge {
   private onDifficulty(e: EngineEventMap["difficulty"][0]): void {
     const { session } = e;
     // Work starts (reason "initial") once subscribed and authorised: a miner that authorised first connects now.
-    if (this.pendingConnect.delete(session)) this.emitConnected(session);
+    if (this.pendingConnect.delete(session.id)) this.emitConnected(session);
     const id = session.identity;
     if (!id) return;
     this.out?.emit("diff_updated", {
@@ -334,15 +333,15 @@ export class EventsBridge {
     });
   }
 
-  private onDisconnected(session: Session, reason: string): void {
-    this.pendingConnect.delete(session);
+  private onDisconnected(session: SessionSnapshot, reason: string): void {
+    this.pendingConnect.delete(session.id);
     const recordBest = this.records?.endSession(session.id) ?? null;
     if (!this.out) return;
-    if (!this.announced.has(session)) {
+    if (!this.announced.has(session.id)) {
       this.counters.unannouncedDisconnects++;
       return;
     }
-    this.announced.delete(session);
+    this.announced.delete(session.id);
     const best = session.bestDifficulty > 0 ? session.bestDifficulty : recordBest;
     const id = session.identity;
     this.out.emit("miner_disconnected", {
@@ -373,7 +372,7 @@ export class EventsBridge {
   }
 
   private activeNode(): string | null {
-    const nodes = this.engine.templateSource?.status() ?? [];
+    const nodes = this.engine.status().nodes;
     const n = nodes.find((s) => s.active) ?? nodes.find((s) => s.healthy);
     return n ? clip(n.name, 256) : null;
   }

@@ -2,7 +2,7 @@
  * Turns engine bus events into log lines: one line per state change (node up/down, all nodes down),
  * per block, per new network block; protocol noise at debug level only.
  */
-import type { Engine } from "../engine/engine.ts";
+import type { Engine } from "../core/engine/engine.ts";
 import type { Logger } from "./logger.ts";
 import { errorText } from "../util/errors.ts";
 
@@ -24,9 +24,9 @@ export function logEngine(engine: Engine, log: Logger): void {
     } else log.debug({ height: template.height, txs: template.txCount, reason, job: job.id }, "work refreshed");
   });
   engine.bus.on("newBlockNetwork", ({ height, hash, source }) => log.info({ height, hash, source }, "network block %d", height));
-  engine.bus.on("authorized", (s) => log.info({ user: s.identity?.address, worker: s.identity?.worker, ip: s.transport.remoteAddress, agent: s.userAgent, session: s.id }, "miner authorized"));
+  engine.bus.on("authorized", (s) => log.info({ user: s.identity?.address, worker: s.identity?.worker, ip: s.ip, agent: s.userAgent, session: s.id }, "miner authorized"));
   engine.bus.on("disconnected", ({ session, reason }) => {
-    const line = { session: session.id, ip: session.transport.remoteAddress, user: session.identity?.address, reason, accepted: session.sharesAccepted, rejected: session.sharesRejected };
+    const line = { session: session.id, ip: session.ip, user: session.identity?.address, reason, accepted: session.sharesAccepted, rejected: session.sharesRejected };
     if (ABUSE_CLOSE_REASONS.has(reason)) log.info(line, "connection dropped: %s", reason);
     else log.debug(line, "miner disconnected");
   });
@@ -50,9 +50,9 @@ export function logEngine(engine: Engine, log: Logger): void {
   // must not look hung).
   engine.bus.on("nodesDown", ({ error }) => {
     const now = engine.now();
-    const working = engine.jobs.current !== null;
+    const working = engine.currentWork() !== null;
     const work = working ? "keeping the last work" : "no work for miners yet; retrying every second";
-    const nodes = engine.nodes.map((n) => n.name);
+    const nodes = engine.status().nodeNames;
     if (downSinceMs === null) {
       downSinceMs = saidAtMs = now;
       if (working) log.error({ error: errorText(error), nodes }, "no node answered getblocktemplate: %s", work);
@@ -68,7 +68,7 @@ export function logEngine(engine: Engine, log: Logger): void {
     const msg = state === "independent" ? "relay is now independent: templates from the local node" : state === "passthrough" ? "relay is following the primary's templates" : "relay connecting to the primary";
     (state === "independent" ? log.warn : log.info).call(log, { relayState: state, previous, reason }, msg);
   });
-  engine.bus.on("protocolError", ({ session, kind, detail }) => log.debug({ session: session.id, ip: session.transport.remoteAddress, kind, detail }, "protocol error"));
+  engine.bus.on("protocolError", ({ session, kind, detail }) => log.debug({ session: session.id, ip: session.ip, kind, detail }, "protocol error"));
   engine.bus.on("refused", ({ ip, reason }) => log.debug({ ip, reason }, "connection refused"));
   engine.bus.on("banned", (b) => log.warn({ ip: b.ip, key: b.key, reason: b.reason, offence: b.offence, durationSec: b.durationSec }, "banned %s for %d s (%s, offence %d)", b.key, b.durationSec, b.reason, b.offence));
   engine.bus.on("banExpired", (b) => log.info({ key: b.key, reason: b.reason, offence: b.offence }, "ban on %s expired", b.key));

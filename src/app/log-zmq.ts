@@ -3,7 +3,7 @@
  * unreachable), a warning per sequence gap and per malformed message; each notification and
  * each reconnection attempt at debug level only (a down endpoint retries every few seconds).
  */
-import type { ZmqBlockNotifier } from "../node/zmq-subscriber.ts";
+import type { ZmqBlockNotifier } from "../core/bitcoind/zmq-subscriber.ts";
 import type { Logger } from "./logger.ts";
 import { errorText } from "../util/errors.ts";
 

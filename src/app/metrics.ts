@@ -1,5 +1,5 @@
 /**
- * Prometheus metrics (SPEC §8) with prom-client, on a Registry of our own (no global state: tests
+ * Prometheus metrics with prom-client, on a Registry of our own (no global state: tests
  * and `tbg dev` can run several pools in one process).
  *
  * Two kinds of sources:
@@ -10,22 +10,22 @@
  *
  * Labels are low-cardinality by construction: node names and ZMQ endpoints come from the config,
  * reasons and kinds from fixed sets (unknown values fold into "other"). Never user addresses.
- * Names follow Prometheus conventions (STYLE.md §5): `_total`, `_seconds`, base units.
+ * Names follow Prometheus conventions: `_total`, `_seconds`, base units.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 import type { EventEmitter } from "node:events";
-import type { Engine, EngineEventMap } from "../engine/engine.ts";
-import type { PublisherStats } from "../events/emitter.ts";
-import { DROP_REASONS } from "../events/sink.ts";
-import { ALL_EVENT_TYPES } from "../events/types.ts";
-import { ALL_REJECT_REASONS } from "../stratum/errors.ts";
-import type { RecordLogStats } from "../records/record-log.ts";
-import { RollingRate, connectedCounts, type ZmqEndpointStatus } from "./pool-status.ts";
+import type { Engine, EngineEventMap } from "../core/engine/engine.ts";
+import type { EmitterStats } from "../pipeline/events/emitter.ts";
+import { DROP_REASONS } from "../pipeline/events/sink.ts";
+import { ALL_EVENT_TYPES } from "../pipeline/events/types.ts";
+import { ALL_REJECT_REASONS } from "../core/shares/reject.ts";
+import type { RecordLogStats } from "./records/record-log.ts";
+import { RollingRate, type ZmqEndpointStatus } from "./pool-status.ts";
 
 /** Options of {@link PoolMetrics}. */
 export interface PoolMetricsOptions {
   engine: Engine;
-  publisher?: { stats(): PublisherStats } | null;
+  publisher?: { stats(): EmitterStats } | null;
   records?: { storeStats(): RecordLogStats | null; readonly size: { users: number; sessions: number } } | null;
   zmqStatus?: (() => ZmqEndpointStatus[]) | null;
   /** The events bridge's counters (read at scrape time), when events are bridged. */
@@ -62,12 +62,12 @@ export class PoolMetrics {
 
     // ---- Stratum
     new Gauge({ name: "tbg_stratum_connections", help: "Open Stratum connections", registers: reg, collect() {
-      this.set(engine.server?.connectionCount ?? 0);
+      this.set(engine.status().connections);
     } });
     // Users and workers are not summable with each other, hence two gauges (filled by one pass over the sessions).
     // (Registered first: prom-client collects in registration order, so the workers gauge is fresh when read.)
     const usersConnected = new Gauge({ name: "tbg_users_connected", help: "Distinct payout addresses among authorised connections", registers: reg, collect() {
-      const c = connectedCounts(engine);
+      const c = engine.connectedCounts();
       usersConnected.set(c.users);
       workersConnected.set(c.workers);
     } });
@@ -97,7 +97,7 @@ export class PoolMetrics {
       sharesPerSecond.set(shareRate.rate(engine.now()));
     } });
     const hashrate = new Gauge({ name: "tbg_pool_hashrate_hs", help: "Pool hashrate estimate, hashes per second, by window", labelNames: ["window"], registers: reg, collect() {
-      for (const [w, v] of Object.entries(engine.stats.pool.hashrates(engine.now()))) hashrate.set({ window: w }, v);
+      for (const [w, v] of Object.entries(engine.status().hashrateHs)) hashrate.set({ window: w }, v);
     } });
 
     // ---- Blocks
@@ -109,8 +109,8 @@ export class PoolMetrics {
     const submitLatency = new Histogram({ name: "tbg_block_submit_duration_seconds", help: "submitblock round trip per node", labelNames: ["node", "outcome"], buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30], registers: reg });
     const lastBlockTs = new Gauge({ name: "tbg_last_block_found_timestamp_seconds", help: "Unix time of the last block found (0 = none)", registers: reg });
 
-    // ---- Abuse controls (src/security/): bans and the server-wide send queue, read at scrape time.
-    const guardStats = () => engine.guard.stats().bans;
+    // ---- Abuse controls (src/core/security/): bans and the server-wide send queue, read at scrape time.
+    const guardStats = () => engine.status().abuse.bans;
     const bansActive = new Gauge({ name: "tbg_ip_bans_active", help: "IP bans in force", registers: reg, collect() {
       bansActive.set(guardStats().active);
     } });
@@ -134,7 +134,7 @@ export class PoolMetrics {
     scalar("tbg_ban_strikes_allowlisted_total", "Strikes against allow-listed peers (never banned)", () => guardStats().allowlistedStrikesTotal);
     scalar("tbg_ip_bans_expired_total", "IP bans that ran out", () => guardStats().expiredTotal);
     const sendQueue = new Gauge({ name: "tbg_stratum_send_queue_bytes", help: "Bytes queued for sending across all Stratum connections", registers: reg, collect() {
-      sendQueue.set(engine.server?.queuedBytes ?? 0);
+      sendQueue.set(engine.status().sendQueueBytes);
     } });
 
     // ---- Work
@@ -143,25 +143,25 @@ export class PoolMetrics {
     const networkBlocks = new Counter({ name: "tbg_network_blocks_total", help: "New network tips seen, by how they were learnt", labelNames: ["source"], registers: reg });
     const fanout = new Histogram({ name: "tbg_notify_fanout_seconds", help: "Time to send one new job to every connection", buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1], registers: reg });
     const templateAge = new Gauge({ name: "tbg_template_age_seconds", help: "Seconds since the current template was fetched", registers: reg, collect() {
-      const at = engine.templateSource?.lastTemplateAtMs ?? 0;
+      const at = engine.status().lastTemplateAtMs;
       templateAge.set(at > 0 ? (engine.now() - at) / 1000 : 0);
     } });
     const templateHeight = new Gauge({ name: "tbg_template_height", help: "Height of the block being mined", registers: reg, collect() {
-      templateHeight.set(engine.jobs.current?.template.height ?? 0);
+      templateHeight.set(engine.currentWork()?.height ?? 0);
     } });
     const nodesDown = new Counter({ name: "tbg_nodes_down_total", help: "Template fetches that failed on every node", registers: reg });
     const nodeUp = new Gauge({ name: "tbg_node_up", help: "1 when the node answers, by node", labelNames: ["node"], registers: reg, collect() {
-      for (const n of engine.templateSource?.status() ?? []) nodeUp.set({ node: n.name }, n.healthy ? 1 : 0);
+      for (const n of engine.status().nodes) nodeUp.set({ node: n.name }, n.healthy ? 1 : 0);
     } });
     const nodeActive = new Gauge({ name: "tbg_node_active", help: "1 for the node templates come from", labelNames: ["node"], registers: reg, collect() {
-      for (const n of engine.templateSource?.status() ?? []) nodeActive.set({ node: n.name }, n.active ? 1 : 0);
+      for (const n of engine.status().nodes) nodeActive.set({ node: n.name }, n.active ? 1 : 0);
     } });
     if (opts.zmqStatus) {
       const zmqStatus = opts.zmqStatus;
       const zmqUp = new Gauge({ name: "tbg_zmq_endpoint_up", help: "1 when the ZMQ endpoint is healthy, by endpoint", labelNames: ["endpoint"], registers: reg, collect() {
         for (const z of zmqStatus()) zmqUp.set({ endpoint: z.endpoint }, z.healthy ? 1 : 0);
       } });
-      // The subscriber's own counters (src/node/zmq-tracker.ts), read at scrape time; fields it does not report are skipped.
+      // The subscriber's own counters (src/core/bitcoind/zmq-tracker.ts), read at scrape time; fields it does not report are skipped.
       const num = (v: unknown): number | null => (typeof v === "number" && Number.isFinite(v) ? v : null);
       const zmqCounter = (name: string, help: string, field: string) => {
         const c: Counter = new Counter({ name, help, labelNames: ["endpoint"], registers: reg, collect() {

@@ -1,16 +1,16 @@
 /**
- * The pool's health snapshot (SPEC §8): what `GET /health` returns, computed on demand from the
- * engine's live state. Also the rolling shares-per-second counter both /health and /metrics use.
+ * The pool's health snapshot: what `GET /health` returns, computed on demand from the engine's
+ * `status()` snapshot. Also the rolling shares-per-second counter both /health and /metrics use.
  *
  * Status rule: "degraded" when no node is healthy, when there is no work yet, or when work is
  * stale (no new template for more than 2 × `update_interval` + slack: a routine refresh failed
  * at least twice, so miners are hashing an old transaction set, or a new block went unnoticed).
  * Event sink trouble does not degrade: it does not stop mining and has its own counters.
  */
-import type { Engine } from "../engine/engine.ts";
-import type { PublisherStats } from "../events/emitter.ts";
-import type { DropReason } from "../events/sink.ts";
-import type { HashrateWindow } from "../stats/hashrate.ts";
+import type { ConnectedCounts, EngineStatus } from "../core/engine/engine.ts";
+import type { EmitterStats } from "../pipeline/events/emitter.ts";
+import type { DropReason } from "../pipeline/events/sink.ts";
+import type { HashrateWindow } from "../core/stats/hashrate.ts";
 
 /** One ZMQ endpoint as its subscriber reports it (the ZMQ component supplies these; extra fields pass through). */
 export interface ZmqEndpointStatus {
@@ -90,14 +90,14 @@ export interface HealthReport {
   nodes: Array<{ name: string; healthy: boolean; active: boolean; last_error: string | null; last_ok_seconds_ago: number | null; templates_served: number; failures: number }>;
   /** ZMQ endpoints; null when no ZMQ subscriber is wired. */
   zmq: ZmqEndpointStatus[] | null;
-  /** Relay state (SPEC §7); null on a primary / until the relay component reports it. */
+  /** Relay state; null on a primary / until the relay component reports it. */
   relay: unknown;
 }
 
 /** Inputs of {@link buildHealthReport}. */
 export interface HealthSources {
-  engine: Engine;
-  publisher?: { stats(): PublisherStats } | null;
+  engine: { status(): EngineStatus; connectedCounts(): ConnectedCounts };
+  publisher?: { stats(): EmitterStats } | null;
   zmqStatus?: (() => ZmqEndpointStatus[]) | null;
   relayStatus?: (() => unknown) | null;
   shareRate?: RollingRate | null;
@@ -109,30 +109,15 @@ export interface HealthSources {
 
 const round = (n: number, digits = 3) => Number(n.toFixed(digits));
 
-/** Connected users and workers (authorised connections only). O(connections). */
-export function connectedCounts(engine: Engine): { miners: number; workers: number; users: number } {
-  const server = engine.server;
-  if (!server) return { miners: 0, workers: 0, users: 0 };
-  const users = new Set<string>();
-  const workers = new Set<string>();
-  for (const s of server.sessions()) {
-    if (!s.identity) continue;
-    users.add(s.identity.address);
-    workers.add(`${s.identity.address}\u0000${s.identity.worker}`);
-  }
-  return { miners: server.connectionCount, workers: workers.size, users: users.size };
-}
-
 /** Why the pool is degraded right now (empty = ok). */
-export function healthProblems(engine: Engine, staleSlackSec = 30): string[] {
+export function healthProblems(status: Pick<EngineStatus, "nodes" | "work" | "lastTemplateAtMs" | "nowMs" | "updateIntervalSec">, staleSlackSec = 30): string[] {
   const problems: string[] = [];
-  const source = engine.templateSource;
-  const nodes = source?.status() ?? [];
+  const nodes = status.nodes;
   if (nodes.length === 0 || !nodes.some((n) => n.healthy)) problems.push("no healthy node");
-  if (!engine.jobs.current || !source || source.lastTemplateAtMs === 0) problems.push("no work yet");
+  if (!status.work || status.lastTemplateAtMs === 0) problems.push("no work yet");
   else {
-    const ageSec = (engine.now() - source.lastTemplateAtMs) / 1000;
-    const limitSec = 2 * engine.config.update_interval + staleSlackSec;
+    const ageSec = (status.nowMs - status.lastTemplateAtMs) / 1000;
+    const limitSec = 2 * status.updateIntervalSec + staleSlackSec;
     if (ageSec > limitSec) problems.push(`work is stale: last template ${Math.round(ageSec)} s ago (limit ${limitSec} s)`);
   }
   return problems;
@@ -140,31 +125,30 @@ export function healthProblems(engine: Engine, staleSlackSec = 30): string[] {
 
 /** Builds the `/health` document. */
 export function buildHealthReport(src: HealthSources): HealthReport {
-  const { engine } = src;
-  const nowMs = engine.now();
-  const problems = healthProblems(engine, src.staleSlackSec);
-  const counts = connectedCounts(engine);
-  const hashrate = engine.stats.pool.hashrates(nowMs);
-  const job = engine.jobs.current;
-  const source = engine.templateSource;
+  const status = src.engine.status();
+  const nowMs = status.nowMs;
+  const problems = healthProblems(status, src.staleSlackSec);
+  const counts = src.engine.connectedCounts();
+  const hashrate = status.hashrateHs;
+  const work = status.work;
   const pub = src.publisher?.stats() ?? null;
-  const lb = engine.lastBlock;
+  const lb = status.lastBlock;
   const sinks: HealthReport["events"]["sinks"] = {};
   for (const [name, s] of Object.entries(pub?.sinks ?? {})) sinks[name] = { state: s.state, sent: s.sent, queued: s.queued };
   return {
     status: problems.length === 0 ? "ok" : "degraded",
     problems,
-    region: engine.config.region,
-    instance: engine.config.instance,
-    network: engine.network,
-    mode: engine.config.mode,
-    uptime_seconds: round((nowMs - engine.startedAtMs) / 1000, 1),
-    started_at: new Date(engine.startedAtMs).toISOString(),
+    region: status.region,
+    instance: status.instance,
+    network: status.network,
+    mode: status.mode,
+    uptime_seconds: round((nowMs - status.startedAtMs) / 1000, 1),
+    started_at: new Date(status.startedAtMs).toISOString(),
     ...counts,
     hashrate_hs: Object.fromEntries(Object.entries(hashrate).map(([w, v]) => [w, round(v, 0)])) as Record<HashrateWindow, number>,
     shares_per_second: round(src.shareRate?.rate(nowMs) ?? 0),
-    shares: { accepted: engine.counters.sharesAccepted, rejected: engine.counters.sharesRejected },
-    blocks: { found: engine.counters.blocksFound, accepted: engine.counters.blocksAccepted },
+    shares: { ...status.shares },
+    blocks: { ...status.blocks },
     last_block: lb
       ? {
           height: lb.height,
@@ -175,10 +159,7 @@ export function buildHealthReport(src: HealthSources): HealthReport {
           found_at: src.lastBlockAtMs ? new Date(src.lastBlockAtMs).toISOString() : null,
         }
       : null,
-    template:
-      job && source
-        ? { height: job.template.height, age_seconds: round((nowMs - source.lastTemplateAtMs) / 1000, 1), node: job.template.source, transactions: job.template.txCount }
-        : null,
+    template: work ? { height: work.height, age_seconds: round((nowMs - status.lastTemplateAtMs) / 1000, 1), node: work.node, transactions: work.transactions } : null,
     events: {
       enabled: pub !== null,
       emitted: pub?.emitted ?? 0,
@@ -187,7 +168,7 @@ export function buildHealthReport(src: HealthSources): HealthReport {
       dropped_by_reason: pub?.dropped ?? null,
       sinks,
     },
-    nodes: (source?.status() ?? []).map((n) => ({
+    nodes: status.nodes.map((n) => ({
       name: n.name,
       healthy: n.healthy,
       active: n.active,

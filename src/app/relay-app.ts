@@ -4,18 +4,18 @@
  * path, with its refusals and relay blocks logged. On a relay: logs of the engine's relay state.
  */
 import type { Logger } from "pino";
-import type { Engine } from "../engine/engine.ts";
-import type { RelayServer as RelayServerConfig } from "../config/types.ts";
-import { RelayServer } from "../relay/server.ts";
-import type { GbtTemplate } from "../work/template.ts";
+import type { Engine } from "../core/engine/engine.ts";
+import type { PoolConfig, RelayServer as RelayServerConfig } from "../config/types.ts";
+import { RelayServer } from "../core/relay/server.ts";
+import type { GbtTemplate } from "../core/work/template.ts";
 import { Gauge, Histogram, type Registry } from "prom-client";
-import { RejectReason } from "../stratum/errors.ts";
+import { RejectReason } from "../core/shares/reject.ts";
 
 /**
  * Subscribes to the engine's templates now (before it starts, so the first is kept) and returns a
  * `start()` that opens the ports once the engine runs, pushing the current template to each relay.
  */
-export function startRelayServer(engine: Engine, cfg: RelayServerConfig, log: Logger, limits: { authTimeoutMs?: number; idleTimeoutMs?: number } = {}): { start(): Promise<RelayServer> } {
+export function startRelayServer(engine: Engine, config: PoolConfig, cfg: RelayServerConfig, log: Logger, limits: { authTimeoutMs?: number; idleTimeoutMs?: number } = {}): { start(): Promise<RelayServer> } {
   let latest: GbtTemplate | null = null;
   let server: RelayServer | null = null;
   engine.bus.on("template", (e) => {
@@ -29,8 +29,8 @@ export function startRelayServer(engine: Engine, cfg: RelayServerConfig, log: Lo
         port: cfg.port,
         pushPort: cfg.template_push_port,
         authToken: cfg.auth_token,
-        region: engine.config.region,
-        instanceId: engine.config.instance_id,
+        region: config.region,
+        instanceId: config.instance_id,
         now: engine.now,
         ...limits,
         submitBlock: async (req) => {
@@ -58,13 +58,13 @@ export function startRelayServer(engine: Engine, cfg: RelayServerConfig, log: Lo
  * connection, stale-share percent, independent-mode flag, mode switches, fast tip switches, template gaps.
  * On a primary: relays connected, refusals by reason, templates pushed, blocks received from relays.
  */
-export function registerRelayMetrics(registry: Registry, engine: Engine, server: () => RelayServer | null): { stalePercent(): number } {
+export function registerRelayMetrics(registry: Registry, engine: Engine, config: PoolConfig, server: () => RelayServer | null): { stalePercent(): number } {
   const reg = [registry];
   const relay = () => engine.relay;
   let shares = 0;
   let stale = 0;
   const stalePercent = () => (shares === 0 ? 0 : (100 * stale) / shares);
-  if (engine.config.mode === "passthrough") {
+  if (config.mode === "passthrough") {
     const latency = new Histogram({ name: "tbg_relay_template_latency_ms", help: "Primary template send → receipt on this relay, ms (includes clock skew between the hosts)", buckets: [5, 10, 25, 50, 100, 200, 500, 1000, 2000, 5000], registers: reg });
     let hooked = false;
     const hook = () => {
@@ -102,7 +102,7 @@ export function registerRelayMetrics(registry: Registry, engine: Engine, server:
       this.set(relay()?.status().fastTipSwitches ?? 0);
     } });
   }
-  if (engine.config.relay_server) {
+  if (config.relay_server) {
     new Gauge({ name: "tbg_relay_server_relays", help: "Authenticated relay connections, by port", labelNames: ["port"], registers: reg, collect() {
       const st = server()?.status();
       this.reset();

@@ -3,16 +3,18 @@
  * event sinks, health/metrics — wired together, started in order, closed in reverse.
  */
 import type { PoolConfig } from "../config/types.ts";
-import { Engine, type EngineOptions, type SignatureSource } from "../engine/engine.ts";
+import { Engine, type EngineOptions, type SignatureSource } from "../core/engine/engine.ts";
+import { UserSettingsFile } from "./signatures.ts";
+import { throwIfCancelled, type Lifecycle } from "../util/lifecycle.ts";
 import { createLogger, type LoggerHandle } from "./logger.ts";
 import { logEngine } from "./log-engine.ts";
 import { errorText } from "../util/errors.ts";
 import { Observability, type ObservabilityOptions } from "./observability.ts";
-import { ZmqBlockNotifier, type ZmqNotifierTiming } from "../node/zmq-subscriber.ts";
+import { ZmqBlockNotifier, type ZmqNotifierTiming } from "../core/bitcoind/zmq-subscriber.ts";
 import { logZmqNotifier } from "./log-zmq.ts";
 import { checkPortsFree } from "../util/ports.ts";
 import { registerRelayMetrics, relayHealth, startRelayServer } from "./relay-app.ts";
-import type { RelayServer } from "../relay/server.ts";
+import type { RelayServer } from "../core/relay/server.ts";
 
 export interface PoolAppOptions {
   pretty?: boolean;
@@ -21,7 +23,7 @@ export interface PoolAppOptions {
   signatures?: SignatureSource;
   now?: () => number;
   /** Events, records, health/metrics options (extra sinks, ZMQ/relay status hooks, health port override). */
-  observability?: Omit<ObservabilityOptions, "log" | "signatures" | "now">;
+  observability?: Omit<ObservabilityOptions, "log" | "engine" | "now">;
   /** ZMQ socket timing (heartbeats, reconnect backoff); defaults in ZMQ_NOTIFIER_DEFAULTS. Tests shorten them. */
   zmq?: Partial<ZmqNotifierTiming>;
   /** Relay link timing (keepalive, block submit timeout); tests shorten it. */
@@ -30,27 +32,21 @@ export interface PoolAppOptions {
   onEngine?: (engine: Engine) => void;
 }
 
-/** Something started alongside the engine, closed in reverse order. */
-export interface Closeable {
-  name: string;
-  close(): Promise<void> | void;
-}
-
 export interface PoolApp {
   engine: Engine;
   log: LoggerHandle;
   /** Stratum ports actually bound. */
   stratumPorts: number[];
-  /** Records, event publisher, metrics, health server. */
+  /** Records, event emitter, bridge, metrics, health server. */
   obs: Observability;
   /** The ZMQ block notifier; null when no endpoint is configured. */
   zmq: ZmqBlockNotifier | null;
   /** The template push server for relays (`relay_server`); null when not configured. */
-  relayServer: RelayServer | null;
+  readonly relayServer: RelayServer | null;
   close(): Promise<void>;
 }
 
-export async function startPool(config: PoolConfig, opts: PoolAppOptions = {}): Promise<PoolApp> {
+export async function startPool(config: PoolConfig, opts: PoolAppOptions = {}, signal?: AbortSignal): Promise<PoolApp> {
   // Ports first: one already in use is reported now, not after the node has answered.
   await checkPortsFree([
     ...config.serverurl.map((s) => ({ component: "Stratum", host: s.host, port: s.port, setting: "serverurl" })),
@@ -63,61 +59,96 @@ export async function startPool(config: PoolConfig, opts: PoolAppOptions = {}): 
       : []),
   ]);
   const log = opts.logger ?? createLogger({ level: config.log.level, logdir: config.logdir, pretty: opts.pretty });
-  const started: Closeable[] = [];
-  // Block notifications (SPEC §2): every configured endpoint at once; the first copy of a block
-  // becomes an engine hint, a reconnect triggers an immediate tip check (messages are lost while down).
-  let engineRef: Engine | null = null;
+  // Everything is built first (nothing opens a socket or a timer), so no part needs a forward reference;
+  // then each part is started in order, and closed in reverse.
+  const settingsFile =
+    !opts.signatures && config.user_settings_file
+      ? new UserSettingsFile({
+          path: config.user_settings_file,
+          onLoaded: (info) => {
+            log.logger.info({ path: info.path, users: info.users, signatures: info.signatures }, "user settings loaded");
+            for (const w of info.warnings) log.logger.warn({ path: info.path }, "user settings: %s", w);
+          },
+          onError: (err) => log.logger.error({ code: err.code, error: err.message }, "user settings not applied"),
+        })
+      : null;
+  const engine = new Engine({ config, now: opts.now, signatures: opts.signatures ?? settingsFile ?? undefined, relayLink: opts.relayLink });
+  opts.onEngine?.(engine);
+  // Block notifications: every configured endpoint at once; the first copy of a block becomes an engine
+  // hint, a reconnect triggers an immediate tip check (messages are lost while down).
   const zmq =
     config.zmqEndpoints.length > 0
       ? new ZmqBlockNotifier({
           ...opts.zmq,
           endpoints: config.zmqEndpoints,
           now: opts.now,
-          onBlock: (hashHex, endpoint) => engineRef?.newBlockHint(hashHex, `zmq:${endpoint}`),
-          onReconnect: () => void engineRef?.templateSource?.checkTip(),
+          onBlock: (hashHex, endpoint) => engine.newBlockHint(hashHex, `zmq:${endpoint}`),
+          onReconnect: () => engine.checkTip(),
         })
       : null;
-  // Records load → events/settings → engine (bridge subscribed first) → ZMQ → health; closed in reverse.
+  const zmqStatus = opts.observability?.zmqStatus ?? (zmq ? () => zmq.status() : undefined);
   // Relay hook (src/app/relay-app.ts): /health shows the relay server's peers on a primary, the link state on a relay.
   let relayServer: RelayServer | null = null;
   let relayStale = () => 0;
-  const observability = {
-    ...opts.observability,
-    zmqStatus: opts.observability?.zmqStatus ?? (zmq ? () => zmq.status() : undefined),
-    relayStatus: opts.observability?.relayStatus ?? (() => relayServer?.status() ?? (engineRef ? relayHealth(engineRef, relayStale) : null)),
-  };
-  const obs = await Observability.start(config, { ...observability, log: log.logger, signatures: opts.signatures, now: opts.now });
-  started.push({ name: "events, records", close: () => obs.close() });
-  const engine = new Engine({ config, now: opts.now, signatures: obs.signatures, relayLink: opts.relayLink });
-  engineRef = engine;
-  opts.onEngine?.(engine);
+  const relayStatus = opts.observability?.relayStatus ?? (() => relayServer?.status() ?? relayHealth(engine, relayStale));
+  const obs = new Observability(config, { ...opts.observability, zmqStatus, relayStatus, engine, log: log.logger, now: opts.now });
+  if (config.mode === "passthrough" || config.relay_server) relayStale = registerRelayMetrics(obs.metrics.registry, engine, config, () => relayServer).stalePercent;
+  const relayPending = config.relay_server ? startRelayServer(engine, config, config.relay_server, log.logger) : null;
   logEngine(engine, log.logger);
-  obs.attach(engine);
-  if (obs.metrics && (config.mode === "passthrough" || config.relay_server)) relayStale = registerRelayMetrics(obs.metrics.registry, engine, () => relayServer).stalePercent;
+  if (zmq) logZmqNotifier(zmq, log.logger);
+
+  const parts: Array<{ name: string } & Lifecycle> = [];
+  if (settingsFile) parts.push({ name: "user settings", start: () => settingsFile.start(), close: () => settingsFile.close() });
+  // Records, event sinks, the bridge: subscribed before the engine starts, so they see the first tip.
+  parts.push({ name: "events, records", start: (s) => obs.start(s), close: () => obs.close() });
+  if (zmq) {
+    // Subscribed before the first template so no announcement is missed while it is fetched.
+    parts.push({ name: "zmq", start: async () => zmq.start(), close: () => zmq.close() });
+  }
+  parts.push({ name: "engine", start: (s) => engine.start(s), close: () => engine.close() });
+  if (relayPending) parts.push({ name: "relay server", start: async () => void (relayServer = await relayPending.start()), close: async () => relayServer?.close() });
+  const health = obs.health;
+  if (health) {
+    parts.push({
+      name: "health",
+      start: async () => {
+        await health.start();
+        log.logger.info({ url: health.url }, "health and metrics on %s", health.url);
+      },
+      close: () => health.close(),
+    });
+  }
+  if (!zmq) log.logger.info({ blockpollMs: config.blockpoll }, "no ZMQ endpoint configured: new blocks are found by polling every %d ms", config.blockpoll);
+
+  const started: Array<{ name: string } & Lifecycle> = [];
+  let closing: Promise<void> | null = null;
+  const closeAll = (): Promise<void> => {
+    closing ??= (async () => {
+      for (const c of started.reverse()) {
+        try {
+          await c.close();
+        } catch (err) {
+          log.logger.warn({ component: c.name, error: errorText(err) }, "error while closing");
+        }
+      }
+    })();
+    return closing;
+  };
   try {
-    if (zmq) {
-      // Subscribed before the first template so no announcement is missed while it is fetched.
-      logZmqNotifier(zmq, log.logger);
-      started.push({ name: "zmq", close: () => zmq.close() });
-      zmq.start();
-    } else log.logger.info({ blockpollMs: config.blockpoll }, "no ZMQ endpoint configured: new blocks are found by polling every %d ms", config.blockpoll);
-    started.push({ name: "engine", close: () => engine.close() }); // also undoes a half-done start
-    const relayPending = config.relay_server ? startRelayServer(engine, config.relay_server, log.logger) : null;
-    await engine.start();
-    if (relayPending) {
-      relayServer = await relayPending.start();
-      started.push({ name: "relay server", close: () => relayServer?.close() });
+    for (const part of parts) {
+      throwIfCancelled(signal, "pool");
+      started.push(part); // a part is closed even when its start fails half-way
+      await part.start(signal);
     }
-    await obs.startHttp();
-    started.push({ name: "health", close: () => obs.closeHttp() });
   } catch (err) {
-    for (const c of started.reverse()) await Promise.resolve(c.close()).catch(() => undefined);
+    await closeAll();
     throw err;
   }
-  const stratumPorts = engine.server!.bound.map((b) => b.port);
-  log.logger.info({ network: engine.network, stratum: engine.server!.bound.map((b) => `${b.host}:${b.port}`), region: config.region, instance: config.instance }, "pool started");
+  const listening = engine.status().listening;
+  const stratumPorts = listening.map((b) => b.port);
+  log.logger.info({ network: engine.status().network, stratum: listening.map((b) => `${b.host}:${b.port}`), region: config.region, instance: config.instance }, "pool started");
 
-  let closing: Promise<void> | null = null;
+  let stopped: Promise<void> | null = null;
   return {
     engine,
     log,
@@ -128,64 +159,82 @@ export async function startPool(config: PoolConfig, opts: PoolAppOptions = {}): 
       return relayServer;
     },
     close() {
-      closing ??= (async () => {
-        for (const c of started.reverse()) {
-          try {
-            await c.close();
-          } catch (err) {
-            log.logger.warn({ component: c.name, error: errorText(err) }, "error while closing");
-          }
-        }
+      stopped ??= closeAll().then(() => {
         log.logger.info("pool stopped");
         log.flush();
-      })();
-      return closing;
+      });
+      return stopped;
     },
   };
 }
 
 /**
- * Runs until SIGINT/SIGTERM, then shuts down cleanly (bounded) and resolves to the exit code.
+ * Runs a service until SIGINT/SIGTERM, then shuts it down cleanly (bounded) and resolves to the exit code.
+ * The handlers are installed before start-up: a stop signal during start-up cancels it (`signal` aborts,
+ * the start closes what it opened) and exits 0. A start-up failure for any other reason rejects.
  * The bound is hard: should a handle outlive `close()` (or `close()` hang), the process is exited
  * anyway `EXIT_GRACE_MS` after the code is known — a supervisor's stop must never wait on a leak.
  */
-export async function runUntilSignal(app: { close(): Promise<void>; log: LoggerHandle }, graceMs = 10_000): Promise<number> {
-  return new Promise<number>((resolve) => {
-    const onUsr1 = () => app.log.reopen();
+export function runWithSignals(log: LoggerHandle, start: (signal: AbortSignal) => Promise<{ close(): Promise<void> }>, graceMs = 10_000): Promise<number> {
+  return new Promise<number>((resolve, reject) => {
+    const abort = new AbortController();
+    let app: { close(): Promise<void> } | null = null;
+    let stopping = false;
+    let timer: NodeJS.Timeout | undefined;
+    const onUsr1 = () => log.reopen();
     process.on("SIGUSR1", onUsr1);
     const finish = (code: number) => {
+      clearTimeout(timer);
+      process.off("SIGUSR1", onUsr1);
       resolve(code);
       // unref: a clean exit is not delayed; it only fires if something keeps the event loop alive.
       setTimeout(() => {
-        app.log.flush();
+        log.flush();
         process.exit(code);
       }, EXIT_GRACE_MS).unref();
     };
+    const closeApp = (a: { close(): Promise<void> }) => a.close().then(() => finish(0), () => finish(1));
     const stop = (sig: string) => {
-      app.log.logger.info({ signal: sig }, "shutting down");
-      const timer = setTimeout(() => {
-        app.log.logger.error("shutdown took too long; exiting");
+      if (stopping) return;
+      stopping = true;
+      log.logger.info({ signal: sig }, app ? "shutting down" : "shutting down during start-up");
+      timer = setTimeout(() => {
+        log.logger.error("shutdown took too long; exiting");
         finish(1);
       }, graceMs);
       timer.unref();
-      app.close().then(
-        () => {
-          clearTimeout(timer);
-          process.off("SIGUSR1", onUsr1);
-          finish(0);
-        },
-        () => finish(1),
-      );
+      abort.abort();
+      if (app) void closeApp(app);
     };
-    process.once("SIGINT", () => stop("SIGINT"));
-    process.once("SIGTERM", () => stop("SIGTERM"));
+    const onInt = () => stop("SIGINT");
+    const onTerm = () => stop("SIGTERM");
+    process.once("SIGINT", onInt);
+    process.once("SIGTERM", onTerm);
+    start(abort.signal).then(
+      (a) => {
+        if (stopping) void closeApp(a); // the signal came as start-up finished
+        else app = a;
+      },
+      (err) => {
+        if (stopping) return finish(0); // cancelled by the stop signal; the start closed what it opened
+        process.off("SIGINT", onInt);
+        process.off("SIGTERM", onTerm);
+        process.off("SIGUSR1", onUsr1);
+        reject(err);
+      },
+    );
   });
+}
+
+/** {@link runWithSignals} for a service that is already started. */
+export function runUntilSignal(app: { close(): Promise<void>; log: LoggerHandle }, graceMs = 10_000): Promise<number> {
+  return runWithSignals(app.log, async () => app, graceMs);
 }
 
 /** How long a process may linger after shutdown finished (or timed out) before it is exited. */
 const EXIT_GRACE_MS = 2000;
 
 export async function runPool(config: PoolConfig, opts: PoolAppOptions = {}): Promise<number> {
-  const app = await startPool(config, opts);
-  return runUntilSignal(app);
+  const log = opts.logger ?? createLogger({ level: config.log.level, logdir: config.logdir, pretty: opts.pretty });
+  return runWithSignals(log, (signal) => startPool(config, { ...opts, logger: log }, signal));
 }

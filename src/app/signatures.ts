@@ -1,5 +1,5 @@
 /**
- * Per-user coinbase signatures from the user settings file (SPEC §4: "a JSON file named in config,
+ * Per-user coinbase signatures from the user settings file ("a JSON file named in config,
  * reloaded on change"). The engine asks {@link UserSettingsFile.signatureFor} when it builds a
  * user's coinbase (priority: this → pool `btcsig` → "/TheBitcoinGame/").
  *
@@ -17,11 +17,11 @@ import { watch, type FSWatcher } from "node:fs";
 import { readFile, stat } from "node:fs/promises";
 import { basename, dirname } from "node:path";
 import { TbgError, errorText } from "../util/errors.ts";
-import type { SignatureSource } from "../engine/engine.ts";
+import type { SignatureSource } from "../core/engine/engine.ts";
 
 /** Settings of one user. */
 export interface UserSettings {
-  /** Text for this user's coinbase scriptSig; the engine truncates what does not fit (SPEC §4). */
+  /** Text for this user's coinbase scriptSig; the engine truncates what does not fit. */
   coinbase_signature?: string;
 }
 

@@ -4,16 +4,17 @@
  * own parts (records, publisher, ZMQ). Everything else renders the {@link PoolStatus} document it returns.
  *
  * Privacy and secrets: payout addresses are shown as `health.address_display` says (full, shortened, or a
- * per-process pseudonym); IP addresses are never included; URLs have their user-info removed and every
- * configured secret (RPC passwords, NATS token/password, relay tokens) is replaced wherever it would
- * appear (an error message quoting a URL, say). Miner-supplied strings (worker, user agent) are passed
- * through {@link displaySafe} and clipped; the page and terminal render them as text.
+ * per-process pseudonym); IP addresses are never included. Server-side strings (node errors and names,
+ * ZMQ endpoints, sink names and states, relay state, reject reasons, problems) have URL user-info removed
+ * and every configured secret (RPC passwords, NATS token/password, relay tokens) replaced. Miner-supplied
+ * strings (worker, user agent) are NOT scrubbed: a miner could otherwise name a worker after a guess and
+ * read whether it was replaced. They cannot contain a secret the miner did not already know; they are
+ * passed through {@link displaySafe} and clipped, and the page and terminal render them as text.
  */
-import type { BlockFound, Engine } from "../engine/engine.ts";
+import type { BlockFound, Engine, SessionView } from "../core/engine/engine.ts";
 import type { PoolConfig } from "../config/types.ts";
-import type { PublisherStats } from "../events/emitter.ts";
-import type { BestDiffRecords } from "../records/best-diff.ts";
-import type { Session } from "../stratum/session.ts";
+import type { EmitterStats } from "../pipeline/events/emitter.ts";
+import type { BestDiffRecords } from "./records/best-diff.ts";
 import { AddressMask, displaySafe } from "../util/text.ts";
 import { topK } from "../util/top-k.ts";
 import { buildHealthReport, type HealthSources } from "./pool-status.ts";
@@ -53,7 +54,7 @@ export class StatusTracker {
   }
 }
 
-/** Secrets in the config that must never appear on a status page (only values long enough to be unambiguous). */
+/** Secrets in the config that must never appear on a status page, longest first (any length: see {@link scrubSecrets}). */
 export function configSecrets(config: PoolConfig): string[] {
   const out = new Set<string>();
   for (const n of config.btcd) if (n.pass) out.add(n.pass);
@@ -61,16 +62,25 @@ export function configSecrets(config: PoolConfig): string[] {
   if (config.events.nats?.pass) out.add(config.events.nats.pass);
   if (config.primary?.auth_token) out.add(config.primary.auth_token);
   if (config.relay_server?.auth_token) out.add(config.relay_server.auth_token);
-  return [...out].filter((s) => s.length >= 4).sort((a, b) => b.length - a.length);
+  return [...out].filter((s) => s.length > 0).sort((a, b) => b.length - a.length);
 }
 
 const USERINFO = /([a-z][a-z0-9+.-]*:\/\/)[^/@\s]*@/gi;
+/** Secrets shorter than this are replaced only as a whole token (not inside a longer word: "ab" must not mangle "table"). */
+const SHORT_SECRET = 4;
+const escapeRe = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 
-/** Deep copy of `value` with URL user-info removed from every string and every secret replaced by `…`. */
+/**
+ * Deep copy of `value` with URL user-info removed from every string and every secret replaced by `…`.
+ * Apply it to server-side strings only (never to miner-supplied ones: see the module comment).
+ */
 export function scrubSecrets<T>(value: T, secrets: readonly string[]): T {
+  const short = secrets.filter((x) => x.length > 0 && x.length < SHORT_SECRET).map((x) => new RegExp(`(?<![A-Za-z0-9])${escapeRe(x)}(?![A-Za-z0-9])`, "g"));
+  const long = secrets.filter((x) => x.length >= SHORT_SECRET);
   const fix = (s: string) => {
     let out = s.replace(USERINFO, "$1");
-    for (const secret of secrets) if (out.includes(secret)) out = out.split(secret).join("…");
+    for (const secret of long) if (out.includes(secret)) out = out.split(secret).join("…");
+    for (const re of short) out = out.replace(re, "…");
     return out;
   };
   const walk = (v: unknown): unknown => {
@@ -85,7 +95,7 @@ export function scrubSecrets<T>(value: T, secrets: readonly string[]): T {
 /** Inputs of {@link buildPoolStatus}. */
 export interface PoolStatusSources extends Omit<HealthSources, "publisher"> {
   engine: Engine;
-  publisher?: { stats(): PublisherStats } | null;
+  publisher?: { stats(): EmitterStats } | null;
   tracker: StatusTracker;
   records?: BestDiffRecords | null;
   mask: AddressMask;
@@ -102,15 +112,22 @@ export function buildPoolStatus(src: PoolStatusSources, minersLimit: number = ST
   const { engine, mask } = src;
   const nowMs = engine.now();
   const health = buildHealthReport({ ...src, publisher: src.publisher ?? null });
-  const sessions: Iterable<Session> = engine.server ? engine.server.sessions() : [];
-  const total = engine.server?.connectionCount ?? 0;
+  const sessions = engine.sessionViews();
+  const total = engine.status().connections;
 
-  // Busiest first: assigned difficulty follows hashrate under vardiff; hashrates are computed for shown rows only.
+  // Busiest first: by the worker's 5-minute hashrate (from accepted shares), then the newest share; a
+  // connection with no accepted share goes after every one with shares, whatever difficulty it was assigned
+  // (an idle or spamming connection sits at the start difficulty and must not push real miners off the list).
   const limit = Math.max(0, Math.min(minersLimit, STATUS_LIMITS.maxMiners));
-  const busiest = topK(sessions, limit, (s) => s.difficulty);
+  const rates = new Map<SessionView, ReturnType<typeof engine.workerHashrate>>();
+  const rate = (s: SessionView) => {
+    if (!rates.has(s)) rates.set(s, s.identity ? engine.workerHashrate(s.identity.address, s.identity.worker, nowMs) : null);
+    return rates.get(s) ?? null;
+  };
+  const busiest = topK(sessions, limit, (s) => (s.sharesAccepted > 0 ? nonNeg(rate(s)?.["5m"] ?? 0) : -1), (s) => s.lastShareMs);
   const rows: MinerRow[] = busiest.map((s) => {
     const id = s.identity;
-    const hr = id ? engine.stats.workerHashrate(id.address, id.worker, nowMs) : null;
+    const hr = rate(s);
     return {
       session_id: s.id,
       address: id ? mask.show(id.address) : null,
@@ -127,7 +144,7 @@ export function buildPoolStatus(src: PoolStatusSources, minersLimit: number = ST
   });
 
   // Live sessions' bests (top N without sorting every session).
-  const sessionBest = topK(engine.server ? engine.server.sessions() : [], STATUS_LIMITS.records, (s) => (s.identity ? s.bestDifficulty : 0)).filter((s) => s.identity && s.bestDifficulty > 0);
+  const sessionBest = topK(engine.sessionViews(), STATUS_LIMITS.records, (s) => (s.identity ? s.bestDifficulty : 0)).filter((s) => s.identity && s.bestDifficulty > 0);
   const records = src.records ?? null;
   const board = (scope: "week" | "alltime") =>
     (records?.top(scope, STATUS_LIMITS.records) ?? []).map((r) => ({ address: mask.show(r.user), worker: displaySafe(r.worker), difficulty: r.difficulty, at: r.atMs > 0 ? iso(r.atMs) : null }));
@@ -191,5 +208,15 @@ export function buildPoolStatus(src: PoolStatusSources, minersLimit: number = ST
     },
     relay: health.relay ?? null,
   };
-  return scrubSecrets(status, src.secrets ?? []);
+  // Server-side strings only (see the module comment).
+  const secrets = src.secrets ?? [];
+  status.pool.problems = scrubSecrets(status.pool.problems, secrets);
+  status.rejects = scrubSecrets(status.rejects, secrets);
+  for (const b of status.blocks) b.results = scrubSecrets(b.results, secrets);
+  status.template = scrubSecrets(status.template, secrets);
+  status.nodes = scrubSecrets(status.nodes, secrets);
+  status.zmq = scrubSecrets(status.zmq, secrets);
+  status.events = scrubSecrets(status.events, secrets);
+  status.relay = scrubSecrets(status.relay, secrets);
+  return status;
 }

@@ -1,8 +1,10 @@
 /**
  * `tbg <command>`: the one command-line entry. Each command lives in ./commands/<name>.ts,
- * exports `help` (text) and `run(argv)`, and is its own composition root (STYLE.md §1).
+ * exports `help` (text) and `run(argv)`, and is its own composition root: it builds the parts it needs.
+ * A failure is printed with its code and what to do about it (src/util/error-codes.ts, docs/errors.md).
  */
 import { TbgError, UsageError, errorText } from "../util/errors.ts";
+import { hintFor } from "../util/error-codes.ts";
 
 export interface Command {
   /** One line for `tbg --help`. */
@@ -71,8 +73,14 @@ export async function main(argv: string[]): Promise<number> {
       console.error(`tbg ${name}: ${err.message}\n\n${cmd.help}`);
       return 2;
     }
-    const code = err instanceof TbgError ? ` [${err.code}]` : "";
-    console.error(`tbg ${name}: ${errorText(err)}${code}`);
+    console.error(formatCliError(name, err));
     return 1;
   }
+}
+
+/** `tbg NAME: message [CODE]`, then what to do about it when the code is in the catalogue. */
+export function formatCliError(name: string, err: unknown): string {
+  if (!(err instanceof TbgError)) return `tbg ${name}: ${errorText(err)}`;
+  const hint = hintFor(err.code);
+  return `tbg ${name}: ${errorText(err)} [${err.code}]${hint ? `\n  what to do: ${hint}` : ""}`;
 }

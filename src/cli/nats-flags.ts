@@ -3,7 +3,7 @@
  * one {@link NatsAuth} every NATS client uses (src/events/nats-options.ts). Secrets can come from the
  * environment instead of the command line, where any local user could read them in `ps`.
  */
-import type { NatsAuth } from "../events/nats-options.ts";
+import type { NatsAuth } from "../pipeline/events/nats-options.ts";
 
 /** parseArgs options of the NATS flags. */
 export const NATS_FLAG_OPTIONS = {

@@ -1,8 +1,8 @@
 /**
- * Every configuration default, in one place, each documented next to its value (STYLE.md §5).
+ * Every configuration default, in one place, each documented next to its value.
  * docs/configuration.md repeats these values for operators; test/config/docs.test.ts keeps the
  * two in step. ckpool's own default is quoted where ours differs from it
- * (reference/ckpool.md §8, `ckpool.c:main`).
+ * (`ckpool.c:main`).
  */
 
 /** Top-level defaults. Keys are the JSON keys of the config file. */
@@ -10,14 +10,14 @@ export const DEFAULTS = {
   /** `mode`: a normal pool that makes its own templates. `"passthrough"` makes this instance a relay. */
   mode: "primary",
   /**
-   * `btcsig`: coinbase signature text when no per-user signature is set (SPEC §4: per-user →
+   * `btcsig`: coinbase signature text when no per-user signature is set (per-user →
    * pool `btcsig` → this). Text that does not fit the 100-byte scriptSig is truncated with a
    * warning by the coinbase builder, never refused here.
    */
   btcsig: "/TheBitcoinGame/",
   /**
    * `blockpoll`: milliseconds between `getbestblockhash` polls, the fallback new-block detector
-   * when no ZMQ endpoint is configured or all are silent (SPEC §2). ckpool: 100.
+   * when no ZMQ endpoint is configured or all are silent. ckpool: 100.
    */
   blockpollMs: 100,
   /** `update_interval`: seconds between routine template refreshes (new transactions). ckpool: 30. */
@@ -28,7 +28,7 @@ export const DEFAULTS = {
   serverurl: ["0.0.0.0:3333"] as readonly string[],
   /**
    * `mindiff`: lowest difficulty vardiff may assign. ckpool uses 1, which shuts out NerdMiner-class
-   * devices (~50 kH/s sends `suggest_difficulty [0.0001]`, reference/protocol.md §2.2): at 0.0001
+   * devices (~50 kH/s sends `suggest_difficulty [0.0001]`): at 0.0001
    * such a device finds a share about every 8.6 s, close to the vardiff target.
    */
   mindiff: 0.0001,
@@ -63,7 +63,7 @@ export const DEFAULTS = {
   maxclientsFallback: 10_000,
   /** `dropidle`: seconds after which an authorized connection that sent no share is dropped; 0 = never. ckpool: 0. */
   dropidleSec: 0,
-  /** `region`: label on every event and in NATS subjects. Primary default per the seeds; relays must set it. */
+  /** `region`: label on every event and in NATS subjects. The primary's default; relays must set their own. */
   region: "eu",
   /** `instance_id`: extranonce1 prefix byte (0–255); relays must choose their own. */
   instanceId: 0,
@@ -71,7 +71,7 @@ export const DEFAULTS = {
   dataDir: "data",
   /** `user_settings_file`: none = no per-user settings. */
   userSettingsFile: null,
-  /** `failover_threshold`: seconds without the primary before a relay makes its own templates (SPEC §7). */
+  /** `failover_threshold`: seconds without the primary before a relay makes its own templates. */
   failoverThresholdSec: 10,
   /** `job_expiry_sec`: how long an older job of the current block stays valid for submits. */
   jobExpirySec: 600,
@@ -79,7 +79,7 @@ export const DEFAULTS = {
   logLevel: "info",
 } as const;
 
-/** `primary` block (relay side, SPEC §7). Ports as in seed 002's relay configuration. */
+/** `primary` block (relay side). Ports: the primary's Stratum port (3333) and its relay port (3334). */
 export const PRIMARY_DEFAULTS = {
   /** `primary.port`: the primary's relay control port (authentication, block submission from relays). */
   port: 8880,
@@ -100,7 +100,7 @@ export const RELAY_SERVER_DEFAULTS = {
 /** Shared secrets shorter than this are refused: they would be guessable. */
 export const MIN_AUTH_TOKEN_LENGTH = 16;
 
-/** `events` block (SPEC §5). */
+/** `events` block. */
 export const EVENTS_DEFAULTS = {
   enabled: true,
   /**
@@ -121,17 +121,17 @@ export const EVENTS_DEFAULTS = {
   /** `events.nats.retain_sec` / `retain_mb`: acknowledged spool data kept to replay into a reset stream. */
   natsRetainSec: 6 * 3_600,
   natsRetainMb: 256,
-  /** `events.nats.stream`: JetStream stream name (SPEC §6). */
+  /** `events.nats.stream`: JetStream stream name. */
   natsStream: "MINING_EVENTS",
   /** `events.nats.subject_prefix`: subject is `{prefix}.{event_type}`; `{region}` is replaced. */
   natsSubjectPrefix: "mining.events.{region}",
 } as const;
 
-/** `health` block (SPEC §8). */
+/** `health` block. */
 export const HEALTH_DEFAULTS = {
   enabled: true,
   host: "0.0.0.0",
-  /** `health.port`: `/health` and `/metrics`; the seeds' monitor polls :9100. */
+  /** `health.port`: `/health` and `/metrics`; the region monitor polls :9100. */
   port: 9100,
   /** `health.status_page`: the live page at `/` and its JSON API under `/api/`. */
   statusPage: true,
@@ -139,9 +139,9 @@ export const HEALTH_DEFAULTS = {
   addressDisplay: "short",
 } as const;
 
-/** `stratum` block: bounds on what one connection may cost (SPEC §3 "bad input never crashes"). */
+/** `stratum` block: bounds on what one connection may cost. */
 export const STRATUM_DEFAULTS = {
-  /** Longest accepted line: an ASIC submit is < 300 B; ckpool allows 1 KiB, miningcore 32 KiB (reference/protocol.md §6). */
+  /** Longest accepted line: an ASIC submit is < 300 B; ckpool allows 1 KiB, miningcore 32 KiB. */
   maxLineBytes: 4096,
   /** Seconds a connection may stay unauthorized (ckpool drops them after 60 s). */
   idleTimeoutSec: 60,
@@ -198,7 +198,7 @@ export const BANS_DEFAULTS = {
   churnPerStrike: 10,
 } as const;
 
-/** Values `tbg dev` uses where they differ from production (SPEC §1: embedded regtest node, CPU miner). */
+/** Values `tbg dev` uses where they differ from production (embedded regtest node, CPU miner). */
 export const DEV_DEFAULTS = {
   network: "regtest",
   /** A CPU miner at ~1 MH/s finds a share at 0.001 in ~4 ms, so shares appear at once. */

@@ -1,5 +1,5 @@
 /**
- * Config failures (SPEC §10: "a bad config names the key and the reason and exits non-zero").
+ * Config failures ("a bad config names the key and the reason and exits non-zero").
  * Two failure modes, two classes: the file cannot be read as JSON (`CONFIG_READ`), or it is JSON
  * whose keys are wrong (`CONFIG_INVALID`, every offending key listed, not just the first).
  */

@@ -6,8 +6,8 @@
  */
 import { join } from "node:path";
 import { parseHostPort, parseNatsServers, parseRpcUrl } from "./address.ts";
-import { decodeAddress, type BitcoinNetwork } from "../bitcoin/address.ts";
-import { AddressError } from "../bitcoin/errors.ts";
+import { decodeAddress, type BitcoinNetwork } from "../core/bitcoin/address.ts";
+import { AddressError } from "../core/bitcoin/errors.ts";
 import { errorText } from "../util/errors.ts";
 import {
   BANS_DEFAULTS,
@@ -85,7 +85,7 @@ export function crossCheck(rawValue: unknown): ConfigIssue[] {
   const issues: ConfigIssue[] = [];
   const passthrough = raw.mode === "passthrough";
 
-  // Relay vs primary (SPEC §7).
+  // Relay vs primary.
   if (passthrough) {
     if (raw.primary === undefined) issues.push({ key: "primary", reason: 'required when mode is "passthrough" ({host, auth_token, ...})' });
     if (raw.region === undefined) issues.push({ key: "region", reason: 'required when mode is "passthrough" (otherwise this relay\'s events say "eu")' });
@@ -158,7 +158,7 @@ export function crossCheck(rawValue: unknown): ConfigIssue[] {
   }
   issues.push(...listenClashes(listens));
 
-  // events: the seed spellings (nats_url, nats_subject) and the nats block are alternatives.
+  // events: the older spellings (nats_url, nats_subject) and the nats block are alternatives.
   const events = obj(raw.events);
   if (events) {
     const nats = obj(events.nats);
@@ -184,7 +184,7 @@ function collectWarnings(raw: ConfigInput, btcd: BtcdNode[]): ConfigWarning[] {
     if (first !== i) warnings.push({ key: `btcd[${i}].url`, reason: `same node as btcd[${first}]: blocks will be submitted to it twice` });
   });
   if ((raw.update_interval ?? 0) > 55)
-    warnings.push({ key: "update_interval", reason: "above 55 s: some firmware marks a pool dead after ~60 s without a notify (reference/protocol.md §2.3)" });
+    warnings.push({ key: "update_interval", reason: "above 55 s: some firmware marks a pool dead after ~60 s without a notify" });
   return warnings;
 }
 

@@ -1,6 +1,6 @@
 /**
  * The config file's shape as a zod v4 schema: JSON key names exactly as written, ckpool's where
- * they exist (SPEC §10, reference/ckpool.md §8). Every object is strict, so an unknown or
+ * they exist. Every object is strict, so an unknown or
  * misspelt key is refused by name. Defaults are not applied here: normalize.ts applies them
  * from defaults.ts, after cross-key checks that need to know what was actually written.
  * Pure: no I/O.
@@ -8,9 +8,9 @@
 import { z } from "zod";
 import { parseHostPort, parseIpOrCidr, parseNatsServers, parseRpcUrl, parseZmqEndpoint, isHost, type Parsed } from "./address.ts";
 import type { KeyPath } from "./json-text.ts";
-import { ALL_EVENT_TYPES } from "../events/types.ts";
+import { ALL_EVENT_TYPES } from "../pipeline/events/types.ts";
 
-/** Event types a config may name in `events.types` (SPEC §5): the events module's list (a pure module). */
+/** Event types a config may name in `events.types`: the events module's list (a pure module). */
 export const CONFIG_EVENT_TYPES = ALL_EVENT_TYPES;
 
 /** One of `CONFIG_EVENT_TYPES`. */
@@ -64,10 +64,10 @@ const secret = z.string().min(16, { error: "too short: use at least 16 random ch
 const socketPath = nonEmpty.refine((s) => new TextEncoder().encode(s).length <= 107, {
   error: "longer than 107 bytes, the Unix socket path limit (unix(7))",
 });
-/** ckpool difficulties are integers; ours may be fractional down to 0.0001 (NerdMiner, SPEC §3). */
+/** ckpool difficulties are integers; ours may be fractional down to 0.0001 (NerdMiner). */
 const difficulty = z.number().min(0.0001, { error: "must be at least 0.0001" });
 
-/** One bitcoind (ckpool's `btcd[]` entry, plus `cookie` and the seed's per-node `zmqnotify`). */
+/** One bitcoind (ckpool's `btcd[]` entry, plus `cookie` and a per-node `zmqnotify`). */
 export const BtcdSchema = z.strictObject({
   url: parsedBy(parseRpcUrl),
   auth: nonEmpty.optional(),
@@ -77,7 +77,7 @@ export const BtcdSchema = z.strictObject({
   zmqnotify: parsedBy(parseZmqEndpoint).optional(),
 });
 
-/** Relay side: how to reach the primary (SPEC §7, seed 002 §3.3). */
+/** Relay side: how to reach the primary. */
 export const PrimarySchema = z.strictObject({
   host,
   port: connectPort.optional(),
@@ -121,9 +121,9 @@ export const EventsSchema = z.strictObject({
   ack_socket_path: socketPath.nullable().optional(),
   ack_window: z.number().int().min(1).max(1_000_000).optional(),
   nats: NatsSchema.optional(),
-  /** Seed 002/003 spelling of `nats.url`. */
+  /** Older spelling of `nats.url`, still accepted. */
   nats_url: parsedBy(parseNatsServers).optional(),
-  /** Seed 002/003 spelling of `nats.subject_prefix` ("mining.events.us-east"). */
+  /** Older spelling of `nats.subject_prefix` ("mining.events.us-east"), still accepted. */
   nats_subject: z.string().regex(/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/, { error: "dot-separated tokens (no wildcards)" }).optional(),
 });
 
@@ -175,7 +175,7 @@ const ignoredCkpoolKeys = Object.fromEntries(Object.keys(IGNORED_CKPOOL_KEYS).ma
 
 /** The whole config file. */
 export const ConfigSchema = z.strictObject({
-  // ckpool keys (reference/ckpool.md §8)
+  // ckpool keys
   btcd: z.array(BtcdSchema).min(1, { error: "needs at least one bitcoind node" }),
   btcaddress: z.string().regex(/^[A-Za-z0-9]{14,90}$/, { error: "not a Bitcoin address" }).optional(),
   btcsig: z.string().optional(),

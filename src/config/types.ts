@@ -7,7 +7,7 @@
 import type { ConfigEventType, LogLevel, Network } from "./schema.ts";
 import type { ConfigWarning } from "./errors.ts";
 
-/** One bitcoind, in priority order (templates come from the first healthy one, SPEC §2). */
+/** One bitcoind, in priority order (templates come from the first healthy one). */
 export interface BtcdNode {
   /** Position in `btcd` (0 = highest priority); also the label in logs and health. */
   index: number;
@@ -24,7 +24,7 @@ export interface BtcdNode {
   pass: string | null;
   /** Path to bitcoind's `.cookie` file (read at each (re)connect: it changes on restart); null = use auth/pass. */
   cookie: string | null;
-  /** ckpool: the node pushes block notifications. Informational: polling stays on as the fallback (SPEC §2). */
+  /** ckpool: the node pushes block notifications. Informational: polling stays on as the fallback. */
   notify: boolean;
   /** This node's ZMQ `hashblock` endpoint, or null. */
   zmqnotify: string | null;
@@ -72,7 +72,7 @@ export interface RelayServer {
   auth_token: string;
 }
 
-/** Direct NATS JetStream sink (SPEC §5). */
+/** Direct NATS JetStream sink. */
 export interface NatsSink {
   /** As written (one URL or comma-separated). */
   url: string;

@@ -8,7 +8,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { errorText, type TbgError } from "../util/errors.ts";
+import { listenError } from "../util/ports.ts";
 
 export interface StatusServerOptions {
   host: string;
@@ -17,8 +17,10 @@ export interface StatusServerOptions {
   /** The /health body; `status` decides 200 ("ok") or 503. */
   health(): { status: string };
   metrics: { metrics(): Promise<string>; readonly contentType: string };
-  /** Builds the error thrown when the port cannot be bound (each command has its own code). */
-  listenError(message: string, cause: unknown): TbgError;
+  /** Names the listener in errors ("health/metrics HTTP"). */
+  component: string;
+  /** The flag or config key that sets the port, named in errors ("health.port"). */
+  setting: string;
   /** A request handler failed (reported; the client gets a 500). */
   onError?: (err: unknown) => void;
   /** Extra GET/HEAD routes by exact path (e.g. `/` and `/api/status`). */
@@ -52,7 +54,7 @@ export class StatusServer {
     return `http://${h.includes(":") ? `[${h}]` : h}:${this.boundPort}`;
   }
 
-  /** Bind; throws `listenError(...)` when the port is taken or the address is invalid. */
+  /** Bind; throws a ListenError (src/util/ports.ts) when the port is taken or the address is invalid. */
   async start(): Promise<void> {
     if (this.server) return;
     const server = createServer((req, res) => void this.handle(req, res));
@@ -60,7 +62,7 @@ export class StatusServer {
     server.headersTimeout = 5_000;
     server.keepAliveTimeout = 5_000;
     await new Promise<void>((resolve, reject) => {
-      server.once("error", (err) => reject(this.o.listenError(`cannot listen on ${this.o.host}:${this.o.port}: ${errorText(err)}`, err)));
+      server.once("error", (err) => reject(listenError({ component: this.o.component, host: this.o.host, port: this.o.port, setting: this.o.setting }, err)));
       server.listen(this.o.port, this.o.host, () => resolve());
     });
     server.on("error", (err) => this.o.onError?.(err));

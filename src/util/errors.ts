@@ -1,11 +1,16 @@
 /**
- * Errors are API (STYLE.md §4): every failure the engine reports has a stable `code`
- * string; callers and tests switch on `code`, never on message text. `cause` is passed through.
+ * Errors are API: every failure the engine reports has a stable `code` from the catalogue
+ * (./error-codes.ts, docs/errors.md); callers and tests switch on `code`, never on message text.
+ * `cause` is passed through.
  */
+import type { ErrorCode } from "./error-codes.ts";
+
+export type { ErrorCode };
+
 export class TbgError extends Error {
   /** Stable machine-readable code, e.g. `CONFIG_INVALID`, `RPC_TIMEOUT`. */
-  readonly code: string;
-  constructor(code: string, message: string, options?: { cause?: unknown }) {
+  readonly code: ErrorCode;
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.code = code;
     this.name = new.target.name;

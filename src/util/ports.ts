@@ -17,10 +17,35 @@ export interface PortClaim {
   setting: string;
 }
 
-/** A port could not be bound (`PORT_IN_USE` when another program has it, `LISTEN_FAILED` otherwise). */
+/** Why a port could not be bound: another program has it, no permission, not this machine's address, or else. */
+export type ListenCode = "PORT_IN_USE" | "LISTEN_DENIED" | "LISTEN_ADDRESS" | "LISTEN_FAILED";
+
+/**
+ * A port could not be bound. Every listener (Stratum, /health and /metrics, the collector's and the
+ * monitor's HTTP, the embedded node's RPC) fails with this one error, built by {@link listenError}.
+ */
 export class ListenError extends TbgError {
-  constructor(code: "PORT_IN_USE" | "LISTEN_FAILED", message: string, options?: { cause?: unknown }) {
+  declare readonly code: ListenCode;
+  constructor(code: ListenCode, message: string, options?: { cause?: unknown }) {
     super(code, message, options);
+  }
+}
+
+/** The catalogue code for a bind failure's system error. */
+export function listenCode(err: unknown): ListenCode {
+  switch ((err as NodeJS.ErrnoException | null)?.code) {
+    case "EADDRINUSE":
+      return "PORT_IN_USE";
+    case "EACCES":
+    case "EPERM":
+      return "LISTEN_DENIED";
+    case "EADDRNOTAVAIL":
+    case "ENOTFOUND":
+    case "EAI_AGAIN":
+    case "EINVAL":
+      return "LISTEN_ADDRESS";
+    default:
+      return "LISTEN_FAILED";
   }
 }
 
@@ -30,7 +55,7 @@ export function listenError(claim: PortClaim, err: unknown): ListenError {
   if ((err as NodeJS.ErrnoException | null)?.code === "EADDRINUSE") {
     return new ListenError("PORT_IN_USE", `${claim.component} cannot listen on ${addr}: the port is already in use (another program, or another tbg, has it); stop that program or choose another port with ${claim.setting}`, { cause: err });
   }
-  return new ListenError("LISTEN_FAILED", `${claim.component} cannot listen on ${addr}: ${errorText(err)}; check ${claim.setting}`, { cause: err });
+  return new ListenError(listenCode(err), `${claim.component} cannot listen on ${addr}: ${errorText(err)}; check ${claim.setting}`, { cause: err });
 }
 
 /**

@@ -3,11 +3,11 @@
  * O(n log k) instead of sorting all n (status pages pick 10–200 rows out of up to 100k connections
  * once a second, on the event loop that validates shares). Ties: the earlier item wins (stable).
  */
-export function topK<T>(items: Iterable<T>, k: number, score: (item: T) => number): T[] {
+export function topK<T>(items: Iterable<T>, k: number, score: (item: T) => number, tie?: (item: T) => number): T[] {
   if (k <= 0) return [];
-  // heap[0] is the worst kept entry; an entry is [score, index, item].
-  const heap: Array<[number, number, T]> = [];
-  const worse = (a: [number, number, T], b: [number, number, T]) => a[0] < b[0] || (a[0] === b[0] && a[1] > b[1]);
+  // heap[0] is the worst kept entry; an entry is [score, tie-break score, index, item].
+  const heap: Array<[number, number, number, T]> = [];
+  const worse = (a: [number, number, number, T], b: [number, number, number, T]) => a[0] < b[0] || (a[0] === b[0] && (a[1] < b[1] || (a[1] === b[1] && a[2] > b[2])));
   const swap = (i: number, j: number) => {
     const t = heap[i];
     heap[i] = heap[j];
@@ -15,7 +15,7 @@ export function topK<T>(items: Iterable<T>, k: number, score: (item: T) => numbe
   };
   let index = 0;
   for (const item of items) {
-    const e: [number, number, T] = [score(item), index++, item];
+    const e: [number, number, number, T] = [score(item), tie ? tie(item) : 0, index++, item];
     if (heap.length < k) {
       heap.push(e);
       for (let i = heap.length - 1; i > 0; ) {
@@ -38,5 +38,5 @@ export function topK<T>(items: Iterable<T>, k: number, score: (item: T) => numbe
       }
     }
   }
-  return heap.sort((a, b) => b[0] - a[0] || a[1] - b[1]).map((e) => e[2]);
+  return heap.sort((a, b) => b[0] - a[0] || b[1] - a[1] || a[2] - b[2]).map((e) => e[3]);
 }

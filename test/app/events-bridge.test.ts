@@ -1,17 +1,17 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { EventEmitter } from "node:events";
-import type { EngineEventMap, BlockFound } from "../../src/engine/engine.ts";
-import type { Session } from "../../src/stratum/session.ts";
-import type { Job } from "../../src/work/jobs.ts";
-import type { HashrateEntry } from "../../src/stats/miners.ts";
+import type { EngineEventMap, BlockFound } from "../../src/core/engine/engine.ts";
+import type { SessionSnapshot } from "../../src/core/stratum/session.ts";
+import type { Job } from "../../src/core/work/jobs.ts";
+import type { HashrateEntry } from "../../src/core/stats/miners.ts";
 import { EventsBridge, type BridgeEngine, type BridgeTimers } from "../../src/app/events-bridge.ts";
-import { BestDiffRecords } from "../../src/records/best-diff.ts";
-import { EventPublisher } from "../../src/events/emitter.ts";
-import { createEventFactory } from "../../src/events/envelope.ts";
-import { MemorySink } from "../../src/events/sinks/memory.ts";
-import { validateEvent } from "../../src/events/schemas.ts";
-import type { EventType, MiningEvent } from "../../src/events/types.ts";
+import { BestDiffRecords } from "../../src/app/records/best-diff.ts";
+import { MiningEventEmitter } from "../../src/pipeline/events/emitter.ts";
+import { createEventFactory } from "../../src/pipeline/events/envelope.ts";
+import { MemorySink } from "../../src/pipeline/events/sinks/memory.ts";
+import { validateEvent } from "../../src/pipeline/events/schemas.ts";
+import type { EventType, MiningEvent } from "../../src/pipeline/events/types.ts";
 
 const USER = "bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080";
 const PREV = "0f9188f13cb7b2c71f2a335e3a4fc328bf5beb436012afca590b1a11466e2206";
@@ -22,21 +22,20 @@ function fakeJob(id = "1a", height = 101): Job {
   return { id, template: { height, networkDifficulty: 4.6e-10 } } as unknown as Job;
 }
 
-function fakeSession(over: Partial<Session> = {}): Session {
+function fakeSession(over: Partial<SessionSnapshot> = {}): SessionSnapshot {
   return {
     id: "0000002a",
+    ip: "127.0.0.1",
     connectedAtMs: T0 - 60_000,
     userAgent: "cpuminer/2.5.1",
-    extranonce1: Buffer.from("00aabbcc", "hex"),
     extranonce1Hex: "00aabbcc",
     identity: { username: `${USER}.rig1`, address: USER, worker: "rig1", payoutScript: Buffer.alloc(22) },
     difficulty: 0.001,
     sharesAccepted: 0,
     sharesRejected: 0,
     bestDifficulty: 0,
-    transport: { remoteAddress: "127.0.0.1", send() {}, close() {} },
     ...over,
-  } as unknown as Session;
+  };
 }
 
 function setup(opts: { records?: BestDiffRecords; nowMs?: number; hashrate?: HashrateEntry[]; types?: EventType[] } = {}) {
@@ -45,12 +44,12 @@ function setup(opts: { records?: BestDiffRecords; nowMs?: number; hashrate?: Has
   const engine: BridgeEngine = {
     bus,
     now: () => now,
-    stats: { snapshot: () => opts.hashrate ?? [] },
-    templateSource: { status: () => [{ name: "btcd[0] 127.0.0.1:18443", healthy: true, active: true, lastError: null, lastOkMs: 0, templatesServed: 1, failures: 0 }] },
-    jobs: { current: fakeJob() },
+    workerHashrates: () => opts.hashrate ?? [],
+    status: () => ({ nodes: [{ name: "btcd[0] 127.0.0.1:18443", healthy: true, active: true, lastError: null, lastOkMs: 0, templatesServed: 1, failures: 0 }] }),
+    currentWork: () => ({ height: 101, jobId: "1a", node: "btcd[0] 127.0.0.1:18443", transactions: 0, networkDifficulty: 4.6e-10, prevHash: "00".repeat(32) }),
   };
   const sink = new MemorySink();
-  const publisher = new EventPublisher({ factory: createEventFactory({ region: "eu", instance: "test", now: () => now }), sinks: [sink], enabledTypes: opts.types });
+  const publisher = new MiningEventEmitter({ factory: createEventFactory({ region: "eu", instance: "test", now: () => now }), sinks: [sink], enabledTypes: opts.types });
   let tick: (() => void) | null = null;
   const timers: BridgeTimers = { setInterval: (fn) => ((tick = fn), 1), clearInterval: () => (tick = null) };
   const errors: unknown[] = [];
@@ -100,23 +99,21 @@ test("bridge: a session's life becomes miner_connected, diff_updated, share_subm
 
 test("bridge: a miner that authorises before subscribing is announced when its work starts (it has an extranonce1 then)", () => {
   const s = setup();
-  const session = fakeSession({ extranonce1: Buffer.alloc(0), extranonce1Hex: "" });
+  const session = fakeSession({ extranonce1Hex: "" });
   s.bus.emit("authorized", session);
   assert.equal(s.events().length, 0);
-  session.extranonce1 = Buffer.from("01020304", "hex");
-  session.extranonce1Hex = "01020304";
-  s.bus.emit("difficulty", { session, oldDifficulty: null, newDifficulty: 0.001, reason: "initial" });
+  s.bus.emit("difficulty", { session: { ...session, extranonce1Hex: "01020304" }, oldDifficulty: null, newDifficulty: 0.001, reason: "initial" });
   s.valid();
   assert.deepEqual(s.events().map((e) => e.event), ["miner_connected", "diff_updated"]);
 });
 
 test("bridge: a connection that never authorised (a monitor probe) produces no event; its shares and its end are counted, not emitted", () => {
   const s = setup();
-  const session = fakeSession({ identity: null, userAgent: null, transport: { remoteAddress: "unknown", send() {}, close() {} } as never });
+  const session = fakeSession({ identity: null, userAgent: null, ip: "unknown" });
   s.bus.emit("share", { session, verdict: { accepted: false, reason: "unauthorized", difficulty: 0, shareDifficulty: 0, block: false, job: null } });
   s.bus.emit("disconnected", { session, reason: "client_closed" });
   // Authorised but never subscribed: no miner_connected went out, so no miner_disconnected either.
-  const half = fakeSession({ id: "0000002b", extranonce1: Buffer.alloc(0), extranonce1Hex: "" });
+  const half = fakeSession({ id: "0000002b", extranonce1Hex: "" });
   s.bus.emit("authorized", half);
   s.bus.emit("disconnected", { session: half, reason: "auth_timeout" });
   assert.deepEqual(s.events().map((e) => e.event), []);

@@ -8,7 +8,7 @@ import net from "node:net";
 import { once } from "node:events";
 import type { AddressInfo } from "node:net";
 import { HealthServer } from "../../src/app/health.ts";
-import type { Engine } from "../../src/engine/engine.ts";
+import type { Engine } from "../../src/core/engine/engine.ts";
 import type { PoolMetrics } from "../../src/app/metrics.ts";
 
 test("health port in use: PORT_IN_USE naming health/metrics HTTP, the address and health.port", async (t) => {

@@ -9,13 +9,13 @@ import assert from "node:assert/strict";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { DgramReader, type ReaderMessage } from "../../src/events/dgram-reader.ts";
-import type { EventType, MiningEvent } from "../../src/events/types.ts";
-import { startMiner } from "../../src/client/miner/miner.ts";
+import { DgramReader, type ReaderMessage } from "../../src/pipeline/events/dgram-reader.ts";
+import type { EventType, MiningEvent } from "../../src/pipeline/events/types.ts";
+import { startMiner } from "../../src/tools/miner/miner.ts";
 import { startTestNode, startTestPool, type TestPool } from "../support/pool.ts";
 import type { DevOverrides } from "../../src/config/load.ts";
 import type { HealthReport } from "../../src/app/pool-status.ts";
-import { probeStratum } from "../../src/monitor/probes.ts";
+import { probeStratum } from "../../src/tools/monitor/probes.ts";
 
 const ADDRESS = "bcrt1qs758ursh4q9z627kt3pp5yysm78ddny6txaqgw";
 

@@ -1,16 +1,18 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import type { Engine } from "../../src/engine/engine.ts";
-import type { NodeStatus } from "../../src/work/template-source.ts";
+import type { EngineStatus } from "../../src/core/engine/engine.ts";
+import type { NodeStatus } from "../../src/core/work/template-source.ts";
 import { RollingRate, healthProblems } from "../../src/app/pool-status.ts";
 
-function fakeEngine(o: { nowMs: number; lastTemplateAtMs: number; nodes: Array<Partial<NodeStatus>>; hasJob?: boolean; updateIntervalSec?: number }): Engine {
+/** The part of an engine status snapshot the health rule reads. */
+function fakeEngine(o: { nowMs: number; lastTemplateAtMs: number; nodes: Array<Partial<NodeStatus>>; hasJob?: boolean; updateIntervalSec?: number }): Pick<EngineStatus, "nodes" | "work" | "lastTemplateAtMs" | "nowMs" | "updateIntervalSec"> {
   return {
-    now: () => o.nowMs,
-    config: { update_interval: o.updateIntervalSec ?? 30 },
-    jobs: { current: o.hasJob === false ? null : { template: { height: 1 } } },
-    templateSource: { lastTemplateAtMs: o.lastTemplateAtMs, status: () => o.nodes.map((n, i) => ({ name: `n${i}`, healthy: true, active: i === 0, lastError: null, lastOkMs: null, templatesServed: 0, failures: 0, ...n })) },
-  } as unknown as Engine;
+    nowMs: o.nowMs,
+    updateIntervalSec: o.updateIntervalSec ?? 30,
+    work: o.hasJob === false ? null : { height: 1, jobId: "1", node: "n0", transactions: 0, networkDifficulty: 1, prevHash: "00".repeat(32) },
+    lastTemplateAtMs: o.lastTemplateAtMs,
+    nodes: o.nodes.map((n, i) => ({ name: `n${i}`, healthy: true, active: i === 0, lastError: null, lastOkMs: null, templatesServed: 0, failures: 0, ...n })),
+  };
 }
 
 test("health: ok with a healthy node and fresh work", () => {

@@ -4,11 +4,12 @@
  * shown as `health.address_display` says, no secret appears, the page is self-contained.
  */
 import { test } from "node:test";
+import { performance } from "node:perf_hooks";
 import assert from "node:assert/strict";
 import { startTestPool, type TestPool } from "../support/pool.ts";
 import { RawClient } from "../support/stratum.ts";
 import { REGTEST_ADDRESSES } from "../support/addresses.ts";
-import { startMiner } from "../../src/client/miner/miner.ts";
+import { startMiner } from "../../src/tools/miner/miner.ts";
 import { PoolStatusSchema, type PoolStatus } from "../../src/app/status-api.ts";
 import { configSecrets, scrubSecrets } from "../../src/app/status-snapshot.ts";
 import { AddressMask, displaySafe } from "../../src/util/text.ts";
@@ -73,6 +74,10 @@ test("GET /api/status matches its schema with a live miner, a hostile connection
       assert.equal(doc.pool.address_display, "short");
       assert.ok(!text.includes(ADDRESS), "the full address never appears with address_display short");
       assert.ok(!text.includes(pool.node.rpcPass), "no RPC password");
+      // short reaches /health too: the finder of the last block is shown as on the page.
+      const health = (await (await fetch(`${base}/health`)).json()) as { last_block: { user: string; worker: string } };
+      assert.equal(health.last_block.user, `${ADDRESS.slice(0, 6)}…${ADDRESS.slice(-4)}`, "/health masks the finder's address too");
+      assert.equal(health.last_block.worker, "rig1");
       assert.doesNotMatch(text, /"ip"/, "no IP addresses");
     } finally {
       hostile.socket.destroy();
@@ -130,7 +135,7 @@ test("the page is self-contained: inline script and style allowed by hash only, 
 
 test("bad ?miners= is a 400 naming the parameter; health.status_page false serves neither / nor /api/status", async () => {
   await withPool({}, async (_pool, base) => {
-    for (const q of ["abc", "-1", "5001", "1.5"]) {
+    for (const q of ["abc", "-1", "5001", "1.5", "1e3", "0x10", "%20", "-0", "+5", "%205", "5%20", "", "10000"]) {
       const res = await fetch(`${base}/api/status?miners=${q}`);
       assert.equal(res.status, 400, q);
       const body = (await res.json()) as { code: string; error: string };
@@ -175,4 +180,89 @@ test("displaySafe replaces control and bidi characters and clips", () => {
   assert.equal(displaySafe("a\u0000b\u001b[31mc\u202ed\u2066e\u0085f"), "a\ufffdb\ufffd[31mc\ufffdd\ufffde\ufffdf");
   assert.equal(displaySafe("<script>\"'&"), "<script>\"'&", "markup is left to the renderer (text nodes)");
   assert.equal(displaySafe("x".repeat(200), 10), `${"x".repeat(9)}…`);
+});
+
+test("/api/status builds ONE document per cache period whatever ?miners= asks for, and reuses serialized bodies", async () => {
+  await withPool({}, async (pool, base) => {
+    const counters = pool.app.obs.health!.statusCache;
+    const c = await RawClient.connect(pool.port);
+    try {
+      await c.handshake(`${ADDRESS}.w1`);
+      await getStatus(base); // warm: one build
+      const t0 = performance.now();
+      const b0 = counters.builds;
+      const s0 = counters.serializations;
+      const docs: PoolStatus[] = [];
+      for (let round = 0; round < 2; round++) for (const n of [1, 2, 3, 4, 5]) docs.push((await getStatus(base, `?miners=${n}`)).doc);
+      const s1 = counters.serializations;
+      const d1 = await getStatus(base);
+      const d2 = await getStatus(base);
+      const e1 = await getStatus(base, "?miners=7");
+      const e2 = await getStatus(base, "?miners=7");
+      const s2 = counters.serializations;
+      const elapsedMs = performance.now() - t0;
+      // The cache period is at least 1 s: 14 requests within `elapsedMs` span at most 1 + elapsed/1000 periods.
+      assert.ok(counters.builds - b0 <= 1 + Math.floor(elapsedMs / 1000), `${counters.builds - b0} builds for 14 requests in ${elapsedMs.toFixed(0)} ms`);
+      if (counters.builds === b0) {
+        assert.equal(new Set([...docs, d1.doc, d2.doc].map((d) => d.generated_at)).size, 1, "one document served to every size");
+        assert.ok(s1 - s0 <= 10);
+        assert.equal(s2 - s1, 1, "the default size's body (warmed before) is reused; ?miners=7 is serialized once for both requests");
+      }
+      assert.equal(d1.text, d2.text);
+      assert.equal(e1.text, e2.text);
+      for (const [i, d] of docs.entries()) assert.ok(d.miners.rows.length <= (i % 5) + 1);
+      assert.equal(docs[4].miners.rows[0]?.worker, "w1");
+    } finally {
+      c.socket.destroy();
+    }
+  });
+});
+
+test("busiest first ranks by accepted work: an idle connection at a high assigned difficulty does not push a mining one off", async () => {
+  await withPool({}, async (pool, base) => {
+    const idle = await RawClient.connect(pool.port);
+    const miner = await startMiner({ url: pool.url, user: `${ADDRESS}.real`, threads: 0, durationSec: 60 });
+    try {
+      await idle.handshake(`${ADDRESS}.idle`, { suggest: 1_000_000 });
+      let all: PoolStatus | null = null;
+      await waitFor(async () => {
+        all = (await getStatus(base, "?miners=10")).doc;
+        const real = all.miners.rows.find((m) => m.worker === "real");
+        const hostile = all.miners.rows.find((m) => m.worker === "idle");
+        return !!real && real.shares_accepted > 0 && !!hostile && hostile.difficulty > real.difficulty;
+      }, "the real miner with accepted shares and the idle one at a higher difficulty", 20_000, 100);
+      const top = (await getStatus(base, "?miners=1")).doc;
+      assert.equal(top.miners.total, 2);
+      assert.equal(top.miners.rows.length, 1);
+      assert.equal(top.miners.rows[0].worker, "real", `rows: ${JSON.stringify(all!.miners.rows.map((m) => [m.worker, m.difficulty, m.shares_accepted]))}`);
+    } finally {
+      idle.socket.destroy();
+      await miner.close();
+    }
+  });
+});
+
+test("secrets are scrubbed from server-side strings only: a worker named after a guessed secret is shown as sent (no oracle)", async () => {
+  await withPool({}, async (pool, base) => {
+    const guess = pool.node.rpcPass;
+    const c = await RawClient.connect(pool.port);
+    try {
+      assert.equal((await c.request("mining.subscribe", [`agent-${guess}`])).error, null);
+      assert.equal((await c.request("mining.authorize", [`${ADDRESS}.${guess}`, "x"])).result, true);
+      const { doc } = await getStatus(base);
+      const row = doc.miners.rows.find((m) => m.user_agent?.startsWith("agent-"));
+      assert.ok(row);
+      assert.equal(row.worker, displaySafe(guess), "a right guess looks the same as a wrong one");
+      assert.equal(row.user_agent, displaySafe(`agent-${guess}`));
+    } finally {
+      c.socket.destroy();
+    }
+  });
+});
+
+test("secrets shorter than 4 characters are kept and replaced as whole tokens (URLs, error text), not inside other words", () => {
+  const secrets = configSecrets({ btcd: [{ pass: "ab" }], events: { nats: null }, primary: null, relay_server: null } as unknown as Parameters<typeof configSecrets>[0]);
+  assert.deepEqual(secrets, ["ab"]);
+  const doc = scrubSecrets({ e: "rpc http://u:ab@h:1/?p=ab refused: ab", t: "table tab ab." }, secrets);
+  assert.deepEqual(doc, { e: "rpc http://h:1/?p=… refused: …", t: "table tab …." });
 });

@@ -3,7 +3,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
 import { PoolStatusSchema } from "../../src/app/status-api.ts";
-import { PlatformStatusSchema } from "../../src/collector/platform-status.ts";
+import { PlatformStatusSchema } from "../../src/pipeline/collector/platform-status.ts";
 import { schemaPaths } from "../support/schema-paths.ts";
 
 const docs = await readFile(new URL("../../docs/status.md", import.meta.url), "utf8");

@@ -6,7 +6,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as zmq from "zeromq";
-import { startBenchNode } from "../../src/benchnode/bench-node.ts";
+import { startBenchNode } from "../../src/tools/bench-node/bench-node.ts";
 import { blockSourceFromNode, openTarget } from "../../bench/support.ts";
 
 test("an external target's template size and block source are asked of its bench node", async () => {

@@ -14,7 +14,7 @@ import { fileURLToPath } from "node:url";
 import { startBenchPool } from "../support/pool.ts";
 import { REGTEST_ADDRESSES, MAINNET_ADDRESSES } from "../support/addresses.ts";
 import { waitFor } from "../support/wait.ts";
-import type { BenchReport } from "../../src/client/bench/bench.ts";
+import type { BenchReport } from "../../src/tools/bench/bench.ts";
 
 const TBG = fileURLToPath(new URL("../../bin/tbg", import.meta.url));
 

@@ -1,8 +1,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as zmq from "zeromq";
-import { startBenchNode } from "../../src/benchnode/bench-node.ts";
-import { RpcClient } from "../../src/node/rpc-client.ts";
+import { startBenchNode } from "../../src/tools/bench-node/bench-node.ts";
+import { RpcClient } from "../../src/core/bitcoind/rpc-client.ts";
 import net from "node:net";
 import { createHash } from "node:crypto";
 

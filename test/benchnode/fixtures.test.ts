@@ -2,10 +2,10 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import * as bitcoin from "bitcoinjs-lib";
-import { fixtureFile, loadFixture } from "../../src/benchnode/fixtures.ts";
-import { generateTemplateFixture, BENCH_BITS, blockSubsidySats } from "../../src/benchnode/template-gen.ts";
-import { nbitsToTarget } from "../../src/bitcoin/difficulty.ts";
-import { parseBlockTemplate } from "../../src/node/rpc-types.ts";
+import { fixtureFile, loadFixture } from "../../src/tools/bench-node/fixtures.ts";
+import { generateTemplateFixture, BENCH_BITS, blockSubsidySats } from "../../src/tools/bench-node/template-gen.ts";
+import { nbitsToTarget } from "../../src/core/bitcoin/difficulty.ts";
+import { parseBlockTemplate } from "../../src/core/bitcoind/rpc-types.ts";
 
 test("the recorded fixtures are exactly what the generator produces", () => {
   for (const txs of [0, 3000] as const) {

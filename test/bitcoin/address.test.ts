@@ -8,8 +8,8 @@ import {
   isValidAddress,
   type BitcoinNetwork,
   type AddressType,
-} from "../../src/bitcoin/address.ts";
-import { AddressError, type AddressErrorCode } from "../../src/bitcoin/errors.ts";
+} from "../../src/core/bitcoin/address.ts";
+import { AddressError, type AddressErrorCode } from "../../src/core/bitcoin/errors.ts";
 
 const NETWORKS: BitcoinNetwork[] = ["mainnet", "testnet", "signet", "regtest"];
 

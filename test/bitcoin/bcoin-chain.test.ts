@@ -1,17 +1,17 @@
-// Consensus check: blocks assembled by src/bitcoin (BIP34 height, coinbase split, merkle branch,
+// Consensus check: blocks assembled by src/core/bitcoin (BIP34 height, coinbase split, merkle branch,
 // BIP141 witness commitment and coinbase witness) are accepted by bcoin's full block validation
 // (an in-memory simnet chain: BIP34 from height 0, segwit via version bits). No network, no node process.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createRequire } from "node:module";
 import { Transaction } from "bitcoinjs-lib";
-import { buildCoinbase, assembleCoinbase, coinbaseTxid, coinbaseTxWithWitness } from "../../src/bitcoin/coinbase.ts";
-import { buildHeader } from "../../src/bitcoin/header.ts";
-import { sha256, sha256d } from "../../src/bitcoin/hash.ts";
-import { hashMeetsTarget, nbitsToTarget } from "../../src/bitcoin/difficulty.ts";
-import { serializeBlock } from "../../src/bitcoin/block.ts";
-import { merkleBranch, merkleRootFromBranch, witnessCommitment, witnessCommitmentScript } from "../../src/bitcoin/merkle.ts";
-import { pushData } from "../../src/bitcoin/script-number.ts";
+import { buildCoinbase, assembleCoinbase, coinbaseTxid, coinbaseTxWithWitness } from "../../src/core/bitcoin/coinbase.ts";
+import { buildHeader } from "../../src/core/bitcoin/header.ts";
+import { sha256, sha256d } from "../../src/core/bitcoin/hash.ts";
+import { hashMeetsTarget, nbitsToTarget } from "../../src/core/bitcoin/difficulty.ts";
+import { serializeBlock } from "../../src/core/bitcoin/block.ts";
+import { merkleBranch, merkleRootFromBranch, witnessCommitment, witnessCommitmentScript } from "../../src/core/bitcoin/merkle.ts";
+import { pushData } from "../../src/core/bitcoin/script-number.ts";
 
 // Minimal shape of the untyped bcoin API used here.
 interface ChainEntry {
@@ -97,7 +97,7 @@ test("bcoin accepts our blocks: BIP34 OP_N and push heights, then segwit blocks 
   const chain = new bcoin.Chain({ network: "simnet", memory: true });
   await chain.open();
   try {
-    // ckpool's data-push form of a small height is refused by BIP34 (ckpool.md §10.10).
+    // ckpool's data-push form of a small height is refused by BIP34.
     await rejects(chain, mineBlock(chain.tip, { version: 0x20000002, heightPush: pushData(Buffer.from([1])) }), /bad-cb-height/);
 
     // Heights 1..16 use OP_1..OP_16, 17+ a minimal push; version bit 1 signals segwit.

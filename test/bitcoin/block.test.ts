@@ -1,12 +1,12 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { Block, Transaction } from "bitcoinjs-lib";
-import { serializeBlock } from "../../src/bitcoin/block.ts";
-import { encodeCompactSize, decodeCompactSize } from "../../src/bitcoin/varint.ts";
-import { buildHeader } from "../../src/bitcoin/header.ts";
-import { hexToBuffer, reverseHex, sha256d } from "../../src/bitcoin/hash.ts";
-import { merkleBranch, merkleRootFromBranch, witnessCommitment, witnessCommitmentScript } from "../../src/bitcoin/merkle.ts";
-import { buildCoinbase, assembleCoinbase, coinbaseTxid, coinbaseTxWithWitness } from "../../src/bitcoin/coinbase.ts";
+import { serializeBlock } from "../../src/core/bitcoin/block.ts";
+import { encodeCompactSize, decodeCompactSize } from "../../src/core/bitcoin/varint.ts";
+import { buildHeader } from "../../src/core/bitcoin/header.ts";
+import { hexToBuffer, reverseHex, sha256d } from "../../src/core/bitcoin/hash.ts";
+import { merkleBranch, merkleRootFromBranch, witnessCommitment, witnessCommitmentScript } from "../../src/core/bitcoin/merkle.ts";
+import { buildCoinbase, assembleCoinbase, coinbaseTxid, coinbaseTxWithWitness } from "../../src/core/bitcoin/coinbase.ts";
 
 // The genesis block's coinbase ("The Times 03/Jan/2009 …"), txid 4a5e1e4b…a33b.
 const GENESIS_COINBASE =

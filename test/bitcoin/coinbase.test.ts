@@ -9,10 +9,10 @@ import {
   coinbaseTxWithWitness,
   payoutOutputs,
   type CoinbaseParams,
-} from "../../src/bitcoin/coinbase.ts";
-import { encodeBip34Height } from "../../src/bitcoin/script-number.ts";
-import { witnessCommitment, witnessCommitmentScript } from "../../src/bitcoin/merkle.ts";
-import { BitcoinValueError } from "../../src/bitcoin/errors.ts";
+} from "../../src/core/bitcoin/coinbase.ts";
+import { encodeBip34Height } from "../../src/core/bitcoin/script-number.ts";
+import { witnessCommitment, witnessCommitmentScript } from "../../src/core/bitcoin/merkle.ts";
+import { BitcoinValueError } from "../../src/core/bitcoin/errors.ts";
 
 const P2WPKH = Buffer.from("0014751e76e8199196d454941c45d1b3a323f1433bd6", "hex");
 const P2PKH = Buffer.from("76a91462e907b15cbf27d5425399ebf6f0fb50ebb88f1888ac", "hex");

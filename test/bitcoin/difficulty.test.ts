@@ -13,8 +13,8 @@ import {
   hashMeetsTarget,
   hashToBigInt,
   targetToBufferLE,
-} from "../../src/bitcoin/difficulty.ts";
-import { BitcoinValueError } from "../../src/bitcoin/errors.ts";
+} from "../../src/core/bitcoin/difficulty.ts";
+import { BitcoinValueError } from "../../src/core/bitcoin/errors.ts";
 
 const close = (a: number, b: number, rel = 1e-12): void =>
   assert.ok(Math.abs(a - b) <= rel * Math.abs(b), `${a} !~ ${b}`);

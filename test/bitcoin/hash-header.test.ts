@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { sha256, sha256d, reverseHex, reverseBytes, hexToBuffer } from "../../src/bitcoin/hash.ts";
+import { sha256, sha256d, reverseHex, reverseBytes, hexToBuffer } from "../../src/core/bitcoin/hash.ts";
 import {
   buildHeader,
   writeHeader,
@@ -9,7 +9,7 @@ import {
   prevhashFromStratum,
   prevhashDisplayToLE,
   HEADER_SIZE,
-} from "../../src/bitcoin/header.ts";
+} from "../../src/core/bitcoin/header.ts";
 
 test("sha256 matches FIPS 180-2 'abc' vector and sha256d is sha256 twice", () => {
   assert.equal(

@@ -1,15 +1,15 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { hexToBuffer, reverseHex, sha256d } from "../../src/bitcoin/hash.ts";
+import { hexToBuffer, reverseHex, sha256d } from "../../src/core/bitcoin/hash.ts";
 import {
   merkleRoot,
   merkleBranch,
   merkleRootFromBranch,
   witnessCommitment,
   witnessCommitmentScript,
-} from "../../src/bitcoin/merkle.ts";
-import { buildHeader } from "../../src/bitcoin/header.ts";
+} from "../../src/core/bitcoin/merkle.ts";
+import { buildHeader } from "../../src/core/bitcoin/header.ts";
 
 const le = (displayHex: string): Buffer => hexToBuffer(displayHex).reverse();
 

@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { encodeBip34Height, scriptNumBytes, pushData } from "../../src/bitcoin/script-number.ts";
-import { BitcoinValueError } from "../../src/bitcoin/errors.ts";
+import { encodeBip34Height, scriptNumBytes, pushData } from "../../src/core/bitcoin/script-number.ts";
+import { BitcoinValueError } from "../../src/core/bitcoin/errors.ts";
 
 test("BIP34 height push is byte-identical to Bitcoin Core's CScript() << height", () => {
   const cases: Array<[number, string]> = [

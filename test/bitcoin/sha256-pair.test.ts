@@ -3,8 +3,8 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
 import fc from "fast-check";
-import { sha256dPair } from "../../src/bitcoin/hash.ts";
-import { merkleRootFromBranch } from "../../src/bitcoin/merkle.ts";
+import { sha256dPair } from "../../src/core/bitcoin/hash.ts";
+import { merkleRootFromBranch } from "../../src/core/bitcoin/merkle.ts";
 
 const ref = (b: Buffer) => createHash("sha256").update(createHash("sha256").update(b).digest()).digest();
 

@@ -1,5 +1,6 @@
 /** The command line as a user meets it: help for every command, unknown commands, bad configs. */
 import { test } from "node:test";
+import { hintFor } from "../../src/util/error-codes.ts";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { mkdtemp, readFile, writeFile, rm } from "node:fs/promises";
@@ -61,7 +62,7 @@ test("the sample error in docs/configuration.md is what tbg pool prints (btcaddr
     await writeFile(join(dir, "net.json"), JSON.stringify({ btcd: [{ url: "127.0.0.1:8332", auth: "u", pass: "p" }], network: "regtest", btcaddress: "14BMjogz69qe8hk9thyzbmR5pg34mVKB1e" }));
     const net = await run(["pool", "-c", "net.json"], dir);
     assert.equal(net.code, 1);
-    assert.equal(net.stderr.trim(), "tbg pool: invalid config net.json (1 problem):\n  btcaddress: 14BMjogz69qe8hk9thyzbmR5pg34mVKB1e is a mainnet address; this pool runs on regtest [CONFIG_INVALID]");
+    assert.equal(net.stderr.trim(), `tbg pool: invalid config net.json (1 problem):\n  btcaddress: 14BMjogz69qe8hk9thyzbmR5pg34mVKB1e is a mainnet address; this pool runs on regtest [CONFIG_INVALID]\n  what to do: ${hintFor("CONFIG_INVALID")}`);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

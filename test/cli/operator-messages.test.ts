@@ -14,7 +14,7 @@ import { join } from "node:path";
 import { startPool, type PoolApp } from "../../src/app/run-pool.ts";
 import { devConfig } from "../../src/config/load.ts";
 import { startTestNode } from "../support/pool.ts";
-import type { EmbeddedNode } from "../../src/node/embedded/embedded-node.ts";
+import type { EmbeddedNode } from "../../src/tools/regtest-node/embedded-node.ts";
 import { RawClient } from "../support/stratum.ts";
 import { REGTEST_ADDRESSES } from "../support/addresses.ts";
 import { captureLogger } from "../support/log-capture.ts";
@@ -61,10 +61,13 @@ test("tbg dev: a Stratum or node port in use is named with its flag, before the 
     const dev = run([...base, ...other, flag, String(taken.port)]);
     t.after(dev.kill);
     assert.equal(await dev.exited, 1, dev.stdout() + dev.stderr());
+    const [line, hint, ...rest] = dev.stderr().trim().split("\n");
     assert.equal(
-      dev.stderr().trim(),
+      line,
       `tbg dev: ${component} cannot listen on 127.0.0.1:${taken.port}: the port is already in use (another program, or another tbg, has it); stop that program or choose another port with ${flag} [PORT_IN_USE]`,
     );
+    assert.match(hint, /^ {2}what to do: /, "then what to do (docs/errors.md)");
+    assert.deepEqual(rest, []);
     assert.doesNotMatch(dev.stdout(), /embedded regtest node|PGlite|collector/, "nothing slow started");
   }
 });

@@ -6,8 +6,8 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { startTestPool, startBenchPool } from "../support/pool.ts";
 import { REGTEST_ADDRESSES, MAINNET_ADDRESSES } from "../support/addresses.ts";
-import { startMiner } from "../../src/client/miner/miner.ts";
-import { runBench } from "../../src/client/bench/bench.ts";
+import { startMiner } from "../../src/tools/miner/miner.ts";
+import { runBench } from "../../src/tools/bench/bench.ts";
 
 test("the miner mines regtest blocks through the pool and they become the tip", async () => {
   const pool = await startTestPool();

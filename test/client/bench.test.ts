@@ -1,9 +1,9 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { runBench } from "../../src/client/bench/bench.ts";
-import { summarize, percentile } from "../../src/client/bench/stats.ts";
-import { buildWork, checkNonce } from "../../src/client/work.ts";
-import type { NotifyJob } from "../../src/client/messages.ts";
+import { runBench } from "../../src/tools/bench/bench.ts";
+import { summarize, percentile } from "../../src/tools/bench/stats.ts";
+import { buildWork, checkNonce } from "../../src/tools/stratum-client/work.ts";
+import type { NotifyJob } from "../../src/tools/stratum-client/messages.ts";
 import { FakePool, FAKE_EN1, type FakeConn, type FakeRequest } from "./fake-pool.ts";
 
 const JOB: NotifyJob = {

@@ -1,11 +1,11 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { once } from "node:events";
-import { sha256d } from "../../src/bitcoin/hash.ts";
-import { merkleRootFromBranch } from "../../src/bitcoin/merkle.ts";
-import { buildHeader, prevhashToStratum, prevhashDisplayToLE } from "../../src/bitcoin/header.ts";
-import { difficultyToTarget, hashMeetsTarget } from "../../src/bitcoin/difficulty.ts";
-import { startMiner } from "../../src/client/miner/miner.ts";
+import { sha256d } from "../../src/core/bitcoin/hash.ts";
+import { merkleRootFromBranch } from "../../src/core/bitcoin/merkle.ts";
+import { buildHeader, prevhashToStratum, prevhashDisplayToLE } from "../../src/core/bitcoin/header.ts";
+import { difficultyToTarget, hashMeetsTarget } from "../../src/core/bitcoin/difficulty.ts";
+import { startMiner } from "../../src/tools/miner/miner.ts";
 import { FakePool, FAKE_EN1, type FakeConn } from "./fake-pool.ts";
 
 const PREV = "000000000000000000025a4e7b3c1b2a9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a";
@@ -17,7 +17,7 @@ function notify(jobId: string, nbits: string, clean: boolean, prev = PREV): unkn
   return { id: null, method: "mining.notify", params: [jobId, prevhashToStratum(prev), COINB1, COINB2, BRANCH, "20000000", nbits, "65f0a000", clean] };
 }
 
-/** Recomputes a submitted share's hash from scratch (independent of src/client/work.ts). */
+/** Recomputes a submitted share's hash from scratch (independent of src/tools/stratum-client/work.ts). */
 function hashOfSubmit(params: string[], mask: number, prev = PREV, nbits = "1d00ffff"): Buffer {
   const [, , en2, ntime, nonce, vbits] = params;
   const coinbase = Buffer.from(COINB1 + FAKE_EN1 + en2 + COINB2, "hex");

@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { StratumClient } from "../../src/client/stratum-client.ts";
-import { runHandshake, PROFILES } from "../../src/client/profiles.ts";
+import { StratumClient } from "../../src/tools/stratum-client/stratum-client.ts";
+import { runHandshake, PROFILES } from "../../src/tools/stratum-client/profiles.ts";
 import { FakePool, FAKE_EN1 } from "./fake-pool.ts";
 
 test("bitaxe handshake: configure ffffffff, subscribe, authorize, suggest [1000], all sent before any answer", async () => {

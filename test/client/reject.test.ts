@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { classifySubmitAnswer, RejectReason } from "../../src/client/reject.ts";
+import { classifySubmitAnswer, RejectReason } from "../../src/tools/stratum-client/reject.ts";
 
 test("result true with null error is accepted", () => {
   assert.deepEqual(classifySubmitAnswer(true, null), { accepted: true });

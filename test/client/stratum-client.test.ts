@@ -2,8 +2,8 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { once } from "node:events";
 import { createServer, type Socket } from "node:net";
-import { StratumClient, parseStratumUrl, type JobContext } from "../../src/client/stratum-client.ts";
-import { runHandshake, PROFILES } from "../../src/client/profiles.ts";
+import { StratumClient, parseStratumUrl, type JobContext } from "../../src/tools/stratum-client/stratum-client.ts";
+import { runHandshake, PROFILES } from "../../src/tools/stratum-client/profiles.ts";
 import { FakePool, FAKE_EN1 } from "./fake-pool.ts";
 
 const NOTIFY_PARAMS = [

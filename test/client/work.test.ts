@@ -1,9 +1,9 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { merkleBranch } from "../../src/bitcoin/merkle.ts";
-import { prevhashToStratum } from "../../src/bitcoin/header.ts";
-import { reverseHex } from "../../src/bitcoin/hash.ts";
-import type { NotifyJob } from "../../src/client/messages.ts";
+import { merkleBranch } from "../../src/core/bitcoin/merkle.ts";
+import { prevhashToStratum } from "../../src/core/bitcoin/header.ts";
+import { reverseHex } from "../../src/core/bitcoin/hash.ts";
+import type { NotifyJob } from "../../src/tools/stratum-client/messages.ts";
 import {
   buildWork,
   checkNonce,
@@ -14,7 +14,7 @@ import {
   submitParams,
   versionBitsFromCounter,
   versionRollSpace,
-} from "../../src/client/work.ts";
+} from "../../src/tools/stratum-client/work.ts";
 
 // Mainnet block 100000 (000000000003ba27aa200b1cecaad478d2b00432346c3f1f3986da1afd33e506): 4 transactions.
 const B100K = {

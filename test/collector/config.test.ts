@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { COLLECTOR_DEFAULTS, parseCollectorConfig, resolveCollectorSettings } from "../../src/collector/config.ts";
+import { COLLECTOR_DEFAULTS, parseCollectorConfig, resolveCollectorSettings } from "../../src/pipeline/collector/config.ts";
 
 const code = (fn: () => unknown) => {
   try {

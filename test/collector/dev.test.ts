@@ -8,7 +8,7 @@ import { spawn } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { openPglite } from "../../src/storage/queryable.ts";
+import { openPglite } from "../../src/pipeline/storage/queryable.ts";
 import { REGTEST_DEMO_ADDRESS } from "../../src/cli/demo.ts";
 import { waitFor } from "../storage/fixtures.ts";
 

@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { validateEvent } from "../../src/events/schemas.ts";
-import { MALFORMED_REASONS, RateLimitedLog, malformedReason } from "../../src/collector/malformed.ts";
+import { validateEvent } from "../../src/pipeline/events/schemas.ts";
+import { MALFORMED_REASONS, RateLimitedLog, malformedReason } from "../../src/pipeline/collector/malformed.ts";
 import { makeShares } from "../storage/fixtures.ts";
 
 function reasonOf(input: unknown): string {

@@ -12,13 +12,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pino from "pino";
 import { DgramSocket } from "node-unix-socket";
-import { Collector } from "../../src/collector/collector.ts";
-import { startMiner } from "../../src/client/miner/miner.ts";
+import { Collector } from "../../src/pipeline/collector/collector.ts";
+import { startMiner } from "../../src/tools/miner/miner.ts";
 import { startTestNode, startTestPool } from "../support/pool.ts";
 import { REGTEST_ADDRESSES } from "../support/addresses.ts";
 import { startNats, startPostgres } from "../support/servers.ts";
 import { makeShares, waitFor } from "../storage/fixtures.ts";
-import { redactNatsUrl, redactNatsText, natsSecrets } from "../../src/events/nats-options.ts";
+import { redactNatsUrl, redactNatsText, natsSecrets } from "../../src/pipeline/events/nats-options.ts";
 
 const TBG = new URL("../../bin/tbg", import.meta.url).pathname;
 const TOKEN = "s3cr3t-token-0123456789abcdef";

@@ -9,10 +9,14 @@ import { spawn } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Collector } from "../../src/collector/collector.ts";
-import { PlatformStatusSchema, isoWeekStart, type PlatformStatus } from "../../src/collector/platform-status.ts";
-import { resolveCollectorSettings } from "../../src/collector/config.ts";
-import { startMiner } from "../../src/client/miner/miner.ts";
+import { Collector } from "../../src/pipeline/collector/collector.ts";
+import { PlatformStatusSchema, PlatformStatusSource, isoWeekStart, type PlatformStatus } from "../../src/pipeline/collector/platform-status.ts";
+import type { CollectorStats } from "../../src/pipeline/collector/collector.ts";
+import { openPglite } from "../../src/pipeline/storage/queryable.ts";
+import { migrate } from "../../src/pipeline/storage/migrate.ts";
+import { AddressMask } from "../../src/util/text.ts";
+import { resolveCollectorSettings } from "../../src/pipeline/collector/config.ts";
+import { startMiner } from "../../src/tools/miner/miner.ts";
 import { startTestNode, startTestPool } from "../support/pool.ts";
 import { REGTEST_ADDRESSES } from "../support/addresses.ts";
 import { startPostgres } from "../support/servers.ts";
@@ -102,6 +106,16 @@ for (const dialect of ["postgres", "pglite"] as const) {
     assert.match(cli.stdout, new RegExp(`^collector \\(region eu, ${dialect}\\): database open`, "m"));
     assert.match(cli.stdout, /^REGIONS\n.*\n +eu +1 .*\n +us-east +1 /m);
     assert.match(cli.stdout, /BEST DIFFICULTY, WEEK OF \d{4}-\d{2}-\d{2}\n.*\n +1 +rig-/);
+
+    // A pool still running with a connected miner: its region shows a miner online.
+    const live = await startTestPool({ node, overrides: { region: "ap", instance: "ap-1", events: { enabled: true, socket_path: socketPath } } });
+    cleanups.push(() => live.close());
+    const liveMiner = await startMiner({ url: live.url, user: `${REGTEST_ADDRESSES.p2wpkh}.rig-ap`, threads: 0, durationSec: 60 });
+    cleanups.push(() => liveMiner.close());
+    let ap: PlatformStatus["regions"][number] | undefined;
+    await waitFor(async () => (ap = (await get()).regions.find((r) => r.region === "ap")) !== undefined && ap.workers_online >= 1, "region ap with a miner online", 20_000, 250);
+    assert.equal(ap!.users_online, 1);
+    assert.equal(ap!.instances, 1);
   });
 }
 
@@ -117,4 +131,53 @@ test("isoWeekStart is the Monday (UTC) of the ISO week", () => {
   assert.equal(isoWeekStart(Date.UTC(2026, 11, 6, 23, 59)), "2026-11-30", "a Sunday belongs to the week started the Monday before");
   assert.equal(isoWeekStart(Date.UTC(2026, 10, 30, 0, 0)), "2026-11-30", "Monday 00:00 starts a week");
   assert.equal(isoWeekStart(Date.UTC(2027, 0, 1)), "2026-12-28", "across a year boundary");
+});
+
+test("stale state drops off: online workers and their hashrate count only when heard of within 10 min, instances only with events within 5 min; the cache adapts", async (t) => {
+  const db = await openPglite();
+  t.after(() => db.close());
+  await migrate(db);
+  const now = Date.now();
+  const ago = (min: number) => new Date(now - min * 60_000).toISOString();
+  const addr = "bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq";
+  await db.query(`INSERT INTO users (btc_address, first_seen_at, last_seen_at) VALUES ($2, $1, $1), ('bc1qb', $1, $1)`, [ago(60), addr]);
+  await db.query(`INSERT INTO weekly_best_diff (user_id, week_start, best_difficulty, worker_id, achieved_at) VALUES (1, $1::date, 42, 1, $2)`, [isoWeekStart(now), ago(3)]);
+  // eu: one live worker (hashrate 2 min old) and one whose pool died 30 min ago without a disconnect.
+  await db.query(
+    `INSERT INTO workers (user_id, worker_name, region, first_seen_at, last_seen_at, last_share_at, is_online, online_changed_at, hashrate_5m, hashrate_at)
+     VALUES (1, 'live', 'eu', $1, $2, $2, true, $1, 1000, $2), (2, 'ghost', 'eu', $1, $3, $3, true, $1, 5000, $3)`,
+    [ago(60), ago(2), ago(30)],
+  );
+  // eu-1 sent an event a minute ago; eu-2 twenty minutes ago (gone).
+  await db.query(
+    `INSERT INTO event_log (event_id, ts, event, region, instance, data) VALUES (gen_random_uuid(), $1, 'x', 'eu', 'eu-1', '{}'), (gen_random_uuid(), $2, 'x', 'eu', 'eu-2', '{}')`,
+    [ago(1), ago(20)],
+  );
+  const source = new PlatformStatusSource({
+    database: () => db,
+    stats: () => ({ region: "eu", uptimeSeconds: 1, database: { dialect: "pglite", open: true, lastError: null }, batcher: { received: 0, stored: 0, duplicates: 0, malformed: 0, dropped: 0, pending: 0, lagMs: 0, lastBatchMs: 0 } }) as unknown as CollectorStats,
+    mask: new AddressMask("short"),
+    cacheMs: 1_000,
+  });
+  const doc = PlatformStatusSchema.parse(await source.get());
+  assert.deepEqual(doc.regions.map((r) => [r.region, r.instances, r.workers_online, r.users_online, r.hashrate_hs]), [["eu", 1, 1, 1, 1000]]);
+  assert.equal(doc.totals.workers_online, 1);
+  assert.equal(doc.totals.workers, 2);
+  assert.deepEqual(doc.leaderboard.rows.map((r) => [r.address, r.worker, r.difficulty]), [["bc1qar…5mdq", "live", 42]], "short addresses on the leaderboard");
+  assert.ok(!JSON.stringify(doc).includes(addr));
+  const hidden = await new PlatformStatusSource({ database: () => db, stats: () => (source as unknown as { o: { stats: () => CollectorStats } }).o.stats(), mask: new AddressMask("hidden") }).get();
+  assert.match(hidden.leaderboard.rows[0].address, /^miner-[0-9a-f]{8}$/, "hidden: a pseudonym");
+  assert.ok(!JSON.stringify(hidden).includes(addr.slice(-10)));
+  // Many viewers within the period: one build.
+  await Promise.all(Array.from({ length: 20 }, () => source.get()));
+  for (let i = 0; i < 5; i++) await source.get();
+  assert.equal(source.builds, 1);
+
+  // A slow database (100 ms a query): the document is reused for ten times its build time, not just cacheMs.
+  const slow = { query: async (sql: string, params?: unknown[]) => (await new Promise((r) => setTimeout(r, 100)), db.query(sql, params)) } as unknown as typeof db;
+  const slowSource = new PlatformStatusSource({ database: () => slow, stats: () => (source as unknown as { o: { stats: () => CollectorStats } }).o.stats(), mask: new AddressMask("short"), cacheMs: 10 });
+  await slowSource.get();
+  await new Promise((r) => setTimeout(r, 200));
+  await slowSource.get();
+  assert.equal(slowSource.builds, 1, "a build of >= 300 ms is reused for >= 3 s");
 });

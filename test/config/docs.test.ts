@@ -25,7 +25,8 @@ test("the example files are quoted in the docs exactly as they are", async () =>
 });
 
 test("the error output shown in the docs is what the loader prints", () => {
-  const block = /```\n\s*(tbg pool: invalid config[\s\S]*?) \[CONFIG_INVALID\]\n\s*```/.exec(docs);
+  // The CLI adds the code and, on the next line, what to do (docs/errors.md).
+  const block = /```\n\s*(tbg pool: invalid config[\s\S]*?) \[CONFIG_INVALID\]\n\s*what to do: [^\n]*\n\s*```/.exec(docs);
   assert.ok(block, "error example not found");
   const shown = block[1].split("\n").map((l) => l.trim());
   let err: unknown;

@@ -51,7 +51,7 @@ for (const name of ["pool.json", "two-nodes.json", "primary.json", "relay.json"]
   });
 }
 
-test("the two-node example subscribes to each node's own ZMQ endpoint (seed 000)", async () => {
+test("the two-node example subscribes to each node's own ZMQ endpoint", async () => {
   const c = await loadConfig(join(examples, "two-nodes.json"), ENV);
   assert.deepEqual(c.zmqEndpoints, [
     { endpoint: "tcp://10.12.112.4:28333", source: "btcd[0].zmqnotify", btcdIndex: 0 },
@@ -76,7 +76,7 @@ test("the primary example serves relays on the ports the relay example dials", a
   assert.equal(primary.relay_server?.auth_token, relay.primary?.auth_token);
 });
 
-test("seed 004's ckpool-signet.conf loads unchanged", () => {
+test("a ckpool signet config (ckpool-signet.conf) loads unchanged", () => {
   const c = parseConfig(
     {
       btcd: [{ url: "bitcoin-signet:38332", auth: "tbg", pass: "tbgdev2026", notify: true }],
@@ -102,7 +102,7 @@ test("seed 004's ckpool-signet.conf loads unchanged", () => {
   assert.equal(c.startdiff, 1);
 });
 
-test("seed 002's relay config loads once it names its instance_id (seed spelling nats_url/nats_subject)", () => {
+test("a relay config loads once it names its instance_id (older spelling nats_url/nats_subject)", () => {
   const seedRelay = {
     mode: "passthrough",
     primary: { host: "primary.internal.thebitcoingame.com", port: 8880, auth_token: "relay-shared-secret", template_push_port: 8881, reconnect_interval: 5 },

@@ -142,7 +142,7 @@ test("listen addresses that cannot all bind are refused (ckpool's port clash che
   parseConfig({ btcd: [NODE], serverurl: ["0.0.0.0:9100"], health: { enabled: false } }, "t", ENV);
 });
 
-test("events.types accepts only SPEC §5 event types", () => {
+test("events.types accepts only the mining event types", () => {
   assert.match(reasonFor({ btcd: [NODE], events: { types: ["share_submitted", "share"] } }, "events.types[1]"), /expected one of .*"share_submitted"/);
   assert.deepEqual(parseConfig({ btcd: [NODE], events: { types: ["block_found", "block_found"] } }, "t", ENV).events.types, ["block_found"]);
 });
@@ -179,6 +179,6 @@ test("schema introspection lists nested key paths and the keys of an object", ()
 });
 
 test("events.types accepts exactly the events module's event types", async () => {
-  const { ALL_EVENT_TYPES } = await import("../../src/events/types.ts");
+  const { ALL_EVENT_TYPES } = await import("../../src/pipeline/events/types.ts");
   assert.deepEqual([...(await import("../../src/config/schema.ts")).CONFIG_EVENT_TYPES].sort(), [...ALL_EVENT_TYPES].sort());
 });

@@ -16,8 +16,8 @@ import { tmpdir } from "node:os";
 import { parseConfig } from "../../src/config/load.ts";
 import type { PoolConfig } from "../../src/config/types.ts";
 import { HEALTH_DEFAULTS } from "../../src/config/defaults.ts";
-import { parseCollectorConfig } from "../../src/collector/config.ts";
-import { parseMonitorConfig } from "../../src/monitor/config.ts";
+import { parseCollectorConfig } from "../../src/pipeline/collector/config.ts";
+import { parseMonitorConfig } from "../../src/tools/monitor/config.ts";
 import {
   DEPLOY, boundFile, cliCommands, existsSync, flag, hostPort, interpolate, loadCompose, mountsOf, networksOf, parseBitcoinConf, publishedPorts, read, unknownFlags,
   type ComposeFile, type ComposeService,

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { readdirSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { parse as parseYaml } from "yaml";
-import { parseMonitorConfig } from "../../src/monitor/config.ts";
+import { parseMonitorConfig } from "../../src/tools/monitor/config.ts";
 import { DEPLOY, ROOT, existsSync, read } from "./helpers.ts";
 
 const GEODNS = `${ROOT}docs/geodns/`;
@@ -42,7 +42,7 @@ test("the alerts the runbook and the health-check page name are the rules in dep
   assert.ok(named.size >= 6);
   for (const a of named) assert.ok(rules.includes(a), `${a} is a rule`);
   const metrics = [...read(`${GEODNS}health-checks.md`).matchAll(/`(tbg_monitor_[a-z_]+)`/g)].map((m) => m[1]);
-  const src = read(`${ROOT}src/monitor/metrics.ts`);
+  const src = read(`${ROOT}src/tools/monitor/metrics.ts`);
   for (const m of metrics) assert.ok(src.includes(`"${m}"`), `${m} is registered`);
 });
 

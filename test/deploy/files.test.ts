@@ -10,7 +10,7 @@ import { readdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { DEFAULTS, HEALTH_DEFAULTS } from "../../src/config/defaults.ts";
 import { parseConfig } from "../../src/config/load.ts";
-import { DEFAULT_MIGRATIONS_DIR } from "../../src/storage/migrate.ts";
+import { DEFAULT_MIGRATIONS_DIR } from "../../src/pipeline/storage/migrate.ts";
 import { DEPLOY, ROOT, cliCommands, existsSync, flag, parseBitcoinConf, parseDockerfile, parseUnit, read, unknownFlags } from "./helpers.ts";
 
 const which = (cmd: string) => spawnSync("sh", ["-c", `command -v ${cmd}`]).status === 0;

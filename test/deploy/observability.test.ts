@@ -12,10 +12,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
 import { startTestPool, type TestPool } from "../support/pool.ts";
-import { MonitorMetrics, MONITOR_METRIC_NAMES } from "../../src/monitor/metrics.ts";
-import { RegionMonitor } from "../../src/monitor/monitor.ts";
-import { parseMonitorConfig } from "../../src/monitor/config.ts";
-import { REGION_STATES } from "../../src/monitor/state.ts";
+import { MonitorMetrics, MONITOR_METRIC_NAMES } from "../../src/tools/monitor/metrics.ts";
+import { RegionMonitor } from "../../src/tools/monitor/monitor.ts";
+import { parseMonitorConfig } from "../../src/tools/monitor/config.ts";
+import { REGION_STATES } from "../../src/tools/monitor/state.ts";
 import { DEPLOY, ROOT, read } from "./helpers.ts";
 
 const havePromtool = spawnSync("sh", ["-c", "command -v promtool"]).status === 0;

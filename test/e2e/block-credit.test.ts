@@ -9,7 +9,7 @@ import { startTestPool } from "../support/pool.ts";
 import { RawClient } from "../support/stratum.ts";
 import { REGTEST_ADDRESSES } from "../support/addresses.ts";
 import { waitFor } from "../support/wait.ts";
-import type { ShareVerdict } from "../../src/shares/validator.ts";
+import type { ShareVerdict } from "../../src/core/shares/validator.ts";
 
 test("a block below its share target is submitted but credited 0 (hashrate, vardiff, events)", async () => {
   const pool = await startTestPool({ overrides: { startdiff: 1000 } });
@@ -30,7 +30,7 @@ test("a block below its share target is submitted but credited 0 (hashrate, vard
     assert.ok(v.shareDifficulty < 1000, `a regtest block hash is far below 1000 (${v.shareDifficulty})`);
     assert.equal(v.difficulty, 0, "a block below its share target adds 0 to the credited difficulty");
     assert.equal(submitted.length, 1, "it is still submitted as a block");
-    const rate = pool.app.engine.stats.userHashrate(address, Date.now() + 60_000);
+    const rate = pool.app.engine.userHashrate(address, Date.now() + 60_000);
     assert.ok(!rate || rate["1m"] === 0, `no hashrate credited (${JSON.stringify(rate)})`);
   } finally {
     c.close();

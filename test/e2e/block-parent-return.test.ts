@@ -5,9 +5,9 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import type { BlockFound } from "../../src/engine/engine.ts";
-import { RpcClient } from "../../src/node/rpc-client.ts";
-import type { BlockTemplate } from "../../src/node/rpc-types.ts";
+import type { BlockFound } from "../../src/core/engine/engine.ts";
+import { RpcClient } from "../../src/core/bitcoind/rpc-client.ts";
+import type { BlockTemplate } from "../../src/core/bitcoind/rpc-types.ts";
 import { startTestPool } from "../support/pool.ts";
 import { RawClient } from "../support/stratum.ts";
 import { REGTEST_ADDRESSES } from "../support/addresses.ts";
@@ -28,7 +28,7 @@ test("after the chain returns to a parent (new-block work on it again), a new bl
   t.after(() => c.close());
 
   const job0 = await c.handshake(user);
-  const parent = pool.app.engine.jobs.current!.template.prevhashHex;
+  const parent = pool.app.engine.currentWork()!.prevHash;
   const gbtOnParent = await rpc.getBlockTemplate(["segwit"]);
   assert.equal(gbtOnParent.previousblockhash, parent);
   const submitting: string[] = [];
@@ -37,15 +37,16 @@ test("after the chain returns to a parent (new-block work on it again), a new bl
   assert.equal((await c.request("mining.submit", c.submitParams(user, w0, c.findNonce(w0, "block")))).result, true);
   const first = await waitFor(() => blocks[0], "the first block's outcome", 15_000);
   assert.equal(first.outcome, "accepted");
-  await waitFor(() => pool.app.engine.jobs.current?.template.prevhashHex === first.hashHex, "work on the pool's block", 15_000);
+  await waitFor(() => pool.app.engine.currentWork()?.prevHash === first.hashHex, "work on the pool's block", 15_000);
 
   // The chain goes back to `parent` (bcoin's getblocktemplate keeps serving its cached template after
   // invalidateblock, so the node's template on `parent`, saved before, is handed to the engine as the
   // template source would hand it a new-block template).
-  const source = pool.app.engine.templateSource as unknown as { opts: { onTemplate(t: BlockTemplate, node: string, reason: string): void } };
+  // Reaches into the private template source on purpose: no public call hands the engine a template.
+  const source = (pool.app.engine as unknown as { templateSource: unknown }).templateSource as { opts: { onTemplate(t: BlockTemplate, node: string, reason: string): void } };
   const seen = c.notifies().length;
   source.opts.onTemplate(gbtOnParent, "btcd[0]", "new_block");
-  assert.equal(pool.app.engine.jobs.current?.template.prevhashHex, parent, "work on the old parent again");
+  assert.equal(pool.app.engine.currentWork()?.prevHash, parent, "work on the old parent again");
   const job1 = await c.until(() => c.notifies().slice(seen).filter((n) => n.cleanJobs && n.prevhashStratum === job0.prevhashStratum).at(-1), 15_000, "a clean job on the old parent");
   assert.notEqual(job1.jobId, job0.jobId);
   const e2 = Buffer.alloc(c.extranonce2Size);

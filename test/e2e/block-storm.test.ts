@@ -7,9 +7,9 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { startMiner } from "../../src/client/miner/miner.ts";
-import { RpcClient } from "../../src/node/rpc-client.ts";
-import type { BlockFound } from "../../src/engine/engine.ts";
+import { startMiner } from "../../src/tools/miner/miner.ts";
+import { RpcClient } from "../../src/core/bitcoind/rpc-client.ts";
+import type { BlockFound } from "../../src/core/engine/engine.ts";
 import { startTestNode, startTestPool } from "../support/pool.ts";
 import { REGTEST_ADDRESSES } from "../support/addresses.ts";
 
@@ -44,9 +44,9 @@ test(`a miner grinding below mindiff for ${GRIND_SEC} s: difficulty never below 
   t.after(() => rpc.close());
   const tips = await rpc.call<Array<{ height: number; status: string }>>("getchaintips");
   const s = miner.stats;
-  const found = pool.app.engine.counters;
+  const counts = pool.app.engine.status().blocks;
   console.log(
-    `# ${GRIND_SEC} s: ${s.hashes} hashes (${Math.round(s.hashrate)} H/s), ${s.submitted} shares, ${found.blocksFound} blocks submitted, ${found.blocksAccepted} accepted, ` +
+    `# ${GRIND_SEC} s: ${s.hashes} hashes (${Math.round(s.hashrate)} H/s), ${s.submitted} shares, ${counts.found} blocks submitted, ${counts.accepted} accepted, ` +
       `${suppressed} candidates not submitted, height ${h0} → ${node.height()}, ${tips.length} chain tip(s)`,
   );
 
@@ -54,7 +54,7 @@ test(`a miner grinding below mindiff for ${GRIND_SEC} s: difficulty never below 
   assert.ok([...difficulties].every((d) => d >= MINDIFF), `difficulties sent: ${[...difficulties].join(", ")}`);
   assert.ok(blocks.length >= 2, `blocks found: ${blocks.length}`);
   assert.equal(tips.length, 1, `one chain tip, no side branches: ${JSON.stringify(tips.slice(0, 5))}`);
-  assert.equal(node.height() - h0, found.blocksAccepted, "every accepted block is one height of the single chain");
+  assert.equal(node.height() - h0, counts.accepted, "every accepted block is one height of the single chain");
   const results = blocks.flatMap((b) => b.results);
   assert.deepEqual(results.filter((r) => r.result === "inconclusive"), [], "no inconclusive");
   assert.deepEqual(results.filter((r) => !r.accepted), [], "no failed or refused submission (no 503, no time-out)");

@@ -10,9 +10,9 @@ import { Block } from "bitcoinjs-lib";
 import { startTestPool, type TestPool } from "../support/pool.ts";
 import { waitFor } from "../support/wait.ts";
 import { REGTEST_ADDRESSES, type AddressKind } from "../support/addresses.ts";
-import { startMiner } from "../../src/client/miner/miner.ts";
-import { RpcClient } from "../../src/node/rpc-client.ts";
-import { addressToOutputScript } from "../../src/bitcoin/address.ts";
+import { startMiner } from "../../src/tools/miner/miner.ts";
+import { RpcClient } from "../../src/core/bitcoind/rpc-client.ts";
+import { addressToOutputScript } from "../../src/core/bitcoin/address.ts";
 
 let pool: TestPool;
 let rpc: RpcClient;
@@ -64,7 +64,7 @@ test("blocks from a template with segwit transactions are accepted with the righ
   const txids = await pool.node.fundAndCreateSegwitTransactions(5);
   assert.equal(txids.length, 5);
   // Let the pool pick up the new mempool (update_interval refresh or the next block's template).
-  await pool.app.engine.templateSource!.fetch("refresh");
+  await pool.app.engine.refreshWork();
   const { from, to } = await mine20("p2wpkh");
   let segwitBlocks = 0;
   for (let h = from + 1; h <= to; h++) {

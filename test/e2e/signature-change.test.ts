@@ -12,7 +12,7 @@ import { startTestPool } from "../support/pool.ts";
 import { RawClient } from "../support/stratum.ts";
 import { REGTEST_ADDRESSES } from "../support/addresses.ts";
 import { waitFor } from "../support/wait.ts";
-import type { BlockFound } from "../../src/engine/engine.ts";
+import type { BlockFound } from "../../src/core/engine/engine.ts";
 
 test("block_found reports the signature the block carries after a mid-session settings change", async () => {
   const addr = REGTEST_ADDRESSES.p2wsh;

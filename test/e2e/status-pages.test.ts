@@ -54,7 +54,15 @@ function assertNotBlank(name: string, png: Buffer): void {
   assert.ok(s.colours > 50, `${name}: ${s.colours} distinct colours`);
 }
 
-test("status page and platform page update live in Chromium while tbg miner mines under tbg dev", { skip: browserSkipReason(), timeout: 240_000 }, async (t) => {
+/**
+ * The waitFor limits below sum to 300 s (90 + 30 + 90 + 60 + 30): the test's own timeout leaves 120 s on
+ * top of them for starting Chromium, tbg dev and the collector, so a slow step fails with its waitFor
+ * message (naming what did not appear) rather than as an anonymous test timeout.
+ */
+const WAIT_LIMITS_MS = [90_000, 30_000, 90_000, 60_000, 30_000];
+const TEST_TIMEOUT_MS = WAIT_LIMITS_MS.reduce((a, b) => a + b, 0) + 120_000;
+
+test("status page and platform page update live in Chromium while tbg miner mines under tbg dev", { skip: browserSkipReason(), timeout: TEST_TIMEOUT_MS }, async (t) => {
   const cleanups: Array<() => unknown> = [];
   t.after(async () => {
     for (const fn of cleanups.reverse()) await fn();

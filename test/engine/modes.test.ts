@@ -29,7 +29,7 @@ test("a relay whose primary cannot be reached starts independent after failover_
     assert.ok(waitedMs >= 500, `waited ${waitedMs} ms`);
     const engine = pool.app.engine;
     assert.equal(engine.relay?.mode, "independent");
-    assert.match(engine.jobs.current!.template.source, /^btcd\[0\]/);
+    assert.match(engine.currentWork()!.node, /^btcd\[0\]/);
     const c = await RawClient.connect(pool.port);
     await c.handshake(`${REGTEST_ADDRESSES.p2wpkh}.x`);
     assert.equal(c.extranonce1.slice(0, 2), "07");

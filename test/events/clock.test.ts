@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { systemClockMs } from "../../src/events/envelope.ts";
+import { systemClockMs } from "../../src/pipeline/events/envelope.ts";
 
 test("the default event clock follows a wall-clock step within a second (NTP step, VM resume)", async () => {
   assert.ok(Math.abs(systemClockMs() - Date.now()) < 5);

@@ -3,8 +3,8 @@ import assert from "node:assert/strict";
 import { lstat, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { DgramSocket } from "node-unix-socket";
-import { DgramReader } from "../../src/events/dgram-reader.ts";
-import type { ReaderMessage } from "../../src/events/dgram-reader.ts";
+import { DgramReader } from "../../src/pipeline/events/dgram-reader.ts";
+import type { ReaderMessage } from "../../src/pipeline/events/dgram-reader.ts";
 import { exampleEvent } from "./fixtures.ts";
 import { tempSocketDir, waitFor } from "./helpers.ts";
 

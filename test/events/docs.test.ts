@@ -1,9 +1,9 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
-import { validateEvent } from "../../src/events/schemas.ts";
-import { ALL_EVENT_TYPES } from "../../src/events/types.ts";
-import { UNIX_DGRAM_SINK_DEFAULTS } from "../../src/events/sinks/unix-dgram.ts";
+import { validateEvent } from "../../src/pipeline/events/schemas.ts";
+import { ALL_EVENT_TYPES } from "../../src/pipeline/events/types.ts";
+import { UNIX_DGRAM_SINK_DEFAULTS } from "../../src/pipeline/events/sinks/unix-dgram.ts";
 import { EVENTS_DEFAULTS } from "../../src/config/defaults.ts";
 import { EXAMPLE_DATA } from "./fixtures.ts";
 

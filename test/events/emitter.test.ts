@@ -1,30 +1,30 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { EventPublisher, parseEventTypes } from "../../src/events/emitter.ts";
-import type { PublisherUpdate } from "../../src/events/emitter.ts";
-import { createEventFactory } from "../../src/events/envelope.ts";
-import { MemorySink } from "../../src/events/sinks/memory.ts";
-import { emptyDropCounts } from "../../src/events/sink.ts";
-import type { EventSink } from "../../src/events/sink.ts";
-import { validateEvent } from "../../src/events/schemas.ts";
-import type { RelayStateData } from "../../src/events/types.ts";
+import { MiningEventEmitter, parseEventTypes } from "../../src/pipeline/events/emitter.ts";
+import type { EmitterUpdate } from "../../src/pipeline/events/emitter.ts";
+import { createEventFactory } from "../../src/pipeline/events/envelope.ts";
+import { MemorySink } from "../../src/pipeline/events/sinks/memory.ts";
+import { emptyDropCounts } from "../../src/pipeline/events/sink.ts";
+import type { EventSink } from "../../src/pipeline/events/sink.ts";
+import { validateEvent } from "../../src/pipeline/events/schemas.ts";
+import type { RelayStateData } from "../../src/pipeline/events/types.ts";
 import { EXAMPLE_DATA } from "./fixtures.ts";
 
 const factory = () => createEventFactory({ region: "eu", instance: "test", now: () => 1763769600000.5 });
 
-function setup(opts: Partial<ConstructorParameters<typeof EventPublisher>[0]> = {}) {
+function setup(opts: Partial<ConstructorParameters<typeof MiningEventEmitter>[0]> = {}) {
   const sink = new MemorySink();
-  const pub = new EventPublisher({ factory: factory(), sinks: [sink], ...opts });
-  const updates: PublisherUpdate[] = [];
+  const pub = new MiningEventEmitter({ factory: factory(), sinks: [sink], ...opts });
+  const updates: EmitterUpdate[] = [];
   pub.subscribe((u) => updates.push(u));
   return { sink, pub, updates };
 }
 
-describe("EventPublisher", () => {
+describe("MiningEventEmitter", () => {
   it("serialises once and hands the same bytes to every sink", () => {
     const a = new MemorySink({ name: "a" });
     const b = new MemorySink({ name: "b" });
-    const pub = new EventPublisher({ factory: factory(), sinks: [a, b] });
+    const pub = new MiningEventEmitter({ factory: factory(), sinks: [a, b] });
     assert.equal(pub.emit("share_submitted", EXAMPLE_DATA.share_submitted), true);
     assert.equal(a.received.length, 1);
     assert.equal(a.received[0], b.received[0]);
@@ -84,7 +84,7 @@ describe("EventPublisher", () => {
       close: async () => {},
     };
     const good = new MemorySink();
-    const pub = new EventPublisher({ factory: factory(), sinks: [throwingSink, good] });
+    const pub = new MiningEventEmitter({ factory: factory(), sinks: [throwingSink, good] });
     pub.subscribe(() => {
       throw new Error("listener");
     });
@@ -94,7 +94,7 @@ describe("EventPublisher", () => {
     assert.equal(pub.emit("relay_state", { ...EXAMPLE_DATA.relay_state, n: 1n } as unknown as RelayStateData), false);
     assert.equal(pub.emit("relay_state", EXAMPLE_DATA.relay_state), true);
     assert.equal(good.received.length, 1, "a throwing sink does not starve the next one");
-    const broken = new EventPublisher({
+    const broken = new MiningEventEmitter({
       factory: createEventFactory({ region: "eu", instance: "i", now: () => { throw new Error("clock"); } }),
       sinks: [good],
     });
@@ -105,8 +105,8 @@ describe("EventPublisher", () => {
 
   it("aggregates sink drops and streams them with the sink name", () => {
     const sink = new MemorySink({ maxItems: 2 });
-    const pub = new EventPublisher({ factory: factory(), sinks: [sink] });
-    const drops: PublisherUpdate[] = [];
+    const pub = new MiningEventEmitter({ factory: factory(), sinks: [sink] });
+    const drops: EmitterUpdate[] = [];
     const unsubscribe = pub.subscribe((u) => u.kind === "dropped" && drops.push(u));
     for (let i = 0; i < 5; i++) pub.emit("relay_state", EXAMPLE_DATA.relay_state);
     unsubscribe();
@@ -126,7 +126,7 @@ describe("EventPublisher", () => {
   });
 
   it("refuses two sinks with the same name", () => {
-    assert.throws(() => new EventPublisher({ factory: factory(), sinks: [new MemorySink(), new MemorySink()] }), {
+    assert.throws(() => new MiningEventEmitter({ factory: factory(), sinks: [new MemorySink(), new MemorySink()] }), {
       code: "EVENTS_CONFIG_INVALID",
     });
   });

@@ -1,7 +1,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { createEventFactory, createUuidV7 } from "../../src/events/envelope.ts";
-import { validateEvent } from "../../src/events/schemas.ts";
+import { createEventFactory, createUuidV7 } from "../../src/pipeline/events/envelope.ts";
+import { validateEvent } from "../../src/pipeline/events/schemas.ts";
 import { EXAMPLE_DATA } from "./fixtures.ts";
 
 /** Milliseconds encoded in a UUIDv7's first 48 bits (RFC 9562 §5.7). */

@@ -2,7 +2,7 @@
  * One valid example event per type (the same ones docs/events.md shows). Other test suites
  * (collector, publisher) may import these.
  */
-import type { EventDataMap, EventType, MiningEvent } from "../../src/events/types.ts";
+import type { EventDataMap, EventType, MiningEvent } from "../../src/pipeline/events/types.ts";
 
 export const EXAMPLE_DATA: { [K in EventType]: EventDataMap[K] } = {
   share_submitted: {

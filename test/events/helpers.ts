@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { spawn } from "node:child_process";
 import type { ChildProcessWithoutNullStreams } from "node:child_process";
 import { createInterface } from "node:readline";
-import type { ShareSubmittedData } from "../../src/events/types.ts";
+import type { ShareSubmittedData } from "../../src/pipeline/events/types.ts";
 import { EXAMPLE_DATA } from "./fixtures.ts";
 
 /** A fresh directory for socket files; `cleanup()` removes it. */

@@ -3,8 +3,8 @@ import assert from "node:assert/strict";
 import { readFile, readdir } from "node:fs/promises";
 import { Ajv2020 } from "ajv/dist/2020.js";
 import addFormatsModule from "ajv-formats";
-import { buildEventJsonSchemas, formatJsonSchemaFile } from "../../src/events/schemas.ts";
-import { ALL_EVENT_TYPES } from "../../src/events/types.ts";
+import { buildEventJsonSchemas, formatJsonSchemaFile } from "../../src/pipeline/events/schemas.ts";
+import { ALL_EVENT_TYPES } from "../../src/pipeline/events/types.ts";
 import { exampleEvent } from "./fixtures.ts";
 
 const schemaDir = new URL("../../schemas/events/", import.meta.url);

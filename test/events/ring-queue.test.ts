@@ -1,6 +1,6 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { RingQueue } from "../../src/events/ring-queue.ts";
+import { RingQueue } from "../../src/pipeline/events/ring-queue.ts";
 
 describe("RingQueue", () => {
   it("is FIFO across wrap-around, refuses pushes when full, and puts retried items back at the head", () => {

@@ -1,8 +1,8 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { EVENT_DATA_SCHEMAS, EVENT_SCHEMAS, validateEvent } from "../../src/events/schemas.ts";
-import { ALL_EVENT_TYPES, MAX_EVENT_BYTES } from "../../src/events/types.ts";
-import type { EventType } from "../../src/events/types.ts";
+import { EVENT_DATA_SCHEMAS, EVENT_SCHEMAS, validateEvent } from "../../src/pipeline/events/schemas.ts";
+import { ALL_EVENT_TYPES, MAX_EVENT_BYTES } from "../../src/pipeline/events/types.ts";
+import type { EventType } from "../../src/pipeline/events/types.ts";
 import { EXAMPLE_DATA, exampleEvent } from "./fixtures.ts";
 
 function expectInvalid(input: unknown, field: string): string {

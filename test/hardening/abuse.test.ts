@@ -11,7 +11,7 @@ import pino from "pino";
 import { RawClient } from "../support/stratum.ts";
 import { waitFor } from "../support/wait.ts";
 import { logEngine } from "../../src/app/log-engine.ts";
-import type { BanInfo } from "../../src/security/bans.ts";
+import type { BanInfo } from "../../src/core/security/bans.ts";
 import { PoolMetrics } from "../../src/app/metrics.ts";
 import { startHardenedPool, stats, assertServesNormalMiner, closedByServer, errorsOf, USER } from "./helpers.ts";
 
@@ -19,12 +19,12 @@ test("the per-IP connection limit refuses the extra connection and frees the slo
   const pool = await startHardenedPool({ stratum: { max_connections_per_ip: 3 } });
   try {
     const held = await Promise.all([1, 2, 3].map(() => RawClient.connect(pool.port)));
-    await waitFor(() => pool.app.engine.server!.connectionCount === 3, "3 connections");
+    await waitFor(() => pool.app.engine.status().connections === 3, "3 connections");
     const extra = await RawClient.connect(pool.port);
     await closedByServer(extra);
     assert.equal(stats(pool).refused.per_ip_limit, 1);
     held[0].close();
-    await waitFor(() => pool.app.engine.server!.connectionCount === 2, "a slot freed");
+    await waitFor(() => pool.app.engine.status().connections === 2, "a slot freed");
     await assertServesNormalMiner(pool);
     for (const c of held) c.close();
   } finally {
@@ -36,12 +36,12 @@ test("maxclients refuses connections past the limit", async () => {
   const pool = await startHardenedPool({ maxclients: 4 });
   try {
     const held = await Promise.all([1, 2, 3, 4].map(() => RawClient.connect(pool.port)));
-    await waitFor(() => pool.app.engine.server!.connectionCount === 4, "4 connections");
+    await waitFor(() => pool.app.engine.status().connections === 4, "4 connections");
     const extra = await RawClient.connect(pool.port);
     await closedByServer(extra);
     assert.equal(stats(pool).refused.maxclients, 1);
     held.pop()!.close();
-    await waitFor(() => pool.app.engine.server!.connectionCount === 3, "a slot freed");
+    await waitFor(() => pool.app.engine.status().connections === 3, "a slot freed");
     await assertServesNormalMiner(pool);
     for (const c of held) c.close();
   } finally {
@@ -130,7 +130,7 @@ test("junk lines earn a ban: the peer is dropped and refused, the ban is logged,
     assert.equal(stats(pool).refused.banned, 1);
     assert.ok(seen.lines.some((l) => /"msg":"banned 127\.0\.0\.1 for 1 s \(junk, offence 1\)"/.test(l)), seen.lines.join(""));
 
-    await waitFor(() => pool.app.engine.guard.bans.check("127.0.0.1") === null, "the ban to expire", 5000);
+    await waitFor(() => pool.app.engine.banOf("127.0.0.1") === null, "the ban to expire", 5000);
     await assertServesNormalMiner(pool);
     await waitFor(() => seen.lines.some((l) => /ban on 127\.0\.0\.1 expired/.test(l)), "the expiry log line", 8000);
 
@@ -161,7 +161,7 @@ test("failed authorizations earn a ban", async () => {
     assert.equal(errorsOf(c).filter(([code]) => code === 24).length >= 2, true);
     assert.equal(seen.bans[0]?.reason, "auth_failed");
     assert.equal(stats(pool).protocolErrors.auth_failed, 3);
-    await waitFor(() => pool.app.engine.guard.bans.check("127.0.0.1") === null, "the ban to expire", 5000);
+    await waitFor(() => pool.app.engine.banOf("127.0.0.1") === null, "the ban to expire", 5000);
     await assertServesNormalMiner(pool);
   } finally {
     await pool.close();
@@ -190,7 +190,7 @@ test("an invalid-share flood earns a ban; an honest miner's occasional rejects d
     await closedByServer(flooder, 10_000);
     assert.equal(seen.bans[0]?.reason, "invalid_shares");
     assert.equal(stats(pool).bans.strikesTotal.invalid_shares, 3);
-    await waitFor(() => pool.app.engine.guard.bans.check("127.0.0.1") === null, "the ban to expire", 5000);
+    await waitFor(() => pool.app.engine.banOf("127.0.0.1") === null, "the ban to expire", 5000);
     await assertServesNormalMiner(pool);
   } finally {
     await pool.close();

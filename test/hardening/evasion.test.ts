@@ -19,7 +19,7 @@ test("invalid shares spread over many reconnecting connections from one address 
   try {
     let connections = 0;
     for (let i = 0; i < 30; i++) {
-      if (pool.app.engine.guard.bans.check("127.0.0.1")) break;
+      if (pool.app.engine.banOf("127.0.0.1")) break;
       const c = await RawClient.connect(pool.port);
       connections++;
       try {
@@ -36,7 +36,7 @@ test("invalid shares spread over many reconnecting connections from one address 
     assert.ok(s.strikesTotal.invalid_shares >= 10, `${s.strikesTotal.invalid_shares} invalid_shares strikes`);
     assert.equal(s.bansTotal.invalid_shares, 1, "banned for invalid shares");
     assert.ok(connections <= 30);
-    await waitFor(() => pool.app.engine.guard.bans.check("127.0.0.1") === null, "the ban to expire", 5000);
+    await waitFor(() => pool.app.engine.banOf("127.0.0.1") === null, "the ban to expire", 5000);
     await assertServesNormalMiner(pool);
   } finally {
     await pool.close();
@@ -48,11 +48,11 @@ test("connection churn without a valid share strikes (subscribe + authorize + cl
   try {
     // Honest reconnects first: each connection gets one valid share accepted.
     for (let i = 0; i < 12; i++) await assertServesNormalMiner(pool);
-    await waitFor(() => pool.app.engine.server!.connectionCount === 0, "honest connections closed");
+    await waitFor(() => pool.app.engine.status().connections === 0, "honest connections closed");
     assert.equal(stats(pool).bans.strikesTotal.churn, 0);
 
     let sent = 0;
-    while (sent < 200 && !pool.app.engine.guard.bans.check("127.0.0.1")) {
+    while (sent < 200 && !pool.app.engine.banOf("127.0.0.1")) {
       const s = net.connect({ port: pool.port, host: "127.0.0.1" });
       s.on("error", () => {});
       await once(s, "connect");
@@ -63,7 +63,7 @@ test("connection churn without a valid share strikes (subscribe + authorize + cl
     }
     await waitFor(() => stats(pool).bans.bansTotal.churn === 1, "a churn ban");
     assert.ok(sent >= 100 && sent <= 110, `banned after ${sent} churned connections (10 per strike, 10 strikes)`);
-    await waitFor(() => pool.app.engine.guard.bans.check("127.0.0.1") === null, "the ban to expire", 5000);
+    await waitFor(() => pool.app.engine.banOf("127.0.0.1") === null, "the ban to expire", 5000);
     await assertServesNormalMiner(pool);
   } finally {
     await pool.close();
@@ -106,7 +106,7 @@ test("one address cannot hold every slot: by default it gets 256 of maxclients 4
   const rigs: RawClient[] = [];
   try {
     rigs.push(...(await idleMiners(farm.port, 5)));
-    assert.equal(farm.app.engine.server!.connectionCount, 5);
+    assert.equal(farm.app.engine.status().connections, 5);
     assert.equal(stats(farm).refused.per_ip_limit ?? 0, 0);
   } finally {
     for (const c of rigs) c.close();
@@ -125,7 +125,7 @@ test("the per-IP limit folds ::ffff: into IPv4 (one peer on an IPv4 and a dual-s
     assert.equal(stats(pool).refused.per_ip_limit, 1, "the mapped address counts as the same IPv4 peer");
     a.close();
     // Loopback has a single IPv6 address, so /64 grouping is shown on the key the server counts under.
-    const key = (ip: string) => pool.app.engine.guard.bans.keyOf(ip);
+    const key = (ip: string) => pool.app.engine.banKeyOf(ip);
     assert.equal(key("2001:db8:1:2::1"), key("2001:db8:1:2:ffff:ffff:ffff:ffff"));
     assert.notEqual(key("2001:db8:1:2::1"), key("2001:db8:1:3::1"));
   } finally {

@@ -4,7 +4,7 @@ import { startBenchPool, type BenchPool } from "../support/pool.ts";
 import { RawClient } from "../support/stratum.ts";
 import { MAINNET_ADDRESSES } from "../support/addresses.ts";
 import type { DevOverrides } from "../../src/config/load.ts";
-import type { AbuseStats } from "../../src/security/abuse-guard.ts";
+import type { AbuseStats } from "../../src/core/security/abuse-guard.ts";
 
 export const USER = `${MAINNET_ADDRESSES.p2wpkh}.rig1`;
 
@@ -20,7 +20,7 @@ export function startHardenedPool(overrides: DevOverrides = {}, opts: { txs?: 0 
 type AnyPool = Pick<BenchPool, "app" | "port">;
 
 export function stats(pool: AnyPool): AbuseStats {
-  return pool.app.engine.guard.stats();
+  return pool.app.engine.status().abuse;
 }
 
 /** The proof every hardening test ends with: a normal miner handshakes and gets a valid share accepted. */

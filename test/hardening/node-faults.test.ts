@@ -10,9 +10,9 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pino from "pino";
-import { startBenchNode } from "../../src/benchnode/bench-node.ts";
+import { startBenchNode } from "../../src/tools/bench-node/bench-node.ts";
 import { devConfig } from "../../src/config/load.ts";
-import { Engine } from "../../src/engine/engine.ts";
+import { Engine } from "../../src/core/engine/engine.ts";
 import { logEngine } from "../../src/app/log-engine.ts";
 import { RawClient } from "../support/stratum.ts";
 import { waitFor } from "../support/wait.ts";
@@ -46,7 +46,7 @@ test("through every node fault the engine keeps the last work, marks the node un
   let c: RawClient | null = null;
   try {
     await engine.start();
-    const port = engine.server!.bound[0].port;
+    const port = engine.status().listening[0].port;
     c = await RawClient.connect(port);
     const first = await c.handshake(USER);
     let en2 = 1;
@@ -65,7 +65,7 @@ test("through every node fault the engine keeps the last work, marks the node un
       // A template fetch failed on every node (the RPC client's own retry may absorb the first faults).
       await waitFor(() => outages > outagesBefore, `${mode}: a fetch that no node answered`, 10_000);
       assert.equal(states.at(-1), false, mode);
-      assert.equal(engine.templateSource!.status()[0].healthy, false);
+      assert.equal(engine.status().nodes[0].healthy, false);
       // The pool keeps trying (polls, refreshes, probes) while the fault lasts; none of it changes state again.
       await waitFor(() => (proxy.calls.get(mode) ?? 0) >= callsBefore + 2, `${mode}: more attempts`, 10_000);
       await shareOnLastJob();

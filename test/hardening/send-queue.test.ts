@@ -11,7 +11,7 @@ import assert from "node:assert/strict";
 import net from "node:net";
 import { once } from "node:events";
 import { setTimeout as sleep } from "node:timers/promises";
-import { StratumServer, type StratumServerOptions } from "../../src/stratum/server.ts";
+import { StratumServer, type StratumServerOptions } from "../../src/core/stratum/server.ts";
 import { createFuzzHost } from "./fuzz/session-host.ts";
 import { REGTEST_ADDRESSES } from "../support/addresses.ts";
 import { waitFor } from "../support/wait.ts";

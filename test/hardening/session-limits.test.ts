@@ -8,10 +8,10 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createFuzzHost, newSession, type FuzzHost } from "./fuzz/session-host.ts";
-import { CLIENT_DIFFICULTY_CHANGE_MIN_MS, MAX_AUTHORIZED_PER_CONNECTION } from "../../src/stratum/session.ts";
+import { CLIENT_DIFFICULTY_CHANGE_MIN_MS, MAX_AUTHORIZED_PER_CONNECTION } from "../../src/core/stratum/session.ts";
 import { REGTEST_ADDRESSES } from "../support/addresses.ts";
-import { parseNotify } from "../../src/client/messages.ts";
-import { buildWork, scanNonces, submitParams } from "../../src/client/work.ts";
+import { parseNotify } from "../../src/tools/stratum-client/messages.ts";
+import { buildWork, scanNonces, submitParams } from "../../src/tools/stratum-client/work.ts";
 
 const line = (id: unknown, method: string, params: unknown) => JSON.stringify({ id, method, params });
 
@@ -59,7 +59,7 @@ test("shares below their target are not remembered by the duplicate filter; an a
   // On bits 207fffff about half of all hashes are blocks, and any hash that meets the session's share
   // target (0.001) is one: every non-block nonce is a low-difficulty share.
   const work = buildWork({ job, extranonce1Hex: en1, extranonce2Size: 8, difficulty: 1e9, versionMask: 0 }, Buffer.alloc(8, 9), 0);
-  const recordedBefore = fh.host.duplicates.recorded;
+  const recordedBefore = fh.host.work.duplicates.recorded;
   let lows = 0;
   for (let n = 0; n < 4000 && lows < 200; n++) {
     const found = scanNonces(work, n, 1);
@@ -68,14 +68,14 @@ test("shares below their target are not remembered by the duplicate filter; an a
     lows++;
   }
   assert.equal(lows, 200);
-  assert.equal(fh.host.duplicates.recorded, recordedBefore, "no low-difficulty share was recorded");
+  assert.equal(fh.host.work.duplicates.recorded, recordedBefore, "no low-difficulty share was recorded");
   // A block-meeting nonce is recorded, and the same one again is a duplicate.
   const block = scanNonces(work, 0, 4096).find((f) => f.isBlock)!;
   session.handleLine(line("b1", "mining.submit", submitParams(work, REGTEST_ADDRESSES.p2wpkh, block.nonce)));
   session.handleLine(line("b2", "mining.submit", submitParams(work, REGTEST_ADDRESSES.p2wpkh, block.nonce)));
   const b2 = msgs().find((m) => m.id === "b2")!;
   assert.equal(b2.error?.[0], 22, JSON.stringify(b2));
-  assert.equal(fh.host.duplicates.recorded, recordedBefore + 1);
+  assert.equal(fh.host.work.duplicates.recorded, recordedBefore + 1);
 });
 
 test("a malformed version-rolling mask is refused and counted; a missing one means ffffffff (BIP310)", () => {

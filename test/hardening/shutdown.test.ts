@@ -16,9 +16,9 @@ import { startTestNode } from "../support/pool.ts";
 import { RawClient } from "../support/stratum.ts";
 import { REGTEST_ADDRESSES } from "../support/addresses.ts";
 import { waitFor } from "../support/wait.ts";
-import { DgramReader, type ReaderMessage } from "../../src/events/dgram-reader.ts";
-import { RECORDS_FILE } from "../../src/records/best-diff.ts";
-import type { EmbeddedNode } from "../../src/node/embedded/embedded-node.ts";
+import { DgramReader, type ReaderMessage } from "../../src/pipeline/events/dgram-reader.ts";
+import { RECORDS_FILE } from "../../src/app/records/best-diff.ts";
+import type { EmbeddedNode } from "../../src/tools/regtest-node/embedded-node.ts";
 
 const TBG = new URL("../../bin/tbg", import.meta.url).pathname;
 /** From the signal to the process gone. runUntilSignal's own bound is 10 s; this one is tighter. */

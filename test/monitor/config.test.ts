@@ -2,7 +2,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
-import { MONITOR_DEFAULTS, monitorKeyPaths, MonitorConfigError, parseMonitorConfig } from "../../src/monitor/config.ts";
+import { MONITOR_DEFAULTS, monitorKeyPaths, MonitorConfigError, parseMonitorConfig } from "../../src/tools/monitor/config.ts";
 
 const root = new URL("../../", import.meta.url).pathname;
 const region = (name: string, extra: Record<string, unknown> = {}) => ({ name, role: "relay", stratum: `${name}.internal:3333`, health_url: `http://${name}.internal:9100/health`, ...extra });

@@ -16,7 +16,7 @@ import { startTestNode } from "../support/pool.ts";
 import { freePort } from "../support/servers.ts";
 import { waitFor } from "../support/wait.ts";
 import { BlackholeProxy as FreezeProxy } from "../support/blackhole-proxy.ts";
-import type { EmbeddedNode } from "../../src/node/embedded/embedded-node.ts";
+import type { EmbeddedNode } from "../../src/tools/regtest-node/embedded-node.ts";
 
 const TBG = new URL("../../bin/tbg", import.meta.url).pathname;
 const FAILURE_THRESHOLD = 3;

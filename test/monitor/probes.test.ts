@@ -14,10 +14,10 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pino from "pino";
-import { probeHealth, probeNatsLeafnodes, probeStratum, readPoolSummary } from "../../src/monitor/probes.ts";
-import { parseMonitorConfig } from "../../src/monitor/config.ts";
-import { startMonitorService } from "../../src/monitor/service.ts";
-import type { HealthProbeResult, StratumProbeResult } from "../../src/monitor/probes.ts";
+import { probeHealth, probeNatsLeafnodes, probeStratum, readPoolSummary } from "../../src/tools/monitor/probes.ts";
+import { parseMonitorConfig } from "../../src/tools/monitor/config.ts";
+import { startMonitorService } from "../../src/tools/monitor/service.ts";
+import type { HealthProbeResult, StratumProbeResult } from "../../src/tools/monitor/probes.ts";
 import { freePort } from "../support/servers.ts";
 import { waitFor } from "../support/wait.ts";
 

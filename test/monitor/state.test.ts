@@ -1,7 +1,7 @@
 /** The region state machine's thresholds and the failover routing order (pure). */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { RegionTracker, routeFor, type Observation, type RegionState } from "../../src/monitor/state.ts";
+import { RegionTracker, routeFor, type Observation, type RegionState } from "../../src/tools/monitor/state.ts";
 
 const tracker = (failureThreshold = 3, recoveryThreshold = 3) => new RegionTracker({ failureThreshold, recoveryThreshold, transitionsKept: 5 });
 function feed(t: RegionTracker, obs: Observation[]): RegionState[] {

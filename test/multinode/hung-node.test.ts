@@ -6,7 +6,7 @@
  */
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import type { EngineEventMap } from "../../src/engine/engine.ts";
+import type { EngineEventMap } from "../../src/core/engine/engine.ts";
 import { startTestNode, startTestPool, btcdFor } from "../support/pool.ts";
 import { startFreezeProxy } from "../support/freeze-proxy.ts";
 import { RawClient } from "../support/stratum.ts";
@@ -30,7 +30,7 @@ async function scenario(zmq: boolean, blockAfterMs = 0): Promise<void> {
     const viaProxy = { url: `127.0.0.1:${proxy.port}`, auth: node1.rpcUser, pass: node1.rpcPass, ...(zmq ? { zmqnotify: node1.zmqUrl } : {}) };
     const pool = await startTestPool({ node: node1, zmq, app: { zmq: FAST_ZMQ }, overrides: { btcd: [viaProxy, btcdFor(node2, zmq)], blockpoll: BLOCKPOLL_MS } });
     cleanup.unshift(() => pool.close());
-    const [name1, name2] = pool.app.engine.nodes.map((n) => n.name);
+    const [name1, name2] = pool.app.engine.status().nodeNames;
     if (zmq) await Promise.all([node1.waitForZmqSubscription(1), node2.waitForZmqSubscription(1)]);
     const blocks: EngineEventMap["block"][0][] = [];
     const late: EngineEventMap["blockLateResult"][0][] = [];
@@ -42,7 +42,7 @@ async function scenario(zmq: boolean, blockAfterMs = 0): Promise<void> {
     const c = await RawClient.connect(pool.port);
     cleanup.unshift(() => c.close());
     const job0 = await c.handshake(user);
-    assert.equal(pool.app.engine.templateSource!.status().find((s) => s.active)?.name, name1, "node 1 serves first");
+    assert.equal(pool.app.engine.status().nodes.find((s) => s.active)?.name, name1, "node 1 serves first");
 
     // Node 1 hangs; node 2 learns of a new block.
     proxy.freeze();

@@ -7,8 +7,8 @@ import assert from "node:assert/strict";
 import { startTestPool, type TestPool } from "../support/pool.ts";
 import { RawClient } from "../support/stratum.ts";
 import { REGTEST_ADDRESSES } from "../support/addresses.ts";
-import { prevhashToStratum } from "../../src/bitcoin/header.ts";
-import type { EngineEventMap } from "../../src/engine/engine.ts";
+import { prevhashToStratum } from "../../src/core/bitcoin/header.ts";
+import type { EngineEventMap } from "../../src/core/engine/engine.ts";
 import { FAST_ZMQ } from "./two-nodes.ts";
 
 const user = `${REGTEST_ADDRESSES.p2wpkh}.poll`;

@@ -8,9 +8,9 @@ import assert from "node:assert/strict";
 import { RawClient } from "../support/stratum.ts";
 import { REGTEST_ADDRESSES } from "../support/addresses.ts";
 import { waitFor } from "../support/wait.ts";
-import { startMiner } from "../../src/client/miner/miner.ts";
+import { startMiner } from "../../src/tools/miner/miner.ts";
 import { startTwoNodePool, type TwoNodePool } from "./two-nodes.ts";
-import type { EngineEventMap } from "../../src/engine/engine.ts";
+import type { EngineEventMap } from "../../src/core/engine/engine.ts";
 
 describe("two nodes: RPC failover and block submission", () => {
   let t: TwoNodePool;
@@ -48,8 +48,8 @@ describe("two nodes: RPC failover and block submission", () => {
   });
 
   it("node 1's RPC stops: node 2 serves within a second, miners keep mining blocks node 2 accepts; node 1 back is preferred again", async () => {
-    const source = () => t.pool.app.engine.templateSource!;
-    const active = () => source().status().find((s) => s.active)?.name;
+    const nodes = () => t.pool.app.engine.status().nodes;
+    const active = () => nodes().find((s) => s.active)?.name;
     assert.equal(active(), t.name1);
 
     const seen = t.templates.length;
@@ -60,7 +60,7 @@ describe("two nodes: RPC failover and block submission", () => {
     assert.ok(failoverMs < 1_000, `node 2 served after ${failoverMs} ms`);
     assert.ok(fromNode2);
     assert.equal(active(), t.name2);
-    assert.equal(source().status()[0].healthy, false);
+    assert.equal(nodes()[0].healthy, false);
 
     // Mining goes on: blocks found now are accepted by node 2 (node 1's submit fails: connection refused).
     const blocksBefore = t.blocks.length;
@@ -92,7 +92,7 @@ describe("two nodes: RPC failover and block submission", () => {
     await t.node1.startRpc();
     await waitFor(() => active() === t.name1, "node 1 preferred again", 5_000);
     assert.ok(t.templates.slice(back).some((e) => e.template.source === t.name1));
-    assert.equal(source().status()[0].healthy, true);
+    assert.equal(nodes()[0].healthy, true);
     // It caught up over P2P and serves the same tip.
     await waitFor(() => t.node1.tipHash() === t.node2.tipHash(), "node 1 synced", 5_000);
   });

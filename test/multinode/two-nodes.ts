@@ -1,10 +1,10 @@
 /**
  * Two embedded regtest nodes peered over P2P (a block mined on one reaches the other), each with its
- * own RPC and ZMQ publisher, and the pool configured with both (seed 000's production layout).
+ * own RPC and ZMQ publisher, and the pool configured with both (the production layout: two nodes, each with its ZMQ endpoint).
  */
-import type { EmbeddedNode } from "../../src/node/embedded/embedded-node.ts";
-import type { EngineEventMap } from "../../src/engine/engine.ts";
-import type { ZmqEndpointState } from "../../src/node/zmq-subscriber.ts";
+import type { EmbeddedNode } from "../../src/tools/regtest-node/embedded-node.ts";
+import type { EngineEventMap } from "../../src/core/engine/engine.ts";
+import type { ZmqEndpointState } from "../../src/core/bitcoind/zmq-subscriber.ts";
 import type { DevOverrides } from "../../src/config/load.ts";
 import { btcdFor, startTestNode, startTestPool, type TestPool } from "../support/pool.ts";
 
@@ -45,7 +45,7 @@ export async function startTwoNodePool(opts: { zmq: boolean; overrides?: DevOver
     pool.app.engine.bus.on("template", (e) => templates.push(e));
     pool.app.engine.bus.on("block", (e) => blocks.push(e));
     pool.app.engine.bus.on("newBlockNetwork", (e) => tips.push(e));
-    const [name1, name2] = pool.app.engine.nodes.map((n) => n.name);
+    const [name1, name2] = pool.app.engine.status().nodes.map((n) => n.name);
     if (opts.zmq) await Promise.all([node1.waitForZmqSubscription(1), node2.waitForZmqSubscription(1)]);
     return {
       node1,

@@ -9,7 +9,7 @@ import { RawClient } from "../support/stratum.ts";
 import { REGTEST_ADDRESSES } from "../support/addresses.ts";
 import { waitFor } from "../support/wait.ts";
 import { startTwoNodePool, type TwoNodePool } from "./two-nodes.ts";
-import { prevhashToStratum } from "../../src/bitcoin/header.ts";
+import { prevhashToStratum } from "../../src/core/bitcoin/header.ts";
 
 describe("two nodes, two ZMQ endpoints", () => {
   let t: TwoNodePool;

@@ -20,8 +20,8 @@ import { startTestNode } from "../support/pool.ts";
 import { freePort, startPostgres, type PostgresServer } from "../support/servers.ts";
 import { startDelayProxy, type DelayProxy } from "../support/delay-proxy.ts";
 import { waitFor } from "../support/wait.ts";
-import { eventStreamConfig, MINING_EVENTS_STREAM } from "../../src/publisher/jetstream.ts";
-import type { EmbeddedNode } from "../../src/node/embedded/embedded-node.ts";
+import { eventStreamConfig, MINING_EVENTS_STREAM } from "../../src/pipeline/nats/jetstream.ts";
+import type { EmbeddedNode } from "../../src/tools/regtest-node/embedded-node.ts";
 
 const TBG = new URL("../../bin/tbg", import.meta.url).pathname;
 export const RELAY_TOKEN = "mr-relay-secret-0123456789abcdef";

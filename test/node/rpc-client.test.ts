@@ -5,8 +5,8 @@ import type { AddressInfo } from "node:net";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { RpcClient } from "../../src/node/rpc-client.ts";
-import { RpcConnectionError, RpcHttpError, RpcRemoteError } from "../../src/node/errors.ts";
+import { RpcClient } from "../../src/core/bitcoind/rpc-client.ts";
+import { RpcConnectionError, RpcHttpError, RpcRemoteError } from "../../src/core/bitcoind/errors.ts";
 import { rejectsWithCode } from "../support/assert.ts";
 
 type Handler = (req: http.IncomingMessage, res: http.ServerResponse, body: string) => void;

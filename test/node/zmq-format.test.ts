@@ -1,6 +1,6 @@
 import { it } from "node:test";
 import assert from "node:assert/strict";
-import { decodeHashblock, encodeHashblock, encodeRawblock } from "../../src/node/zmq-format.ts";
+import { decodeHashblock, encodeHashblock, encodeRawblock } from "../../src/core/bitcoind/zmq-format.ts";
 
 const hash = "0f9188f13cb7b2c71f2a335e3a4fc328bf5beb436012afca590b1a11466e2206"; // regtest genesis, display order
 

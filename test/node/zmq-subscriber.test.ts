@@ -8,8 +8,8 @@ import assert from "node:assert/strict";
 import net from "node:net";
 import { once } from "node:events";
 import * as zmq from "zeromq";
-import { HashblockPublisher } from "../../src/node/embedded/zmq-publisher.ts";
-import { ZmqBlockNotifier, type ZmqBlockNotifierOptions } from "../../src/node/zmq-subscriber.ts";
+import { HashblockPublisher } from "../../src/tools/regtest-node/zmq-publisher.ts";
+import { ZmqBlockNotifier, type ZmqBlockNotifierOptions } from "../../src/core/bitcoind/zmq-subscriber.ts";
 import { TbgError } from "../../src/util/errors.ts";
 import { waitFor } from "../support/wait.ts";
 

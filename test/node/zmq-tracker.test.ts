@@ -1,6 +1,6 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { HashblockTracker } from "../../src/node/zmq-tracker.ts";
+import { HashblockTracker } from "../../src/core/bitcoind/zmq-tracker.ts";
 
 const A = "tcp://10.12.112.4:28333";
 const B = "tcp://10.12.112.3:28333";

@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { DgramSocket } from "node-unix-socket";
 import { connect } from "@nats-io/transport-node";
 import { jetstreamManager } from "@nats-io/jetstream";
-import { MINING_EVENTS_STREAM } from "../../src/publisher/jetstream.ts";
+import { MINING_EVENTS_STREAM } from "../../src/pipeline/nats/jetstream.ts";
 import { startNats } from "../support/servers.ts";
 import { makeShares, waitFor } from "../storage/fixtures.ts";
 

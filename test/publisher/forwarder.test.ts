@@ -3,8 +3,8 @@ import assert from "node:assert/strict";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Spool } from "../../src/publisher/spool.ts";
-import { Forwarder } from "../../src/publisher/forwarder.ts";
+import { Spool } from "../../src/pipeline/nats/spool.ts";
+import { Forwarder } from "../../src/pipeline/nats/forwarder.ts";
 import { waitFor } from "../support/wait.ts";
 
 test("a failing spool read is reported and the publish loop restarts instead of dying", async (t) => {

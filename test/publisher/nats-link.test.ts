@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import net from "node:net";
-import { NatsLink } from "../../src/publisher/nats-link.ts";
+import { NatsLink } from "../../src/pipeline/nats/nats-link.ts";
 
 test("close() does not wait out a connect attempt to a server that never answers (shutdown stays bounded)", async () => {
   // A TCP listener that accepts and never speaks: nats.js would wait its whole connect timeout (20 s).

@@ -11,8 +11,8 @@ import { join } from "node:path";
 import { DgramSocket } from "node-unix-socket";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
-import { JetStreamPublisher } from "../../src/publisher/publisher.ts";
-import { DURABLE_CONSUMERS, MINING_EVENTS_STREAM, ensureDurableConsumer, ensureEventStream } from "../../src/publisher/jetstream.ts";
+import { JetStreamPublisher } from "../../src/pipeline/nats/publisher.ts";
+import { DURABLE_CONSUMERS, MINING_EVENTS_STREAM, ensureDurableConsumer, ensureEventStream } from "../../src/pipeline/nats/jetstream.ts";
 import { startNats } from "../support/servers.ts";
 import { BASE_US, makeEvent, makeShares, waitFor } from "../storage/fixtures.ts";
 

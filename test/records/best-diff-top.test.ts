@@ -1,7 +1,7 @@
 /** BestDiffRecords.top(): the weekly and all-time leaderboards the status page shows. */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { BestDiffRecords } from "../../src/records/best-diff.ts";
+import { BestDiffRecords } from "../../src/app/records/best-diff.ts";
 
 test("top(): best first, ties by who got there first, limited; week rows only of the current ISO week", () => {
   let now = Date.UTC(2026, 11, 3, 12); // Thursday of 2026-W49

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { BestDiffRecords, RECORDS_FILE } from "../../src/records/best-diff.ts";
+import { BestDiffRecords, RECORDS_FILE } from "../../src/app/records/best-diff.ts";
 
 const at = (iso: string) => Date.parse(iso);
 

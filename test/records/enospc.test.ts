@@ -9,8 +9,8 @@ import { mkdtemp, readFile, rm, symlink, unlink } from "node:fs/promises";
 import { existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { BestDiffRecords, RECORDS_FILE } from "../../src/records/best-diff.ts";
-import type { RecordStoreError } from "../../src/records/record-log.ts";
+import { BestDiffRecords, RECORDS_FILE } from "../../src/app/records/best-diff.ts";
+import type { RecordStoreError } from "../../src/app/records/record-log.ts";
 import { waitFor } from "../support/wait.ts";
 
 test("a record refused with ENOSPC reaches the disk on the retry timer, with no further record and no shutdown", { skip: !existsSync("/dev/full") }, async (t) => {

@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { BestDiffRecords, RECORDS_FILE, type BeatenRecord } from "../../src/records/best-diff.ts";
+import { BestDiffRecords, RECORDS_FILE, type BeatenRecord } from "../../src/app/records/best-diff.ts";
 
 const user = (i: number) => `bc1quser${String(i).padStart(6, "0")}`;
 

@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { isoWeekOf } from "../../src/records/iso-week.ts";
+import { isoWeekOf } from "../../src/app/records/iso-week.ts";
 
 const at = (iso: string) => Date.parse(iso);
 

@@ -32,7 +32,7 @@ test("independent mode: a partitioned relay makes its own templates after failov
     await waitFor(() => engine.relay!.mode === "independent", "independent mode", 10_000);
     const failoverMs = Date.now() - t0;
     assert.ok(failoverMs >= 900 && failoverMs < 5000, `independent after ${failoverMs} ms (threshold 1000)`);
-    assert.match(engine.jobs.current!.template.source, /^btcd\[0\]/);
+    assert.match(engine.currentWork()!.node, /^btcd\[0\]/);
     const h = (await (await fetch(`${health.url}/health`)).json()) as { relay: { mode: string; independent: boolean; state: string; primary_connected: boolean } };
     assert.equal(h.relay.mode, "independent");
     assert.equal(h.relay.independent, true);
@@ -48,15 +48,15 @@ test("independent mode: a partitioned relay makes its own templates after failov
     await pair.primaryNode.mine(1);
     await pair.relayNode.waitForHeight(h0 + 1);
     await c.until(() => c.notifies().slice(before).find((n) => n.cleanJobs), 10_000, "clean job from the local node");
-    assert.equal(engine.jobs.current!.template.height, h0 + 2);
-    assert.match(engine.jobs.current!.template.source, /^btcd\[0\]/);
+    assert.equal(engine.currentWork()!.height, h0 + 2);
+    assert.match(engine.currentWork()!.node, /^btcd\[0\]/);
 
     // Heal: back to the primary's templates.
     const t1 = Date.now();
     link.heal();
     await waitFor(() => engine.relay!.mode === "passthrough", "passthrough again", 15_000);
     const recoverMs = Date.now() - t1;
-    assert.match(engine.jobs.current!.template.source, /^primary /);
+    assert.match(engine.currentWork()!.node, /^primary /);
     assert.deepEqual(
       pair.relayStates.map((s) => `${s.state}:${s.reason}`),
       ["connecting:starting", "passthrough:primary_connected", "independent:primary_unreachable", "passthrough:primary_restored"],

@@ -5,7 +5,7 @@ import { proxyRelayPorts } from "../support/delay-proxy.ts";
 import { RawClient } from "../support/stratum.ts";
 import { REGTEST_ADDRESSES } from "../support/addresses.ts";
 import { waitFor } from "../support/wait.ts";
-import { prevhashToStratum } from "../../src/bitcoin/header.ts";
+import { prevhashToStratum } from "../../src/core/bitcoin/header.ts";
 
 const USER = `${REGTEST_ADDRESSES.p2wpkh}.relayrig`;
 
@@ -27,14 +27,14 @@ test("fast tip switch: the relay's node announces a block (ZMQ) before the prima
     const fastMs = Date.now() - t0;
     assert.ok(fast.cleanJobs);
     assert.notEqual(fast.prevhashStratum, first.prevhashStratum);
-    assert.match(engine.jobs.current!.template.source, /fast tip, empty block/);
-    assert.equal(engine.jobs.current!.template.txCount, 0);
+    assert.match(engine.currentWork()!.node, /fast tip, empty block/);
+    assert.equal(engine.currentWork()!.transactions, 0);
     assert.equal(engine.relay!.status().fastTipSwitches, 1);
     assert.ok(fastMs < 1500, `empty-block job after ${fastMs} ms, before the primary's template could arrive`);
     // The primary's full template replaces it (same tip: no clean_jobs).
-    await waitFor(() => /^primary /.test(engine.jobs.current!.template.source), "the primary's template", 10_000);
+    await waitFor(() => /^primary /.test(engine.currentWork()!.node), "the primary's template", 10_000);
     const replacedMs = Date.now() - t0;
-    assert.equal(engine.jobs.current!.template.prevhashHex, hash);
+    assert.equal(engine.currentWork()!.prevHash, hash);
     const fastAt = c.notifies().findIndex((n) => n.jobId === fast.jobId);
     const after = await c.until(() => c.notifies().slice(fastAt + 1).at(-1), 5000, "the replacing job at the miner");
     assert.equal(after.prevhashStratum, newPrev);

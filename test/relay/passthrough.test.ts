@@ -4,7 +4,7 @@ import { startRelayPair } from "../support/relay.ts";
 import { RawClient } from "../support/stratum.ts";
 import { REGTEST_ADDRESSES } from "../support/addresses.ts";
 import { waitFor } from "../support/wait.ts";
-import { MemorySink } from "../../src/events/index.ts";
+import { MemorySink } from "../../src/pipeline/events/index.ts";
 
 const USER = `${REGTEST_ADDRESSES.p2wpkh}.relayrig`;
 
@@ -14,7 +14,7 @@ test("passthrough: a relay mines on the primary's templates with its own extrano
   try {
     const relayEngine = pair.relay.app.engine;
     assert.equal(relayEngine.relay?.mode, "passthrough");
-    assert.match(relayEngine.jobs.current!.template.source, /^primary /);
+    assert.match(relayEngine.currentWork()!.node, /^primary /);
     assert.deepEqual(pair.relayStates.map((s) => s.state), ["connecting", "passthrough"]);
 
     const c = await RawClient.connect(pair.relay.port);
@@ -29,9 +29,9 @@ test("passthrough: a relay mines on the primary's templates with its own extrano
     const h0 = pair.primaryNode.height();
     await pair.primaryNode.mine(1);
     await c.until(() => c.notifies().find((n) => n.cleanJobs && n.prevhashStratum !== job.prevhashStratum), 10_000, "clean job on the primary's new block");
-    assert.equal(relayEngine.jobs.current!.template.height, h0 + 2);
+    assert.equal(relayEngine.currentWork()!.height, h0 + 2);
     // The relay's own node may announce the block first (an empty-block job); the primary's template follows.
-    await waitFor(() => /^primary /.test(relayEngine.jobs.current!.template.source) && relayEngine.jobs.current!.template.height === h0 + 2, "the primary's template on the new block");
+    await waitFor(() => /^primary /.test(relayEngine.currentWork()!.node) && relayEngine.currentWork()!.height === h0 + 2, "the primary's template on the new block");
 
     // The relay's miner finds a block: local node and primary both get it; first success wins.
     const cur = (await c.until(() => c.notifies().at(-1), 1000, "latest job"))!;

@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { DEFAULT_MAX_FRAME_BYTES, encodeFrame, type Frame, FrameDecoder, FrameType, HEADER_BYTES, PROTOCOL_VERSION, RelayProtocolError } from "../../src/relay/protocol.ts";
+import { DEFAULT_MAX_FRAME_BYTES, encodeFrame, type Frame, FrameDecoder, FrameType, HEADER_BYTES, PROTOCOL_VERSION, RelayProtocolError } from "../../src/core/relay/protocol.ts";
 
 const TEMPLATE = { templateSeq: 7, template: { height: 101, previousblockhash: "ab".repeat(32), transactions: Array.from({ length: 50 }, (_, i) => ({ txid: i.toString(16).padStart(64, "0"), data: "00".repeat(200) })) } };
 

@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { emptyBlockTemplate } from "../../src/relay/relay-mode.ts";
-import { prepareTemplate, type GbtTemplate } from "../../src/work/template.ts";
+import { emptyBlockTemplate } from "../../src/core/relay/relay-mode.ts";
+import { prepareTemplate, type GbtTemplate } from "../../src/core/work/template.ts";
 
 test("the fast-tip empty-block template keeps the tip and drops the transactions, their fees and the witness commitment", () => {
   const gbt: GbtTemplate = {

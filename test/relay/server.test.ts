@@ -2,9 +2,9 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import net from "node:net";
 import { once } from "node:events";
-import { RelayServer, type RelayBlockRequest } from "../../src/relay/server.ts";
-import { PrimaryLink, type PrimaryTemplate } from "../../src/relay/link.ts";
-import { encodeFrame, FrameDecoder, FrameType, type Frame } from "../../src/relay/protocol.ts";
+import { RelayServer, type RelayBlockRequest } from "../../src/core/relay/server.ts";
+import { PrimaryLink, type PrimaryTemplate } from "../../src/core/relay/link.ts";
+import { encodeFrame, FrameDecoder, FrameType, type Frame } from "../../src/core/relay/protocol.ts";
 import { waitFor } from "../support/wait.ts";
 
 const TOKEN = "relay-test-secret-0123456789";

@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { BanList, StrikeReason, type BanInfo, type BanListOptions } from "../../src/security/bans.ts";
-import { banKey, IpAllowList, ipv6Groups, normalizeIp } from "../../src/security/ip.ts";
+import { BanList, StrikeReason, type BanInfo, type BanListOptions } from "../../src/core/security/bans.ts";
+import { banKey, IpAllowList, ipv6Groups, normalizeIp } from "../../src/core/security/ip.ts";
 
 function list(over: Partial<BanListOptions> = {}) {
   const clock = { ms: 1_000_000 };

@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { DecayingHashrate } from "../../src/stats/hashrate.ts";
+import { DecayingHashrate } from "../../src/core/stats/hashrate.ts";
 
 test("a steady share stream converges to its hashrate in the short windows", () => {
   const r = new DecayingHashrate(0);

@@ -1,7 +1,7 @@
 /** MinerStats.workerHashrate(): one worker's hashrate for the status page's miner rows. */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { MinerStats } from "../../src/stats/miners.ts";
+import { MinerStats } from "../../src/core/stats/miners.ts";
 
 test("workerHashrate is per (user, worker) and null for a worker with no share", () => {
   const t0 = 1_700_000_000_000;

@@ -1,11 +1,11 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { Batcher, type EventOutcome } from "../../src/storage/batcher.ts";
-import type { EventStore, WriteResult } from "../../src/storage/event-store.ts";
-import { StoreUnavailableError } from "../../src/storage/errors.ts";
-import type { StreamSink, StreamSinkStats } from "../../src/storage/redis-streams.ts";
-import type { MiningEvent } from "../../src/events/types.ts";
-import { validateEvent } from "../../src/events/schemas.ts";
+import { Batcher, type EventOutcome } from "../../src/pipeline/storage/batcher.ts";
+import type { EventStore, WriteResult } from "../../src/pipeline/storage/event-store.ts";
+import { StoreUnavailableError } from "../../src/pipeline/storage/errors.ts";
+import type { StreamSink, StreamSinkStats } from "../../src/pipeline/storage/redis-streams.ts";
+import type { MiningEvent } from "../../src/pipeline/events/types.ts";
+import { validateEvent } from "../../src/pipeline/events/schemas.ts";
 import { makeShares, waitFor } from "./fixtures.ts";
 
 /** In-memory store keyed by event_id; can be told to fail transiently or to refuse one event's data. */

@@ -3,8 +3,8 @@ import assert from "node:assert/strict";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { PgEventStore, PgliteEventStore, type SqlEventStore } from "../../src/storage/event-store.ts";
-import { timestampText } from "../../src/storage/rows.ts";
+import { PgEventStore, PgliteEventStore, type SqlEventStore } from "../../src/pipeline/storage/event-store.ts";
+import { timestampText } from "../../src/pipeline/storage/rows.ts";
 import { startPostgres, timescaledbSkip, type PostgresServer } from "../support/servers.ts";
 import { BASE_US, address, makeEvent, makeShares } from "./fixtures.ts";
 

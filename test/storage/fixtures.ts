@@ -1,6 +1,6 @@
 /** Valid mining events for storage and publisher tests (deterministic given the inputs). */
 import { v7 as uuidv7 } from "uuid";
-import type { EventDataMap, EventType, MiningEvent } from "../../src/events/types.ts";
+import type { EventDataMap, EventType, MiningEvent } from "../../src/pipeline/events/types.ts";
 
 /** 2026-11-16 (a Monday) 00:00:00 UTC in µs. */
 export const BASE_US = Date.UTC(2026, 10, 16) * 1000;

@@ -1,8 +1,8 @@
 import { test, before, after, describe } from "node:test";
 import assert from "node:assert/strict";
 import { startPostgres, type PostgresServer } from "../support/servers.ts";
-import { openPglite, openPostgres, type Database, type Queryable, type QueryResult } from "../../src/storage/queryable.ts";
-import { loadMigrations, migrate, parseMigration, probeCapabilities } from "../../src/storage/migrate.ts";
+import { openPglite, openPostgres, type Database, type Queryable, type QueryResult } from "../../src/pipeline/storage/queryable.ts";
+import { loadMigrations, migrate, parseMigration, probeCapabilities } from "../../src/pipeline/storage/migrate.ts";
 
 const TABLES = ["users", "workers", "shares", "shares_hourly", "weekly_best_diff", "best_diff_records", "blocks",
   "miner_sessions", "network_blocks", "relay_states", "event_log", "schema_migrations"];

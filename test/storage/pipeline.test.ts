@@ -5,9 +5,9 @@
 import { test, before, after, beforeEach, describe } from "node:test";
 import assert from "node:assert/strict";
 import { createClient } from "redis";
-import { Batcher } from "../../src/storage/batcher.ts";
-import { PgEventStore } from "../../src/storage/event-store.ts";
-import { RedisStreamWriter } from "../../src/storage/redis-streams.ts";
+import { Batcher } from "../../src/pipeline/storage/batcher.ts";
+import { PgEventStore } from "../../src/pipeline/storage/event-store.ts";
+import { RedisStreamWriter } from "../../src/pipeline/storage/redis-streams.ts";
 import { startPostgres, startRedis, timescaledbSkip, type PostgresServer, type TestServer } from "../support/servers.ts";
 import { BASE_US, makeShares, waitFor } from "./fixtures.ts";
 import { emptyDatabase, emptyRedis } from "../support/reset.ts";

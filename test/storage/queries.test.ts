@@ -1,8 +1,8 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { PgliteEventStore } from "../../src/storage/event-store.ts";
-import { loadAllTimeBests, loadUserSignatures, loadWeeklyBests, setUserSignature } from "../../src/storage/queries.ts";
-import { purgeExpired } from "../../src/storage/retention.ts";
+import { PgliteEventStore } from "../../src/pipeline/storage/event-store.ts";
+import { loadAllTimeBests, loadUserSignatures, loadWeeklyBests, setUserSignature } from "../../src/pipeline/storage/queries.ts";
+import { purgeExpired } from "../../src/pipeline/storage/retention.ts";
 import { BASE_US, address, makeShares } from "./fixtures.ts";
 
 let store: PgliteEventStore;

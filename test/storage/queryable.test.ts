@@ -7,9 +7,9 @@
 import { test, before, after, describe } from "node:test";
 import assert from "node:assert/strict";
 import { connect, createServer, type Server, type Socket } from "node:net";
-import { PgEventStore } from "../../src/storage/event-store.ts";
-import { loadMigrations, migrate, parseMigration } from "../../src/storage/migrate.ts";
-import { openPostgres, type Database } from "../../src/storage/queryable.ts";
+import { PgEventStore } from "../../src/pipeline/storage/event-store.ts";
+import { loadMigrations, migrate, parseMigration } from "../../src/pipeline/storage/migrate.ts";
+import { openPostgres, type Database } from "../../src/pipeline/storage/queryable.ts";
 import { startPostgres, type PostgresServer } from "../support/servers.ts";
 import { makeShares } from "./fixtures.ts";
 

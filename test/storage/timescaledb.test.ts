@@ -13,10 +13,10 @@ import { test, before, after, describe } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import pg from "pg";
-import type { MiningEvent } from "../../src/events/types.ts";
-import { PgEventStore } from "../../src/storage/event-store.ts";
-import { migrate } from "../../src/storage/migrate.ts";
-import { purgeExpired } from "../../src/storage/retention.ts";
+import type { MiningEvent } from "../../src/pipeline/events/types.ts";
+import { PgEventStore } from "../../src/pipeline/storage/event-store.ts";
+import { migrate } from "../../src/pipeline/storage/migrate.ts";
+import { purgeExpired } from "../../src/pipeline/storage/retention.ts";
 import { startPostgres, timescaledbSkip, timescaledbStatus, type PostgresServer } from "../support/servers.ts";
 import { BASE_US, address, makeEvent, makeShares } from "./fixtures.ts";
 

@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { Extranonce1Allocator } from "../../src/stratum/extranonce.ts";
+import { Extranonce1Allocator } from "../../src/core/stratum/extranonce.ts";
 
 test("extranonce1 values are unique while in use, prefixed with the instance id, and reused after release", () => {
   const a = new Extranonce1Allocator(2, 0x2a, 250); // 1 counter byte: 256 values, starting near the wrap

@@ -1,7 +1,7 @@
-// Cases written for the client side; the client and the server share one decoder (src/stratum/framing.ts).
+// Cases written for the client side; the client and the server share one decoder (src/core/stratum/framing.ts).
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { LineDecoder } from "../../src/stratum/framing.ts";
+import { LineDecoder } from "../../src/core/stratum/framing.ts";
 
 function collect(maxLineBytes = 1024) {
   const lines: string[] = [];

@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { LineDecoder } from "../../src/stratum/framing.ts";
+import { LineDecoder } from "../../src/core/stratum/framing.ts";
 
 function collect(max = 4096) {
   const lines: string[] = [];

@@ -1,11 +1,12 @@
 /** notifyLine: the concatenated mining.notify line is byte for byte encodeNotify's. */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { notifyLine } from "../../src/stratum/notify-line.ts";
-import { encodeNotify, u32hex } from "../../src/stratum/messages.ts";
-import { JobRegistry } from "../../src/work/jobs.ts";
-import { prepareTemplate } from "../../src/work/template.ts";
-import { loadFixture } from "../../src/benchnode/fixtures.ts";
+import { notifyLine } from "../../src/core/stratum/notify-line.ts";
+import { encodeNotify } from "../../src/core/stratum/messages.ts";
+import { u32hex } from "../../src/util/hex.ts";
+import { JobRegistry } from "../../src/core/work/jobs.ts";
+import { prepareTemplate } from "../../src/core/work/template.ts";
+import { loadFixture } from "../../src/tools/bench-node/fixtures.ts";
 
 test("notifyLine equals encodeNotify for 0- and 3,000-tx jobs, clean or not, for different coinbases", () => {
   for (const txs of [0, 3000] as const) {

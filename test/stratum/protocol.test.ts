@@ -1,6 +1,6 @@
 /**
  * Protocol suite: the server over real TCP, driven the way real firmware drives it
- * (handshake orders and quirks from reference/protocol.md §2), every reject reason with its code.
+ * (the handshake orders and quirks of real firmware: cgminer, BitAxe/ESP-Miner, NerdMiner, Braiins), every reject reason with its code.
  */
 import { describe, test, before, after } from "node:test";
 import assert from "node:assert/strict";
@@ -8,7 +8,7 @@ import { startBenchPool, type BenchPool } from "../support/pool.ts";
 import { RawClient } from "../support/stratum.ts";
 import { MAINNET_ADDRESSES } from "../support/addresses.ts";
 import { waitFor } from "../support/wait.ts";
-import { scanNonces } from "../../src/client/work.ts";
+import { scanNonces } from "../../src/tools/stratum-client/work.ts";
 
 const USER = `${MAINNET_ADDRESSES.p2wpkh}.bitaxe`;
 let pool: BenchPool;

@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { Vardiff, roundDifficulty } from "../../src/stratum/vardiff.ts";
+import { Vardiff, roundDifficulty } from "../../src/core/stratum/vardiff.ts";
 
 const opts = { targetIntervalSec: 10, retargetShares: 16, retargetSec: 60, minDifficulty: 0.0001, maxDifficulty: 0 };
 

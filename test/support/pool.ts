@@ -5,12 +5,12 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { startEmbeddedNode, type EmbeddedNode, type EmbeddedNodeOptions } from "../../src/node/embedded/embedded-node.ts";
+import { startEmbeddedNode, type EmbeddedNode, type EmbeddedNodeOptions } from "../../src/tools/regtest-node/embedded-node.ts";
 import { devConfig, type DevOverrides } from "../../src/config/load.ts";
 import { startPool, type PoolApp, type PoolAppOptions } from "../../src/app/run-pool.ts";
 import { createLogger } from "../../src/app/logger.ts";
 import type { PoolConfig } from "../../src/config/types.ts";
-import { startBenchNode, type BenchNode } from "../../src/benchnode/bench-node.ts";
+import { startBenchNode, type BenchNode } from "../../src/tools/bench-node/bench-node.ts";
 
 export interface TestPool {
   node: EmbeddedNode;

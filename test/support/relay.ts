@@ -2,8 +2,8 @@
  * A primary and a relay pool in-process (real TCP relay link, real Stratum), each on its own embedded
  * regtest node; the nodes peer over P2P (relay node → primary node) unless `peered: false`.
  */
-import type { EmbeddedNode } from "../../src/node/embedded/embedded-node.ts";
-import type { EngineEventMap } from "../../src/engine/engine.ts";
+import type { EmbeddedNode } from "../../src/tools/regtest-node/embedded-node.ts";
+import type { EngineEventMap } from "../../src/core/engine/engine.ts";
 import type { DevOverrides } from "../../src/config/load.ts";
 import type { PoolAppOptions } from "../../src/app/run-pool.ts";
 import { startTestNode, startTestPool, type TestPool } from "./pool.ts";

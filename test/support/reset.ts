@@ -1,6 +1,6 @@
 /** Empties the stores a test shares across cases: the database schema (migrations re-run on next start) and Redis. */
 import { createClient } from "redis";
-import { PgEventStore } from "../../src/storage/event-store.ts";
+import { PgEventStore } from "../../src/pipeline/storage/event-store.ts";
 
 export async function emptyDatabase(url: string): Promise<void> {
   const admin = new PgEventStore({ url, migrate: false });

@@ -1,5 +1,5 @@
 /**
- * Real servers for integration tests (STYLE.md §9: "tests against real servers that are stopped and
+ * Real servers for integration tests ("tests against real servers that are stopped and
  * restarted mid-test"). Each helper starts a private instance on a free 127.0.0.1 port with its data in
  * a fresh temp dir, never the machine's shared services on 5432/6379/4222.
  *

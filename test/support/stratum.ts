@@ -4,8 +4,8 @@
  */
 import net from "node:net";
 import { once } from "node:events";
-import { buildWork, scanNonces, submitParams, type Work } from "../../src/client/work.ts";
-import { parseNotify, type NotifyJob } from "../../src/client/messages.ts";
+import { buildWork, scanNonces, submitParams, type Work } from "../../src/tools/stratum-client/work.ts";
+import { parseNotify, type NotifyJob } from "../../src/tools/stratum-client/messages.ts";
 
 export interface Reply {
   id: unknown;

@@ -17,3 +17,9 @@ test("topK takes any iterable and k larger than the input", () => {
   assert.deepEqual(topK(new Set([3, 1, 2]), 10, (x) => x), [3, 2, 1]);
   assert.deepEqual(topK([], 3, (x: number) => x), []);
 });
+
+test("topK breaks score ties by the tie score (higher first), then by input order", () => {
+  const items = [{ id: "a", s: 1, t: 5 }, { id: "b", s: 2, t: 0 }, { id: "c", s: 1, t: 9 }, { id: "d", s: 1, t: 9 }, { id: "e", s: -1, t: 99 }];
+  assert.deepEqual(topK(items, 4, (x) => x.s, (x) => x.t).map((x) => x.id), ["b", "c", "d", "a"]);
+  assert.deepEqual(topK(items, 2, (x) => x.s, (x) => x.t).map((x) => x.id), ["b", "c"]);
+});

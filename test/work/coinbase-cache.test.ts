@@ -7,11 +7,11 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { address as baddress } from "bitcoinjs-lib";
 import { createHash } from "node:crypto";
-import { CoinbaseFactory, type Payout } from "../../src/work/coinbase-cache.ts";
-import { buildCoinbase, payoutOutputs } from "../../src/bitcoin/coinbase.ts";
-import { addressToOutputScript } from "../../src/bitcoin/address.ts";
-import { prepareTemplate, type TemplateWork } from "../../src/work/template.ts";
-import { loadFixture } from "../../src/benchnode/fixtures.ts";
+import { CoinbaseFactory, type Payout } from "../../src/core/work/coinbase-cache.ts";
+import { buildCoinbase, payoutOutputs } from "../../src/core/bitcoin/coinbase.ts";
+import { addressToOutputScript } from "../../src/core/bitcoin/address.ts";
+import { prepareTemplate, type TemplateWork } from "../../src/core/work/template.ts";
+import { loadFixture } from "../../src/tools/bench-node/fixtures.ts";
 
 const h = (s: string, n: number) => createHash("sha256").update(s).digest().subarray(0, n);
 /** One mainnet script of each type: P2PKH 25 B, P2SH 23 B, P2WPKH 22 B, P2WSH 34 B, P2TR 34 B. */

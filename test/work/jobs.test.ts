@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { JobRegistry } from "../../src/work/jobs.ts";
-import type { TemplateWork } from "../../src/work/template.ts";
+import { JobRegistry } from "../../src/core/work/jobs.ts";
+import type { TemplateWork } from "../../src/core/work/template.ts";
 
 const tpl = (prev: string, at = 0) => ({ prevhashHex: prev, curtime: 1_700_000_000, receivedAtMs: at }) as unknown as TemplateWork;
 

@@ -4,10 +4,10 @@
  */
 import { describe, it, afterEach } from "node:test";
 import assert from "node:assert/strict";
-import { TemplateSource, type TemplateReason, type TemplateSourceOptions } from "../../src/work/template-source.ts";
-import type { RpcClient } from "../../src/node/rpc-client.ts";
-import type { BlockTemplate } from "../../src/node/rpc-types.ts";
-import { RpcConnectionError } from "../../src/node/errors.ts";
+import { TemplateSource, type TemplateReason, type TemplateSourceOptions } from "../../src/core/work/template-source.ts";
+import type { RpcClient } from "../../src/core/bitcoind/rpc-client.ts";
+import type { BlockTemplate } from "../../src/core/bitcoind/rpc-types.ts";
+import { RpcConnectionError } from "../../src/core/bitcoind/errors.ts";
 import { waitFor } from "../support/wait.ts";
 
 const H = (n: number) => n.toString(16).padStart(2, "0").repeat(32);

@@ -2,7 +2,7 @@
 import type { Command } from "../main.ts";
 import { intFlag, parseFlags } from "../args.ts";
 import { UsageError } from "../../util/errors.ts";
-import { BENCH_NODE_DEFAULTS, startBenchNode } from "../../benchnode/bench-node.ts";
+import { BENCH_NODE_DEFAULTS, startBenchNode } from "../../tools/bench-node/bench-node.ts";
 
 const help = `usage: tbg bench-node [--rpc-port P] [--zmq-port Z] [--txs 0|3000] [options]
 

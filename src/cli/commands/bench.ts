@@ -2,9 +2,9 @@
 import type { Command } from "../main.ts";
 import { intFlag, parseFlags } from "../args.ts";
 import { UsageError } from "../../util/errors.ts";
-import { PROFILE_NAMES, getProfile, type ProfileName } from "../../client/profiles.ts";
-import { BENCH_DEFAULTS, runBench, type BenchReport } from "../../client/bench/bench.ts";
-import type { LatencySummary } from "../../client/bench/stats.ts";
+import { PROFILE_NAMES, getProfile, type ProfileName } from "../../tools/stratum-client/profiles.ts";
+import { BENCH_DEFAULTS, runBench, type BenchReport } from "../../tools/bench/bench.ts";
+import type { LatencySummary } from "../../tools/bench/stats.ts";
 
 const help = `usage: tbg bench --url stratum+tcp://HOST:PORT --connections N --duration S [options]
 

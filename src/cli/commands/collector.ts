@@ -1,18 +1,18 @@
 /**
- * `tbg collector`: the event collector (SPEC §6). Composition root: settings (config file + flags) →
- * logger → Collector (src/collector) → run until SIGTERM/SIGINT → graceful close.
+ * `tbg collector`: the event collector. Composition root: settings (config file + flags) →
+ * logger → Collector (src/pipeline/collector) → run until SIGTERM/SIGINT → graceful close.
  */
 import type { Command } from "../main.ts";
 import { parseFlags } from "../args.ts";
 import { UsageError } from "../../util/errors.ts";
 import { createLogger } from "../../app/logger.ts";
 import { runUntilSignal } from "../../app/run-pool.ts";
-import { Collector, redactUrl } from "../../collector/collector.ts";
-import { redactNatsServers } from "../../events/nats-options.ts";
+import { Collector, redactUrl } from "../../pipeline/collector/collector.ts";
+import { redactNatsServers } from "../../pipeline/events/nats-options.ts";
 import { NATS_FLAG_HELP, NATS_FLAG_OPTIONS, natsAuthFrom } from "../nats-flags.ts";
 import {
   COLLECTOR_DEFAULTS, CollectorConfigError, loadCollectorConfigFile, resolveCollectorSettings, type CollectorFileConfig,
-} from "../../collector/config.ts";
+} from "../../pipeline/collector/config.ts";
 
 const d = COLLECTOR_DEFAULTS;
 const help = `usage: tbg collector [-c FILE] [options]

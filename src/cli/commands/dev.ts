@@ -5,13 +5,14 @@
 import { join, relative, resolve } from "node:path";
 import type { Command } from "../main.ts";
 import { intFlag, parseFlags } from "../args.ts";
-import { startEmbeddedNode } from "../../node/embedded/embedded-node.ts";
+import { TbgError } from "../../util/errors.ts";
+import { startEmbeddedNode } from "../../tools/regtest-node/embedded-node.ts";
 import { devConfig } from "../../config/load.ts";
 import { formatConfigError } from "../../config/errors.ts";
-import { startPool, runUntilSignal } from "../../app/run-pool.ts";
+import { startPool, runWithSignals } from "../../app/run-pool.ts";
 import { createLogger } from "../../app/logger.ts";
 import { REGTEST_DEMO_ADDRESS } from "../demo.ts";
-import { Collector } from "../../collector/collector.ts";
+import { Collector } from "../../pipeline/collector/collector.ts";
 import { checkPortsFree } from "../../util/ports.ts";
 import { DEV_DEFAULTS } from "../../config/defaults.ts";
 
@@ -72,58 +73,59 @@ export const command: Command = {
       { component: "embedded node ZMQ", host: "127.0.0.1", port: zmqPort, setting: "--node-zmq-port" },
     ]);
 
-    const node = await startEmbeddedNode({ rpcPort, zmqPort, user: "tbg" });
-    log.logger.info({ rpc: node.rpcUrl, user: node.rpcUser, pass: node.rpcPass, zmq: node.zmqUrl }, "embedded regtest node (bcoin) ready");
-    let config;
-    try {
-      const u = new URL(node.rpcUrl);
-      config = devConfig({
-        btcd: [{ url: `${u.hostname}:${u.port}`, auth: node.rpcUser, pass: node.rpcPass, zmqnotify: node.zmqUrl }],
-        serverurl: [`127.0.0.1:${stratumPort}`],
-        health: { port: httpPort },
-        events: { socket_path: eventsSocket },
-        data_dir: dataDir,
-        log: { level: level as "info" },
-      });
-      // Local CPU miners: the ckpool rule "ports above 4000 start at highdiff" does not apply in dev.
-      config.serverurl = config.serverurl.map((s) => ({ ...s, highdiff: false }));
-    } catch (err) {
-      await node.close();
-      console.error(formatConfigError(err));
-      return 1;
-    }
-    // The collector binds the socket before the engine sends to it, and is closed after the engine.
-    const collector = new Collector({ socketPath: eventsSocket, dataDir, region: config.region, http: { host: "127.0.0.1", port: collectorPort }, defaultMetrics: false, log: log.logger });
-    let app;
-    try {
-      await collector.start();
-      app = await startPool(config, { logger: log });
-    } catch (err) {
-      await collector.close();
-      await node.close();
-      throw err;
-    }
-    const web = `http://127.0.0.1:${app.obs.health?.port ?? httpPort}`;
-    console.log(
-      [
-        "",
-        `  Status:   ${web}/   (live page: miners, best difficulties, blocks)    Platform: ${collector.httpUrl ?? "off"}/`,
-        `  Stratum:  stratum+tcp://127.0.0.1:${app.stratumPorts[0]}   (user = a regtest address, e.g. ${REGTEST_DEMO_ADDRESS}.rig1)`,
-        `  Health:   ${web}/health    Metrics: ${web}/metrics    API: ${web}/api/status   (tbg status)`,
-        `  Node RPC: ${node.rpcUrl}  user=${node.rpcUser} pass=${node.rpcPass}   ZMQ: ${node.zmqUrl}`,
-        `  Events:   ${eventsSocket} → ${collector.stats().database.target} (PGlite)`,
-        "",
-        `  Mine:     ./bin/tbg miner --url stratum+tcp://127.0.0.1:${app.stratumPorts[0]} --user ${REGTEST_DEMO_ADDRESS}.rig1`,
-        "",
-      ].join("\n"),
-    );
-    return runUntilSignal({
-      log,
-      async close() {
-        await app.close();
+    // Stop signals are handled from here on: one during start-up closes what started and exits 0.
+    return runWithSignals(log, async (signal) => {
+      const node = await startEmbeddedNode({ rpcPort, zmqPort, user: "tbg" });
+      log.logger.info({ rpc: node.rpcUrl, user: node.rpcUser, pass: node.rpcPass, zmq: node.zmqUrl }, "embedded regtest node (bcoin) ready");
+      let config;
+      try {
+        const u = new URL(node.rpcUrl);
+        config = devConfig({
+          btcd: [{ url: `${u.hostname}:${u.port}`, auth: node.rpcUser, pass: node.rpcPass, zmqnotify: node.zmqUrl }],
+          serverurl: [`127.0.0.1:${stratumPort}`],
+          health: { port: httpPort },
+          events: { socket_path: eventsSocket },
+          data_dir: dataDir,
+          log: { level: level as "info" },
+        });
+        // Local CPU miners: the ckpool rule "ports above 4000 start at highdiff" does not apply in dev.
+        config.serverurl = config.serverurl.map((s) => ({ ...s, highdiff: false }));
+      } catch (err) {
+        await node.close();
+        throw new TbgError("CONFIG_INVALID", formatConfigError(err), { cause: err });
+      }
+      // The collector binds the socket before the engine sends to it, and is closed after the engine.
+      const collector = new Collector({ socketPath: eventsSocket, dataDir, region: config.region, http: { host: "127.0.0.1", port: collectorPort }, defaultMetrics: false, log: log.logger });
+      let app;
+      try {
+        await collector.start();
+        app = await startPool(config, { logger: log }, signal);
+      } catch (err) {
         await collector.close();
         await node.close();
-      },
+        throw err;
+      }
+      const web = `http://127.0.0.1:${app.obs.health?.port ?? httpPort}`;
+      console.log(
+        [
+          "",
+          `  Status:   ${web}/   (live page: miners, best difficulties, blocks)    Platform: ${collector.httpUrl ?? "off"}/`,
+          `  Stratum:  stratum+tcp://127.0.0.1:${app.stratumPorts[0]}   (user = a regtest address, e.g. ${REGTEST_DEMO_ADDRESS}.rig1)`,
+          `  Health:   ${web}/health    Metrics: ${web}/metrics    API: ${web}/api/status   (tbg status)`,
+          `  Node RPC: ${node.rpcUrl}  user=${node.rpcUser} pass=${node.rpcPass}   ZMQ: ${node.zmqUrl}`,
+          `  Events:   ${eventsSocket} → ${collector.stats().database.target} (PGlite)`,
+          "",
+          `  Mine:     ./bin/tbg miner --url stratum+tcp://127.0.0.1:${app.stratumPorts[0]} --user ${REGTEST_DEMO_ADDRESS}.rig1`,
+          "",
+        ].join("\n"),
+      );
+      return {
+        async close() {
+          await app.close();
+          await collector.close();
+          await node.close();
+        },
+      };
     });
   },
 };

@@ -2,8 +2,8 @@
 import type { Command } from "../main.ts";
 import { intFlag, parseFlags } from "../args.ts";
 import { UsageError } from "../../util/errors.ts";
-import { PROFILE_NAMES, getProfile, type ProfileName } from "../../client/profiles.ts";
-import { startMiner, type MinerStats } from "../../client/miner/miner.ts";
+import { PROFILE_NAMES, getProfile, type ProfileName } from "../../tools/stratum-client/profiles.ts";
+import { startMiner, type MinerStats } from "../../tools/miner/miner.ts";
 
 const help = `usage: tbg miner --url stratum+tcp://HOST:PORT --user ADDRESS[.worker] [options]
 

@@ -1,5 +1,5 @@
 /**
- * `tbg monitor -c CONFIG`: the region monitor (src/monitor). Composition root: config → logger →
+ * `tbg monitor -c CONFIG`: the region monitor (src/tools/monitor). Composition root: config → logger →
  * monitor service → run until SIGTERM/SIGINT → close.
  */
 import type { Command } from "../main.ts";
@@ -7,8 +7,8 @@ import { parseFlags } from "../args.ts";
 import { UsageError } from "../../util/errors.ts";
 import { createLogger } from "../../app/logger.ts";
 import { runUntilSignal } from "../../app/run-pool.ts";
-import { MONITOR_DEFAULTS as d, loadMonitorConfig } from "../../monitor/config.ts";
-import { startMonitorService } from "../../monitor/service.ts";
+import { MONITOR_DEFAULTS as d, loadMonitorConfig } from "../../tools/monitor/config.ts";
+import { startMonitorService } from "../../tools/monitor/service.ts";
 
 const help = `usage: tbg monitor -c FILE [options]
 

@@ -1,11 +1,11 @@
 /**
  * `tbg node`: the embedded regtest node (bcoin) on its own, for pointing a separately started
- * `tbg pool` (or any bitcoind client) at it. Composition root for src/node/embedded.
+ * `tbg pool` (or any bitcoind client) at it. Composition root for src/tools/regtest-node.
  */
 import type { Command } from "../main.ts";
 import { intFlag, parseFlags } from "../args.ts";
 import { UsageError } from "../../util/errors.ts";
-import { startEmbeddedNode, type EmbeddedNodeOptions } from "../../node/embedded/embedded-node.ts";
+import { startEmbeddedNode, type EmbeddedNodeOptions } from "../../tools/regtest-node/embedded-node.ts";
 import { untilStopSignal } from "../signals.ts";
 
 const LOG_LEVELS = ["none", "error", "warning", "info", "debug"] as const;

@@ -1,15 +1,15 @@
 /**
  * `tbg publisher`: relay-side bridge from the engine's Unix datagram event socket to NATS JetStream,
- * spooling to disk while NATS is unreachable (SPEC §7). Composition root for src/publisher.
+ * spooling to disk while NATS is unreachable. Composition root for src/pipeline/nats.
  */
 import type { Command } from "../main.ts";
 import { intFlag, parseFlags } from "../args.ts";
 import { UsageError } from "../../util/errors.ts";
-import { REGION_PATTERN } from "../../events/schemas.ts";
-import { JetStreamPublisher } from "../../publisher/publisher.ts";
+import { REGION_PATTERN } from "../../pipeline/events/schemas.ts";
+import { JetStreamPublisher } from "../../pipeline/nats/publisher.ts";
 import { untilStopSignal } from "../signals.ts";
 import { NATS_FLAG_HELP, NATS_FLAG_OPTIONS, natsAuthFrom } from "../nats-flags.ts";
-import { redactNatsServers } from "../../events/nats-options.ts";
+import { redactNatsServers } from "../../pipeline/events/nats-options.ts";
 
 const FSYNC = ["always", "interval", "never"] as const;
 

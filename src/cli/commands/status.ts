@@ -9,7 +9,7 @@ import { intFlag, parseFlags } from "../args.ts";
 import { TbgError, UsageError, errorText } from "../../util/errors.ts";
 import { displaySafe } from "../../util/text.ts";
 import { PoolStatusSchema, type PoolStatus } from "../../app/status-api.ts";
-import { PlatformStatusSchema, type PlatformStatus } from "../../collector/platform-status.ts";
+import { PlatformStatusSchema, type PlatformStatus } from "../../pipeline/collector/platform-status.ts";
 
 const DEFAULT_URL = "http://127.0.0.1:9100";
 
@@ -52,19 +52,24 @@ async function fetchJson(url: string, timeoutMs: number): Promise<{ status: numb
   }
 }
 
+/** The first schema issues as one line; paths and messages can echo the server's keys, so they pass through displaySafe. */
+function issuesText(issues: ReadonlyArray<{ path: ReadonlyArray<PropertyKey>; message: string }>): string {
+  return issues.slice(0, 3).map((i) => `${displaySafe(i.path.map(String).join("."), 80)}: ${displaySafe(i.message, 120)}`).join("; ");
+}
+
 /** Reads the pool document, or the collector's when the pool API is absent. */
 export async function readStatus(base: string, opts: { miners: number; timeoutMs: number }): Promise<{ kind: "pool"; doc: PoolStatus } | { kind: "platform"; doc: PlatformStatus }> {
   const root = base.replace(/\/+$/, "");
   const pool = await fetchJson(`${root}/api/status?miners=${opts.miners}`, opts.timeoutMs);
   if (pool.status === 200) {
     const r = PoolStatusSchema.safeParse(pool.body);
-    if (!r.success) throw new StatusFetchError(`${root}/api/status is not a tbg pool status document: ${r.error.issues.slice(0, 3).map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
+    if (!r.success) throw new StatusFetchError(`${root}/api/status is not a tbg pool status document: ${issuesText(r.error.issues)}`);
     return { kind: "pool", doc: r.data };
   }
   const platform = await fetchJson(`${root}/api/platform`, opts.timeoutMs);
   if (platform.status === 200) {
     const r = PlatformStatusSchema.safeParse(platform.body);
-    if (!r.success) throw new StatusFetchError(`${root}/api/platform is not a tbg platform document: ${r.error.issues.slice(0, 3).map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
+    if (!r.success) throw new StatusFetchError(`${root}/api/platform is not a tbg platform document: ${issuesText(r.error.issues)}`);
     return { kind: "platform", doc: r.data };
   }
   throw new StatusFetchError(`${root} serves neither /api/status nor /api/platform (404): is health.status_page off, or is this not a tbg port?`);

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { fileURLToPath } from "node:url";
-import { RpcClient } from "../../../src/node/rpc-client.ts";
+import { RpcClient } from "../../../src/core/bitcoind/rpc-client.ts";
 
 const tbg = fileURLToPath(new URL("../../../bin/tbg", import.meta.url));
 

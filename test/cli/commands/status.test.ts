@@ -6,7 +6,7 @@ import { startTestPool } from "../../support/pool.ts";
 import { RawClient } from "../../support/stratum.ts";
 import { REGTEST_ADDRESSES } from "../../support/addresses.ts";
 import { HOSTILE_AGENT, HOSTILE_WORKER } from "../../support/hostile.ts";
-import { startMiner } from "../../../src/client/miner/miner.ts";
+import { startMiner } from "../../../src/tools/miner/miner.ts";
 import { PoolStatusSchema } from "../../../src/app/status-api.ts";
 
 const TBG = new URL("../../../bin/tbg", import.meta.url).pathname;
@@ -64,4 +64,30 @@ test("tbg status: unreachable, not a status port, and bad flags are clear errors
   assert.match(bad.stderr, /--url must be an http:\/\/ URL/);
   const many = await tbg(["status", "--miners", "9999"]);
   assert.equal(many.code, 2);
+});
+
+test("tbg status: a schema mismatch names the bad keys with control characters made inert (a hostile server cannot drive the terminal)", async (t) => {
+  const { createServer } = await import("node:http");
+  const evil = "\u001b]0;pwned\u0007\u001b[2J";
+  const server = createServer((req, res) => {
+    res.writeHead(200, { "content-type": "application/json" });
+    // A valid document except for one reject count under a hostile key: the first issue's path is that key.
+    const at = new Date().toISOString();
+    const hr = { "1m": 0, "5m": 0, "1h": 0, "1d": 0, "7d": 0 };
+    res.end(JSON.stringify({
+      api_version: 1, generated_at: at,
+      pool: { status: "ok", problems: [], region: "eu", instance: "i", network: null, mode: "primary", started_at: at, uptime_seconds: 1, address_display: "short" },
+      totals: { connections: 0, workers: 0, users: 0, hashrate_hs: hr, shares_per_second: 0, shares_accepted: 0, shares_rejected: 0, blocks_found: 0, blocks_accepted: 0 },
+      rejects: { [evil]: "x" }, miners: { total: 0, rows: [] }, best: { week: "", session: [], this_week: [], all_time: [] }, blocks: [],
+      template: null, nodes: [], zmq: null, events: { enabled: false, emitted: 0, queued: 0, dropped: 0, sinks: [] }, relay: null,
+    }));
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  t.after(() => server.close());
+  const { port } = server.address() as { port: number };
+  const r = await tbg(["status", "--url", `http://127.0.0.1:${port}`]);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /is not a tbg pool status document: /);
+  assert.match(r.stderr, /\ufffd\]0;pwned\ufffd/, "the key is named, with its control characters replaced");
+  assert.ok(!r.stderr.includes("\u001b") && !r.stderr.includes("\u0007"), "no ESC or BEL reaches the terminal");
 });

@@ -7,18 +7,18 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { decodeConfirm, encodeConfirm, eventIdOf, ReaderConfirmer } from "../../../src/events/confirm.ts";
-import { DgramReader, type ReaderMessage } from "../../../src/events/dgram-reader.ts";
-import { EventPublisher } from "../../../src/events/emitter.ts";
-import { createEventFactory } from "../../../src/events/envelope.ts";
-import { UnixDgramSink, type UnixDgramSinkOptions } from "../../../src/events/sinks/unix-dgram.ts";
-import { JetStreamPublisher } from "../../../src/publisher/publisher.ts";
+import { decodeConfirm, encodeConfirm, eventIdOf, ReaderConfirmer } from "../../../src/pipeline/events/confirm.ts";
+import { DgramReader, type ReaderMessage } from "../../../src/pipeline/events/dgram-reader.ts";
+import { MiningEventEmitter } from "../../../src/pipeline/events/emitter.ts";
+import { createEventFactory } from "../../../src/pipeline/events/envelope.ts";
+import { UnixDgramSink, type UnixDgramSinkOptions } from "../../../src/pipeline/events/sinks/unix-dgram.ts";
+import { JetStreamPublisher } from "../../../src/pipeline/nats/publisher.ts";
 import { freePort } from "../../support/servers.ts";
 import { numberedShare, tempSocketDir, waitFor } from "../helpers.ts";
 
 function engine(options: UnixDgramSinkOptions) {
   const sink = new UnixDgramSink(options);
-  const pub = new EventPublisher({ factory: createEventFactory({ region: "eu", instance: "test" }), sinks: [sink] });
+  const pub = new MiningEventEmitter({ factory: createEventFactory({ region: "eu", instance: "test" }), sinks: [sink] });
   return { sink, pub };
 }
 

@@ -11,17 +11,17 @@ import { connect } from "@nats-io/transport-node";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { startNats } from "../../support/servers.ts";
 import { waitFor } from "../../support/wait.ts";
-import { JetStreamSink } from "../../../src/events/sinks/jetstream.ts";
-import { EventPublisher } from "../../../src/events/emitter.ts";
-import { createEventFactory } from "../../../src/events/envelope.ts";
+import { JetStreamSink } from "../../../src/pipeline/nats/jetstream-sink.ts";
+import { MiningEventEmitter } from "../../../src/pipeline/events/emitter.ts";
+import { createEventFactory } from "../../../src/pipeline/events/envelope.ts";
 import { EXAMPLE_DATA } from "../fixtures.ts";
-import { MINING_EVENTS_STREAM } from "../../../src/publisher/jetstream.ts";
+import { MINING_EVENTS_STREAM } from "../../../src/pipeline/nats/jetstream.ts";
 
 test("events reach the stream exactly once, across a NATS outage, spooled while it is down", async () => {
   const nats = await startNats();
   const dir = await mkdtemp(join(tmpdir(), "tbg-jssink-"));
   const sink = new JetStreamSink({ natsUrl: nats.url, region: "us-east", spoolDir: dir, publisher: { reconnectTimeWaitMs: 100, publishTimeoutMs: 1000 } });
-  const publisher = new EventPublisher({ factory: createEventFactory({ region: "us-east", instance: "t" }), sinks: [sink] });
+  const publisher = new MiningEventEmitter({ factory: createEventFactory({ region: "us-east", instance: "t" }), sinks: [sink] });
   await publisher.start();
   const nc = await connect({ servers: nats.url });
   try {
@@ -56,7 +56,7 @@ test("with NATS reachable the sink goes idle → ready at start without waiting 
   const dir = await mkdtemp(join(tmpdir(), "tbg-jssink-"));
   const sink = new JetStreamSink({ natsUrl: nats.url, region: "eu", spoolDir: dir });
   const states: string[] = [];
-  const publisher = new EventPublisher({ factory: createEventFactory({ region: "eu", instance: "t" }), sinks: [sink] });
+  const publisher = new MiningEventEmitter({ factory: createEventFactory({ region: "eu", instance: "t" }), sinks: [sink] });
   publisher.subscribe((u) => {
     if (u.kind === "sink_state") states.push(u.state);
   });

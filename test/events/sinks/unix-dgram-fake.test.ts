@@ -4,8 +4,8 @@
  */
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { UnixDgramSink } from "../../../src/events/sinks/unix-dgram.ts";
-import type { NativeDgramSocket, SinkTimers } from "../../../src/events/sinks/unix-dgram.ts";
+import { UnixDgramSink } from "../../../src/pipeline/events/sinks/unix-dgram.ts";
+import type { NativeDgramSocket, SinkTimers } from "../../../src/pipeline/events/sinks/unix-dgram.ts";
 
 type Behaviour = "ok" | "eagain" | Error | "throw";
 

@@ -1,18 +1,18 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { DgramReader } from "../../../src/events/dgram-reader.ts";
-import type { ReaderMessage } from "../../../src/events/dgram-reader.ts";
-import { EventPublisher } from "../../../src/events/emitter.ts";
-import type { PublisherUpdate } from "../../../src/events/emitter.ts";
-import { createEventFactory } from "../../../src/events/envelope.ts";
-import { UnixDgramSink } from "../../../src/events/sinks/unix-dgram.ts";
-import type { UnixDgramSinkOptions } from "../../../src/events/sinks/unix-dgram.ts";
+import { DgramReader } from "../../../src/pipeline/events/dgram-reader.ts";
+import type { ReaderMessage } from "../../../src/pipeline/events/dgram-reader.ts";
+import { MiningEventEmitter } from "../../../src/pipeline/events/emitter.ts";
+import type { EmitterUpdate } from "../../../src/pipeline/events/emitter.ts";
+import { createEventFactory } from "../../../src/pipeline/events/envelope.ts";
+import { UnixDgramSink } from "../../../src/pipeline/events/sinks/unix-dgram.ts";
+import type { UnixDgramSinkOptions } from "../../../src/pipeline/events/sinks/unix-dgram.ts";
 import { numberedShare, startChildReader, tempSocketDir, waitFor } from "../helpers.ts";
 
 function publisherWith(options: UnixDgramSinkOptions) {
   const sink = new UnixDgramSink(options);
-  const pub = new EventPublisher({ factory: createEventFactory({ region: "eu", instance: "test" }), sinks: [sink] });
-  const updates: PublisherUpdate[] = [];
+  const pub = new MiningEventEmitter({ factory: createEventFactory({ region: "eu", instance: "test" }), sinks: [sink] });
+  const updates: EmitterUpdate[] = [];
   pub.subscribe((u) => {
     if (u.kind !== "emitted") updates.push(u);
   });

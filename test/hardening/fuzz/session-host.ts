@@ -3,14 +3,14 @@
  * filter, extranonce allocator, address validation, share validator) but no sockets, so fuzzers and
  * unit tests drive the exact session code the server runs, with a fake clock and a recording transport.
  */
-import { Session, type SessionHost, type Transport } from "../../../src/stratum/session.ts";
-import { JobRegistry } from "../../../src/work/jobs.ts";
-import { prepareTemplate, type GbtTemplate } from "../../../src/work/template.ts";
-import { CoinbaseFactory, type Payout } from "../../../src/work/coinbase-cache.ts";
-import { DuplicateFilter } from "../../../src/shares/validator.ts";
-import { Extranonce1Allocator } from "../../../src/stratum/extranonce.ts";
-import { addressToOutputScript } from "../../../src/bitcoin/address.ts";
-import { splitUsername, type MinerIdentity } from "../../../src/stratum/identity.ts";
+import { Session, type SessionHost, type Transport } from "../../../src/core/stratum/session.ts";
+import { JobRegistry } from "../../../src/core/work/jobs.ts";
+import { prepareTemplate, type GbtTemplate } from "../../../src/core/work/template.ts";
+import { CoinbaseFactory, type Payout } from "../../../src/core/work/coinbase-cache.ts";
+import { DuplicateFilter } from "../../../src/core/shares/validator.ts";
+import { Extranonce1Allocator } from "../../../src/core/stratum/extranonce.ts";
+import { addressToOutputScript } from "../../../src/core/bitcoin/address.ts";
+import { splitUsername, type MinerIdentity } from "../../../src/core/stratum/identity.ts";
 import { errorText } from "../../../src/util/errors.ts";
 
 /** Start of the fake clock (2025-06-04, ms). */
@@ -78,31 +78,39 @@ export function createFuzzHost(): FuzzHost {
       startDifficulty: 0.001,
       vardiff: { targetIntervalSec: 10, retargetShares: 16, retargetSec: 60, minDifficulty: 0.0001, maxDifficulty: 0 },
     },
-    currentJob: () => jobs.current,
-    refreshJob: () => jobs.refreshJob(now),
-    lookupJob: (id, t) => jobs.lookup(id, t),
-    duplicates: new DuplicateFilter(),
-    coinbaseParts: (job, payout) => coinbase.parts(job.template, payout),
-    payoutFor,
-    authorize(username) {
-      const { address, worker } = splitUsername(username);
-      if (!address) return { ok: false, code: "ADDRESS_INVALID", message: "username must be ADDRESS[.worker]" };
-      try {
-        return { ok: true, identity: { username, address, worker, payoutScript: addressToOutputScript(address, "regtest") } };
-      } catch (err) {
-        return { ok: false, code: "ADDRESS_INVALID", message: errorText(err) };
-      }
+    work: {
+      currentJob: () => jobs.current,
+      refreshJob: () => jobs.refreshJob(now),
+      lookupJob: (id, t) => jobs.lookup(id, t),
+      duplicates: new DuplicateFilter(),
+      coinbaseParts: (job, payout) => coinbase.parts(job.template, payout),
     },
-    allocateExtranonce1: () => en1.allocate(),
-    releaseExtranonce1: (b) => en1.release(b),
-    onBlock: () => void log.blocks++,
-    onAuthorized: () => {},
-    onShare: (_s, v) => {
-      log.shares++;
-      if (v.accepted) log.accepted++;
+    miners: {
+      payoutFor,
+      authorize(username) {
+        const { address, worker } = splitUsername(username);
+        if (!address) return { ok: false, code: "ADDRESS_INVALID", message: "username must be ADDRESS[.worker]" };
+        try {
+          return { ok: true, identity: { username, address, worker, payoutScript: addressToOutputScript(address, "regtest") } };
+        } catch (err) {
+          return { ok: false, code: "ADDRESS_INVALID", message: errorText(err) };
+        }
+      },
     },
-    onDifficulty: () => void log.difficultyChanges++,
-    onProtocolError: () => void log.protocolErrors++,
+    extranonce: {
+      allocate: () => en1.allocate(),
+      release: (b) => en1.release(b),
+    },
+    reports: {
+      onBlock: () => void log.blocks++,
+      onAuthorized: () => {},
+      onShare: (_s, v) => {
+        log.shares++;
+        if (v.accepted) log.accepted++;
+      },
+      onDifficulty: () => void log.difficultyChanges++,
+      onProtocolError: () => void log.protocolErrors++,
+    },
   };
   return {
     host,

@@ -13,10 +13,10 @@
  *   fast-check JSON. One input = one datagram.
  */
 import fc from "fast-check";
-import { LineDecoder } from "../../../src/stratum/framing.ts";
-import { decodeRequest, type Decoded } from "../../../src/stratum/messages.ts";
-import { validateEvent } from "../../../src/events/schemas.ts";
-import { ALL_EVENT_TYPES } from "../../../src/events/types.ts";
+import { LineDecoder } from "../../../src/core/stratum/framing.ts";
+import { decodeRequest, type Decoded } from "../../../src/core/stratum/messages.ts";
+import { validateEvent } from "../../../src/pipeline/events/schemas.ts";
+import { ALL_EVENT_TYPES } from "../../../src/pipeline/events/types.ts";
 import { exampleEvent } from "../../events/fixtures.ts";
 import { REGTEST_ADDRESSES } from "../../support/addresses.ts";
 import { Rng, deepJson, jsonText, randomJson, randomString, HOSTILE_NUMBERS, HOSTILE_STRINGS } from "./rng.ts";

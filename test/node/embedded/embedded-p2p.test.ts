@@ -3,8 +3,8 @@ import assert from "node:assert/strict";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { startEmbeddedNode, type EmbeddedNode } from "../../../src/node/embedded/embedded-node.ts";
-import { RpcClient } from "../../../src/node/rpc-client.ts";
+import { startEmbeddedNode, type EmbeddedNode } from "../../../src/tools/regtest-node/embedded-node.ts";
+import { RpcClient } from "../../../src/core/bitcoind/rpc-client.ts";
 
 describe("embedded node: two nodes peered over P2P on 127.0.0.1", () => {
   const nodes: EmbeddedNode[] = [];

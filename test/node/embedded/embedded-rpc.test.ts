@@ -1,8 +1,8 @@
 import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { startEmbeddedNode, type EmbeddedNode } from "../../../src/node/embedded/embedded-node.ts";
-import { RpcClient } from "../../../src/node/rpc-client.ts";
-import { RpcRemoteError } from "../../../src/node/errors.ts";
+import { startEmbeddedNode, type EmbeddedNode } from "../../../src/tools/regtest-node/embedded-node.ts";
+import { RpcClient } from "../../../src/core/bitcoind/rpc-client.ts";
+import { RpcRemoteError } from "../../../src/core/bitcoind/errors.ts";
 import { rejectsWithCode } from "../../support/assert.ts";
 
 describe("embedded node: bitcoind-compatible RPC", () => {

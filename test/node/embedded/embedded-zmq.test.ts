@@ -1,9 +1,9 @@
 import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
 import * as zmq from "zeromq";
-import { startEmbeddedNode, type EmbeddedNode } from "../../../src/node/embedded/embedded-node.ts";
-import { RpcClient } from "../../../src/node/rpc-client.ts";
-import { decodeHashblock } from "../../../src/node/zmq-format.ts";
+import { startEmbeddedNode, type EmbeddedNode } from "../../../src/tools/regtest-node/embedded-node.ts";
+import { RpcClient } from "../../../src/core/bitcoind/rpc-client.ts";
+import { decodeHashblock } from "../../../src/core/bitcoind/zmq-format.ts";
 
 /** One reader loop per socket (zeromq allows a single pending receive); `next()` waits with a deadline. */
 class Collector {

@@ -1,7 +1,7 @@
 import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
 import http from "node:http";
-import { JsonRpcHttpServer, errorReply, namedToPositional } from "../../../src/node/embedded/rpc-server.ts";
+import { JsonRpcHttpServer, errorReply, namedToPositional } from "../../../src/tools/regtest-node/rpc-server.ts";
 import net from "node:net";
 
 /** Answers "echo" with its params, "fail" with -8, anything else with -32601 (like Core's dispatcher). */

@@ -1,8 +1,8 @@
 import { it } from "node:test";
 import assert from "node:assert/strict";
 import * as zmq from "zeromq";
-import { HashblockPublisher } from "../../../src/node/embedded/zmq-publisher.ts";
-import { decodeHashblock } from "../../../src/node/zmq-format.ts";
+import { HashblockPublisher } from "../../../src/tools/regtest-node/zmq-publisher.ts";
+import { decodeHashblock } from "../../../src/core/bitcoind/zmq-format.ts";
 
 /** Subscribes with a reader loop running (zeromq.js only processes reconnects while a receive is pending). */
 function subscriber(endpoint: string) {

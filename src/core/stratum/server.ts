@@ -1,0 +1,354 @@
+/**
+ * The Stratum TCP server: accepts miners on every `serverurl`, frames lines, enforces connection-level
+ * limits (maxclients, max line length, per-connection message rate, idle timeout for connections
+ * that never authorize; send-queue cap and write timeout for miners that never read), and fans new work
+ * out to every session. Protocol logic lives in Session; this file is transport and limits only.
+ */
+import net from "node:net";
+import { LineDecoder } from "./framing.ts";
+import { Session, type SessionHost } from "./session.ts";
+import { encodeError, Errors } from "./messages.ts";
+import { errorTuple, StratumCode } from "./errors.ts";
+import type { Job } from "../work/jobs.ts";
+import { listenError } from "../../util/ports.ts";
+
+export interface ListenAddress {
+  host: string;
+  port: number;
+  /** Start difficulty for connections on this listener (ckpool's high-difficulty ports); default the pool's `startdiff`. */
+  startDifficulty?: number;
+}
+
+export interface StratumServerOptions {
+  listen: ListenAddress[];
+  /** Most concurrent connections (0 = unlimited). */
+  maxClients: number;
+  /** Most concurrent connections from one address, as `ipKey` groups them (0 = unlimited). */
+  maxConnectionsPerIp: number;
+  /**
+   * The key the per-IP limit counts under. Default: the address as the socket reports it. The engine
+   * passes the ban key (`::ffff:` folded to IPv4, IPv6 grouped by /64), so one host cannot multiply
+   * its slots by rotating the interface id of its prefix.
+   */
+  ipKey?: (ip: string) => string;
+  /** Addresses exempt from the per-IP limit (the engine passes `bans.allowlist`: farms behind one NAT address). */
+  perIpExempt?: (ip: string) => boolean;
+  /** Longest inbound line (bytes). */
+  maxLineBytes: number;
+  /** Seconds a connection may stay without authorizing. */
+  authTimeoutSec: number;
+  /** Seconds an authorized connection may go without submitting a share before it is dropped (ckpool `dropidle`; 0 = never). */
+  dropIdleSec?: number;
+  /** Sustained messages per second per connection (token bucket rate; 0 = unlimited). */
+  messageRatePerSec: number;
+  /** Token bucket size: lines a connection may send at once (`stratum.message_burst`). Default max(10, 2 × rate). */
+  messageBurst?: number;
+  /**
+   * Junk lines (invalid JSON, not a request, malformed params) a connection may send per minute before
+   * it is dropped (`protocol_errors`). Bans act across connections; this bounds one connection even
+   * for allow-listed peers. Default 20.
+   */
+  maxProtocolErrorsPerMin?: number;
+  /** Bytes a connection may have queued for sending before it is dropped. */
+  sendQueueMaxBytes: number;
+  /** Seconds the send queue may stay non-empty without draining before the connection is dropped. */
+  writeTimeoutSec: number;
+  /**
+   * Bytes queued for sending across all connections. `sendQueueMaxBytes` alone bounds memory only to
+   * maxclients × that (tens of GB at the defaults); past this total the most backlogged connections are
+   * dropped (`send_queue_full`) at the next housekeeping tick. Default 256 MiB.
+   */
+  sendQueueTotalMaxBytes?: number;
+  /** Housekeeping period (ms): timeouts, vardiff for silent miners. */
+  tickMs?: number;
+  /** Decides whether an IP may connect (bans live outside). */
+  admit?: (ip: string) => { ok: true } | { ok: false; reason: string };
+}
+
+/** Why a connection ended (a counter label and an event field). */
+export type CloseReason =
+  | "client_closed"
+  | "socket_error"
+  | "line_too_long"
+  | "auth_timeout"
+  | "rate_limited"
+  | "send_queue_full"
+  | "write_timeout"
+  | "shutdown"
+  | "banned"
+  | "protocol_errors"
+  | "protocol";
+
+export interface StratumServerEvents {
+  onSessionOpened?(session: Session): void;
+  onSessionClosed?(session: Session, reason: CloseReason | string): void;
+  /** A connection refused before it got a session (maxclients, per-IP limit, ban). */
+  onRefused?(ip: string, reason: string): void;
+  onRateLimited?(session: Session): void;
+}
+
+interface Conn {
+  socket: net.Socket;
+  /** What the per-IP limit counts this connection under. */
+  ipKey: string;
+  session: Session;
+  decoder: LineDecoder;
+  tokens: number;
+  lastRefillMs: number;
+  rateViolations: number;
+  /** Junk-line score: +1 per junk line, decays by maxProtocolErrorsPerMin per minute. */
+  junkScore: number;
+  junkSeen: number;
+  /** Since when the send queue has been non-empty (0 = empty). */
+  backloggedSinceMs: number;
+  closeReason: string | null;
+}
+
+export class StratumServer {
+  private readonly servers: net.Server[] = [];
+  private readonly conns = new Set<Conn>();
+  private readonly perIp = new Map<string, number>();
+  private timer: NodeJS.Timeout | null = null;
+  private accepting = false;
+  /** Resolve when each listener has fully closed (after its last connection ended). */
+  private listenerClosed: Array<Promise<void>> = [];
+  /** Addresses actually bound (port 0 resolved). */
+  readonly bound: ListenAddress[] = [];
+
+  constructor(
+    private readonly host: SessionHost,
+    private readonly opts: StratumServerOptions,
+    private readonly events: StratumServerEvents = {},
+  ) {}
+
+  get connectionCount(): number {
+    return this.conns.size;
+  }
+
+  *sessions(): Iterable<Session> {
+    for (const c of this.conns) yield c.session;
+  }
+
+  async start(): Promise<void> {
+    this.accepting = true;
+    for (const addr of this.opts.listen) {
+      const server = net.createServer({ noDelay: true, pauseOnConnect: false }, (s) => this.accept(s, addr.startDifficulty));
+      server.on("error", () => {}); // listen errors surface through the promise below; later errors are per socket
+      await new Promise<void>((resolve, reject) => {
+        const onError = (err: Error) => reject(listenError({ component: "Stratum", host: addr.host, port: addr.port, setting: "serverurl" }, err));
+        server.once("error", onError);
+        server.listen({ host: addr.host, port: addr.port, backlog: 1024 }, () => {
+          server.off("error", onError);
+          resolve();
+        });
+      });
+      const a = server.address() as net.AddressInfo;
+      this.bound.push({ host: addr.host, port: a.port, startDifficulty: addr.startDifficulty });
+      this.servers.push(server);
+    }
+    this.timer = setInterval(() => this.tick(), this.opts.tickMs ?? 1000);
+    this.timer.unref();
+  }
+
+  private accept(socket: net.Socket, startDifficulty: number | undefined): void {
+    const ip = socket.remoteAddress ?? "unknown";
+    const refuse = (reason: string) => {
+      this.events.onRefused?.(ip, reason);
+      socket.destroy();
+    };
+    if (!this.accepting) return refuse("shutdown");
+    // Bans first: a banned peer must not take a slot or count toward its IP's limit (miningcore checks at accept).
+    const admitted = this.opts.admit?.(ip);
+    if (admitted && !admitted.ok) return refuse(admitted.reason);
+    if (this.opts.maxClients > 0 && this.conns.size >= this.opts.maxClients) return refuse("maxclients");
+    const ipKey = this.opts.ipKey ? this.opts.ipKey(ip) : ip;
+    const fromIp = this.perIp.get(ipKey) ?? 0;
+    if (this.opts.maxConnectionsPerIp > 0 && fromIp >= this.opts.maxConnectionsPerIp && !this.opts.perIpExempt?.(ip)) return refuse("per_ip_limit");
+    this.perIp.set(ipKey, fromIp + 1);
+
+    socket.setKeepAlive(true, 60_000); // half-open peers are found by TCP keepalive
+    socket.setNoDelay(true);
+    const now = this.host.now();
+    // eslint-disable-next-line prefer-const
+    let conn: Conn;
+    const transport = {
+      remoteAddress: ip,
+      send: (data: string) => this.write(conn, data),
+      close: (reason: string) => this.drop(conn, reason),
+    };
+    const session = new Session(this.host, transport, { startDifficulty });
+    const decoder = new LineDecoder({
+      maxLineBytes: this.opts.maxLineBytes,
+      onLine: (line) => this.onLine(conn, line),
+      onViolation: (v) => {
+        this.write(conn, encodeError(null, errorTuple(StratumCode.Other, `Line exceeds ${v.limitBytes} bytes`)));
+        this.drop(conn, "line_too_long");
+      },
+    });
+    conn = { socket, ipKey, session, decoder, tokens: this.burst(), lastRefillMs: now, rateViolations: 0, junkScore: 0, junkSeen: 0, backloggedSinceMs: 0, closeReason: null };
+    this.conns.add(conn);
+    socket.on("data", (chunk: Buffer) => decoder.push(chunk));
+    socket.on("error", () => this.drop(conn, "socket_error"));
+    socket.on("close", () => this.closed(conn));
+    socket.on("end", () => this.drop(conn, "client_closed"));
+    socket.on("drain", () => (conn.backloggedSinceMs = 0));
+    this.events.onSessionOpened?.(session);
+  }
+
+  private burst(): number {
+    return this.opts.messageBurst ?? Math.max(10, this.opts.messageRatePerSec * 2);
+  }
+
+  private get junkLimit(): number {
+    return this.opts.maxProtocolErrorsPerMin ?? 20;
+  }
+
+  private onLine(conn: Conn, line: string): void {
+    if (conn.closeReason) return;
+    if (this.opts.messageRatePerSec > 0) {
+      const now = this.host.now();
+      conn.tokens = Math.min(this.burst(), conn.tokens + ((now - conn.lastRefillMs) / 1000) * this.opts.messageRatePerSec);
+      conn.lastRefillMs = now;
+      if (conn.tokens < 1) {
+        conn.rateViolations++;
+        this.events.onRateLimited?.(conn.session);
+        // A flood far past the limit is not a miner: drop it. A short overshoot only loses the extra lines.
+        if (conn.rateViolations > this.burst()) return this.drop(conn, "rate_limited");
+        this.write(conn, encodeError(null, errorTuple(StratumCode.Other, "Rate limit exceeded")));
+        return;
+      }
+      conn.tokens -= 1;
+    }
+    try {
+      conn.session.handleLine(line);
+    } catch (err) {
+      // A bug must cost one connection, never the server.
+      this.host.reports.onProtocolError(conn.session, "internal_error", String(err));
+      this.write(conn, encodeError(null, Errors.badParams("internal error")));
+      this.drop(conn, "protocol");
+      return;
+    }
+    const junk = conn.session.protocolErrorCount - conn.junkSeen;
+    if (junk > 0) {
+      conn.junkSeen += junk;
+      conn.junkScore += junk;
+      if (conn.junkScore > this.junkLimit) this.drop(conn, "protocol_errors");
+    }
+  }
+
+  private write(conn: Conn, data: string): void {
+    if (conn.closeReason || conn.socket.destroyed) return;
+    if (conn.socket.writableLength + data.length > this.opts.sendQueueMaxBytes) return this.drop(conn, "send_queue_full");
+    const flushed = conn.socket.write(data);
+    if (!flushed && conn.backloggedSinceMs === 0) conn.backloggedSinceMs = this.host.now();
+  }
+
+  private drop(conn: Conn, reason: string): void {
+    if (conn.closeReason) return;
+    conn.closeReason = reason;
+    conn.decoder.stop();
+    if (reason === "send_queue_full" || reason === "write_timeout" || reason === "socket_error") conn.socket.destroy();
+    else conn.socket.end();
+    // A peer that ignores FIN must not hold the socket forever.
+    setTimeout(() => conn.socket.destroy(), 2000).unref();
+  }
+
+  private closed(conn: Conn): void {
+    if (!this.conns.delete(conn)) return;
+    const n = (this.perIp.get(conn.ipKey) ?? 1) - 1;
+    if (n <= 0) this.perIp.delete(conn.ipKey);
+    else this.perIp.set(conn.ipKey, n);
+    conn.session.dispose();
+    this.events.onSessionClosed?.(conn.session, conn.closeReason ?? "client_closed");
+  }
+
+  /** Sends a job to every working session; returns how long the fan-out took (ms). */
+  broadcast(job: Job): number {
+    const t0 = performance.now();
+    for (const c of this.conns) {
+      if (c.closeReason) continue;
+      c.socket.cork();
+      c.session.sendJob(job);
+      c.socket.uncork();
+    }
+    return performance.now() - t0;
+  }
+
+  private tick(): void {
+    const now = this.host.now();
+    const authDeadline = this.opts.authTimeoutSec * 1000;
+    this.enforceTotalSendQueue();
+    for (const c of this.conns) {
+      if (c.closeReason) continue;
+      if (!c.session.isAuthorized && authDeadline > 0 && now - c.session.connectedAtMs > authDeadline) {
+        this.drop(c, "auth_timeout");
+        continue;
+      }
+      const idleMs = (this.opts.dropIdleSec ?? 0) * 1000;
+      if (idleMs > 0 && c.session.isAuthorized && now - Math.max(c.session.lastShareMs, c.session.connectedAtMs) > idleMs) {
+        this.drop(c, "idle");
+        continue;
+      }
+      // The write timeout runs from when the queue was last empty: a miner gets a job every ~30 s, so
+      // an honest one empties it within milliseconds; one that cannot in write_timeout_sec is stalled or
+      // trickle-reading. Checked here too because a queue below the stream's high-water mark never
+      // makes write() return false.
+      if (c.socket.writableLength === 0) c.backloggedSinceMs = 0;
+      else if (c.backloggedSinceMs === 0) c.backloggedSinceMs = now;
+      if (c.backloggedSinceMs > 0 && now - c.backloggedSinceMs > this.opts.writeTimeoutSec * 1000) {
+        this.drop(c, "write_timeout");
+        continue;
+      }
+      if (c.rateViolations > 0) c.rateViolations = Math.max(0, c.rateViolations - this.opts.messageRatePerSec);
+      if (c.junkScore > 0) c.junkScore = Math.max(0, c.junkScore - (this.junkLimit * (this.opts.tickMs ?? 1000)) / 60_000);
+      c.session.tick(now);
+    }
+  }
+
+  /** Bytes queued for sending, all connections together (for /metrics). */
+  get queuedBytes(): number {
+    let total = 0;
+    for (const c of this.conns) if (!c.closeReason) total += c.socket.writableLength;
+    return total;
+  }
+
+  /** Drops the most backlogged connections while the total send queue is over its cap. */
+  private enforceTotalSendQueue(): void {
+    const cap = this.opts.sendQueueTotalMaxBytes ?? 256 * 1024 * 1024;
+    let total = this.queuedBytes;
+    if (total <= cap) return;
+    const backlogged = [...this.conns].filter((c) => !c.closeReason && c.socket.writableLength > 0).sort((a, b) => b.socket.writableLength - a.socket.writableLength);
+    for (const c of backlogged) {
+      if (total <= cap) break;
+      total -= c.socket.writableLength;
+      this.drop(c, "send_queue_full");
+    }
+  }
+
+  /**
+   * Stops accepting new connections at once; existing ones stay. (net.Server#close's callback only
+   * fires after the last connection ends, so it is not awaited here: `close()` waits for it, bounded.)
+   */
+  async stopAccepting(): Promise<void> {
+    this.accepting = false;
+    for (const s of this.servers.splice(0)) {
+      if (!s.listening) continue;
+      this.listenerClosed.push(new Promise<void>((r) => s.close(() => r())));
+    }
+  }
+
+  /** Asks every miner to reconnect (client.reconnect), then closes all connections. */
+  async close(opts: { reconnect?: boolean; graceMs?: number } = {}): Promise<void> {
+    await this.stopAccepting();
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    for (const c of this.conns) {
+      if (opts.reconnect) c.session.sendReconnect();
+      this.drop(c, "shutdown");
+    }
+    const deadline = Date.now() + (opts.graceMs ?? 2000);
+    while (this.conns.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    for (const c of this.conns) c.socket.destroy();
+    await Promise.all(this.listenerClosed.splice(0));
+  }
+}
