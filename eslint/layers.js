@@ -2,7 +2,7 @@
  * ESLint rule `tbg/layers`: imports inside src/ run one way.
  *
  *   pool core (src/core/), lowest first; each folder imports only the folders before it:
- *     bitcoin → stats → bitcoind → work → shares → security → stratum → engine
+ *     bitcoin → stats → bitcoind → work → shares → security → stratum → relay → engine
  *   then src/app (the pool process: composition, observability, records) → src/cli (every command).
  *   event pipeline (src/pipeline/), beside the core: events → nats, storage → collector.
  *   tools (src/tools/), beside both: may use the core and each other, never the app or the pipeline
@@ -17,7 +17,7 @@
 import path from "node:path";
 
 const BASE = ["util", "config", "http"];
-const CORE = ["core/bitcoin", "core/stats", "core/bitcoind", "core/work", "core/shares", "core/security", "core/stratum", "core/engine"];
+const CORE = ["core/bitcoin", "core/stats", "core/bitcoind", "core/work", "core/shares", "core/security", "core/stratum", "core/relay", "core/engine"];
 const PIPELINE = ["pipeline/events", "pipeline/nats", "pipeline/storage", "pipeline/collector"];
 const TOOLS = ["tools/stratum-client", "tools/miner", "tools/bench", "tools/bench-node", "tools/regtest-node", "tools/monitor"];
 

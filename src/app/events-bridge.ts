@@ -146,6 +146,8 @@ export class EventsBridge {
     this.on("difficulty", (e) => this.onDifficulty(e));
     this.on("disconnected", (e) => this.onDisconnected(e.session, e.reason));
     this.on("newBlockNetwork", (e) => this.onNewBlockNetwork(e));
+    // Relay hook: a relay's mode changes (src/core/relay/relay-mode.ts).
+    this.on("relayState", (e) => void this.out?.emit("relay_state", { state: e.state, previous: e.previous, reason: e.reason.slice(0, 256) }));
     const every = this.opts.hashrateIntervalMs ?? EVENTS_BRIDGE_DEFAULTS.hashrateIntervalMs;
     if (every > 0) this.timer = this.timers.setInterval(() => this.emitHashrates(), every);
   }

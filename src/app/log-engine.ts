@@ -64,6 +64,10 @@ export function logEngine(engine: Engine, log: Logger): void {
     }
   });
   engine.bus.on("warning", ({ message }) => log.warn(message));
+  engine.bus.on("relayState", ({ state, previous, reason }) => {
+    const msg = state === "independent" ? "relay is now independent: templates from the local node" : state === "passthrough" ? "relay is following the primary's templates" : "relay connecting to the primary";
+    (state === "independent" ? log.warn : log.info).call(log, { relayState: state, previous, reason }, msg);
+  });
   engine.bus.on("protocolError", ({ session, kind, detail }) => log.debug({ session: session.id, ip: session.ip, kind, detail }, "protocol error"));
   engine.bus.on("refused", ({ ip, reason }) => log.debug({ ip, reason }, "connection refused"));
   engine.bus.on("banned", (b) => log.warn({ ip: b.ip, key: b.key, reason: b.reason, offence: b.offence, durationSec: b.durationSec }, "banned %s for %d s (%s, offence %d)", b.key, b.durationSec, b.reason, b.offence));

@@ -3,7 +3,7 @@
  * event sinks, health/metrics — wired together, started in order, closed in reverse.
  */
 import type { PoolConfig } from "../config/types.ts";
-import { Engine, type SignatureSource } from "../core/engine/engine.ts";
+import { Engine, type EngineOptions, type SignatureSource } from "../core/engine/engine.ts";
 import { UserSettingsFile } from "./signatures.ts";
 import { throwIfCancelled, type Lifecycle } from "../util/lifecycle.ts";
 import { createLogger, type LoggerHandle } from "./logger.ts";
@@ -13,6 +13,8 @@ import { Observability, type ObservabilityOptions } from "./observability.ts";
 import { ZmqBlockNotifier, type ZmqNotifierTiming } from "../core/bitcoind/zmq-subscriber.ts";
 import { logZmqNotifier } from "./log-zmq.ts";
 import { checkPortsFree } from "../util/ports.ts";
+import { registerRelayMetrics, relayHealth, startRelayServer } from "./relay-app.ts";
+import type { RelayServer } from "../core/relay/server.ts";
 
 export interface PoolAppOptions {
   pretty?: boolean;
@@ -24,6 +26,10 @@ export interface PoolAppOptions {
   observability?: Omit<ObservabilityOptions, "log" | "engine" | "now">;
   /** ZMQ socket timing (heartbeats, reconnect backoff); defaults in ZMQ_NOTIFIER_DEFAULTS. Tests shorten them. */
   zmq?: Partial<ZmqNotifierTiming>;
+  /** Relay link timing (keepalive, block submit timeout); tests shorten it. */
+  relayLink?: EngineOptions["relayLink"];
+  /** Called with the engine before it starts (tests subscribe to its bus here). */
+  onEngine?: (engine: Engine) => void;
 }
 
 export interface PoolApp {
@@ -35,6 +41,8 @@ export interface PoolApp {
   obs: Observability;
   /** The ZMQ block notifier; null when no endpoint is configured. */
   zmq: ZmqBlockNotifier | null;
+  /** The template push server for relays (`relay_server`); null when not configured. */
+  readonly relayServer: RelayServer | null;
   close(): Promise<void>;
 }
 
@@ -43,6 +51,12 @@ export async function startPool(config: PoolConfig, opts: PoolAppOptions = {}, s
   await checkPortsFree([
     ...config.serverurl.map((s) => ({ component: "Stratum", host: s.host, port: s.port, setting: "serverurl" })),
     ...(config.health.enabled ? [{ component: "health/metrics HTTP", host: config.health.host, port: config.health.port, setting: "health.port" }] : []),
+    ...(config.relay_server
+      ? [
+          { component: "relay control", host: config.relay_server.host, port: config.relay_server.port, setting: "relay_server.port" },
+          { component: "relay template push", host: config.relay_server.host, port: config.relay_server.template_push_port, setting: "relay_server.template_push_port" },
+        ]
+      : []),
   ]);
   const log = opts.logger ?? createLogger({ level: config.log.level, logdir: config.logdir, pretty: opts.pretty });
   // Everything is built first (nothing opens a socket or a timer), so no part needs a forward reference;
@@ -58,7 +72,8 @@ export async function startPool(config: PoolConfig, opts: PoolAppOptions = {}, s
           onError: (err) => log.logger.error({ code: err.code, error: err.message }, "user settings not applied"),
         })
       : null;
-  const engine = new Engine({ config, now: opts.now, signatures: opts.signatures ?? settingsFile ?? undefined });
+  const engine = new Engine({ config, now: opts.now, signatures: opts.signatures ?? settingsFile ?? undefined, relayLink: opts.relayLink });
+  opts.onEngine?.(engine);
   // Block notifications: every configured endpoint at once; the first copy of a block becomes an engine
   // hint, a reconnect triggers an immediate tip check (messages are lost while down).
   const zmq =
@@ -72,7 +87,13 @@ export async function startPool(config: PoolConfig, opts: PoolAppOptions = {}, s
         })
       : null;
   const zmqStatus = opts.observability?.zmqStatus ?? (zmq ? () => zmq.status() : undefined);
-  const obs = new Observability(config, { ...opts.observability, zmqStatus, engine, log: log.logger, now: opts.now });
+  // Relay hook (src/app/relay-app.ts): /health shows the relay server's peers on a primary, the link state on a relay.
+  let relayServer: RelayServer | null = null;
+  let relayStale = () => 0;
+  const relayStatus = opts.observability?.relayStatus ?? (() => relayServer?.status() ?? relayHealth(engine, relayStale));
+  const obs = new Observability(config, { ...opts.observability, zmqStatus, relayStatus, engine, log: log.logger, now: opts.now });
+  if (config.mode === "passthrough" || config.relay_server) relayStale = registerRelayMetrics(obs.metrics.registry, engine, config, () => relayServer).stalePercent;
+  const relayPending = config.relay_server ? startRelayServer(engine, config, config.relay_server, log.logger) : null;
   logEngine(engine, log.logger);
   if (zmq) logZmqNotifier(zmq, log.logger);
 
@@ -85,6 +106,7 @@ export async function startPool(config: PoolConfig, opts: PoolAppOptions = {}, s
     parts.push({ name: "zmq", start: async () => zmq.start(), close: () => zmq.close() });
   }
   parts.push({ name: "engine", start: (s) => engine.start(s), close: () => engine.close() });
+  if (relayPending) parts.push({ name: "relay server", start: async () => void (relayServer = await relayPending.start()), close: async () => relayServer?.close() });
   const health = obs.health;
   if (health) {
     parts.push({
@@ -133,6 +155,9 @@ export async function startPool(config: PoolConfig, opts: PoolAppOptions = {}, s
     stratumPorts,
     obs,
     zmq,
+    get relayServer() {
+      return relayServer;
+    },
     close() {
       stopped ??= closeAll().then(() => {
         log.logger.info("pool stopped");

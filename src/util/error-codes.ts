@@ -8,7 +8,6 @@ export const ERROR_CATALOGUE = {
   USAGE: { area: "cli", hint: "Fix the command line; `tbg <command> --help` lists the options." },
   CONFIG_READ: { area: "config", hint: "Check that the config file exists, is readable by this user, and is UTF-8 JSON." },
   CONFIG_INVALID: { area: "config", hint: "Fix the named key (docs/configuration.md lists every key, its type and default)." },
-  MODE_UNSUPPORTED: { area: "config", hint: "Run the region as a primary: remove `mode` and `primary` from the config." },
   USER_SETTINGS_READ: { area: "config", hint: "Check `user_settings_file`: it must exist and be readable; the previous settings stay in force." },
   USER_SETTINGS_INVALID: { area: "config", hint: "Fix the named entry of `user_settings_file` (docs/operations.md); the previous settings stay in force." },
   START_CANCELLED: { area: "lifecycle", hint: "None: start-up was stopped on purpose (a stop signal or close() during start-up)." },
@@ -87,6 +86,16 @@ export const ERROR_CATALOGUE = {
   MINER_STOPPED: { area: "tools", hint: "None: the miner was stopped." },
   MINER_WAIT_TIMEOUT: { area: "tools", hint: "The miner saw no work in time: check the pool has a template (its /health)." },
   BENCH_BAD_OPTION: { area: "tools", hint: "Fix the named option (`tbg bench --help`)." },
+
+  // ---- regional relays (docs/relay-protocol.md)
+  RELAY_VERSION: { area: "relay", hint: "The relay and the primary speak different relay protocol versions: upgrade the older side (docs/relay-protocol.md)." },
+  RELAY_FRAME_TYPE: { area: "relay", hint: "A peer sent a frame type this version does not know: check that what connects to the relay ports is a tbg relay or primary of the same version." },
+  RELAY_FRAME_TOO_LARGE: { area: "relay", hint: "A relay frame exceeded the 16 MiB limit (or inflated beyond it): check what connects to the relay ports; a real template is far smaller." },
+  RELAY_BAD_PAYLOAD: { area: "relay", hint: "A relay frame's payload did not inflate or was not a JSON object: check what connects to the relay ports (a proxy or scanner, not a tbg peer)." },
+  RELAY_PROTOCOL_CLOSED: { area: "relay", hint: "None: a relay connection is closed after a protocol error and reconnects." },
+  RELAY_SERVER_LISTEN: { area: "relay", hint: "The relay server could not bind: free the port or change `relay_server.port` / `relay_server.template_push_port`." },
+  PRIMARY_UNREACHABLE: { area: "relay", hint: "The relay's control connection to the primary is down: the block went to the local node only; check `primary.host`/`primary.port` and the inter-region link." },
+  PRIMARY_TIMEOUT: { area: "relay", hint: "The primary did not answer a block submission in time: the local node's answer decides; check the primary's load and the inter-region link." },
 } as const satisfies Record<string, { area: string; hint: string }>;
 
 /** A stable error code; see {@link ERROR_CATALOGUE} and docs/errors.md. */

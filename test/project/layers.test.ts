@@ -36,7 +36,7 @@ test("downward imports, imports inside a folder and the shared base pass", async
 });
 
 test("a new folder under src/ must be placed in the layer table", async () => {
-  const errors = await layerErrors("src/core/relay/x.ts", "export const x = 1;\n");
+  const errors = await layerErrors("src/core/mempool/x.ts", "export const x = 1;\n");
   assert.equal(errors.length, 1);
   assert.match(errors[0], /not in the layer table/);
 });

@@ -12,7 +12,7 @@ import { reverseBytes } from "../bitcoin/hash.ts";
 import type { PoolConfig } from "../../config/types.ts";
 import { ConfigError } from "../../config/errors.ts";
 import { JobRegistry, type Job } from "../work/jobs.ts";
-import { prepareTemplate, type TemplateWork } from "../work/template.ts";
+import { prepareTemplate, type GbtTemplate, type TemplateWork } from "../work/template.ts";
 import { CoinbaseFactory, type Payout } from "../work/coinbase-cache.ts";
 import { TemplateSource, type NodeStatus, type TemplateReason } from "../work/template-source.ts";
 import { assembleBlockHex, BlockSubmitter, type BlockOutcome, type SubmitResult } from "../work/block-submitter.ts";
@@ -28,6 +28,8 @@ import { TbgError, errorText } from "../../util/errors.ts";
 import { StartCancelledError, cancellableDelay, throwIfCancelled } from "../../util/lifecycle.ts";
 import { BanList, type BanInfo } from "../security/bans.ts";
 import { AbuseGuard, type AbuseStats } from "../security/abuse-guard.ts";
+import { RelayController, type RelayMode } from "../relay/relay-mode.ts";
+import { PrimaryLink } from "../relay/link.ts";
 
 export const DEFAULT_SIGNATURE = "/TheBitcoinGame/";
 
@@ -52,7 +54,8 @@ export interface BlockFound {
 const BLOCK_PARENTS_KEPT = 64;
 
 export interface EngineEventMap {
-  template: [{ template: TemplateWork; job: Job; newBlock: boolean; reason: TemplateReason; fanoutMs: number }];
+  /** `gbt`: the template as the node served it (a primary pushes it to its relays unchanged). */
+  template: [{ template: TemplateWork; job: Job; newBlock: boolean; reason: TemplateReason; fanoutMs: number; gbt: GbtTemplate }];
   newBlockNetwork: [{ height: number; hash: string; prevHash: string | null; source: string }];
   share: [{ session: SessionSnapshot; verdict: ShareVerdict }];
   blockSubmitting: [{ session: SessionSnapshot | null; hashHex: string; height: number }];
@@ -75,6 +78,8 @@ export interface EngineEventMap {
   banned: [BanInfo];
   banExpired: [BanInfo];
   warning: [{ message: string }];
+  /** A relay (`mode: "passthrough"`) changed mode: following the primary, or making its own templates. */
+  relayState: [{ state: RelayMode; previous: RelayMode | null; reason: string }];
 }
 
 /** Where per-user coinbase signatures come from: the user settings file (`user_settings_file`). */
@@ -90,6 +95,8 @@ export interface EngineOptions {
   admit?: (ip: string) => { ok: true } | { ok: false; reason: string };
   /** Per-call bitcoind RPC timeout, ms (default: the RPC client's, 10 s). */
   rpcTimeoutMs?: number;
+  /** Relay link timing (tests shorten it): keepalive interval, and how long a block submission to the primary may take. */
+  relayLink?: { pingIntervalMs?: number; submitTimeoutMs?: number };
 }
 
 /** The engine at one moment, as plain data (what /health, /metrics and the events bridge read). */
@@ -150,6 +157,8 @@ export class Engine {
   private network: BitcoinNetwork | null = null;
   private server: StratumServer | null = null;
   private templateSource: TemplateSource | null = null;
+  /** On a relay (`mode: "passthrough"`): which templates are mined on (primary or local) and dual submission. */
+  private relayController: RelayController | null = null;
   private starting: Promise<void> | null = null;
   private closing: Promise<void> | null = null;
   /** Aborted by close(): cancels a start-up still in progress. */
@@ -234,11 +243,6 @@ export class Engine {
 
   private async doStart(signal: AbortSignal): Promise<void> {
     throwIfCancelled(signal, "engine");
-    // Regional relays are a later capability: refuse rather than run a relay config as a standalone pool.
-    if (this.config.mode === "passthrough") {
-      throw new TbgError("MODE_UNSUPPORTED", "mode \"passthrough\" (regional relay) is not available in this version; run the relay region as a primary (remove mode/primary) or wait for relay support");
-    }
-    if (this.config.relay_server) this.bus.emit("warning", { message: "relay_server is configured but this version serves no relays: ignoring it" });
     const network = await this.detectNetwork(signal);
     this.network = network;
     let donationScript: Buffer | null = null;
@@ -265,13 +269,19 @@ export class Engine {
       pollMs: this.config.blockpoll,
       updateIntervalSec: this.config.update_interval,
       now: this.now,
-      onTemplate: (gbt, node, reason) => this.adoptTemplate(gbt, node, reason),
+      // --- relay hook: on a relay the local node's templates go through the RelayController (src/core/relay/relay-mode.ts).
+      onTemplate: (gbt, node, reason) => (this.relayController ? this.relayController.onLocalTemplate(gbt, node, reason) : this.adoptTemplate(gbt, node, reason)),
       checkTemplate: (gbt) => void prepareTemplate(gbt, { seq: 0, versionMask: this.config.version_mask, source: "probe", nowMs: this.now() }),
       onNodeState: (status, error) => this.bus.emit("nodeState", { status, error }),
       onAllNodesFailed: (error) => this.bus.emit("nodesDown", { error }),
       onPolledNewBlock: (hash) => this.noteHintSource(hash, "poll"),
     });
+    if (this.config.mode === "passthrough") this.relayController = this.createRelay();
+    this.relayController?.start();
     await this.templateSource.start(signal);
+    throwIfCancelled(signal, "engine");
+    // A relay starts serving on the primary's first template, or on its own after failover_threshold.
+    if (this.relayController) await Promise.race([this.relayController.firstWorkReady(), new Promise((r) => signal.addEventListener("abort", r, { once: true }))]);
     throwIfCancelled(signal, "engine");
 
     this.server = new StratumServer(
@@ -302,6 +312,41 @@ export class Engine {
     await this.server.start();
     throwIfCancelled(signal, "engine");
     this.guard.start();
+  }
+
+  /** On a relay: its mode, link and counters (docs/relay-protocol.md); null on a primary. */
+  get relay(): RelayController | null {
+    return this.relayController;
+  }
+
+  /** The relay side of `mode: "passthrough"` (docs/relay-protocol.md). */
+  private createRelay(): RelayController {
+    const p = this.config.primary!;
+    const link = new PrimaryLink({
+      host: p.host,
+      controlPort: p.port,
+      pushPort: p.template_push_port,
+      authToken: p.auth_token,
+      region: this.config.region,
+      instanceId: this.config.instance_id,
+      reconnectIntervalMs: p.reconnect_interval * 1000,
+      now: this.now,
+      ...this.opts.relayLink,
+    });
+    return new RelayController({
+      link,
+      primaryName: `primary ${p.host}:${p.port}`,
+      failoverThresholdMs: this.config.failover_threshold * 1000,
+      reconnectIntervalMs: p.reconnect_interval * 1000,
+      now: this.now,
+      adopt: (gbt, source, reason) => this.adoptTemplate(gbt, source, reason),
+      current: () => {
+        const t = this.jobs.current?.template;
+        return t ? { height: t.height, prevhashHex: t.prevhashHex } : null;
+      },
+      onState: (state, previous, reason) => this.bus.emit("relayState", { state, previous, reason }),
+      onWarning: (message) => this.bus.emit("warning", { message }),
+    });
   }
 
   /** See {@link EngineStatus}. Cheap: no pass over the sessions. */
@@ -450,7 +495,7 @@ export class Engine {
       const source = this.hintSources.get(template.prevhashHex) ?? (reason === "initial" ? "startup" : "template");
       this.bus.emit("newBlockNetwork", { height: template.height - 1, hash: template.prevhashHex, prevHash: null, source });
     }
-    this.bus.emit("template", { template, job, newBlock, reason, fanoutMs });
+    this.bus.emit("template", { template, job, newBlock, reason, fanoutMs, gbt });
   }
 
   payoutFor(identity: MinerIdentity): Payout {
@@ -558,7 +603,9 @@ export class Engine {
       const tip = this.templateSource?.currentTip;
       return tip != null && tip !== parent && tip !== hashHex;
     };
-    const p = this.submitter.submit(blockHex, hashHex, late, stale).then(({ outcome, results, pending, all }) => {
+    // --- relay hook: a relay submits to its local node and to the primary at once (first acceptance wins).
+    const submission = this.relayController ? this.relayController.submitBlock(this.submitter, blockHex, hashHex, template.height, late, stale) : this.submitter.submit(blockHex, hashHex, late, stale);
+    const p = submission.then(({ outcome, results, pending, all }) => {
       const accepted = outcome === "accepted";
       const held = this.heldCandidates.get(parent);
       this.heldCandidates.delete(parent);
@@ -604,6 +651,23 @@ export class Engine {
   }
 
   /**
+   * A block found by one of this primary's relays (src/core/relay/server.ts): submitted to every node like
+   * the pool's own, and on acceptance miners move to the new tip at once. No `block` event: the relay that
+   * found it reports it (one block_found, with its region).
+   */
+  submitExternalBlock(blockHex: string, hashHex: string, source: string): Promise<{ outcome: BlockOutcome; results: SubmitResult[] }> {
+    const late = (result: SubmitResult) => this.bus.emit("blockLateResult", { hashHex, height: -1, result });
+    const p = this.submitter.submit(blockHex, hashHex, late).then(({ outcome, results, all }) => {
+      if (outcome === "accepted") this.newBlockHint(hashHex, source);
+      void all.catch(() => undefined);
+      return { outcome, results };
+    });
+    this.pendingSubmits.add(p);
+    void p.finally(() => this.pendingSubmits.delete(p));
+    return p;
+  }
+
+  /**
    * Reverse of start: stop accepting and ask miners to reconnect (if configured) and close their
    * connections, let in-flight block submissions finish, then stop templates and the RPC clients.
    */
@@ -616,6 +680,7 @@ export class Engine {
       await Promise.allSettled([...this.pendingSubmits]);
       const { stale, shutdown } = this.submitter.cancelled;
       if (shutdown > 0) this.bus.emit("warning", { message: `${shutdown} queued block submission(s) cancelled at shutdown (not yet sent; ${stale} dropped earlier as stale)` });
+      this.relayController?.close();
       await this.templateSource?.close();
       for (const n of this.nodes) n.close();
     })();

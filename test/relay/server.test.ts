@@ -1,0 +1,180 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import net from "node:net";
+import { once } from "node:events";
+import { RelayServer, type RelayBlockRequest } from "../../src/core/relay/server.ts";
+import { PrimaryLink, type PrimaryTemplate } from "../../src/core/relay/link.ts";
+import { encodeFrame, FrameDecoder, FrameType, type Frame } from "../../src/core/relay/protocol.ts";
+import { waitFor } from "../support/wait.ts";
+
+const TOKEN = "relay-test-secret-0123456789";
+
+async function startServer(over: Partial<ConstructorParameters<typeof RelayServer>[0]> = {}) {
+  const blocks: RelayBlockRequest[] = [];
+  const server = new RelayServer({
+    host: "127.0.0.1",
+    port: 0,
+    pushPort: 0,
+    authToken: TOKEN,
+    region: "eu",
+    instanceId: 0,
+    authTimeoutMs: 500,
+    submitBlock: async (req) => {
+      blocks.push(req);
+      return { outcome: "accepted", results: [{ node: "btcd[0]", accepted: true, result: null, latencyMs: 1 }] };
+    },
+    ...over,
+  });
+  await server.start();
+  return { server, blocks };
+}
+
+function startLink(server: RelayServer, token = TOKEN) {
+  const link = new PrimaryLink({ host: "127.0.0.1", controlPort: server.ports.control, pushPort: server.ports.push, authToken: token, region: "us-east", instanceId: 1, reconnectIntervalMs: 100, pingIntervalMs: 100 });
+  const templates: PrimaryTemplate[] = [];
+  link.events.on("template", (t) => templates.push(t));
+  link.start();
+  return { link, templates };
+}
+
+/** A raw TCP peer: sends bytes, collects frames until the server closes it. */
+async function rawPeer(port: number) {
+  const socket = net.connect(port, "127.0.0.1");
+  await once(socket, "connect");
+  const decoder = new FrameDecoder();
+  const frames: Frame[] = [];
+  socket.on("data", (d: Buffer) => frames.push(...decoder.push(d)));
+  socket.on("error", () => undefined);
+  const closed = once(socket, "close");
+  return { socket, frames, closed };
+}
+
+test("a relay authenticates on both ports, gets the current template at once and every new one, with seq and latency", async () => {
+  const { server } = await startServer();
+  server.pushTemplate({ height: 100, previousblockhash: "00".repeat(32) });
+  const { link, templates } = startLink(server);
+  try {
+    await waitFor(() => templates.length === 1 && link.status().control.ready, "first template and control ready");
+    assert.equal(templates[0]!.template.height, 100);
+    for (let h = 101; h <= 105; h++) server.pushTemplate({ height: h, previousblockhash: "00".repeat(32), transactions: Array.from({ length: 20 }, () => ({ data: "ab".repeat(100) })) });
+    await waitFor(() => templates.length === 6, "five pushed templates");
+    assert.deepEqual(templates.map((t) => t.templateSeq), [1, 2, 3, 4, 5, 6]);
+    assert.ok(templates.every((t) => t.latencyMs >= 0 && t.latencyMs < 5000));
+    assert.equal(link.status().templateGaps, 0);
+    await waitFor(() => link.status().push.lastRttMs !== null, "an RTT sample");
+    const st = server.status();
+    assert.equal(st.relays.length, 2);
+    assert.deepEqual(st.relays.map((r) => r.region), ["us-east", "us-east"]);
+  } finally {
+    link.close();
+    await server.close();
+  }
+});
+
+test("a relay's found block goes to the primary's submit path and the outcome comes back", async () => {
+  const { server, blocks } = await startServer();
+  const { link } = startLink(server);
+  try {
+    await waitFor(() => link.status().control.ready, "control ready");
+    const answer = await link.submitBlock({ hashHex: "ab".repeat(32), height: 7, blockHex: "00".repeat(80) });
+    assert.equal(answer.outcome, "accepted");
+    assert.equal(blocks.length, 1);
+    assert.equal(blocks[0]!.region, "us-east");
+    assert.equal(blocks[0]!.instanceId, 1);
+    assert.equal(blocks[0]!.height, 7);
+    assert.equal(server.status().blocksFromRelays, 1);
+  } finally {
+    link.close();
+    await server.close();
+  }
+});
+
+test("no token, wrong token, garbage, a non-Hello first frame, slowloris and too many peers are refused and counted; the good relay keeps being served", async () => {
+  const { server } = await startServer({ maxPeers: 6 });
+  const refusals: string[] = [];
+  server.events.on("refused", (r) => refusals.push(r.reason));
+  const { link, templates } = startLink(server);
+  try {
+    await waitFor(() => link.status().push.ready && link.status().control.ready, "good relay ready");
+    // Wrong token: a PrimaryLink with the wrong secret is told so (on both its connections: 2 refusals).
+    const bad = startLink(server, "not-the-secret-at-all!!");
+    const refused = await new Promise<{ code: string }>((r) => bad.link.events.once("refused", r));
+    bad.link.close();
+    assert.equal(refused.code, "RELAY_BAD_TOKEN");
+    // Garbage.
+    const g = await rawPeer(server.ports.push);
+    g.socket.write("GET / HTTP/1.1\r\nHost: primary\r\n\r\n");
+    await g.closed;
+    // Not a Hello first.
+    const n = await rawPeer(server.ports.control);
+    n.socket.write(encodeFrame(FrameType.BlockSubmit, 1, { id: 1, hashHex: "00".repeat(32), blockHex: "00" }));
+    await n.closed;
+    assert.equal(n.frames[0]?.type, FrameType.Refuse);
+    // No token at all (Hello without one).
+    const e = await rawPeer(server.ports.push);
+    e.socket.write(encodeFrame(FrameType.Hello, 1, { region: "x" }));
+    await e.closed;
+    // Slowloris: a Hello trickled a byte at a time, too slowly to finish before the auth deadline.
+    const s = await rawPeer(server.ports.push);
+    const hello = encodeFrame(FrameType.Hello, 1, { token: TOKEN, region: "slow", instanceId: 9 });
+    let i = 0;
+    const trickle = setInterval(() => !s.socket.destroyed && i < hello.length && s.socket.write(hello.subarray(i, ++i)), 100);
+    await s.closed;
+    clearInterval(trickle);
+    assert.ok(i < hello.length);
+    // Max peers: 2 are the good relay; 4 idle sockets fill the limit; the 5th is refused at once.
+    const idle = await Promise.all([0, 1, 2, 3].map(() => rawPeer(server.ports.control)));
+    const over = await rawPeer(server.ports.control);
+    await over.closed;
+    for (const p of idle) await p.closed; // their auth deadline
+    const st = server.status();
+    assert.deepEqual(
+      Object.fromEntries(Object.entries(st.refused).sort()),
+      { auth_timeout: 5, bad_token: 3, max_peers: 1, not_hello: 1, protocol: 1 },
+      JSON.stringify(refusals),
+    );
+    // The good relay was never dropped and still gets templates.
+    assert.equal(link.status().push.connects, 1);
+    server.pushTemplate({ height: 200, previousblockhash: "11".repeat(32) });
+    await waitFor(() => templates.some((t) => t.template.height === 200), "template after the attacks");
+  } finally {
+    link.close();
+    await server.close();
+  }
+});
+
+test("a relay that stops reading is dropped as a slow consumer; others are unaffected", async () => {
+  const { server } = await startServer({ sendQueueMaxBytes: 256 * 1024 });
+  const { link, templates } = startLink(server);
+  const stuck = await rawPeer(server.ports.push);
+  try {
+    stuck.socket.write(encodeFrame(FrameType.Hello, 1, { token: TOKEN, region: "stuck", instanceId: 3 }));
+    await waitFor(() => stuck.frames.length > 0 && link.status().push.ready, "both authenticated");
+    stuck.socket.pause();
+    // Incompressible templates so the kernel buffers fill quickly.
+    const { randomBytes } = await import("node:crypto");
+    for (let k = 0; k < 60 && !server.status().refused.slow_consumer; k++) {
+      server.pushTemplate({ height: 300 + k, previousblockhash: "22".repeat(32), pad: randomBytes(64 * 1024).toString("hex") });
+      await new Promise((r) => setImmediate(r));
+    }
+    assert.equal(server.status().refused.slow_consumer, 1);
+    await waitFor(() => templates.length >= 10, "the reading relay keeps receiving");
+    assert.equal(link.status().push.connects, 1);
+  } finally {
+    stuck.socket.destroy();
+    link.close();
+    await server.close();
+  }
+});
+
+test("an authenticated relay that goes silent is dropped after the idle timeout", async () => {
+  const { server } = await startServer({ idleTimeoutMs: 300 });
+  const p = await rawPeer(server.ports.push);
+  try {
+    p.socket.write(encodeFrame(FrameType.Hello, 1, { token: TOKEN, region: "quiet", instanceId: 4 }));
+    await p.closed;
+    assert.equal(server.status().refused.idle, 1);
+  } finally {
+    await server.close();
+  }
+});
