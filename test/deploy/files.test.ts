@@ -56,7 +56,7 @@ test("NATS hub and leaf configs: nats-server --config F -t accepts them; leaf no
   if (!which("nats-server")) return t.skip("nats-server is not installed (.ci/run installs it)");
   const envs: Record<string, Record<string, string>> = {
     "hub.conf": { NATS_LEAF_PASSWORD: "test-password" },
-    "leaf.conf": { NATS_SERVER_NAME: "tbg-nats-us", NATS_HUB_LEAF_URL: "nats://relay:test-password@nats-hub:7422" },
+    "leaf.conf": { NATS_SERVER_NAME: "tbg-nats-us", NATS_JS_DOMAIN: "us", NATS_HUB_LEAF_URL: "nats://relay:test-password@nats-hub:7422" },
   };
   for (const [file, env] of Object.entries(envs)) {
     const r = spawnSync("nats-server", ["--config", `${DEPLOY}nats/${file}`, "-t"], { encoding: "utf8", env: { ...process.env, ...env } });
