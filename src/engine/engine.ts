@@ -144,6 +144,8 @@ export class Engine {
       sessions: () => this.server?.sessions() ?? [],
       churnPerStrike: b.churn_per_strike,
       churnWindowMs: b.window_sec * 1000,
+      hasJob: () => this.jobs.current !== null,
+      validShareFloor: this.config.startdiff,
     });
     this.guard.events.on("banned", (ban) => this.bus.emit("banned", ban));
     this.guard.events.on("banExpired", (ban) => this.bus.emit("banExpired", ban));
