@@ -82,11 +82,23 @@ export class Observability {
     const log = opts.log;
     // Records a returning (evicted) user beat are known after their records were read back from disk.
     let late: ((beaten: BeatenRecord[]) => void) | null = null;
+    // A full disk fails every retry: warn once a minute, with how many failures were not logged.
+    let lastWarnMs = -Infinity;
+    let quiet = 0;
     const records = new BestDiffRecords({
       onLateRecords: (beaten) => late?.(beaten),
       dataDir: config.data_dir,
       now: opts.now,
-      onError: (err) => log.warn({ code: err.code, error: err.message }, "best-difficulty records: write failed (kept in memory, retrying)"),
+      onError: (err) => {
+        const nowMs = Date.now();
+        if (nowMs - lastWarnMs < 60_000) {
+          quiet++;
+          return;
+        }
+        lastWarnMs = nowMs;
+        log.warn({ code: err.code, error: err.message, suppressed: quiet }, "best-difficulty records: write failed (kept in memory, retrying; logged at most once a minute)");
+        quiet = 0;
+      },
     });
     await records.start();
     const undo: Array<() => Promise<void>> = [() => records.close()];

@@ -10,7 +10,7 @@
  * beaten persistent record, queues one line for the log (./record-log.ts), which is written in the
  * background. Only accepted shares and blocks may be passed in (the caller decides).
  *
- * Memory is bounded: at most `maxUsers` users are kept in memory (~375 bytes each), the least
+ * Memory is bounded: at most `maxUsers` users are kept in memory (424–694 bytes each, plus ~21 bytes per evicted user for the evicted-user filter), the least
  * recently active evicted past it; their records stay on disk (compaction folds the file in once
  * anyone was evicted). A user who comes back is read from the file in the background (one read for
  * every user waiting); meanwhile their shares are remembered as a pending best, and records they beat
@@ -92,10 +92,10 @@ export function shortHash(s: string): number {
     h ^= s.charCodeAt(i);
     h = Math.imul(h, 0x01000193);
   }
-  return h >>> 0;
+  return h | 0; // a signed 32-bit integer: a small integer in V8, no heap number per entry
 }
 
-/** Default of {@link BestDiffRecordsOptions.maxUsers}: ~190 MB of records at ~375 bytes a user. */
+/** Default of {@link BestDiffRecordsOptions.maxUsers}: 210–350 MB of records at 424–694 bytes a user. */
 export const MAX_USERS_IN_MEMORY = 500_000;
 
 interface UserRecord {
