@@ -145,7 +145,7 @@ export class Engine {
       churnPerStrike: b.churn_per_strike,
       churnWindowMs: b.window_sec * 1000,
       hasJob: () => this.jobs.current !== null,
-      validShareFloor: this.config.startdiff,
+      validShareFloor: this.config.mindiff,
     });
     this.guard.events.on("banned", (ban) => this.bus.emit("banned", ban));
     this.guard.events.on("banExpired", (ban) => this.bus.emit("banExpired", ban));

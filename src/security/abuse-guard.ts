@@ -60,7 +60,7 @@ export interface AbuseGuardOptions {
   /**
    * Difficulty at which an accepted share counts fully toward the invalid-share window; one below it
    * counts `difficulty / floor` (cheap valid shares at a tiny difficulty cannot hide invalid ones).
-   * Rejected shares always count 1. The engine passes `startdiff`. Default 0 (every share counts 1).
+   * Rejected shares always count 1. The engine passes `mindiff` (the lowest difficulty the pool assigns). Default 0 (every share counts 1).
    */
   validShareFloor?: number;
   /** Most addresses whose share window or churn count is remembered (oldest forgotten past it). Default 100 000. */
