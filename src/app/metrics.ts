@@ -34,9 +34,9 @@ export interface PoolMetricsOptions {
   defaultMetrics?: boolean;
 }
 
-const CLOSE_REASONS = new Set(["client_closed", "socket_error", "line_too_long", "auth_timeout", "rate_limited", "send_queue_full", "write_timeout", "shutdown", "idle", "banned", "protocol_errors", "protocol"]);
+const CLOSE_REASONS = new Set(["client_closed", "socket_error", "line_too_long", "auth_timeout", "rate_limited", "send_queue_full", "write_timeout", "shutdown", "idle", "shareless", "banned", "protocol_errors", "protocol"]);
 const PROTOCOL_KINDS = new Set(["invalid_json", "not_a_request", "bad_params", "unknown_method", "auth_failed"]);
-const REFUSE_REASONS = new Set(["shutdown", "maxclients", "per_ip_limit", "banned"]);
+const REFUSE_REASONS = new Set(["shutdown", "maxclients", "per_ip_limit", "per_prefix_limit", "banned"]);
 const TEMPLATE_REASONS = ["initial", "new_block", "refresh"] as const;
 const DIFF_REASONS = ["initial", "vardiff", "suggest", "minimum"] as const;
 

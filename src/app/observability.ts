@@ -71,11 +71,23 @@ export class Observability {
     this.opts = opts;
     const log = opts.log;
     // Records a returning (evicted) user beat are known after their records were read back from disk.
+    // A full disk fails every retry: warn once a minute, with how many failures were not logged.
+    let lastWarnMs = -Infinity;
+    let quiet = 0;
     this.records = new BestDiffRecords({
       onLateRecords: (beaten: BeatenRecord[]) => this.bridge.emitLateRecords(beaten),
       dataDir: config.data_dir,
       now: opts.now,
-      onError: (err) => log.warn({ code: err.code, error: err.message }, "best-difficulty records: write failed (kept in memory, retrying)"),
+      onError: (err) => {
+        const nowMs = Date.now();
+        if (nowMs - lastWarnMs < 60_000) {
+          quiet++;
+          return;
+        }
+        lastWarnMs = nowMs;
+        log.warn({ code: err.code, error: err.message, suppressed: quiet }, "best-difficulty records: write failed (kept in memory, retrying; logged at most once a minute)");
+        quiet = 0;
+      },
     });
     const sinks: EventSink[] = [...(opts.extraEventSinks ?? [])];
     if (config.events.enabled) {

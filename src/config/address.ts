@@ -125,14 +125,16 @@ export function parseNatsServers(text: string): Parsed<string[]> {
   const servers = text.split(",").map((s) => s.trim()).filter((s) => s.length > 0);
   if (servers.length === 0) return fail("no NATS server URL");
   for (const s of servers) {
+    // Never echo the user-info (a token or user:password) into an error message or a log line.
+    const shown = s.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^@/]*@/i, "$1***@");
     let url: URL;
     try {
       url = new URL(s);
     } catch {
-      return fail(`"${s}" is not a valid URL`);
+      return fail(`"${shown}" is not a valid URL`);
     }
-    if (!["nats:", "tls:", "ws:", "wss:"].includes(url.protocol)) return fail(`expected "nats://host:port", got "${s}"`);
-    if (!url.hostname) return fail(`"${s}" has no host`);
+    if (!["nats:", "tls:", "ws:", "wss:"].includes(url.protocol)) return fail(`expected "nats://host:port", got "${shown}"`);
+    if (!url.hostname) return fail(`"${shown}" has no host`);
   }
   return ok(servers);
 }

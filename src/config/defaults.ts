@@ -159,6 +159,13 @@ export const STRATUM_DEFAULTS = {
    * them. 0 = unlimited.
    */
   maxConnectionsPerIp: 256,
+  /**
+   * Connections per IPv6 /48, all its /64s together: 4 × the per-IP default, so a site rotating /64s
+   * of its /48 gets 4 addresses' worth of slots, not unlimited. 0 = unlimited.
+   */
+  maxConnectionsPerIpv6Prefix: 1024,
+  /** Seconds a connection may go without an accepted share before it is dropped (holds no slot for free). 0 = never. */
+  dropSharelessSec: 600,
   /** Bytes queued for a slow reader before it is disconnected (~250 notifies). ckpool has no cap. */
   sendQueueMaxBytes: 1_048_576,
   /** Seconds a write may stay blocked before the connection is closed (ckpool: 60). */

@@ -332,6 +332,8 @@ export function normalize(raw: ConfigInput, origin: string, env: ConfigEnv): Poo
       message_rate_per_sec: raw.stratum?.message_rate_per_sec ?? STRATUM_DEFAULTS.messageRatePerSec,
       message_burst: raw.stratum?.message_burst ?? STRATUM_DEFAULTS.messageBurst,
       max_connections_per_ip: raw.stratum?.max_connections_per_ip ?? STRATUM_DEFAULTS.maxConnectionsPerIp,
+      max_connections_per_ipv6_48: raw.stratum?.max_connections_per_ipv6_48 ?? STRATUM_DEFAULTS.maxConnectionsPerIpv6Prefix,
+      drop_shareless_sec: raw.stratum?.drop_shareless_sec ?? STRATUM_DEFAULTS.dropSharelessSec,
       send_queue_max_bytes: raw.stratum?.send_queue_max_bytes ?? STRATUM_DEFAULTS.sendQueueMaxBytes,
       write_timeout_sec: raw.stratum?.write_timeout_sec ?? STRATUM_DEFAULTS.writeTimeoutSec,
       reconnect_on_shutdown: raw.stratum?.reconnect_on_shutdown ?? STRATUM_DEFAULTS.reconnectOnShutdown,

@@ -144,6 +144,8 @@ export const StratumSchema = z.strictObject({
   message_rate_per_sec: z.number().positive().optional(),
   message_burst: z.number().int().min(1).optional(),
   max_connections_per_ip: z.number().int().min(0).optional(),
+  max_connections_per_ipv6_48: z.number().int().min(0).optional(),
+  drop_shareless_sec: z.number().int().min(0).optional(),
   send_queue_max_bytes: z.number().int().min(4096).optional(),
   write_timeout_sec: positiveSec.optional(),
   reconnect_on_shutdown: z.boolean().optional(),

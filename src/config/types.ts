@@ -125,6 +125,10 @@ export interface StratumConfig {
   message_burst: number;
   /** 0 = unlimited. Allow-listed addresses are exempt; IPv6 counts per /64. */
   max_connections_per_ip: number;
+  /** 0 = unlimited. Connections from one IPv6 /48 together; allow-listed addresses are exempt. */
+  max_connections_per_ipv6_48: number;
+  /** Seconds without an accepted share before a connection is dropped; 0 = never. */
+  drop_shareless_sec: number;
   send_queue_max_bytes: number;
   write_timeout_sec: number;
   reconnect_on_shutdown: boolean;

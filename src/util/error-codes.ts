@@ -95,6 +95,7 @@ export const ERROR_CATALOGUE = {
   RELAY_PROTOCOL_CLOSED: { area: "relay", hint: "None: a relay connection is closed after a protocol error and reconnects." },
   RELAY_SERVER_LISTEN: { area: "relay", hint: "The relay server could not bind: free the port or change `relay_server.port` / `relay_server.template_push_port`." },
   PRIMARY_UNREACHABLE: { area: "relay", hint: "The relay's control connection to the primary is down: the block went to the local node only; check `primary.host`/`primary.port` and the inter-region link." },
+  VALUE_TOO_DEEP: { area: "events", hint: "An event nests values deeper than the collector walks (64 levels): it is refused as malformed; fix the producer." },
   PRIMARY_TIMEOUT: { area: "relay", hint: "The primary did not answer a block submission in time: the local node's answer decides; check the primary's load and the inter-region link." },
 } as const satisfies Record<string, { area: string; hint: string }>;
 

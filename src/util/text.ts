@@ -11,6 +11,7 @@
  */
 
 import { createHmac, randomBytes } from "node:crypto";
+import { TbgError } from "./errors.ts";
 
 /** Control characters (C0, DEL, C1) and lone surrogates (`\p{Cs}` only matches unpaired ones with the `u` flag). */
 const BAD = /[\p{Cc}\p{Cs}]/u;
@@ -67,18 +68,30 @@ export function escapeControl(s: string): string {
   });
 }
 
+/** Deepest nesting {@link storageTextProblem} and {@link sanitizeDeep} walk (events are a few levels deep). */
+export const MAX_TEXT_DEPTH = 64;
+
+/** A value nested deeper than {@link MAX_TEXT_DEPTH}: refused rather than walked (no stack overflow). */
+export class TooDeepError extends TbgError {
+  constructor(path: string) {
+    super("VALUE_TOO_DEEP", `${path || "(root)"}: nested deeper than ${MAX_TEXT_DEPTH} levels`);
+  }
+}
+
 /**
  * What PostgreSQL would refuse in any string (key or value) of a JSON-like value, by path: a NUL
- * (22021 in `text`, 22P05 in `jsonb`) or a lone surrogate (22P02 in `jsonb`). Null when none.
+ * (22021 in `text`, 22P05 in `jsonb`) or a lone surrogate (22P02 in `jsonb`). Null when none. A value
+ * nested deeper than {@link MAX_TEXT_DEPTH} is a problem too (never walked recursively past it).
  */
-export function storageTextProblem(value: unknown, path = ""): string | null {
+export function storageTextProblem(value: unknown, path = "", depth = 0): string | null {
   if (typeof value === "string") {
     return STORAGE_BAD.test(value) ? `${path || "(root)"}: ${textProblem(value) ?? "contains a NUL"}` : null;
   }
   if (typeof value !== "object" || value === null) return null;
+  if (depth >= MAX_TEXT_DEPTH) return `${path || "(root)"}: nested deeper than ${MAX_TEXT_DEPTH} levels`;
   if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i++) {
-      const p = storageTextProblem(value[i], `${path}[${i}]`);
+      const p = storageTextProblem(value[i], `${path}[${i}]`, depth + 1);
       if (p) return p;
     }
     return null;
@@ -86,19 +99,23 @@ export function storageTextProblem(value: unknown, path = ""): string | null {
   for (const [k, v] of Object.entries(value)) {
     const here = path ? `${path}.${k}` : k;
     if (STORAGE_BAD.test(k)) return `${here}: key ${textProblem(k) ?? "contains a NUL"}`;
-    const p = storageTextProblem(v, here);
+    const p = storageTextProblem(v, here, depth + 1);
     if (p) return p;
   }
   return null;
 }
 
-/** A copy of a JSON-like value with every string (keys too) sanitised by {@link sanitizeText}. */
-export function sanitizeDeep<T>(value: T): T {
+/**
+ * A copy of a JSON-like value with every string (keys too) sanitised by {@link sanitizeText}.
+ * Throws {@link TooDeepError} past {@link MAX_TEXT_DEPTH} levels.
+ */
+export function sanitizeDeep<T>(value: T, depth = 0, path = ""): T {
   if (typeof value === "string") return sanitizeText(value) as T;
   if (typeof value !== "object" || value === null) return value;
-  if (Array.isArray(value)) return value.map((v: unknown) => sanitizeDeep(v)) as T;
+  if (depth >= MAX_TEXT_DEPTH) throw new TooDeepError(path);
+  if (Array.isArray(value)) return value.map((v: unknown, i) => sanitizeDeep(v, depth + 1, `${path}[${i}]`)) as T;
   const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(value)) out[sanitizeText(k)] = sanitizeDeep(v);
+  for (const [k, v] of Object.entries(value)) out[sanitizeText(k)] = sanitizeDeep(v, depth + 1, path ? `${path}.${k}` : k);
   return out as T;
 }
 

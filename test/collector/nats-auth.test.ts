@@ -34,7 +34,9 @@ test("redaction: a token or user:password in a NATS URL, and any configured secr
   assert.equal(redactNatsUrl(`tls://bob:${PASS}@hub:4222`), "tls://***@hub:4222");
   assert.equal(redactNatsUrl("nats://hub:4222"), "nats://hub:4222");
   const secrets = natsSecrets(`nats://bob:${PASS}@hub:4222`, { token: TOKEN });
-  assert.equal(redactNatsText(`failed ${TOKEN} at nats://bob:${PASS}@hub`, secrets), "failed *** at nats://bob:***@hub");
+  assert.equal(redactNatsText(`failed ${TOKEN} at nats://bob:${PASS}@hub`, secrets), "failed *** at nats://bob:***@hub");  // A percent-encoded password is used (and may be echoed) decoded: both forms are hidden.
+  const enc = natsSecrets("nats://bob:p%40ss%2Fw0rd@hub:4222");
+  assert.equal(redactNatsText("auth failed for p@ss/w0rd", enc), "auth failed for ***");
 });
 
 test("token: the engine's events.nats sink, tbg publisher (token in the URL) and the collector's JetStream input all authenticate; the token is in no log line and not in /health; without it the collector is refused", async (t) => {

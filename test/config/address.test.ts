@@ -48,3 +48,11 @@ test("IPs and CIDR blocks", () => {
   assert.equal(parseIpOrCidr("10.0.0.0/33").ok, false);
   assert.equal(parseIpOrCidr("10.0.0.0/8/1").ok, false);
 });
+
+test("parseNatsServers errors never echo a URL's token or password", () => {
+  const bad = parseNatsServers("http://s3cr3t-token@host:4222");
+  assert.equal(bad.ok, false);
+  assert.ok(!bad.ok && !bad.reason.includes("s3cr3t"), !bad.ok ? bad.reason : "");
+  const bad2 = parseNatsServers("nats://user:hunter2@");
+  assert.ok(!bad2.ok && !bad2.reason.includes("hunter2"));
+});

@@ -35,6 +35,8 @@ test("a minimal config gets every documented default", () => {
     message_rate_per_sec: STRATUM_DEFAULTS.messageRatePerSec,
     message_burst: STRATUM_DEFAULTS.messageBurst,
     max_connections_per_ip: STRATUM_DEFAULTS.maxConnectionsPerIp,
+    max_connections_per_ipv6_48: STRATUM_DEFAULTS.maxConnectionsPerIpv6Prefix,
+    drop_shareless_sec: STRATUM_DEFAULTS.dropSharelessSec,
     send_queue_max_bytes: STRATUM_DEFAULTS.sendQueueMaxBytes,
     write_timeout_sec: STRATUM_DEFAULTS.writeTimeoutSec,
     reconnect_on_shutdown: true,

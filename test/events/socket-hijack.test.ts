@@ -4,7 +4,7 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { chmod, chown, mkdir, mkdtemp, rm, unlink } from "node:fs/promises";
+import { chmod, chown, mkdir, mkdtemp, rm, symlink, unlink } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pino from "pino";
@@ -40,15 +40,21 @@ test("a socket directory owned by another user, or writable by all without the s
   await mkdir(open);
   await chmod(open, 0o777);
   const err2 = await rejectsWithCode(new DgramReader({ socketPath: join(open, "events.sock") }).start(), "EVENTS_SOCKET_DIR_UNSAFE");
-  assert.match(err2.message, /writable by every user without the sticky bit/);
+  assert.match(err2.message, /open is writable by every user: use a directory of its own/);
 
-  // With the sticky bit (like /tmp) only the owner may unlink: fine. A missing directory is created 0750.
+  // World-writable with the sticky bit (like /tmp or /dev/shm): another user can bind the name first: refused.
   const sticky = join(base, "sticky");
   await mkdir(sticky);
   await chmod(sticky, 0o1777);
-  const ok = new DgramReader({ socketPath: join(sticky, "events.sock") });
+  const err3 = await rejectsWithCode(new DgramReader({ socketPath: join(sticky, "events.sock") }).start(), "EVENTS_SOCKET_DIR_UNSAFE");
+  assert.match(err3.message, /writable by every user \(the sticky bit does not help/);
+  await rejectsWithCode(new UnixDgramSink({ socketPath: join(sticky, "events.sock") }).start(), "EVENTS_SOCKET_DIR_UNSAFE");
+  // Sticky is fine on a directory above the socket's own (as /tmp above our private directory).
+  await mkdir(join(sticky, "mine"), { mode: 0o750 });
+  const ok = new DgramReader({ socketPath: join(sticky, "mine", "events.sock") });
   await ok.start();
   await ok.close();
+  // A missing directory is created 0750.
   const created = new DgramReader({ socketPath: join(base, "new", "dir", "events.sock") });
   await created.start();
   await created.close();
@@ -115,4 +121,49 @@ test("defaults: the socket lives under the data dir (engine, collector, tbg dev)
   } finally {
     await rm(base, { recursive: true, force: true });
   }
+});
+
+test("a symlinked component (like /var/run -> /run) is resolved and its real directories checked, not refused", async (t) => {
+  const base = await mkdtemp(join(tmpdir(), "tbg-socklink-"));
+  t.after(() => rm(base, { recursive: true, force: true }));
+  const real = join(base, "run");
+  await mkdir(join(real, "tbg"), { recursive: true, mode: 0o750 });
+  await symlink(real, join(base, "varrun"));
+  const r = new DgramReader({ socketPath: join(base, "varrun", "tbg", "events.sock") });
+  await r.start();
+  await r.close();
+  // A symlink to a world-writable directory is still refused, naming the real directory.
+  const open = join(base, "open");
+  await mkdir(open);
+  await chmod(open, 0o777);
+  await symlink(open, join(base, "link-to-open"));
+  const err = await rejectsWithCode(new DgramReader({ socketPath: join(base, "link-to-open", "events.sock") }).start(), "EVENTS_SOCKET_DIR_UNSAFE");
+  assert.match(err.message, new RegExp(`${open} is writable by every user`));
+});
+
+test("the engine's sink refuses to send to a socket another user bound at its path: counted, state no_reader, clear error", async (t) => {
+  if (process.geteuid?.() !== 0) return t.skip("needs root to chown");
+  const base = await mkdtemp(join(tmpdir(), "tbg-sockowner-"));
+  const socketPath = join(base, "events.sock");
+  const thief = new DgramSocket();
+  thief.bind(socketPath);
+  let received = 0;
+  thief.on("data", () => void received++);
+  t.after(async () => {
+    thief.close();
+    await rm(base, { recursive: true, force: true });
+  });
+  await chown(socketPath, NOBODY, NOBODY);
+  const sink = new UnixDgramSink({ socketPath });
+  await sink.start();
+  sink.send(Buffer.from("{}"), "share_submitted");
+  await waitFor(() => sink.stats().ownerRefusals > 0, "refused");
+  assert.equal(sink.stats().state, "no_reader");
+  assert.match(sink.stats().lastError ?? "", /socket of uid 65534, not of this user/);
+  assert.equal(sink.stats().sent, 0);
+  // The reader's own socket (ours) is fine again.
+  await chown(socketPath, 0, 0);
+  await waitFor(() => sink.stats().sent === 1, "sent once the socket is ours", 10_000);
+  await sink.close();
+  assert.equal(received, 1);
 });

@@ -170,6 +170,10 @@ test("failed authorizations earn a ban", async () => {
 
 test("an invalid-share flood earns a ban; an honest miner's occasional rejects do not", async () => {
   const pool = await startHardenedPool({ bans: { threshold: 3, window_sec: 10, duration_sec: 1 } });
+  // The honest miner suggests 1e-7 (cheap shares to grind), below mindiff; accepted shares below the
+  // floor weigh difficulty / floor in the invalid-share window, so lower the floor to its difficulty
+  // (config refuses a mindiff this low) to test the honest case as a miner at the floor.
+  (pool.app.engine as unknown as { guard: { opts: { validShareFloor: number } } }).guard.opts.validShareFloor = 1e-7;
   try {
     const seen = watchBans(pool);
     const honest = await RawClient.connect(pool.port);

@@ -12,6 +12,7 @@ import { RawClient } from "../support/stratum.ts";
 import { waitFor } from "../support/wait.ts";
 import { startHardenedPool, stats, assertServesNormalMiner, closedByServer, USER } from "./helpers.ts";
 import { STRATUM_DEFAULTS } from "../../src/config/defaults.ts";
+import { ipv6Prefix48 } from "../../src/core/stratum/server.ts";
 
 test("invalid shares spread over many reconnecting connections from one address earn an invalid_shares ban (30 × 49)", async () => {
   // Churn strikes off: this ban must come from the shares alone.
@@ -131,4 +132,42 @@ test("the per-IP limit folds ::ffff: into IPv4 (one peer on an IPv4 and a dual-s
   } finally {
     await pool.close();
   }
+});
+
+test("IPv6 /48 aggregate key: every /64 of a /48 shares one key; IPv4 and ::ffff: have none", () => {
+  assert.equal(ipv6Prefix48("2001:db8:1:2::1"), "2001:db8:1::/48");
+  assert.equal(ipv6Prefix48("2001:0db8:0001:ffff:1:2:3:4"), "2001:db8:1::/48");
+  assert.equal(ipv6Prefix48("2001:db8::1"), "2001:db8:0::/48");
+  assert.notEqual(ipv6Prefix48("2001:db8:1::1"), ipv6Prefix48("2001:db8:2::1"));
+  assert.equal(ipv6Prefix48("::1"), "0:0:0::/48");
+  assert.equal(ipv6Prefix48("127.0.0.1"), null);
+  assert.equal(ipv6Prefix48("::ffff:127.0.0.1"), null);
+  assert.equal(STRATUM_DEFAULTS.maxConnectionsPerIpv6Prefix, 4 * STRATUM_DEFAULTS.maxConnectionsPerIp);
+});
+
+test("rotating /64s inside one /48 (seen over ::1 with a per-IP key that differs per connection) stops at the per-/48 limit", async (t) => {
+  const pool = await startHardenedPool({ serverurl: ["[::1]:0"], stratum: { max_connections_per_ip: 1, max_connections_per_ipv6_48: 3 } });
+  const held: RawClient[] = [];
+  t.after(async () => {
+    for (const c of held) c.close();
+    await pool.close();
+  });
+  // Make every connection look like another /64 of the same /48 for the per-IP limit.
+  let n = 0;
+  (pool.app.engine as unknown as { server: { opts: { ipKey: (ip: string) => string } } }).server.opts.ipKey = () => `2001:db8:1:${(n++).toString(16)}::/64`;
+  const port = pool.app.stratumPorts[0]!;
+  for (let i = 0; i < 3; i++) held.push(await RawClient.connect(port, "::1"));
+  await Promise.all(held.map((c) => c.request("mining.subscribe", ["x"])));
+  const extra = await RawClient.connect(port, "::1");
+  await closedByServer(extra);
+  assert.equal(stats(pool).refused.per_prefix_limit, 1);
+  assert.equal(stats(pool).refused.per_ip_limit ?? 0, 0, "the per-IP limit never saw two from one key");
+});
+
+test("a connection with no accepted share is dropped after stratum.drop_shareless_sec (reason shareless)", async (t) => {
+  const pool = await startHardenedPool({ stratum: { drop_shareless_sec: 1 } });
+  t.after(() => pool.close());
+  const [c] = await idleMiners(pool.port, 1);
+  await closedByServer(c!);
+  await waitFor(() => (stats(pool).disconnects.shareless ?? 0) === 1, "shareless counted", 10_000);
 });

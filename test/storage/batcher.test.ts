@@ -226,3 +226,22 @@ test("the interval timer flushes without an explicit flush()", async (t) => {
   assert.equal(store.rows.size, 1);
   await b.close();
 });
+
+test("a 20,000-deep value is refused (rejected at push(), malformed at pushRaw()), never a thrown RangeError; block_found too", async () => {
+  const store = new FakeStore();
+  const b = new Batcher({ store, maxBatchEvents: 100, flushIntervalMs: 60_000, validate: validateEvent });
+  let deep: unknown = "x\u0000";
+  for (let i = 0; i < 20_000; i++) deep = [deep];
+  const outcomes: Array<[EventOutcome, string | undefined]> = [];
+  const [share] = makeShares(1);
+  const poisoned = { ...share!, data: { ...(share!.data as object), extra: deep } } as unknown as MiningEvent;
+  assert.equal(b.push(poisoned, (o, d) => outcomes.push([o, d])), false);
+  const block = { ...poisoned, event: "block_found" } as unknown as MiningEvent;
+  assert.equal(b.push(block, (o, d) => outcomes.push([o, d])), false);
+  const raw = `{"v":1,"event":"share_submitted","data":{"x":${"[".repeat(20_000)}${"]".repeat(20_000)}}}`;
+  assert.equal(b.pushRaw(raw, (o, d) => outcomes.push([o, d])), false);
+  assert.deepEqual(outcomes.map(([o]) => o), ["rejected", "rejected", "malformed"]);
+  assert.match(outcomes[0]![1] ?? "", /nested deeper than 64 levels/);
+  assert.equal(b.stats().pending, 0);
+  await b.close();
+});

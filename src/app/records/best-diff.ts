@@ -10,7 +10,7 @@
  * beaten persistent record, queues one line for the log (./record-log.ts), which is written in the
  * background. Only accepted shares and blocks may be passed in (the caller decides).
  *
- * Memory is bounded: at most `maxUsers` users are kept in memory (~375 bytes each), the least
+ * Memory is bounded: at most `maxUsers` users are kept in memory (424–694 bytes each, plus ~21 bytes per evicted user for the evicted-user filter), the least
  * recently active evicted past it; their records stay on disk (compaction folds the file in once
  * anyone was evicted). A user who comes back is read from the file in the background (one read for
  * every user waiting); meanwhile their shares are remembered as a pending best, and records they beat
@@ -79,9 +79,23 @@ export interface BestDiffRecordsOptions {
   maxUsers?: number;
   /** Records beaten by a returning evicted user's shares, known once their records were read back. */
   onLateRecords?: (beaten: BeatenRecord[]) => void;
+  /** Least time between two read-backs of evicted users (each reads the whole file). Default 250 ms. */
+  readBackGapMs?: number;
+  /** Wait before retrying a read-back that failed (the users stay queued). Default 5 000 ms. */
+  readBackRetryMs?: number;
 }
 
-/** Default of {@link BestDiffRecordsOptions.maxUsers}: ~190 MB of records at ~375 bytes a user. */
+/** 32-bit FNV-1a of a string: the evicted-user filter stores these (a collision only costs one extra read). */
+export function shortHash(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) {
+    h ^= s.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return h | 0; // a signed 32-bit integer: a small integer in V8, no heap number per entry
+}
+
+/** Default of {@link BestDiffRecordsOptions.maxUsers}: 210–350 MB of records at 424–694 bytes a user. */
 export const MAX_USERS_IN_MEMORY = 500_000;
 
 interface UserRecord {
@@ -111,6 +125,16 @@ export class BestDiffRecords {
   private readonly maxUsers: number;
   /** Some users' records are on disk only. */
   private cold = false;
+  /**
+   * Short hashes of every user ever evicted: a user not in it has nothing on disk, so their share
+   * needs no read-back (a brand-new address costs no file read). Numbers in a Set: ~20 bytes a user.
+   */
+  private readonly evictedHashes = new Set<number>();
+  private readonly readBackGapMs: number;
+  private readonly readBackRetryMs: number;
+  private lastReadBackMs = -Infinity;
+  private readBacks = 0;
+  private readBackErrors = 0;
   private evictions = 0;
   /** Users waiting for the next read-back, and whether one is running. */
   private toLoad = new Set<string>();
@@ -130,6 +154,8 @@ export class BestDiffRecords {
     } else this.store = null;
     this.maxUsers = this.store?.lookup ? Math.max(1, opts.maxUsers ?? MAX_USERS_IN_MEMORY) : Infinity;
     this.onLate = opts.onLateRecords;
+    this.readBackGapMs = opts.readBackGapMs ?? 250;
+    this.readBackRetryMs = opts.readBackRetryMs ?? 5000;
     this.currentWeek = isoWeekOf(this.now());
   }
 
@@ -178,7 +204,7 @@ export class BestDiffRecords {
       // Most recently active last: eviction takes the first.
       this.users.delete(user);
       this.users.set(user, u);
-    } else if (this.cold) {
+    } else if (this.cold && this.evictedHashes.has(shortHash(user))) {
       // Perhaps evicted: read their records back before deciding what this share beats.
       u = this.user(user);
       u.loading = { difficulty: d, worker, atMs: nowMs };
@@ -260,8 +286,8 @@ export class BestDiffRecords {
   }
 
   /** Users with a record in memory; live sessions with one; users evicted so far (still on disk). */
-  get size(): { users: number; sessions: number; evicted: number } {
-    return { users: this.users.size, sessions: this.sessions.size, evicted: this.evictions };
+  get size(): { users: number; sessions: number; evicted: number; readBacks: number; readBackErrors: number } {
+    return { users: this.users.size, sessions: this.sessions.size, evicted: this.evictions, readBacks: this.readBacks, readBackErrors: this.readBackErrors };
   }
 
   /** Resolves when no read-back of evicted users is pending (tests). */
@@ -273,22 +299,42 @@ export class BestDiffRecords {
     this.users.delete(user);
     this.cold = true;
     this.evictions++;
+    this.evictedHashes.add(shortHash(user));
   }
 
   private scheduleLoad(user: string): void {
     this.toLoad.add(user);
     if (this.loadingNow) return;
     this.loadingNow = true;
-    setImmediate(() => void this.loadBatch());
+    this.runLoadBatchSoon(0);
+  }
+
+  /** Next read-back, no sooner than `readBackGapMs` after the last one began (and `extraMs` from now). */
+  private runLoadBatchSoon(extraMs: number): void {
+    const waitMs = Math.max(extraMs, this.lastReadBackMs + this.readBackGapMs - performance.now());
+    if (waitMs <= 0) setImmediate(() => void this.loadBatch());
+    else setTimeout(() => void this.loadBatch(), waitMs).unref?.();
   }
 
   /** Reads back every waiting user in one pass over the file, then applies what they mined meanwhile. */
   private async loadBatch(): Promise<void> {
+    let again = -1;
     try {
-      while (this.toLoad.size > 0) {
+      if (this.toLoad.size > 0) {
         const batch = this.toLoad;
         this.toLoad = new Set();
-        const entries = (await this.store?.lookup?.(batch)) ?? [];
+        this.lastReadBackMs = performance.now();
+        this.readBacks++;
+        let entries: RecordEntry[];
+        try {
+          entries = (await this.store?.lookup?.(batch)) ?? [];
+        } catch {
+          // Unknown is not "no records": keep them waiting (their shares stay pending) and retry.
+          this.readBackErrors++;
+          for (const u of batch) this.toLoad.add(u);
+          again = this.readBackRetryMs;
+          return;
+        }
         const week = this.weekAt(this.now());
         const late: BeatenRecord[] = [];
         for (const e of entries) {
@@ -326,8 +372,10 @@ export class BestDiffRecords {
           }
         }
       }
+      if (this.toLoad.size > 0) again = 0;
     } finally {
-      this.loadingNow = false;
+      if (again >= 0) this.runLoadBatchSoon(again);
+      else this.loadingNow = false;
     }
   }
 

@@ -209,12 +209,21 @@ export class RecordLog {
    * come back). One sequential read of the file, however many users are asked for.
    */
   lookup(users: ReadonlySet<string>): Promise<RecordEntry[]> {
-    let out: RecordEntry[] = [];
-    return this.enqueue(async () => {
-      out = (await this.fileEntries()).filter((e) => users.has(e.user));
+    // Not through enqueue(): a failed read must reach the caller (who keeps the users queued), not
+    // pass as "no records".
+    const run = this.chain.then(async () => {
+      const out = (await this.fileEntries()).filter((e) => users.has(e.user));
       for (const e of this.pending) if (users.has(e.user)) out.push(e);
-    }).then(() => out);
+      return out;
+    });
+    this.chain = run.then(() => undefined, () => undefined);
+    return run.catch((err: unknown) => {
+      throw err instanceof RecordStoreError ? err : new RecordStoreError(`cannot read ${this.path}: ${errorText(err)}`, { cause: err });
+    });
   }
+
+  /** Lines parsed between two yields to the event loop, so a read of a big file never blocks it long. */
+  static readonly PARSE_CHUNK_LINES = 2000;
 
   private async fileEntries(): Promise<RecordEntry[]> {
     let text: string;
@@ -225,9 +234,16 @@ export class RecordLog {
       throw err;
     }
     const out: RecordEntry[] = [];
-    for (const line of text.split("\n")) {
+    let start = 0;
+    let n = 0;
+    while (start < text.length) {
+      let end = text.indexOf("\n", start);
+      if (end < 0) end = text.length;
+      const line = text.slice(start, end);
+      start = end + 1;
       const e = line.trim() === "" ? null : parseRecordLine(line);
       if (e) out.push(e);
+      if (++n % RecordLog.PARSE_CHUNK_LINES === 0) await new Promise<void>((r) => setImmediate(r));
     }
     return out;
   }

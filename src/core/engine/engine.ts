@@ -204,6 +204,8 @@ export class Engine {
       sessions: () => this.server?.sessions() ?? [],
       churnPerStrike: b.churn_per_strike,
       churnWindowMs: b.window_sec * 1000,
+      hasJob: () => this.jobs.current !== null,
+      validShareFloor: this.config.mindiff,
     });
     this.guard.events.on("banned", (ban) => this.bus.emit("banned", ban));
     this.guard.events.on("banExpired", (ban) => this.bus.emit("banExpired", ban));
@@ -296,6 +298,8 @@ export class Engine {
         maxLineBytes: this.config.stratum.max_line_bytes,
         authTimeoutSec: this.config.stratum.idle_timeout_sec,
         dropIdleSec: this.config.dropidle,
+        maxConnectionsPerIpv6Prefix: this.config.stratum.max_connections_per_ipv6_48,
+        dropSharelessSec: this.config.stratum.drop_shareless_sec,
         messageRatePerSec: this.config.stratum.message_rate_per_sec,
         messageBurst: this.config.stratum.message_burst,
         sendQueueMaxBytes: this.config.stratum.send_queue_max_bytes,

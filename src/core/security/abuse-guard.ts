@@ -66,6 +66,17 @@ export interface AbuseGuardOptions {
   churnSessionMs?: number;
   /** Churn counts reset after this long without a churned connection, ms. Default 60 000 (the ban window). */
   churnWindowMs?: number;
+  /**
+   * While this returns false (no current job: the node is down or still syncing) churn is not counted:
+   * miners reconnecting during an outage are not attackers. Default: always true.
+   */
+  hasJob?: () => boolean;
+  /**
+   * Difficulty at which an accepted share counts fully toward the invalid-share window; one below it
+   * counts `difficulty / floor` (cheap valid shares at a tiny difficulty cannot hide invalid ones).
+   * Rejected shares always count 1. The engine passes `mindiff` (the lowest difficulty the pool assigns). Default 0 (every share counts 1).
+   */
+  validShareFloor?: number;
   /** Most addresses whose share window or churn count is remembered (oldest forgotten past it). Default 100 000. */
   maxTracked?: number;
 }
@@ -74,7 +85,7 @@ export interface AbuseGuardOptions {
  * Disconnects that can be churn: the client went away. Connections the pool dropped (slow reader,
  * flood, idle, shutdown, ban) are not: they are struck for their own reason, or not the client's doing.
  */
-const CHURN_REASONS = new Set(["client_closed", "socket_error"]);
+const CHURN_REASONS = new Set(["client_closed"]); // not socket_error: a network fault (RST, timeout) is not the client's choice
 
 /** Everything `stats()` returns; counters are monotonic. */
 export interface AbuseStats {
@@ -103,7 +114,7 @@ export class AbuseGuard {
   private readonly refused = new Map<string, number>();
   private rateLimitedLines = 0;
   /** Invalid-share window per ban key (address or IPv6 prefix), across all its connections. */
-  private readonly shareWindows = new Map<string, { shares: number; bad: number; lastMs: number }>();
+  private readonly shareWindows = new Map<string, { shares: number; bad: number; good: number; lastMs: number }>();
   /** Churned connections per ban key since `sinceMs`. */
   private readonly churn = new Map<string, { count: number; lastMs: number }>();
   private readonly churnPerStrike: number;
@@ -202,6 +213,7 @@ export class AbuseGuard {
 
   private onDisconnected(session: Session, reason: string): void {
     if (this.churnPerStrike <= 0 || !CHURN_REASONS.has(reason) || session.sharesAccepted > 0) return;
+    if (this.opts.hasJob && !this.opts.hasJob()) return; // no work to do: reconnecting is not churn
     const now = this.bans.now();
     if (now - session.connectedAtMs >= this.churnSessionMs) return;
     const key = this.bans.keyOf(session.ip);
@@ -213,14 +225,19 @@ export class AbuseGuard {
 
   private onShare(session: Session, verdict: ShareVerdict): void {
     const now = this.bans.now();
-    const w = this.tracked(this.shareWindows, this.bans.keyOf(session.ip), () => ({ shares: 0, bad: 0, lastMs: now }));
+    const w = this.tracked(this.shareWindows, this.bans.keyOf(session.ip), () => ({ shares: 0, bad: 0, good: 0, lastMs: now }));
     w.lastMs = now;
     w.shares++;
     if (!verdict.accepted && verdict.reason !== RejectReason.Stale && !verdict.block) w.bad++;
+    else {
+      const floor = this.opts.validShareFloor ?? 0;
+      w.good += floor > 0 && verdict.difficulty < floor ? Math.max(0, verdict.difficulty) / floor : 1;
+    }
     if (w.shares < this.window) return;
-    const flood = w.bad >= this.ratio * w.shares;
+    const flood = w.bad >= this.ratio * (w.bad + w.good);
     w.shares = 0;
     w.bad = 0;
+    w.good = 0;
     if (flood) this.strike(session, StrikeReason.InvalidShares);
   }
 

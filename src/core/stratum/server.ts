@@ -19,6 +19,22 @@ export interface ListenAddress {
   startDifficulty?: number;
 }
 
+/**
+ * The IPv6 /48 an address belongs to (`"2001:db8:1::/48"`), or null for IPv4 and `::ffff:`-mapped
+ * IPv4 (their own per-IP key already covers them). The per-/48 limit counts under this key.
+ */
+export function ipv6Prefix48(ip: string): string | null {
+  const addr = ip.replace(/%.*$/, "").toLowerCase();
+  if (!addr.includes(":") || /^::ffff:\d+\.\d+\.\d+\.\d+$/.test(addr)) return null;
+  const [head = "", tail = ""] = addr.split("::", 2) as [string, string?];
+  const left = head === "" ? [] : head.split(":");
+  const right = addr.includes("::") ? (tail === "" ? [] : tail.split(":")) : [];
+  const groups = addr.includes("::") ? [...left, ...Array<string>(Math.max(0, 8 - left.length - right.length)).fill("0"), ...right] : left;
+  const g = groups.slice(0, 3).map((x) => (parseInt(x, 16) || 0).toString(16));
+  while (g.length < 3) g.push("0");
+  return `${g.join(":")}::/48`;
+}
+
 export interface StratumServerOptions {
   listen: ListenAddress[];
   /** Most concurrent connections (0 = unlimited). */
@@ -31,6 +47,12 @@ export interface StratumServerOptions {
    * its slots by rotating the interface id of its prefix.
    */
   ipKey?: (ip: string) => string;
+  /**
+   * Most concurrent connections from one IPv6 /48 (the key {@link ipv6Prefix48} builds: the first
+   * three groups), whatever their /64s: a site is usually given a /48, so rotating /64s cannot
+   * multiply the per-IP slots past this. 0 = unlimited. Allow-listed addresses are exempt.
+   */
+  maxConnectionsPerIpv6Prefix?: number;
   /** Addresses exempt from the per-IP limit (the engine passes `bans.allowlist`: farms behind one NAT address). */
   perIpExempt?: (ip: string) => boolean;
   /** Longest inbound line (bytes). */
@@ -39,6 +61,8 @@ export interface StratumServerOptions {
   authTimeoutSec: number;
   /** Seconds an authorized connection may go without submitting a share before it is dropped (ckpool `dropidle`; 0 = never). */
   dropIdleSec?: number;
+  /** Seconds a connection may stay without any accepted share before it is dropped (reason `shareless`; 0 = never). */
+  dropSharelessSec?: number;
   /** Sustained messages per second per connection (token bucket rate; 0 = unlimited). */
   messageRatePerSec: number;
   /** Token bucket size: lines a connection may send at once (`stratum.message_burst`). Default max(10, 2 × rate). */
@@ -91,6 +115,8 @@ interface Conn {
   socket: net.Socket;
   /** What the per-IP limit counts this connection under. */
   ipKey: string;
+  /** Its IPv6 /48 for the aggregate limit, null for IPv4. */
+  prefixKey: string | null;
   session: Session;
   decoder: LineDecoder;
   tokens: number;
@@ -108,6 +134,7 @@ export class StratumServer {
   private readonly servers: net.Server[] = [];
   private readonly conns = new Set<Conn>();
   private readonly perIp = new Map<string, number>();
+  private readonly perPrefix = new Map<string, number>();
   private timer: NodeJS.Timeout | null = null;
   private accepting = false;
   /** Resolve when each listener has fully closed (after its last connection ended). */
@@ -164,7 +191,12 @@ export class StratumServer {
     const ipKey = this.opts.ipKey ? this.opts.ipKey(ip) : ip;
     const fromIp = this.perIp.get(ipKey) ?? 0;
     if (this.opts.maxConnectionsPerIp > 0 && fromIp >= this.opts.maxConnectionsPerIp && !this.opts.perIpExempt?.(ip)) return refuse("per_ip_limit");
+    const prefix = ipv6Prefix48(ip);
+    const fromPrefix = prefix === null ? 0 : (this.perPrefix.get(prefix) ?? 0);
+    const prefixMax = this.opts.maxConnectionsPerIpv6Prefix ?? 0;
+    if (prefix !== null && prefixMax > 0 && fromPrefix >= prefixMax && !this.opts.perIpExempt?.(ip)) return refuse("per_prefix_limit");
     this.perIp.set(ipKey, fromIp + 1);
+    if (prefix !== null) this.perPrefix.set(prefix, fromPrefix + 1);
 
     socket.setKeepAlive(true, 60_000); // half-open peers are found by TCP keepalive
     socket.setNoDelay(true);
@@ -185,7 +217,7 @@ export class StratumServer {
         this.drop(conn, "line_too_long");
       },
     });
-    conn = { socket, ipKey, session, decoder, tokens: this.burst(), lastRefillMs: now, rateViolations: 0, junkScore: 0, junkSeen: 0, backloggedSinceMs: 0, closeReason: null };
+    conn = { socket, ipKey, prefixKey: prefix, session, decoder, tokens: this.burst(), lastRefillMs: now, rateViolations: 0, junkScore: 0, junkSeen: 0, backloggedSinceMs: 0, closeReason: null };
     this.conns.add(conn);
     socket.on("data", (chunk: Buffer) => decoder.push(chunk));
     socket.on("error", () => this.drop(conn, "socket_error"));
@@ -258,6 +290,12 @@ export class StratumServer {
     const n = (this.perIp.get(conn.ipKey) ?? 1) - 1;
     if (n <= 0) this.perIp.delete(conn.ipKey);
     else this.perIp.set(conn.ipKey, n);
+    const prefix = conn.prefixKey;
+    if (prefix !== null) {
+      const m = (this.perPrefix.get(prefix) ?? 1) - 1;
+      if (m <= 0) this.perPrefix.delete(prefix);
+      else this.perPrefix.set(prefix, m);
+    }
     conn.session.dispose();
     this.events.onSessionClosed?.(conn.session, conn.closeReason ?? "client_closed");
   }
@@ -287,6 +325,11 @@ export class StratumServer {
       const idleMs = (this.opts.dropIdleSec ?? 0) * 1000;
       if (idleMs > 0 && c.session.isAuthorized && now - Math.max(c.session.lastShareMs, c.session.connectedAtMs) > idleMs) {
         this.drop(c, "idle");
+        continue;
+      }
+      const sharelessMs = (this.opts.dropSharelessSec ?? 0) * 1000;
+      if (sharelessMs > 0 && c.session.sharesAccepted === 0 && now - c.session.connectedAtMs > sharelessMs) {
+        this.drop(c, "shareless");
         continue;
       }
       // The write timeout runs from when the queue was last empty: a miner gets a job every ~30 s, so

@@ -449,7 +449,7 @@ export class JetStreamInput {
       return;
     }
     this.inFlight.add(m);
-    this.o.batcher.pushRaw(m.data, (outcome, detail) => {
+    const done = (outcome: EventOutcome, detail?: string) => {
       this.inFlight.delete(m);
       if (outcome === "malformed") {
         const reason = malformedReason(detail ?? "");
@@ -457,7 +457,13 @@ export class JetStreamInput {
         this.o.onMalformed?.(reason, detail ?? "");
       }
       this.settle(m, outcome);
-    });
+    };
+    try {
+      this.o.batcher.pushRaw(m.data, done);
+    } catch (err) {
+      // A bug or a hostile message must cost that message (termed as malformed), never the consumer.
+      if (this.inFlight.has(m)) done("malformed", `cannot process: ${err instanceof Error ? err.message : String(err)}`);
+    }
   }
 
   private settle(m: JsMsg, outcome: EventOutcome): void {

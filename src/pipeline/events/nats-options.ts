@@ -130,7 +130,14 @@ export function natsSecrets(url: string, auth?: NatsAuth): string[] {
     const m = /^\s*[a-z][a-z0-9+.-]*:\/\/([^@/]*)@/i.exec(u);
     if (!m) continue;
     const colon = m[1].indexOf(":");
-    out.add(colon === -1 ? m[1] : m[1].slice(colon + 1)); // a token, or the password of user:password
+    const secret = colon === -1 ? m[1] : m[1].slice(colon + 1); // a token, or the password of user:password
+    out.add(secret);
+    // The connection uses the percent-decoded form: hide that one too.
+    try {
+      out.add(decodeURIComponent(secret));
+    } catch {
+      // malformed escapes: the raw form is all there is
+    }
   }
   return [...out].filter((s) => s.length > 0).sort((x, y) => y.length - x.length);
 }

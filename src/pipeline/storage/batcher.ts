@@ -28,6 +28,7 @@ import { classifyStoreError, StoreDataError } from "./errors.ts";
 import type { StreamSink } from "./redis-streams.ts";
 import { withTimeout } from "../../util/async.ts";
 import { sanitizeDeep, storageTextProblem } from "../../util/text.ts";
+import { errorText } from "../../util/errors.ts";
 
 /** What became of one pushed event. */
 export type EventOutcome =
@@ -174,16 +175,30 @@ export class Batcher {
       this.call(done, this.closed ? "aborted" : "dropped");
       return false;
     }
-    const problem = storageTextProblem(event);
+    let problem: string | null;
+    try {
+      problem = storageTextProblem(event);
+    } catch (err) {
+      // Whatever the value, a push never throws: an unwalkable event is malformed.
+      this.s.malformed++;
+      this.call(done, "malformed", errorText(err));
+      return false;
+    }
     if (problem) {
-      if (event.event !== "block_found") {
+      if (event.event !== "block_found" || /nested deeper than/.test(problem)) {
         this.s.rejected++;
         this.s.precheckRejected++;
         this.o.onError?.(new StoreDataError(`refused before insert: ${problem}`, undefined, undefined), { event });
         this.call(done, "rejected", problem);
         return false;
       }
-      event = sanitizeDeep(event);
+      try {
+        event = sanitizeDeep(event);
+      } catch (err) {
+        this.s.malformed++;
+        this.call(done, "malformed", errorText(err));
+        return false;
+      }
       this.s.sanitized++;
     }
     this.queue.push({ event, done });
@@ -194,7 +209,12 @@ export class Batcher {
   /** Validates raw input (datagram bytes, JSON text or a parsed value) and queues it; malformed is counted, never thrown. */
   pushRaw(input: unknown, done?: DoneCallback): boolean {
     if (!this.o.validate) throw new TypeError("Batcher.pushRaw needs the validate option");
-    const v = this.o.validate(input);
+    let v: ReturnType<EventValidator>;
+    try {
+      v = this.o.validate(input);
+    } catch (err) {
+      v = { ok: false, error: `cannot validate: ${errorText(err)}` };
+    }
     if (!v.ok) {
       this.s.received++;
       this.s.malformed++;

@@ -105,6 +105,8 @@ export interface UnixDgramSinkStats extends SinkStats {
   stalls: number;
   /** Native sockets created (1 + recreations). */
   socketsCreated: number;
+  /** Sends refused because the socket path was not a socket of this user or root (possible hijack). */
+  ownerRefusals: number;
   /** Last socket error text, or null. */
   lastError: string | null;
   /** Delivery confirmations (zeros and `enabled: false` without an ack path). */

@@ -33,7 +33,7 @@ import { DgramSocket } from "node-unix-socket";
 import { decodeConfirm, eventIdOf, TX_SUFFIX } from "../confirm.ts";
 import { EventsConfigError } from "../errors.ts";
 import { RingQueue } from "../ring-queue.ts";
-import { prepareSocketDir } from "../socket-dir.ts";
+import { prepareSocketDir, socketOwnerProblem } from "../socket-dir.ts";
 import { emptyDropCounts, NOOP_OBSERVER } from "../sink.ts";
 import type { DropReason, EventSink, SinkObserver, SinkState } from "../sink.ts";
 import type { EventType } from "../types.ts";
@@ -78,6 +78,9 @@ export class UnixDgramSink implements EventSink {
   private readonly sendBufferBytes: number;
   private readonly createSocket: () => NativeDgramSocket;
   private readonly prepareDir: (socketPath: string) => Promise<void>;
+  /** lstat the socket before each send (real sockets only): owned by this user or root, and a socket. */
+  private readonly checkOwner: boolean;
+  private ownerRefusals = 0;
   private readonly timers: SinkTimers;
   private observer: SinkObserver = NOOP_OBSERVER;
 
@@ -149,6 +152,7 @@ export class UnixDgramSink implements EventSink {
     this.sendBufferBytes = options.sendBufferBytes ?? d.sendBufferBytes;
     this.createSocket = options.createSocket ?? (() => new DgramSocket());
     this.prepareDir = options.prepareDir ?? (options.createSocket ? async () => {} : prepareSocketDir);
+    this.checkOwner = options.createSocket === undefined;
     this.timers = options.timers ?? NODE_TIMERS;
     this.congestedDelayMs = this.congestedBackoff.min;
     this.noReaderDelayMs = this.noReaderRetry.min;
@@ -201,6 +205,7 @@ export class UnixDgramSink implements EventSink {
       retries: this.retries,
       stalls: this.stalls,
       socketsCreated: this.socketsCreated,
+      ownerRefusals: this.ownerRefusals,
       lastError: this.lastError,
       confirm: { enabled: this.ackPath !== null, readerConfirms: this.readerConfirms, awaiting: this.awaiting.size, ...this.confirm, error: this.ackError },
     };
@@ -245,6 +250,14 @@ export class UnixDgramSink implements EventSink {
       while (this.inflight === null && this.retryTimer === null && !this.givingUp && this.queue.length > 0) {
         const sock = this.socket();
         if (sock === null) break;
+        const owner = this.checkOwner ? socketOwnerProblem(this.socketPath) : null;
+        if (owner !== null) {
+          // Not our reader's socket: keep the events (counted as no_reader when the queue overflows).
+          this.lastError = owner;
+          this.ownerRefusals++;
+          this.enterNoReader(owner);
+          break;
+        }
         const item = this.queue.shift()!;
         this.queuedBytes -= item.buf.length;
         this.inflight = item;
