@@ -115,7 +115,9 @@ async function killPublisherScenario(t: { after: (fn: () => unknown) => void }, 
   // and in the engine's queue, then kill it: what sat in its socket dies with it.
   publisher.child.kill("SIGSTOP");
   const before = socketSink(pool).sent;
-  await waitFor(() => socketSink(pool).sent - before >= 5 && socketSink(pool).stalls > 0, "datagrams stuck in the frozen publisher's socket", 20_000);
+  // Five datagrams accepted into the frozen socket are enough: with a small net.unix.max_dgram_qlen the
+  // sink also stalls, with CI's 1024 they all just sit in the kernel queue; either way they die with it.
+  await waitFor(() => socketSink(pool).sent - before >= 5, "datagrams stuck in the frozen publisher's socket", 20_000);
   const inSocket = confirm ? socketSink(pool).confirm.awaiting : socketSink(pool).sent - before;
   publisher.child.kill("SIGKILL");
   await publisher.exited;
