@@ -116,7 +116,9 @@ class Connection {
   }
 
   private onFrame(f: Frame): void {
-    this.link.contact();
+    // Only an authenticated connection is contact with the primary: a Refuse (wrong token, max
+    // peers) or anything sent before Welcome must not hold off independent mode.
+    if (f.type !== FrameType.Refuse && (this.ready || f.type === FrameType.Welcome)) this.link.contact();
     switch (f.type) {
       case FrameType.Welcome:
         this.ready = true;
@@ -218,7 +220,7 @@ export class PrimaryLink {
     this.control.start();
   }
 
-  /** When the primary was last heard from (any frame on either connection). */
+  /** When the primary was last heard from (Welcome or any later frame on an authenticated connection; never a Refuse). */
   get lastContactMs(): number | null {
     return this.lastContact;
   }
