@@ -38,8 +38,8 @@ function startLink(server: RelayServer, token = TOKEN) {
 }
 
 /** A raw TCP peer: sends bytes, collects frames until the server closes it. */
-async function rawPeer(port: number) {
-  const socket = net.connect(port, "127.0.0.1");
+async function rawPeer(port: number, localAddress?: string) {
+  const socket = net.connect({ port, host: "127.0.0.1", localAddress });
   await once(socket, "connect");
   const decoder = new FrameDecoder();
   const frames: Frame[] = [];
@@ -122,15 +122,15 @@ test("no token, wrong token, garbage, a non-Hello first frame, slowloris and too
     await s.closed;
     clearInterval(trickle);
     assert.ok(i < hello.length);
-    // Max peers: 2 are the good relay; 4 idle sockets fill the limit; the 5th is refused at once.
+    // Pending cap per address (4): a 5th idle socket from 127.0.0.1 evicts the oldest one at once.
     const idle = await Promise.all([0, 1, 2, 3].map(() => rawPeer(server.ports.control)));
     const over = await rawPeer(server.ports.control);
-    await over.closed;
-    for (const p of idle) await p.closed; // their auth deadline
+    await idle[0]!.closed;
+    for (const p of [...idle, over]) await p.closed; // the rest: their auth deadline
     const st = server.status();
     assert.deepEqual(
       Object.fromEntries(Object.entries(st.refused).sort()),
-      { auth_timeout: 5, bad_token: 3, max_peers: 1, not_hello: 1, protocol: 1 },
+      { auth_timeout: 5, bad_token: 3, max_pending: 1, not_hello: 1, protocol: 1 },
       JSON.stringify(refusals),
     );
     // The good relay was never dropped and still gets templates.
@@ -175,6 +175,35 @@ test("an authenticated relay that goes silent is dropped after the idle timeout"
     await p.closed;
     assert.equal(server.status().refused.idle, 1);
   } finally {
+    await server.close();
+  }
+});
+
+test("32 idle unauthenticated sockets (from several addresses) do not lock a relay out; authenticated relays have their own cap", async () => {
+  const { server } = await startServer({ authTimeoutMs: 30_000, maxPeers: 2 });
+  const idle: Awaited<ReturnType<typeof rawPeer>>[] = [];
+  let link: PrimaryLink | null = null;
+  let third: PrimaryLink | null = null;
+  try {
+    // 8 addresses x 4 sockets, alternating ports: the whole old 32-connection cap, never authenticating.
+    for (let i = 0; i < 32; i++) idle.push(await rawPeer(i % 2 ? server.ports.push : server.ports.control, `127.0.0.${2 + (i % 8)}`));
+    await waitFor(() => (server.status().refused.max_pending ?? 0) === 16, "16 oldest pending evicted (cap 16)");
+    const started = startLink(server);
+    link = started.link;
+    await waitFor(() => started.link.status().push.ready && started.link.status().control.ready, "the real relay authenticated despite the idle sockets");
+    server.pushTemplate({ height: 1, previousblockhash: "00".repeat(32) });
+    await waitFor(() => started.templates.length === 1, "template to the relay");
+    // A third authenticated connection passes the relay cap (2): refused as max_peers.
+    const t = startLink(server);
+    third = t.link;
+    const refused = await new Promise<{ code: string }>((r) => t.link.events.once("refused", r));
+    assert.equal(refused.code, "RELAY_MAX_PEERS");
+    assert.equal(started.link.status().push.connects, 1);
+    assert.equal(server.status().relays.length, 2);
+  } finally {
+    third?.close();
+    link?.close();
+    for (const p of idle) p.socket.destroy();
     await server.close();
   }
 });
