@@ -2,6 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import net from "node:net";
 import { once } from "node:events";
+import { deflateRawSync } from "node:zlib";
 import { RelayServer, type RelayBlockRequest } from "../../src/core/relay/server.ts";
 import { PrimaryLink, type PrimaryTemplate } from "../../src/core/relay/link.ts";
 import { encodeFrame, FrameDecoder, FrameType, type Frame } from "../../src/core/relay/protocol.ts";
@@ -204,6 +205,44 @@ test("32 idle unauthenticated sockets (from several addresses) do not lock a rel
     third?.close();
     link?.close();
     for (const p of idle) p.socket.destroy();
+    await server.close();
+  }
+});
+
+test("before authentication the primary refuses a compressed frame and a 16 KiB frame from the header (nothing inflated), counted; its relay keeps being served", async () => {
+  const { server } = await startServer();
+  const refusals: { reason: string; detail: string }[] = [];
+  server.events.on("refused", (r) => refusals.push(r));
+  const { link, templates } = startLink(server);
+  try {
+    await waitFor(() => link.status().push.ready && link.status().control.ready, "good relay ready");
+    // A compressed Hello (a deflate bomb would be the same header): refused before inflating.
+    const bomb = deflateRawSync(Buffer.from(JSON.stringify({ token: TOKEN, pad: "0".repeat(2 * 1024 * 1024) })));
+    const head = encodeFrame(FrameType.Hello, 1, { token: TOKEN }).subarray(0, 20);
+    head.writeUInt8(1, 2); // compressed flag
+    head.writeUInt32BE(bomb.length, 4);
+    assert.ok(bomb.length < 4096, `${bomb.length}-byte bomb under the pre-auth limit`);
+    const c = await rawPeer(server.ports.push);
+    c.socket.write(Buffer.concat([head, bomb]));
+    await c.closed;
+    assert.equal(c.frames[0]?.type, FrameType.Refuse);
+    assert.match(String(c.frames[0]!.body.message), /RELAY_COMPRESSED_BEFORE_AUTH/);
+    // A 16 KiB uncompressed frame before Hello is accepted: refused from its header.
+    const big = encodeFrame(FrameType.Hello, 1, { token: TOKEN, pad: "x".repeat(16 * 1024) }, Date.now(), { compress: false });
+    const b = await rawPeer(server.ports.control);
+    b.socket.write(big.subarray(0, 20)); // the header alone is enough
+    await b.closed;
+    assert.match(String(b.frames[0]!.body.message), /RELAY_FRAME_TOO_LARGE.*4096-byte limit/);
+    assert.deepEqual(refusals.map((r) => r.reason), ["protocol", "protocol"]);
+    assert.equal(server.status().refused.protocol, 2);
+    // After authentication the full limit applies: a large (compressed) block submission goes through.
+    const answer = await link.submitBlock({ hashHex: "ab".repeat(32), height: 7, blockHex: "00".repeat(64 * 1024) });
+    assert.equal(answer.outcome, "accepted");
+    assert.equal(link.status().push.connects, 1);
+    server.pushTemplate({ height: 9, previousblockhash: "00".repeat(32) });
+    await waitFor(() => templates.some((t) => t.template.height === 9), "template after the refusals");
+  } finally {
+    link.close();
     await server.close();
   }
 });

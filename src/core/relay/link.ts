@@ -97,7 +97,7 @@ class Connection {
     const decoder = new FrameDecoder();
     socket.on("connect", () => {
       this.connects++;
-      this.write(FrameType.Hello, { token: this.opts.authToken, region: this.opts.region, instanceId: this.opts.instanceId });
+      this.write(FrameType.Hello, { token: this.opts.authToken, region: this.opts.region, instanceId: this.opts.instanceId }, { compress: false });
       this.pingTimer = setInterval(() => this.write(FrameType.Ping, { id: ++this.pingId }), this.opts.pingIntervalMs ?? 1000);
       this.pingTimer.unref();
     });
@@ -154,10 +154,10 @@ class Connection {
     }
   }
 
-  write(type: FrameType, body: Record<string, unknown>): boolean {
+  write(type: FrameType, body: Record<string, unknown>, opts: { compress?: boolean } = {}): boolean {
     const s = this.socket;
     if (!s || s.destroyed || !s.writable) return false;
-    s.write(encodeFrame(type, ++this.seq, body, this.link.now()));
+    s.write(encodeFrame(type, ++this.seq, body, this.link.now(), opts));
     return true;
   }
 

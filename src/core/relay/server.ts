@@ -4,7 +4,7 @@
  * the primary adopts it, and submit the blocks they find.
  *
  * A peer cannot exhaust the primary: it must authenticate within `authTimeoutMs`; frames are size-capped
- * by the decoder; at most `maxPendingPeers` unauthenticated connections are open at once (and
+ * by the decoder (`preAuthMaxFrameBytes`, uncompressed only, until authenticated; then `maxFrameBytes`); at most `maxPendingPeers` unauthenticated connections are open at once (and
  * `maxPendingPerIp` from one address), a new one evicting the oldest pending so idle sockets cannot lock
  * relays out; at most `maxPeers` authenticated relay connections; a peer whose unsent data passes
  * `sendQueueMaxBytes` (a slow consumer) is dropped; an authenticated peer silent for `idleTimeoutMs` is
@@ -13,7 +13,7 @@
 import net from "node:net";
 import { once, EventEmitter } from "node:events";
 import { createHash, timingSafeEqual } from "node:crypto";
-import { encodeFrame, FrameDecoder, FrameType, RelayProtocolError, DEFAULT_MAX_FRAME_BYTES, type Frame } from "./protocol.ts";
+import { encodeFrame, FrameDecoder, FrameType, RelayProtocolError, DEFAULT_MAX_FRAME_BYTES, PRE_AUTH_MAX_FRAME_BYTES, type Frame } from "./protocol.ts";
 import { TbgError, errorText } from "../../util/errors.ts";
 
 /** Defaults of {@link RelayServerOptions}. */
@@ -25,6 +25,7 @@ export const RELAY_SERVER_LIMITS = {
   maxPendingPerIp: 4,
   sendQueueMaxBytes: 64 * 1024 * 1024,
   maxFrameBytes: DEFAULT_MAX_FRAME_BYTES,
+  preAuthMaxFrameBytes: PRE_AUTH_MAX_FRAME_BYTES,
 } as const;
 
 export type RelayPort = "push" | "control";
@@ -64,6 +65,8 @@ export interface RelayServerOptions {
   maxPendingPerIp?: number;
   sendQueueMaxBytes?: number;
   maxFrameBytes?: number;
+  /** Frame limit before a peer authenticates (compressed frames are refused until then). Default 4096. */
+  preAuthMaxFrameBytes?: number;
   now?: () => number;
 }
 
@@ -208,7 +211,8 @@ export class RelayServer {
       port,
       remote,
       ip: socket.remoteAddress ?? "?",
-      decoder: new FrameDecoder(this.opts.maxFrameBytes ?? RELAY_SERVER_LIMITS.maxFrameBytes),
+      // Until Hello is accepted: small frames only and nothing to inflate.
+      decoder: new FrameDecoder(this.opts.preAuthMaxFrameBytes ?? RELAY_SERVER_LIMITS.preAuthMaxFrameBytes, { allowCompressed: false }),
       authed: false,
       region: null,
       instanceId: -1,
@@ -263,6 +267,7 @@ export class RelayServer {
       const region = typeof f.body.region === "string" ? f.body.region.slice(0, 64) : "?";
       const instanceId = typeof f.body.instanceId === "number" ? f.body.instanceId : -1;
       peer.authed = true;
+      peer.decoder.setLimits(this.opts.maxFrameBytes ?? RELAY_SERVER_LIMITS.maxFrameBytes);
       peer.region = region;
       peer.instanceId = instanceId;
       peer.lastRecvMs = this.now();
