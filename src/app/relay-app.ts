@@ -108,7 +108,7 @@ export function registerRelayMetrics(registry: Registry, engine: Engine, config:
       this.reset();
       for (const port of ["push", "control"]) this.set({ port }, st?.relays.filter((r) => r.port === port).length ?? 0);
     } });
-    new Gauge({ name: "tbg_relay_server_refused", help: "Relay connections refused since start, by reason (auth_timeout, bad_token, protocol, not_hello, max_peers, slow_consumer, idle)", labelNames: ["reason"], registers: reg, collect() {
+    new Gauge({ name: "tbg_relay_server_refused", help: "Relay connections refused since start, by reason (auth_timeout, bad_token, protocol, not_hello, max_peers, max_pending, slow_consumer, idle)", labelNames: ["reason"], registers: reg, collect() {
       this.reset();
       for (const [reason, n] of Object.entries(server()?.status().refused ?? {})) this.set({ reason }, n);
     } });

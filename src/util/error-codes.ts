@@ -90,7 +90,8 @@ export const ERROR_CATALOGUE = {
   // ---- regional relays (docs/relay-protocol.md)
   RELAY_VERSION: { area: "relay", hint: "The relay and the primary speak different relay protocol versions: upgrade the older side (docs/relay-protocol.md)." },
   RELAY_FRAME_TYPE: { area: "relay", hint: "A peer sent a frame type this version does not know: check that what connects to the relay ports is a tbg relay or primary of the same version." },
-  RELAY_FRAME_TOO_LARGE: { area: "relay", hint: "A relay frame exceeded the 16 MiB limit (or inflated beyond it): check what connects to the relay ports; a real template is far smaller." },
+  RELAY_FRAME_TOO_LARGE: { area: "relay", hint: "A relay frame exceeded the limit (4 KiB before authentication, 16 MiB after) or inflated beyond it: check what connects to the relay ports; a real template is far smaller." },
+  RELAY_COMPRESSED_BEFORE_AUTH: { area: "relay", hint: "A peer sent a compressed frame before authenticating; a relay sends its Hello uncompressed: check what connects to the relay ports, or upgrade the relay." },
   RELAY_BAD_PAYLOAD: { area: "relay", hint: "A relay frame's payload did not inflate or was not a JSON object: check what connects to the relay ports (a proxy or scanner, not a tbg peer)." },
   RELAY_PROTOCOL_CLOSED: { area: "relay", hint: "None: a relay connection is closed after a protocol error and reconnects." },
   RELAY_SERVER_LISTEN: { area: "relay", hint: "The relay server could not bind: free the port or change `relay_server.port` / `relay_server.template_push_port`." },

@@ -2,6 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import net from "node:net";
 import { once } from "node:events";
+import { deflateRawSync } from "node:zlib";
 import { RelayServer, type RelayBlockRequest } from "../../src/core/relay/server.ts";
 import { PrimaryLink, type PrimaryTemplate } from "../../src/core/relay/link.ts";
 import { encodeFrame, FrameDecoder, FrameType, type Frame } from "../../src/core/relay/protocol.ts";
@@ -38,8 +39,8 @@ function startLink(server: RelayServer, token = TOKEN) {
 }
 
 /** A raw TCP peer: sends bytes, collects frames until the server closes it. */
-async function rawPeer(port: number) {
-  const socket = net.connect(port, "127.0.0.1");
+async function rawPeer(port: number, localAddress?: string) {
+  const socket = net.connect({ port, host: "127.0.0.1", localAddress });
   await once(socket, "connect");
   const decoder = new FrameDecoder();
   const frames: Frame[] = [];
@@ -122,15 +123,15 @@ test("no token, wrong token, garbage, a non-Hello first frame, slowloris and too
     await s.closed;
     clearInterval(trickle);
     assert.ok(i < hello.length);
-    // Max peers: 2 are the good relay; 4 idle sockets fill the limit; the 5th is refused at once.
+    // Pending cap per address (4): a 5th idle socket from 127.0.0.1 evicts the oldest one at once.
     const idle = await Promise.all([0, 1, 2, 3].map(() => rawPeer(server.ports.control)));
     const over = await rawPeer(server.ports.control);
-    await over.closed;
-    for (const p of idle) await p.closed; // their auth deadline
+    await idle[0]!.closed;
+    for (const p of [...idle, over]) await p.closed; // the rest: their auth deadline
     const st = server.status();
     assert.deepEqual(
       Object.fromEntries(Object.entries(st.refused).sort()),
-      { auth_timeout: 5, bad_token: 3, max_peers: 1, not_hello: 1, protocol: 1 },
+      { auth_timeout: 5, bad_token: 3, max_pending: 1, not_hello: 1, protocol: 1 },
       JSON.stringify(refusals),
     );
     // The good relay was never dropped and still gets templates.
@@ -175,6 +176,73 @@ test("an authenticated relay that goes silent is dropped after the idle timeout"
     await p.closed;
     assert.equal(server.status().refused.idle, 1);
   } finally {
+    await server.close();
+  }
+});
+
+test("32 idle unauthenticated sockets (from several addresses) do not lock a relay out; authenticated relays have their own cap", async () => {
+  const { server } = await startServer({ authTimeoutMs: 30_000, maxPeers: 2 });
+  const idle: Awaited<ReturnType<typeof rawPeer>>[] = [];
+  let link: PrimaryLink | null = null;
+  let third: PrimaryLink | null = null;
+  try {
+    // 8 addresses x 4 sockets, alternating ports: the whole old 32-connection cap, never authenticating.
+    for (let i = 0; i < 32; i++) idle.push(await rawPeer(i % 2 ? server.ports.push : server.ports.control, `127.0.0.${2 + (i % 8)}`));
+    await waitFor(() => (server.status().refused.max_pending ?? 0) === 16, "16 oldest pending evicted (cap 16)");
+    const started = startLink(server);
+    link = started.link;
+    await waitFor(() => started.link.status().push.ready && started.link.status().control.ready, "the real relay authenticated despite the idle sockets");
+    server.pushTemplate({ height: 1, previousblockhash: "00".repeat(32) });
+    await waitFor(() => started.templates.length === 1, "template to the relay");
+    // A third authenticated connection passes the relay cap (2): refused as max_peers.
+    const t = startLink(server);
+    third = t.link;
+    const refused = await new Promise<{ code: string }>((r) => t.link.events.once("refused", r));
+    assert.equal(refused.code, "RELAY_MAX_PEERS");
+    assert.equal(started.link.status().push.connects, 1);
+    assert.equal(server.status().relays.length, 2);
+  } finally {
+    third?.close();
+    link?.close();
+    for (const p of idle) p.socket.destroy();
+    await server.close();
+  }
+});
+
+test("before authentication the primary refuses a compressed frame and a 16 KiB frame from the header (nothing inflated), counted; its relay keeps being served", async () => {
+  const { server } = await startServer();
+  const refusals: { reason: string; detail: string }[] = [];
+  server.events.on("refused", (r) => refusals.push(r));
+  const { link, templates } = startLink(server);
+  try {
+    await waitFor(() => link.status().push.ready && link.status().control.ready, "good relay ready");
+    // A compressed Hello (a deflate bomb would be the same header): refused before inflating.
+    const bomb = deflateRawSync(Buffer.from(JSON.stringify({ token: TOKEN, pad: "0".repeat(2 * 1024 * 1024) })));
+    const head = encodeFrame(FrameType.Hello, 1, { token: TOKEN }).subarray(0, 20);
+    head.writeUInt8(1, 2); // compressed flag
+    head.writeUInt32BE(bomb.length, 4);
+    assert.ok(bomb.length < 4096, `${bomb.length}-byte bomb under the pre-auth limit`);
+    const c = await rawPeer(server.ports.push);
+    c.socket.write(Buffer.concat([head, bomb]));
+    await c.closed;
+    assert.equal(c.frames[0]?.type, FrameType.Refuse);
+    assert.match(String(c.frames[0]!.body.message), /RELAY_COMPRESSED_BEFORE_AUTH/);
+    // A 16 KiB uncompressed frame before Hello is accepted: refused from its header.
+    const big = encodeFrame(FrameType.Hello, 1, { token: TOKEN, pad: "x".repeat(16 * 1024) }, Date.now(), { compress: false });
+    const b = await rawPeer(server.ports.control);
+    b.socket.write(big.subarray(0, 20)); // the header alone is enough
+    await b.closed;
+    assert.match(String(b.frames[0]!.body.message), /RELAY_FRAME_TOO_LARGE.*4096-byte limit/);
+    assert.deepEqual(refusals.map((r) => r.reason), ["protocol", "protocol"]);
+    assert.equal(server.status().refused.protocol, 2);
+    // After authentication the full limit applies: a large (compressed) block submission goes through.
+    const answer = await link.submitBlock({ hashHex: "ab".repeat(32), height: 7, blockHex: "00".repeat(64 * 1024) });
+    assert.equal(answer.outcome, "accepted");
+    assert.equal(link.status().push.connects, 1);
+    server.pushTemplate({ height: 9, previousblockhash: "00".repeat(32) });
+    await waitFor(() => templates.some((t) => t.template.height === 9), "template after the refusals");
+  } finally {
+    link.close();
     await server.close();
   }
 });

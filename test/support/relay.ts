@@ -30,6 +30,10 @@ export async function startRelayPair(
     /** Connect the relay through this (e.g. a delay proxy) instead of straight to the primary's ports. */
     via?: (ports: { control: number; push: number }) => Promise<{ control: number; push: number }>;
     relayOverrides?: DevOverrides;
+    /** The token the relay presents (default RELAY_TOKEN, the primary's). */
+    relayToken?: string;
+    /** primary.reconnect_interval of the relay, seconds (default 0.2). */
+    reconnectSec?: number;
     relayApp?: PoolAppOptions;
   } = {},
 ): Promise<RelayPair> {
@@ -70,7 +74,7 @@ export async function startRelayPair(
         region: "us-east",
         instance_id: 1,
         failover_threshold: opts.failoverSec ?? 10,
-        primary: { host: "127.0.0.1", port: target.control, template_push_port: target.push, auth_token: RELAY_TOKEN, reconnect_interval: 0.2 },
+        primary: { host: "127.0.0.1", port: target.control, template_push_port: target.push, auth_token: opts.relayToken ?? RELAY_TOKEN, reconnect_interval: opts.reconnectSec ?? 0.2 },
         ...opts.relayOverrides,
       },
     });

@@ -97,7 +97,7 @@ class Connection {
     const decoder = new FrameDecoder();
     socket.on("connect", () => {
       this.connects++;
-      this.write(FrameType.Hello, { token: this.opts.authToken, region: this.opts.region, instanceId: this.opts.instanceId });
+      this.write(FrameType.Hello, { token: this.opts.authToken, region: this.opts.region, instanceId: this.opts.instanceId }, { compress: false });
       this.pingTimer = setInterval(() => this.write(FrameType.Ping, { id: ++this.pingId }), this.opts.pingIntervalMs ?? 1000);
       this.pingTimer.unref();
     });
@@ -116,7 +116,9 @@ class Connection {
   }
 
   private onFrame(f: Frame): void {
-    this.link.contact();
+    // Only an authenticated connection is contact with the primary: a Refuse (wrong token, max
+    // peers) or anything sent before Welcome must not hold off independent mode.
+    if (f.type !== FrameType.Refuse && (this.ready || f.type === FrameType.Welcome)) this.link.contact();
     switch (f.type) {
       case FrameType.Welcome:
         this.ready = true;
@@ -152,10 +154,10 @@ class Connection {
     }
   }
 
-  write(type: FrameType, body: Record<string, unknown>): boolean {
+  write(type: FrameType, body: Record<string, unknown>, opts: { compress?: boolean } = {}): boolean {
     const s = this.socket;
     if (!s || s.destroyed || !s.writable) return false;
-    s.write(encodeFrame(type, ++this.seq, body, this.link.now()));
+    s.write(encodeFrame(type, ++this.seq, body, this.link.now(), opts));
     return true;
   }
 
@@ -218,7 +220,7 @@ export class PrimaryLink {
     this.control.start();
   }
 
-  /** When the primary was last heard from (any frame on either connection). */
+  /** When the primary was last heard from (Welcome or any later frame on an authenticated connection; never a Refuse). */
   get lastContactMs(): number | null {
     return this.lastContact;
   }

@@ -16,7 +16,8 @@
  *
  * The decoder is incremental (TCP delivers any split) and refuses, with a {@link RelayProtocolError}
  * naming the problem, a wrong version, an unknown type, a length over the limit (before buffering the
- * payload), a payload that inflates beyond the limit, and a payload that is not a JSON object.
+ * payload), a payload that inflates beyond the limit, a compressed frame where compression is not
+ * allowed (before authentication), and a payload that is not a JSON object.
  */
 import { deflateRawSync, inflateRawSync } from "node:zlib";
 import { TbgError } from "../../util/errors.ts";
@@ -25,6 +26,8 @@ export const PROTOCOL_VERSION = 1;
 export const HEADER_BYTES = 20;
 /** Default limit on a frame's payload, compressed or inflated (a full 4 MWU template is ~2.5 MB of JSON hex). */
 export const DEFAULT_MAX_FRAME_BYTES = 16 * 1024 * 1024;
+/** Limit on a frame before the peer has authenticated (a Hello is a few hundred bytes). */
+export const PRE_AUTH_MAX_FRAME_BYTES = 4 * 1024;
 /** Payloads at least this big are compressed. */
 export const COMPRESS_MIN_BYTES = 512;
 const FLAG_DEFLATE = 0x01;
@@ -64,10 +67,13 @@ export interface Frame {
 /** A peer sent something that is not this protocol. `code` says what. */
 export class RelayProtocolError extends TbgError {}
 
-/** Encodes one frame. Bodies of {@link COMPRESS_MIN_BYTES} or more are compressed. */
-export function encodeFrame(type: FrameType, seq: number, body: Record<string, unknown>, sendTimeMs: number = Date.now()): Buffer {
+/**
+ * Encodes one frame. Bodies of {@link COMPRESS_MIN_BYTES} or more are compressed unless
+ * `compress: false` (a Hello must travel uncompressed: the primary refuses compressed frames before auth).
+ */
+export function encodeFrame(type: FrameType, seq: number, body: Record<string, unknown>, sendTimeMs: number = Date.now(), opts: { compress?: boolean } = {}): Buffer {
   const json = Buffer.from(JSON.stringify(body), "utf8");
-  const compress = json.length >= COMPRESS_MIN_BYTES;
+  const compress = opts.compress !== false && json.length >= COMPRESS_MIN_BYTES;
   const payload = compress ? deflateRawSync(json) : json;
   const header = Buffer.alloc(HEADER_BYTES);
   header.writeUInt8(PROTOCOL_VERSION, 0);
@@ -84,8 +90,23 @@ export class FrameDecoder {
   private chunks: Buffer[] = [];
   private buffered = 0;
   private failed = false;
+  private maxFrameBytes: number;
+  private allowCompressed: boolean;
 
-  constructor(private readonly maxFrameBytes: number = DEFAULT_MAX_FRAME_BYTES) {}
+  /**
+   * `allowCompressed: false` refuses a compressed frame from its header, before buffering or inflating
+   * anything (the primary's setting until a peer authenticates, with a small `maxFrameBytes`).
+   */
+  constructor(maxFrameBytes: number = DEFAULT_MAX_FRAME_BYTES, opts: { allowCompressed?: boolean } = {}) {
+    this.maxFrameBytes = maxFrameBytes;
+    this.allowCompressed = opts.allowCompressed !== false;
+  }
+
+  /** Changes the limits for the frames not yet decoded (the primary lifts them once a peer authenticates). */
+  setLimits(maxFrameBytes: number, opts: { allowCompressed?: boolean } = {}): void {
+    this.maxFrameBytes = maxFrameBytes;
+    this.allowCompressed = opts.allowCompressed !== false;
+  }
 
   /** Bytes received but not yet a whole frame. */
   get pendingBytes(): number {
@@ -102,7 +123,7 @@ export class FrameDecoder {
       for (;;) {
         if (this.buffered < HEADER_BYTES) break;
         const head = this.peek(HEADER_BYTES);
-        const length = checkHeader(head, this.maxFrameBytes);
+        const length = checkHeader(head, this.maxFrameBytes, this.allowCompressed);
         if (this.buffered < HEADER_BYTES + length) break;
         const whole = this.take(HEADER_BYTES + length);
         out.push(decodePayload(whole.subarray(0, HEADER_BYTES), whole.subarray(HEADER_BYTES), this.maxFrameBytes));
@@ -131,13 +152,14 @@ export class FrameDecoder {
 }
 
 /** Validates a header; returns the payload length. */
-function checkHeader(head: Buffer, maxFrameBytes: number): number {
+function checkHeader(head: Buffer, maxFrameBytes: number, allowCompressed: boolean): number {
   const version = head.readUInt8(0);
   if (version !== PROTOCOL_VERSION) throw new RelayProtocolError("RELAY_VERSION", `relay protocol version ${version} is not supported (this side speaks ${PROTOCOL_VERSION}); upgrade the older side`);
   const type = head.readUInt8(1);
   if (!TYPES.has(type)) throw new RelayProtocolError("RELAY_FRAME_TYPE", `unknown relay frame type ${type}`);
   const length = head.readUInt32BE(4);
   if (length > maxFrameBytes) throw new RelayProtocolError("RELAY_FRAME_TOO_LARGE", `relay frame of ${length} bytes exceeds the ${maxFrameBytes}-byte limit`);
+  if (!allowCompressed && (head.readUInt8(2) & FLAG_DEFLATE) !== 0) throw new RelayProtocolError("RELAY_COMPRESSED_BEFORE_AUTH", "compressed relay frame before authentication; send Hello uncompressed");
   return length;
 }
 

@@ -4,14 +4,16 @@
  * the primary adopts it, and submit the blocks they find.
  *
  * A peer cannot exhaust the primary: it must authenticate within `authTimeoutMs`; frames are size-capped
- * by the decoder; at most `maxPeers` connections are open at once; a peer whose unsent data passes
+ * by the decoder (`preAuthMaxFrameBytes`, uncompressed only, until authenticated; then `maxFrameBytes`); at most `maxPendingPeers` unauthenticated connections are open at once (and
+ * `maxPendingPerIp` from one address), a new one evicting the oldest pending so idle sockets cannot lock
+ * relays out; at most `maxPeers` authenticated relay connections; a peer whose unsent data passes
  * `sendQueueMaxBytes` (a slow consumer) is dropped; an authenticated peer silent for `idleTimeoutMs` is
  * dropped. Every refusal is counted by reason and reported through `events` ("refused").
  */
 import net from "node:net";
 import { once, EventEmitter } from "node:events";
 import { createHash, timingSafeEqual } from "node:crypto";
-import { encodeFrame, FrameDecoder, FrameType, RelayProtocolError, DEFAULT_MAX_FRAME_BYTES, type Frame } from "./protocol.ts";
+import { encodeFrame, FrameDecoder, FrameType, RelayProtocolError, DEFAULT_MAX_FRAME_BYTES, PRE_AUTH_MAX_FRAME_BYTES, type Frame } from "./protocol.ts";
 import { TbgError, errorText } from "../../util/errors.ts";
 
 /** Defaults of {@link RelayServerOptions}. */
@@ -19,12 +21,15 @@ export const RELAY_SERVER_LIMITS = {
   authTimeoutMs: 5_000,
   idleTimeoutMs: 30_000,
   maxPeers: 32,
+  maxPendingPeers: 16,
+  maxPendingPerIp: 4,
   sendQueueMaxBytes: 64 * 1024 * 1024,
   maxFrameBytes: DEFAULT_MAX_FRAME_BYTES,
+  preAuthMaxFrameBytes: PRE_AUTH_MAX_FRAME_BYTES,
 } as const;
 
 export type RelayPort = "push" | "control";
-export type RefusalReason = "auth_timeout" | "bad_token" | "protocol" | "max_peers" | "slow_consumer" | "idle" | "not_hello";
+export type RefusalReason = "auth_timeout" | "bad_token" | "protocol" | "max_peers" | "max_pending" | "slow_consumer" | "idle" | "not_hello";
 
 export interface RelayBlockRequest {
   region: string;
@@ -52,9 +57,16 @@ export interface RelayServerOptions {
   submitBlock(req: RelayBlockRequest): Promise<RelayBlockAnswer>;
   authTimeoutMs?: number;
   idleTimeoutMs?: number;
+  /** Authenticated relay connections (both ports together). Default 32. */
   maxPeers?: number;
+  /** Unauthenticated connections at once; beyond it the oldest pending one is evicted. Default 16. */
+  maxPendingPeers?: number;
+  /** Unauthenticated connections from one address; beyond it that address's oldest pending one is evicted. Default 4. */
+  maxPendingPerIp?: number;
   sendQueueMaxBytes?: number;
   maxFrameBytes?: number;
+  /** Frame limit before a peer authenticates (compressed frames are refused until then). Default 4096. */
+  preAuthMaxFrameBytes?: number;
   now?: () => number;
 }
 
@@ -94,6 +106,7 @@ interface Peer {
   socket: net.Socket;
   port: RelayPort;
   remote: string;
+  ip: string;
   decoder: FrameDecoder;
   authed: boolean;
   region: string | null;
@@ -197,7 +210,9 @@ export class RelayServer {
       socket,
       port,
       remote,
-      decoder: new FrameDecoder(this.opts.maxFrameBytes ?? RELAY_SERVER_LIMITS.maxFrameBytes),
+      ip: socket.remoteAddress ?? "?",
+      // Until Hello is accepted: small frames only and nothing to inflate.
+      decoder: new FrameDecoder(this.opts.preAuthMaxFrameBytes ?? RELAY_SERVER_LIMITS.preAuthMaxFrameBytes, { allowCompressed: false }),
       authed: false,
       region: null,
       instanceId: -1,
@@ -211,11 +226,14 @@ export class RelayServer {
     socket.setNoDelay(true);
     socket.on("error", () => undefined);
     socket.on("close", () => this.drop(peer));
-    if (this.peers.size >= (this.opts.maxPeers ?? RELAY_SERVER_LIMITS.maxPeers)) {
-      this.peers.add(peer);
-      this.refuse(peer, "max_peers", `already ${this.peers.size - 1} relay connections`);
-      return;
-    }
+    // Pending (unauthenticated) peers have their own caps, apart from the relays': when full, the oldest
+    // pending peer (per address, then overall) makes room, so idle sockets never lock a relay out.
+    const perIp = this.opts.maxPendingPerIp ?? RELAY_SERVER_LIMITS.maxPendingPerIp;
+    const pendingMax = this.opts.maxPendingPeers ?? RELAY_SERVER_LIMITS.maxPendingPeers;
+    const pending = [...this.peers].filter((p) => !p.authed);
+    const sameIp = pending.filter((p) => p.ip === peer.ip);
+    if (sameIp.length >= perIp) this.refuse(sameIp[0]!, "max_pending", `${sameIp.length} unauthenticated connections from ${peer.ip} (limit ${perIp}); oldest evicted`);
+    else if (pending.length >= pendingMax) this.refuse(pending[0]!, "max_pending", `${pending.length} unauthenticated connections (limit ${pendingMax}); oldest evicted`);
     this.peers.add(peer);
     const authMs = this.opts.authTimeoutMs ?? RELAY_SERVER_LIMITS.authTimeoutMs;
     peer.authTimer = setTimeout(() => this.refuse(peer, "auth_timeout", `no valid Hello within ${authMs} ms`), authMs);
@@ -243,9 +261,13 @@ export class RelayServer {
       if (f.type !== FrameType.Hello) return this.refuse(peer, "not_hello", `first frame must be Hello, got type ${f.type}`);
       const token = typeof f.body.token === "string" ? f.body.token : "";
       if (!timingSafeEqual(digest(token), this.tokenDigest)) return this.refuse(peer, "bad_token", "auth_token does not match relay_server.auth_token");
+      const maxPeers = this.opts.maxPeers ?? RELAY_SERVER_LIMITS.maxPeers;
+      const authed = [...this.peers].filter((p) => p.authed).length;
+      if (authed >= maxPeers) return this.refuse(peer, "max_peers", `already ${authed} relay connections (limit ${maxPeers})`);
       const region = typeof f.body.region === "string" ? f.body.region.slice(0, 64) : "?";
       const instanceId = typeof f.body.instanceId === "number" ? f.body.instanceId : -1;
       peer.authed = true;
+      peer.decoder.setLimits(this.opts.maxFrameBytes ?? RELAY_SERVER_LIMITS.maxFrameBytes);
       peer.region = region;
       peer.instanceId = instanceId;
       peer.lastRecvMs = this.now();
