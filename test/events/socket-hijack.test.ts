@@ -164,6 +164,7 @@ test("the engine's sink refuses to send to a socket another user bound at its pa
   // The reader's own socket (ours) is fine again.
   await chown(socketPath, 0, 0);
   await waitFor(() => sink.stats().sent === 1, "sent once the socket is ours", 10_000);
+  await waitFor(() => received === 1, "the reader receiving it", 10_000);
   await sink.close();
   assert.equal(received, 1);
 });
