@@ -40,6 +40,8 @@ import type { EventType } from "../types.ts";
 import { classifySendError, NODE_TIMERS, UNIX_DGRAM_SINK_DEFAULTS, unref } from "./unix-dgram-options.ts";
 import type { NativeDgramSocket, SinkTimers, UnixDgramSinkOptions, UnixDgramSinkStats } from "./unix-dgram-options.ts";
 
+/** How long a passed owner check of the reader's socket holds (see UnixDgramSink.ownerProblem). */
+const OWNER_CHECK_MS = 1000;
 export { UNIX_DGRAM_SINK_DEFAULTS } from "./unix-dgram-options.ts";
 export type { NativeDgramSocket, SinkTimers, UnixDgramSinkOptions, UnixDgramSinkStats } from "./unix-dgram-options.ts";
 
@@ -81,6 +83,8 @@ export class UnixDgramSink implements EventSink {
   /** lstat the socket before each send (real sockets only): owned by this user or root, and a socket. */
   private readonly checkOwner: boolean;
   private ownerRefusals = 0;
+  /** When the reader's socket last passed the owner check (performance.now() ms); null: check before the next send. */
+  private ownerOkAtMs: number | null = null;
   private readonly timers: SinkTimers;
   private observer: SinkObserver = NOOP_OBSERVER;
 
@@ -250,7 +254,7 @@ export class UnixDgramSink implements EventSink {
       while (this.inflight === null && this.retryTimer === null && !this.givingUp && this.queue.length > 0) {
         const sock = this.socket();
         if (sock === null) break;
-        const owner = this.checkOwner ? socketOwnerProblem(this.socketPath) : null;
+        const owner = this.ownerProblem();
         if (owner !== null) {
           // Not our reader's socket: keep the events (counted as no_reader when the queue overflows).
           this.lastError = owner;
@@ -280,6 +284,20 @@ export class UnixDgramSink implements EventSink {
     this.maybeFinish();
   }
 
+  /**
+   * The owner check of the reader's socket, at most once per OWNER_CHECK_MS while it passes (an lstat per
+   * event would be a syscall on the mining path for every share): a refused socket is checked again on
+   * every attempt, and any failed send forgets the pass, so a replaced reader is seen at its next send error.
+   */
+  private ownerProblem(): string | null {
+    if (!this.checkOwner) return null;
+    const now = performance.now();
+    if (this.ownerOkAtMs !== null && now - this.ownerOkAtMs < OWNER_CHECK_MS) return null;
+    const problem = socketOwnerProblem(this.socketPath);
+    this.ownerOkAtMs = problem === null ? now : null;
+    return problem;
+  }
+
   private onSent(sock: NativeDgramSocket, item: Item, err: Error | undefined): void {
     if (this.inflight !== item || this.sock !== sock) return; // from a retired socket: cannot happen, but harmless
     this.inflight = null;
@@ -291,6 +309,7 @@ export class UnixDgramSink implements EventSink {
       this.noReaderDelayMs = this.noReaderRetry.min;
       if (this.state !== "ready") this.setState("ready", "reader accepting events");
     } else {
+      this.ownerOkAtMs = null;
       const kind = classifySendError(err);
       this.lastError = err.message;
       if (kind === "no_reader") {
