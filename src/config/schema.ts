@@ -240,7 +240,7 @@ interface ZodView {
 
 function unwrap(s: ZodView): ZodView {
   let cur = s;
-  for (let n = 0; n < 8 && (cur._zod.def.type === "optional" || cur._zod.def.type === "default"); n++) cur = cur._zod.def.innerType!;
+  for (let n = 0; n < 8 && (cur._zod.def.type === "optional" || cur._zod.def.type === "default" || cur._zod.def.type === "nullable"); n++) cur = cur._zod.def.innerType!;
   return cur;
 }
 
@@ -263,8 +263,8 @@ export function knownKeysAt(path: KeyPath): string[] {
   return obj ? Object.keys(obj._zod.def.shape!) : [];
 }
 
-/** Every key path the schema accepts, e.g. `btcd[].url`, `events.nats.url`, `serverurl`. */
-export function allKeyPaths(): string[] {
+/** Every key path a zod object schema accepts, e.g. `btcd[].url`, `regions[].name` (docs tests check each is documented). */
+export function schemaKeyPaths(schema: unknown): string[] {
   const out: string[] = [];
   const walk = (s: ZodView, prefix: string): void => {
     const def = unwrap(s)._zod.def;
@@ -276,6 +276,11 @@ export function allKeyPaths(): string[] {
       }
     } else if (def.type === "array") walk(def.element!, `${prefix}[]`);
   };
-  walk(ConfigSchema as unknown as ZodView, "");
+  walk(schema as ZodView, "");
   return out;
+}
+
+/** Every key path the pool config accepts, e.g. `btcd[].url`, `events.nats.url`, `serverurl`. */
+export function allKeyPaths(): string[] {
+  return schemaKeyPaths(ConfigSchema);
 }

@@ -8,6 +8,7 @@
 import { readFile } from "node:fs/promises";
 import { z } from "zod";
 import { parseJsonText } from "../../config/json-text.ts";
+import { schemaKeyPaths } from "../../config/schema.ts";
 import { REGION_PATTERN } from "../../pipeline/events/schemas.ts";
 import { TbgError, errorText } from "../../util/errors.ts";
 
@@ -149,26 +150,9 @@ export interface MonitorConfig {
   logLevel: string;
 }
 
-interface ZodView {
-  _zod: { def: { type: string; shape?: Record<string, ZodView>; innerType?: ZodView; element?: ZodView } };
-}
-
 /** Every key path the file accepts, read off the schema (`regions[].name`); the docs test checks each is documented. */
 export function monitorKeyPaths(): string[] {
-  const out: string[] = [];
-  const walk = (s: ZodView, prefix: string): void => {
-    let def = s._zod.def;
-    while (def.type === "optional" || def.type === "nullable") def = def.innerType!._zod.def;
-    if (def.type === "object") {
-      for (const [k, v] of Object.entries(def.shape!)) {
-        const p = prefix ? `${prefix}.${k}` : k;
-        out.push(p);
-        walk(v, p);
-      }
-    } else if (def.type === "array") walk(def.element!, `${prefix}[]`);
-  };
-  walk(MonitorFileSchema as unknown as ZodView, "");
-  return out;
+  return schemaKeyPaths(MonitorFileSchema);
 }
 
 function splitHostPort(s: string): { host: string; port: number } {
