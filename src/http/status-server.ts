@@ -6,9 +6,8 @@
  * justify a framework. Slow or stuck clients are timed out so they cannot pile up. A command may add more
  * GET routes (`routes`: the status page at `/` and its JSON API under `/api/`).
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
-import { listenError } from "../util/ports.ts";
+import type { IncomingMessage, Server, ServerResponse } from "node:http";
+import { closeHttp, listenHttp } from "./listen.ts";
 
 export interface StatusServerOptions {
   host: string;
@@ -57,16 +56,8 @@ export class StatusServer {
   /** Bind; throws a ListenError (src/util/ports.ts) when the port is taken or the address is invalid. */
   async start(): Promise<void> {
     if (this.server) return;
-    const server = createServer((req, res) => void this.handle(req, res));
-    server.requestTimeout = 10_000;
-    server.headersTimeout = 5_000;
-    server.keepAliveTimeout = 5_000;
-    await new Promise<void>((resolve, reject) => {
-      server.once("error", (err) => reject(listenError({ component: this.o.component, host: this.o.host, port: this.o.port, setting: this.o.setting }, err)));
-      server.listen(this.o.port, this.o.host, () => resolve());
-    });
-    server.on("error", (err) => this.o.onError?.(err));
-    this.boundPort = (server.address() as AddressInfo).port;
+    const { server, port } = await listenHttp((req, res) => void this.handle(req, res), { component: this.o.component, host: this.o.host, port: this.o.port, setting: this.o.setting, onError: (err) => this.o.onError?.(err) });
+    this.boundPort = port;
     this.server = server;
   }
 
@@ -75,10 +66,7 @@ export class StatusServer {
     const server = this.server;
     if (!server) return;
     this.server = null;
-    await new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      server.closeAllConnections();
-    });
+    await closeHttp(server);
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {

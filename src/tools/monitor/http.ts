@@ -12,9 +12,8 @@
  *
  * Unknown paths and regions are 404, other methods 405. Every answer carries `Cache-Control: no-store`.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
-import { listenError } from "../../util/ports.ts";
+import type { IncomingMessage, Server, ServerResponse } from "node:http";
+import { closeHttp, listenHttp } from "../../http/listen.ts";
 import type { MonitorMetrics } from "./metrics.ts";
 import type { LastProbe, MonitorStatus, RegionMonitor, RegionStatus } from "./monitor.ts";
 import type { RouteAnswer } from "./state.ts";
@@ -119,16 +118,8 @@ export class MonitorHttpServer {
 
   async start(): Promise<void> {
     if (this.server) return;
-    const server = createServer((req, res) => void this.handle(req, res));
-    server.requestTimeout = 10_000;
-    server.headersTimeout = 5_000;
-    server.keepAliveTimeout = 5_000;
-    await new Promise<void>((resolve, reject) => {
-      server.once("error", (err) => reject(listenError({ component: "monitor HTTP", host: this.o.host, port: this.o.port, setting: "listen.port" }, err)));
-      server.listen(this.o.port, this.o.host, () => resolve());
-    });
-    server.on("error", (err) => this.o.onError?.(err));
-    this.boundPort = (server.address() as AddressInfo).port;
+    const { server, port } = await listenHttp((req, res) => void this.handle(req, res), { component: "monitor HTTP", host: this.o.host, port: this.o.port, setting: "listen.port", onError: (err) => this.o.onError?.(err) });
+    this.boundPort = port;
     this.server = server;
   }
 
@@ -136,10 +127,7 @@ export class MonitorHttpServer {
     const server = this.server;
     if (!server) return;
     this.server = null;
-    await new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      server.closeAllConnections();
-    });
+    await closeHttp(server);
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
