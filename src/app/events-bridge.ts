@@ -67,8 +67,8 @@ export interface EventsBridgeOptions {
   engine: BridgeEngine;
   /** null when events are disabled: records are still kept. */
   publisher: MiningEventOutput | null;
-  /** Best-difficulty records; null = none tracked (no `share_best_diff`). */
-  records?: BestDiffRecords | null;
+  /** Best-difficulty records; null = none tracked (no `share_best_diff`). A Stratum worker process passes its forwarder to the primary's records. */
+  records?: Pick<BestDiffRecords, "observe" | "endSession"> | null;
   hashrateIntervalMs?: number;
   hashrateActiveWithinMs?: number;
   timers?: BridgeTimers;
@@ -118,7 +118,7 @@ const HASHRATE_BATCH = 2_000;
 export class EventsBridge {
   private readonly engine: BridgeEngine;
   private readonly out: MiningEventOutput | null;
-  private readonly records: BestDiffRecords | null;
+  private readonly records: Pick<BestDiffRecords, "observe" | "endSession"> | null;
   private readonly opts: EventsBridgeOptions;
   private readonly timers: BridgeTimers;
   private readonly unsubscribers: Array<() => void> = [];

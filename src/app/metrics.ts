@@ -12,7 +12,7 @@
  * reasons and kinds from fixed sets (unknown values fold into "other"). Never user addresses.
  * Names follow Prometheus conventions: `_total`, `_seconds`, base units.
  */
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import { AggregatorRegistry, Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type MetricObjectWithValues, type MetricValue } from "prom-client";
 import type { EventEmitter } from "node:events";
 import type { Engine, EngineEventMap } from "../core/engine/engine.ts";
 import type { EmitterStats } from "../pipeline/events/emitter.ts";
@@ -32,6 +32,13 @@ export interface PoolMetricsOptions {
   bridgeStats?: (() => { unannouncedDisconnects: number } | null) | null;
   /** Node.js process metrics (CPU, memory, event loop lag, GC). Default true. */
   defaultMetrics?: boolean;
+  /**
+   * With Stratum worker processes (`workers`): "primary" serves /metrics for all of them (`workers()`
+   * returns each worker's registry as JSON; they are merged with prom-client's AggregatorRegistry:
+   * counters summed, state read from the primary's merged engine view taken once); "worker" keeps the
+   * counters of its own connections and leaves templates and tips to the primary.
+   */
+  cluster?: { role: "primary"; workers(): Promise<MetricObjectWithValues<MetricValue<string>>[][]> } | { role: "worker" };
 }
 
 const CLOSE_REASONS = new Set(["client_closed", "socket_error", "line_too_long", "auth_timeout", "rate_limited", "send_queue_full", "write_timeout", "shutdown", "idle", "shareless", "banned", "protocol_errors", "protocol"]);
@@ -47,6 +54,7 @@ const tipSource = (s: string) => (s.startsWith("zmq:") ? "zmq" : ["poll", "start
 /** The pool's Prometheus registry, fed from the engine bus; see the module comment. */
 export class PoolMetrics {
   readonly registry = new Registry();
+  private readonly workers: (() => Promise<MetricObjectWithValues<MetricValue<string>>[][]>) | null;
   /** Shares (accepted + rejected) per second over the last minute; /health reads it too. */
   readonly shareRate: RollingRate;
   /** When the last block_found happened (ms), for /health. */
@@ -61,17 +69,17 @@ export class PoolMetrics {
     if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry });
 
     // ---- Stratum
-    new Gauge({ name: "tbg_stratum_connections", help: "Open Stratum connections", registers: reg, collect() {
+    new Gauge({ name: "tbg_stratum_connections", aggregator: "first", help: "Open Stratum connections", registers: reg, collect() {
       this.set(engine.status().connections);
     } });
     // Users and workers are not summable with each other, hence two gauges (filled by one pass over the sessions).
     // (Registered first: prom-client collects in registration order, so the workers gauge is fresh when read.)
-    const usersConnected = new Gauge({ name: "tbg_users_connected", help: "Distinct payout addresses among authorised connections", registers: reg, collect() {
+    const usersConnected = new Gauge({ name: "tbg_users_connected", aggregator: "first", help: "Distinct payout addresses among authorised connections", registers: reg, collect() {
       const c = engine.connectedCounts();
       usersConnected.set(c.users);
       workersConnected.set(c.workers);
     } });
-    const workersConnected = new Gauge({ name: "tbg_workers_connected", help: "Distinct (address, worker) among authorised connections", registers: reg });
+    const workersConnected = new Gauge({ name: "tbg_workers_connected", aggregator: "first", help: "Distinct (address, worker) among authorised connections", registers: reg });
     const authorized = new Counter({ name: "tbg_miner_authorizations_total", help: "Sessions that authorised", registers: reg });
     const disconnects = new Counter({ name: "tbg_miner_disconnects_total", help: "Sessions ended, by reason", labelNames: ["reason"], registers: reg });
     const bridgeStats = opts.bridgeStats ?? null;
@@ -96,7 +104,7 @@ export class PoolMetrics {
     const sharesPerSecond = new Gauge({ name: "tbg_shares_per_second", help: "Shares (accepted and rejected) per second over the last minute", registers: reg, collect() {
       sharesPerSecond.set(shareRate.rate(engine.now()));
     } });
-    const hashrate = new Gauge({ name: "tbg_pool_hashrate_hs", help: "Pool hashrate estimate, hashes per second, by window", labelNames: ["window"], registers: reg, collect() {
+    const hashrate = new Gauge({ name: "tbg_pool_hashrate_hs", aggregator: "first", help: "Pool hashrate estimate, hashes per second, by window", labelNames: ["window"], registers: reg, collect() {
       for (const [w, v] of Object.entries(engine.status().hashrateHs)) hashrate.set({ window: w }, v);
     } });
 
@@ -107,7 +115,7 @@ export class PoolMetrics {
     const blocksLostRace = new Counter({ name: "tbg_blocks_lost_race_total", help: "Found blocks that were valid but lost the race (a node answered inconclusive: stored off its main chain)", registers: reg });
     const blocksSuppressed = new Counter({ name: "tbg_blocks_suppressed_total", help: "Block candidates not submitted: the pool already had a block accepted or in flight on the same parent", registers: reg });
     const submitLatency = new Histogram({ name: "tbg_block_submit_duration_seconds", help: "submitblock round trip per node", labelNames: ["node", "outcome"], buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30], registers: reg });
-    const lastBlockTs = new Gauge({ name: "tbg_last_block_found_timestamp_seconds", help: "Unix time of the last block found (0 = none)", registers: reg });
+    const lastBlockTs = new Gauge({ name: "tbg_last_block_found_timestamp_seconds", aggregator: "max", help: "Unix time of the last block found (0 = none)", registers: reg });
 
     // ---- Abuse controls (src/core/security/): bans and the server-wide send queue, read at scrape time.
     const guardStats = () => engine.status().abuse.bans;
@@ -133,27 +141,27 @@ export class PoolMetrics {
     };
     scalar("tbg_ban_strikes_allowlisted_total", "Strikes against allow-listed peers (never banned)", () => guardStats().allowlistedStrikesTotal);
     scalar("tbg_ip_bans_expired_total", "IP bans that ran out", () => guardStats().expiredTotal);
-    const sendQueue = new Gauge({ name: "tbg_stratum_send_queue_bytes", help: "Bytes queued for sending across all Stratum connections", registers: reg, collect() {
+    const sendQueue = new Gauge({ name: "tbg_stratum_send_queue_bytes", aggregator: "first", help: "Bytes queued for sending across all Stratum connections", registers: reg, collect() {
       sendQueue.set(engine.status().sendQueueBytes);
     } });
 
     // ---- Work
-    const templates = new Counter({ name: "tbg_templates_total", help: "Templates adopted, by reason", labelNames: ["reason"], registers: reg });
+    const templates = new Counter({ name: "tbg_templates_total", aggregator: "first", help: "Templates adopted, by reason", labelNames: ["reason"], registers: reg });
     for (const r of TEMPLATE_REASONS) templates.inc({ reason: r }, 0);
-    const networkBlocks = new Counter({ name: "tbg_network_blocks_total", help: "New network tips seen, by how they were learnt", labelNames: ["source"], registers: reg });
+    const networkBlocks = new Counter({ name: "tbg_network_blocks_total", aggregator: "first", help: "New network tips seen, by how they were learnt", labelNames: ["source"], registers: reg });
     const fanout = new Histogram({ name: "tbg_notify_fanout_seconds", help: "Time to send one new job to every connection", buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1], registers: reg });
-    const templateAge = new Gauge({ name: "tbg_template_age_seconds", help: "Seconds since the current template was fetched", registers: reg, collect() {
+    const templateAge = new Gauge({ name: "tbg_template_age_seconds", aggregator: "first", help: "Seconds since the current template was fetched", registers: reg, collect() {
       const at = engine.status().lastTemplateAtMs;
       templateAge.set(at > 0 ? (engine.now() - at) / 1000 : 0);
     } });
-    const templateHeight = new Gauge({ name: "tbg_template_height", help: "Height of the block being mined", registers: reg, collect() {
+    const templateHeight = new Gauge({ name: "tbg_template_height", aggregator: "first", help: "Height of the block being mined", registers: reg, collect() {
       templateHeight.set(engine.currentWork()?.height ?? 0);
     } });
-    const nodesDown = new Counter({ name: "tbg_nodes_down_total", help: "Template fetches that failed on every node", registers: reg });
-    const nodeUp = new Gauge({ name: "tbg_node_up", help: "1 when the node answers, by node", labelNames: ["node"], registers: reg, collect() {
+    const nodesDown = new Counter({ name: "tbg_nodes_down_total", aggregator: "first", help: "Template fetches that failed on every node", registers: reg });
+    const nodeUp = new Gauge({ name: "tbg_node_up", aggregator: "first", help: "1 when the node answers, by node", labelNames: ["node"], registers: reg, collect() {
       for (const n of engine.status().nodes) nodeUp.set({ node: n.name }, n.healthy ? 1 : 0);
     } });
-    const nodeActive = new Gauge({ name: "tbg_node_active", help: "1 for the node templates come from", labelNames: ["node"], registers: reg, collect() {
+    const nodeActive = new Gauge({ name: "tbg_node_active", aggregator: "first", help: "1 for the node templates come from", labelNames: ["node"], registers: reg, collect() {
       for (const n of engine.status().nodes) nodeActive.set({ node: n.name }, n.active ? 1 : 0);
     } });
     if (opts.zmqStatus) {
@@ -245,14 +253,14 @@ export class PoolMetrics {
         if (c?.enabled) awaiting.set({ sink: name }, c.awaiting);
       }
     } });
-    const readerConfirms = new Gauge({ name: "tbg_events_reader_confirms", help: "1 while the socket's reader confirms delivery (tbg publisher), 0 when it does not (a collector, an old publisher, or the ack socket could not be bound)", labelNames: ["sink"], registers: reg, collect() {
+    const readerConfirms = new Gauge({ name: "tbg_events_reader_confirms", aggregator: "max", help: "1 while the socket's reader confirms delivery (tbg publisher), 0 when it does not (a collector, an old publisher, or the ack socket could not be bound)", labelNames: ["sink"], registers: reg, collect() {
       readerConfirms.reset();
       for (const [name, sink] of Object.entries(publisher?.stats().sinks ?? {})) {
         const c = confirmOf(sink);
         if (c?.enabled) readerConfirms.set({ sink: name }, c.readerConfirms ? 1 : 0);
       }
     } });
-    const sinkState = new Gauge({ name: "tbg_event_sink_state", help: "1 for each sink's current state (ready, congested, no_reader, idle, closed)", labelNames: ["sink", "state"], registers: reg, collect() {
+    const sinkState = new Gauge({ name: "tbg_event_sink_state", aggregator: "max", help: "1 for each sink's current state (ready, congested, no_reader, idle, closed)", labelNames: ["sink", "state"], registers: reg, collect() {
       sinkState.reset();
       for (const [name, sink] of Object.entries(publisher?.stats().sinks ?? {})) sinkState.set({ sink: name, state: sink.state }, 1);
     } });
@@ -300,9 +308,12 @@ export class PoolMetrics {
       lastBlockTs.set(this.lastBlockAtMs / 1000);
       for (const r of b.results) submitLatency.observe({ node: r.node, outcome: r.accepted ? "accepted" : "rejected" }, r.latencyMs / 1000);
     });
+    const role = opts.cluster?.role ?? null;
+    this.workers = opts.cluster?.role === "primary" ? opts.cluster.workers : null;
     on("template", (e) => {
-      templates.inc({ reason: e.reason });
-      fanout.observe(e.fanoutMs / 1000);
+      // With workers, the primary counts templates and the workers time the fan-out (the primary sends none).
+      if (role !== "worker") templates.inc({ reason: e.reason });
+      if (role !== "primary") fanout.observe(e.fanoutMs / 1000);
     });
     on("newBlockNetwork", (e) => networkBlocks.inc({ source: tipSource(e.source) }));
     on("authorized", () => authorized.inc());
@@ -317,8 +328,11 @@ export class PoolMetrics {
   }
 
   /** Prometheus text exposition of every metric. */
-  metrics(): Promise<string> {
-    return this.registry.metrics();
+  async metrics(): Promise<string> {
+    if (!this.workers) return this.registry.metrics();
+    // The primary's own registry first: "first" gauges take its (merged) value.
+    const all = [await this.registry.getMetricsAsJSON(), ...(await this.workers())];
+    return AggregatorRegistry.aggregate(all).metrics();
   }
 
   /** Content-Type of {@link metrics}. */

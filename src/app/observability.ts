@@ -23,7 +23,7 @@ import { EventsBridge } from "./events-bridge.ts";
 import { HealthServer } from "./health.ts";
 import { AddressMask, StatusTracker, configSecrets } from "./status-snapshot.ts";
 import type { Logger } from "./logger.ts";
-import { PoolMetrics } from "./metrics.ts";
+import { PoolMetrics, type PoolMetricsOptions } from "./metrics.ts";
 import type { ZmqEndpointStatus } from "./pool-status.ts";
 import { JetStreamSink } from "../pipeline/nats/jetstream-sink.ts";
 import { EVENT_SUBJECT_PREFIX, MINING_EVENTS_STREAM } from "../pipeline/nats/jetstream.ts";
@@ -48,6 +48,14 @@ export interface ObservabilityOptions {
   hashrateIntervalMs?: number;
   /** Override `health.port` (e.g. `tbg dev --http-port`, 0 in tests). */
   healthPort?: number;
+  /**
+   * A Stratum worker process (`workers`): records stay in the primary (`records` is what the bridge
+   * offers shares to instead: a forwarder), no health server, no periodic hashrate events (the primary
+   * sends them for the whole pool), metrics as a worker's.
+   */
+  worker?: { records: Pick<BestDiffRecords, "observe" | "endSession"> };
+  /** The primary of Stratum worker processes: its /metrics merges the workers' registries. */
+  workerMetrics?: NonNullable<PoolMetricsOptions["cluster"]>;
 }
 
 /** Records, events, bridge and metrics of one pool; see the module comment. */
@@ -76,7 +84,8 @@ export class Observability {
     let quiet = 0;
     this.records = new BestDiffRecords({
       onLateRecords: (beaten: BeatenRecord[]) => this.bridge.emitLateRecords(beaten),
-      dataDir: config.data_dir,
+      // A worker's own records are never used (memory only, never written).
+      dataDir: opts.worker ? undefined : config.data_dir,
       now: opts.now,
       onError: (err) => {
         const nowMs = Date.now();
@@ -127,18 +136,25 @@ export class Observability {
           })
         : null;
     const engine = opts.engine;
-    this.metrics = new PoolMetrics({ engine, publisher: this.publisher, records: this.records, zmqStatus: opts.zmqStatus, bridgeStats: () => this.bridge?.stats() ?? null });
-    this.bridge = new EventsBridge({
+    this.metrics = new PoolMetrics({
       engine,
       publisher: this.publisher,
       records: this.records,
-      hashrateIntervalMs: opts.hashrateIntervalMs,
+      zmqStatus: opts.zmqStatus,
+      bridgeStats: () => this.bridge?.stats() ?? null,
+      cluster: opts.worker ? { role: "worker" } : opts.workerMetrics,
+    });
+    this.bridge = new EventsBridge({
+      engine,
+      publisher: this.publisher,
+      records: opts.worker ? opts.worker.records : this.records,
+      hashrateIntervalMs: opts.worker ? 0 : opts.hashrateIntervalMs,
       onError: (err, where) => log.error({ where, error: errorText(err) }, "events bridge listener failed"),
     });
     this.statusTracker = new StatusTracker(engine);
     const mask = new AddressMask(config.health.address_display);
     const secrets = configSecrets(config);
-    this.health = config.health.enabled
+    this.health = config.health.enabled && !opts.worker
       ? new HealthServer({
           host: config.health.host,
           port: opts.healthPort ?? config.health.port,

@@ -15,6 +15,7 @@ import { logZmqNotifier } from "./log-zmq.ts";
 import { checkPortsFree } from "../util/ports.ts";
 import { registerRelayMetrics, relayHealth, startRelayServer } from "./relay-app.ts";
 import type { RelayServer } from "../core/relay/server.ts";
+import { isStratumWorker, runStratumWorker, startPoolWithWorkers } from "./workers.ts";
 
 export interface PoolAppOptions {
   pretty?: boolean;
@@ -30,6 +31,12 @@ export interface PoolAppOptions {
   relayLink?: EngineOptions["relayLink"];
   /** Called with the engine before it starts (tests subscribe to its bus here). */
   onEngine?: (engine: Engine) => void;
+  /**
+   * Stratum worker processes (src/app/workers.ts): the engine binds no Stratum port and reads its
+   * connection views from the workers; `workers` is the part that runs them, started right after the
+   * engine (which has the network and the first template by then) and closed right before it.
+   */
+  stratumWorkers?: { engine: NonNullable<EngineOptions["stratumWorkers"]>; part(engine: Engine, obs: Observability, log: LoggerHandle): Lifecycle };
 }
 
 export interface PoolApp {
@@ -72,7 +79,7 @@ export async function startPool(config: PoolConfig, opts: PoolAppOptions = {}, s
           onError: (err) => log.logger.error({ code: err.code, error: err.message }, "user settings not applied"),
         })
       : null;
-  const engine = new Engine({ config, now: opts.now, signatures: opts.signatures ?? settingsFile ?? undefined, relayLink: opts.relayLink });
+  const engine = new Engine({ config, now: opts.now, signatures: opts.signatures ?? settingsFile ?? undefined, relayLink: opts.relayLink, stratumWorkers: opts.stratumWorkers?.engine });
   opts.onEngine?.(engine);
   // Block notifications: every configured endpoint at once; the first copy of a block becomes an engine
   // hint, a reconnect triggers an immediate tip check (messages are lost while down).
@@ -106,6 +113,7 @@ export async function startPool(config: PoolConfig, opts: PoolAppOptions = {}, s
     parts.push({ name: "zmq", start: async () => zmq.start(), close: () => zmq.close() });
   }
   parts.push({ name: "engine", start: (s) => engine.start(s), close: () => engine.close() });
+  if (opts.stratumWorkers) parts.push({ name: "stratum workers", ...opts.stratumWorkers.part(engine, obs, log) });
   if (relayPending) parts.push({ name: "relay server", start: async () => void (relayServer = await relayPending.start()), close: async () => relayServer?.close() });
   const health = obs.health;
   if (health) {
@@ -234,7 +242,13 @@ export function runUntilSignal(app: { close(): Promise<void>; log: LoggerHandle 
 /** How long a process may linger after shutdown finished (or timed out) before it is exited. */
 const EXIT_GRACE_MS = 2000;
 
+/**
+ * `tbg pool`: one process when `workers` is 1, else a primary and `workers` Stratum worker processes
+ * (src/app/workers.ts); in a worker process, that worker.
+ */
 export async function runPool(config: PoolConfig, opts: PoolAppOptions = {}): Promise<number> {
+  if (isStratumWorker()) return runStratumWorker(config, opts);
   const log = opts.logger ?? createLogger({ level: config.log.level, logdir: config.logdir, pretty: opts.pretty });
+  if (config.workers > 1) return runWithSignals(log, (signal) => startPoolWithWorkers(config, { ...opts, logger: log }, signal));
   return runWithSignals(log, (signal) => startPool(config, { ...opts, logger: log }, signal));
 }

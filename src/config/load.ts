@@ -5,7 +5,7 @@
  */
 import { readFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
-import { hostname } from "node:os";
+import { availableParallelism, hostname } from "node:os";
 import { DEV_DEFAULTS } from "./defaults.ts";
 import { ConfigError, ConfigFileError, formatKeyPath, type ConfigIssue } from "./errors.ts";
 import { toConfigIssues } from "./issues.ts";
@@ -34,7 +34,7 @@ export function readOpenFileLimit(read: (path: string) => string = (p) => readFi
 
 /** The machine facts config defaults depend on (host name, open-file limit). */
 export function systemConfigEnv(): ConfigEnv {
-  return { hostname: hostname(), openFileLimit: readOpenFileLimit() };
+  return { hostname: hostname(), openFileLimit: readOpenFileLimit(), cores: availableParallelism() };
 }
 
 /**

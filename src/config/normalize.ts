@@ -29,6 +29,8 @@ export interface ConfigEnv {
   hostname: string;
   /** Soft RLIMIT_NOFILE, or null when unknown (then automatic `maxclients` uses the fallback). */
   openFileLimit: number | null;
+  /** Default for `workers` (os.availableParallelism()); absent = 1. */
+  cores?: number;
 }
 
 type Raw = Record<string, unknown>;
@@ -306,6 +308,7 @@ export function normalize(raw: ConfigInput, origin: string, env: ConfigEnv): Poo
     region,
     instance: raw.instance ?? sanitizeInstance(env.hostname),
     instance_id: raw.instance_id ?? DEFAULTS.instanceId,
+    workers: raw.workers === undefined || raw.workers === "auto" ? Math.max(1, env.cores ?? 1) : raw.workers,
     data_dir: raw.data_dir ?? DEFAULTS.dataDir,
     user_settings_file: raw.user_settings_file ?? DEFAULTS.userSettingsFile,
     failover_threshold: raw.failover_threshold ?? DEFAULTS.failoverThresholdSec,

@@ -210,6 +210,7 @@ export const ConfigSchema = z.strictObject({
   region: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, { error: "1–64 letters, digits, _ or - (it is a NATS subject token)" }).optional(),
   instance: z.string().regex(/^[A-Za-z0-9._-]{1,128}$/, { error: "1–128 letters, digits, '.', _ or -" }).optional(),
   instance_id: z.number().int().min(0).max(255).optional(),
+  workers: z.union([z.number().int().min(1).max(64), z.literal("auto")]).optional(),
   data_dir: nonEmpty.optional(),
   user_settings_file: nonEmpty.optional(),
   failover_threshold: positiveSec.optional(),

@@ -198,6 +198,11 @@ export interface PoolConfig {
   instance: string;
   /** extranonce1 prefix byte, unique per instance. */
   instance_id: number;
+  /**
+   * Stratum worker processes of `tbg pool` (resolved: "auto" and the default become the core count).
+   * `tbg dev` and an in-process `startPool` ignore it (one process).
+   */
+  workers: number;
   data_dir: string;
   user_settings_file: string | null;
   /** Seconds without the primary before a relay goes independent. */

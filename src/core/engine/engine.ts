@@ -97,6 +97,36 @@ export interface EngineOptions {
   rpcTimeoutMs?: number;
   /** Relay link timing (tests shorten it): keepalive interval, and how long a block submission to the primary may take. */
   relayLink?: { pingIntervalMs?: number; submitTimeoutMs?: number };
+  /**
+   * Stratum worker processes (`workers`, docs/architecture.md "Workers"), primary side: this engine makes
+   * the templates and submits blocks but binds no Stratum port; its connection, share and hashrate views
+   * come from the workers' latest snapshots (`view()`).
+   */
+  stratumWorkers?: { view(): StratumWorkersView };
+  /**
+   * Stratum worker processes, worker side: this engine has no node of its own; it mines on the primary
+   * process's templates (the relay template push on loopback) and submits its blocks to it. `slice`:
+   * this worker's part of the extranonce1 counter space.
+   */
+  upstream?: { host: string; controlPort: number; pushPort: number; authToken: string; slice: { index: number; count: number } };
+}
+
+/** What the Stratum worker processes serve, merged (see {@link EngineOptions.stratumWorkers}). */
+export interface StratumWorkersView {
+  listening: ListenAddress[];
+  connections: number;
+  sendQueueBytes: number;
+  shares: { accepted: number; rejected: number };
+  blocks: EngineStatus["blocks"];
+  lastBlock: BlockFound | null;
+  hashrateHs: Record<HashrateWindow, number>;
+  counts: ConnectedCounts;
+  /** The workers' sessions (each worker's busiest, bounded). */
+  sessions: SessionView[];
+  /** Per worker and per user, summed over the processes (active within 10 min). */
+  hashrates: HashrateEntry[];
+  /** One entry of `hashrates` (worker null = the user's). */
+  hashrateOf(user: string, worker: string | null): Record<HashrateWindow, number> | null;
 }
 
 /** The engine at one moment, as plain data (what /health, /metrics and the events bridge read). */
@@ -192,7 +222,7 @@ export class Engine {
     this.signatures = opts.signatures;
     this.stats = new MinerStats(this.startedAtMs);
     this.jobs = new JobRegistry({ jobExpirySec: this.config.job_expiry_sec, firstSeq: randomInt(1, 0x7fffffff) });
-    this.extranonce = new Extranonce1Allocator(this.config.nonce1length, this.config.instance_id, randomInt(0, 0xffffff));
+    this.extranonce = new Extranonce1Allocator(this.config.nonce1length, this.config.instance_id, randomInt(0, 0xffffff), opts.upstream?.slice);
     this.nodes = this.config.btcd.map(
       (n) => new RpcClient({ url: n.rpcUrl, user: n.auth ?? undefined, pass: n.pass ?? undefined, cookieFile: n.cookie ?? undefined, name: `btcd[${n.index}] ${n.host}:${n.port}`, timeoutMs: opts.rpcTimeoutMs }),
     );
@@ -265,6 +295,7 @@ export class Engine {
       onWarning: (message) => this.bus.emit("warning", { message }),
     });
     const rules = network === "signet" ? ["segwit", "signet"] : ["segwit"];
+    if (this.opts.upstream) return this.startWorker(signal);
     this.templateSource = new TemplateSource({
       nodes: this.nodes,
       rules,
@@ -285,7 +316,51 @@ export class Engine {
     // A relay starts serving on the primary's first template, or on its own after failover_threshold.
     if (this.relayController) await Promise.race([this.relayController.firstWorkReady(), new Promise((r) => signal.addEventListener("abort", r, { once: true }))]);
     throwIfCancelled(signal, "engine");
+    // With Stratum worker processes the workers bind the ports; this engine only makes the work.
+    if (this.opts.stratumWorkers) return;
+    await this.listen(signal);
+  }
 
+  /**
+   * A Stratum worker process: no template source; the primary process's templates arrive over the
+   * loopback template push (a relay link that never goes independent), blocks go back over it.
+   */
+  private async startWorker(signal: AbortSignal): Promise<void> {
+    const u = this.opts.upstream!;
+    const link = new PrimaryLink({
+      host: u.host,
+      controlPort: u.controlPort,
+      pushPort: u.pushPort,
+      authToken: u.authToken,
+      region: this.config.region,
+      instanceId: this.config.instance_id,
+      reconnectIntervalMs: 200,
+      now: this.now,
+      ...this.opts.relayLink,
+    });
+    this.relayController = new RelayController({
+      link,
+      primaryName: "primary process",
+      failoverThresholdMs: Infinity,
+      reconnectIntervalMs: 200,
+      now: this.now,
+      adopt: (gbt, _source, reason) => this.adoptTemplate(gbt, "primary process", reason),
+      current: () => {
+        const t = this.jobs.current?.template;
+        return t ? { height: t.height, prevhashHex: t.prevhashHex } : null;
+      },
+      // A worker has no relay mode to report: it always follows the primary process.
+      onState: () => undefined,
+      onWarning: (message) => this.bus.emit("warning", { message }),
+    });
+    this.relayController.start();
+    await Promise.race([this.relayController.firstWorkReady(), new Promise((r) => signal.addEventListener("abort", r, { once: true }))]);
+    throwIfCancelled(signal, "engine");
+    await this.listen(signal);
+  }
+
+  /** Binds the Stratum listeners and starts the abuse guard. */
+  private async listen(signal: AbortSignal): Promise<void> {
     this.server = new StratumServer(
       this.sessionHost(),
       {
@@ -318,9 +393,9 @@ export class Engine {
     this.guard.start();
   }
 
-  /** On a relay: its mode, link and counters (docs/relay-protocol.md); null on a primary. */
+  /** On a relay: its mode, link and counters (docs/relay-protocol.md); null on a primary (and on a Stratum worker process). */
   get relay(): RelayController | null {
-    return this.relayController;
+    return this.opts.upstream ? null : this.relayController;
   }
 
   /** The relay side of `mode: "passthrough"` (docs/relay-protocol.md). */
@@ -357,6 +432,23 @@ export class Engine {
   status(): EngineStatus {
     const nowMs = this.now();
     const source = this.templateSource;
+    const w = this.opts.stratumWorkers?.view();
+    if (w) {
+      return {
+        ...this.ownStatus(nowMs, source),
+        listening: w.listening,
+        connections: w.connections,
+        sendQueueBytes: w.sendQueueBytes,
+        shares: w.shares,
+        blocks: w.blocks,
+        lastBlock: w.lastBlock,
+        hashrateHs: w.hashrateHs,
+      };
+    }
+    return this.ownStatus(nowMs, source);
+  }
+
+  private ownStatus(nowMs: number, source: TemplateSource | null): EngineStatus {
     return {
       network: this.network,
       startedAtMs: this.startedAtMs,
@@ -388,6 +480,8 @@ export class Engine {
 
   /** Connections, distinct workers and distinct payout addresses among authorised connections. O(connections). */
   connectedCounts(): ConnectedCounts {
+    const w = this.opts.stratumWorkers?.view();
+    if (w) return w.counts;
     const server = this.server;
     if (!server) return { miners: 0, workers: 0, users: 0 };
     const users = new Set<string>();
@@ -405,21 +499,29 @@ export class Engine {
    * second). Read fields only; the view is live and must not be kept.
    */
   *sessionViews(): Iterable<SessionView> {
+    const w = this.opts.stratumWorkers?.view();
+    if (w) yield* w.sessions;
     if (this.server) yield* this.server.sessions();
   }
 
   /** One worker's hashrate per window at `atMs` (default now), or null when it has no shares. */
   workerHashrate(address: string, worker: string, atMs = this.now()): Record<HashrateWindow, number> | null {
+    const w = this.opts.stratumWorkers?.view();
+    if (w) return w.hashrateOf(address, worker);
     return this.stats.workerHashrate(address, worker, atMs);
   }
 
   /** One user's hashrate per window at `atMs` (default now), or null when the user has no shares. */
   userHashrate(address: string, atMs = this.now()): Record<HashrateWindow, number> | null {
+    const w = this.opts.stratumWorkers?.view();
+    if (w) return w.hashrateOf(address, null);
     return this.stats.userHashrate(address, atMs);
   }
 
   /** Hashrate per active worker and per user (a share within `activeWithinMs`). */
   workerHashrates(activeWithinMs: number): HashrateEntry[] {
+    const w = this.opts.stratumWorkers?.view();
+    if (w) return w.hashrates;
     return this.stats.snapshot(this.now(), activeWithinMs);
   }
 
@@ -495,7 +597,8 @@ export class Engine {
     // Work on this parent again after moving off it: the pool's earlier verdict on it no longer holds.
     if (newBlock && this.blockParents.has(template.prevhashHex) && this.blockParents.get(template.prevhashHex) !== "submitting") this.blockParents.delete(template.prevhashHex);
     const fanoutMs = this.server ? this.server.broadcast(job) : 0;
-    if (newBlock) {
+    // A Stratum worker process mines on the primary process's templates: the primary reports new blocks.
+    if (newBlock && !this.opts.upstream) {
       const source = this.hintSources.get(template.prevhashHex) ?? (reason === "initial" ? "startup" : "template");
       this.bus.emit("newBlockNetwork", { height: template.height - 1, hash: template.prevhashHex, prevHash: null, source });
     }

@@ -67,6 +67,8 @@ export interface RelayServerOptions {
   maxFrameBytes?: number;
   /** Frame limit before a peer authenticates (compressed frames are refused until then). Default 4096. */
   preAuthMaxFrameBytes?: number;
+  /** Compress large frames (default true; false on loopback, where deflating a big template only adds latency). */
+  compress?: boolean;
   now?: () => number;
 }
 
@@ -178,7 +180,7 @@ export class RelayServer {
     for (const p of this.peers) {
       if (!p.authed || p.port !== "push") continue;
       // Encoded once per peer only for the seq field: compress once, patch seq per peer.
-      frame ??= encodeFrame(FrameType.Template, 0, this.currentTemplate, this.now());
+      frame ??= encodeFrame(FrameType.Template, 0, this.currentTemplate, this.now(), { compress: this.opts.compress });
       this.sendRaw(p, frame);
     }
   }
@@ -314,7 +316,7 @@ export class RelayServer {
   }
 
   private send(peer: Peer, type: FrameType, body: Record<string, unknown>): void {
-    this.sendRaw(peer, encodeFrame(type, 0, body, this.now()));
+    this.sendRaw(peer, encodeFrame(type, 0, body, this.now(), { compress: this.opts.compress }));
   }
 
   /** Writes a frame with this peer's next seq (patched into a copy of the header). */

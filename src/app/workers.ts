@@ -1,0 +1,608 @@
+/**
+ * Stratum worker processes (`workers`, docs/architecture.md "Workers"): one `tbg pool` on every core.
+ *
+ * The primary process runs the template side as a single-process pool does (nodes, template source, ZMQ,
+ * block submission, records, its own events, /health, /metrics, the status page, `relay_server`), but
+ * its engine binds no Stratum port. `workers` worker processes (node:cluster) bind the Stratum ports
+ * (the cluster module hands each new connection to one of them) and own their connections end to end:
+ * subscribe, authorize, jobs, shares, vardiff, their own events. Nothing crosses between the processes
+ * per share:
+ *
+ * - templates: primary → workers over the relay template push (src/core/relay/server.ts) on loopback,
+ *   with a per-run random token, uncompressed; a worker engine follows it like a relay that never goes
+ *   independent and has no node of its own;
+ * - found blocks: worker → primary over the same link's control connection (`submitExternalBlock`);
+ * - best-difficulty records (kept by the primary only): a share is forwarded only when it beats the best
+ *   this worker knows for its user this week (rare); the primary answers with that best;
+ * - a snapshot of each worker (connections, counters, hashrate, its busiest sessions) every second, for
+ *   /health, the status page and the periodic hashrate events; /metrics asks each worker for its
+ *   registry and merges them (prom-client's AggregatorRegistry).
+ *
+ * extranonce1: each worker counts in its own slice of the instance's counter space (after the
+ * `instance_id` byte), so values never collide between workers, nor with relays (other instance ids).
+ * A worker that dies is replaced (at most {@link RESTARTS_PER_MINUTE} a minute per slot, then after a
+ * pause); SIGTERM on the primary stops the workers first (miners asked to reconnect, as configured).
+ */
+import cluster, { type Worker } from "node:cluster";
+import { randomBytes } from "node:crypto";
+import type { MetricObjectWithValues, MetricValue } from "prom-client";
+import type { PoolConfig } from "../config/types.ts";
+import { Engine, type BlockFound, type SessionView, type StratumWorkersView } from "../core/engine/engine.ts";
+import type { ListenAddress } from "../core/stratum/server.ts";
+import type { HashrateEntry } from "../core/stats/miners.ts";
+import type { HashrateWindow } from "../core/stats/hashrate.ts";
+import { Extranonce1Allocator } from "../core/stratum/extranonce.ts";
+import { RelayServer } from "../core/relay/server.ts";
+import { isoWeekOf } from "./records/iso-week.ts";
+import type { BeatenRecord, RecordShare } from "./records/best-diff.ts";
+import { createLogger, type Logger, type LoggerHandle } from "./logger.ts";
+import { logEngine } from "./log-engine.ts";
+import { Observability } from "./observability.ts";
+import { UserSettingsFile } from "./signatures.ts";
+import { startPool, type PoolApp, type PoolAppOptions } from "./run-pool.ts";
+import { STATUS_LIMITS } from "./status-api.ts";
+import { topK } from "../util/top-k.ts";
+import { errorText } from "../util/errors.ts";
+import type { Lifecycle } from "../util/lifecycle.ts";
+
+/** Set in a worker's environment by the primary (JSON {@link WorkerEnv}). */
+const ENV_KEY = "TBG_STRATUM_WORKER";
+/** Worker restarts allowed per slot per minute before the next waits {@link RESTART_PAUSE_MS}. */
+export const RESTARTS_PER_MINUTE = 5;
+const RESTART_PAUSE_MS = 10_000;
+/** How often a worker sends its snapshot (ms). */
+const SNAPSHOT_MS = 1000;
+/** A worker that has not reported ready after this long is given up on at start (ms). */
+const READY_TIMEOUT_MS = 30_000;
+/** How long the primary waits for workers to close at shutdown before killing them (ms). */
+const STOP_GRACE_MS = 8000;
+/** Users whose week best a worker remembers (older ones are forgotten: their next share is forwarded again). */
+const KNOWN_USERS = 200_000;
+
+interface WorkerEnv {
+  index: number;
+  count: number;
+  host: string;
+  controlPort: number;
+  pushPort: number;
+  token: string;
+  network: NonNullable<PoolConfig["network"]>;
+}
+
+/** One session as a worker reports it (identity without the payout script). */
+type SessionRow = Omit<SessionView, "identity"> & { identity: { username: string; address: string; worker: string } | null };
+type BlockRow = Omit<BlockFound, "rewardSats" | "identity"> & { rewardSats: string; identity: { username: string; address: string; worker: string } | null };
+
+/** What a worker sends every {@link SNAPSHOT_MS}. */
+interface WorkerSnapshot {
+  listening: ListenAddress[];
+  connections: number;
+  sendQueueBytes: number;
+  shares: { accepted: number; rejected: number };
+  blocks: StratumWorkersView["blocks"];
+  hashrateHs: Record<HashrateWindow, number>;
+  /** Authorised connections' [address, worker]. */
+  identities: Array<[string, string]>;
+  sessions: SessionRow[];
+  hashrates: HashrateEntry[];
+  rejects: Record<string, number>;
+}
+
+type ToPrimary =
+  | { t: "ready"; snapshot: WorkerSnapshot }
+  | { t: "snapshot"; snapshot: WorkerSnapshot }
+  | { t: "record"; user: string; worker: string; difficulty: number }
+  | { t: "block"; block: BlockRow; atMs: number }
+  | { t: "metrics"; id: number; metrics: MetricObjectWithValues<MetricValue<string>>[] };
+
+type ToWorker = { t: "bests"; user: string; week: string; best: number } | { t: "metrics"; id: number } | { t: "stop" } | { t: "reopen" };
+
+/** Whether this process is a Stratum worker started by a primary. */
+export function isStratumWorker(): boolean {
+  return cluster.isWorker && typeof process.env[ENV_KEY] === "string";
+}
+
+const HR_WINDOWS = (h: Record<HashrateWindow, number>) => Object.keys(h) as HashrateWindow[];
+
+/** The primary's side: forks, watches and merges the workers. */
+class WorkerPool {
+  private readonly slots: Array<{ worker: Worker | null; snapshot: WorkerSnapshot | null; restarts: number[]; ready: boolean }>;
+  /** Counters of workers that exited (so totals never go backwards). */
+  private readonly retired = { shares: { accepted: 0, rejected: 0 }, blocks: { found: 0, accepted: 0, lostRace: 0, suppressed: 0 }, rejects: new Map<string, number>() };
+  private stopping = false;
+  private cached: StratumWorkersView | null = null;
+  private lastBlock: { block: BlockFound; atMs: number } | null = null;
+  private metricsId = 0;
+  private readonly metricsWaiting = new Map<number, { got: MetricObjectWithValues<MetricValue<string>>[][]; left: number; done: () => void }>();
+  private readonly timers = new Set<NodeJS.Timeout>();
+
+  constructor(
+    private readonly count: number,
+    private readonly env: Omit<WorkerEnv, "index" | "count">,
+    private readonly log: Logger,
+    private readonly onRecord: (share: { user: string; worker: string; difficulty: number }) => { week: string; best: number } | null,
+    private readonly onBlock: (block: BlockFound, atMs: number) => void,
+    private readonly onRejects: (rejects: Map<string, number>) => void,
+  ) {
+    this.slots = Array.from({ length: count }, () => ({ worker: null, snapshot: null, restarts: [], ready: false }));
+  }
+
+  /** Forks every worker; resolves when all have bound their ports and have work. */
+  async start(signal?: AbortSignal): Promise<void> {
+    // logrotate signals the primary: each worker re-opens its own log file too.
+    process.on("SIGUSR1", this.onReopen);
+    const ready = this.slots.map((_, i) => this.fork(i));
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`stratum workers not ready within ${READY_TIMEOUT_MS / 1000} s`)), READY_TIMEOUT_MS);
+    });
+    const aborted = new Promise<never>((_, reject) => signal?.addEventListener("abort", () => reject(signal.reason as Error), { once: true }));
+    try {
+      await Promise.race([Promise.all(ready), timeout, aborted]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private fork(index: number): Promise<void> {
+    const slot = this.slots[index]!;
+    const workerEnv: WorkerEnv = { ...this.env, index, count: this.count };
+    const worker = cluster.fork({ [ENV_KEY]: JSON.stringify(workerEnv) });
+    slot.worker = worker;
+    slot.ready = false;
+    return new Promise<void>((resolve, reject) => {
+      worker.on("message", (m: ToPrimary) => {
+        if (m.t === "ready") {
+          slot.ready = true;
+          slot.snapshot = m.snapshot;
+          this.cached = null;
+          this.log.info({ worker: index, pid: worker.process.pid }, "stratum worker %d ready (pid %d)", index, worker.process.pid ?? 0);
+          resolve();
+        } else this.onMessage(index, worker, m);
+      });
+      worker.on("exit", (code, sig) => {
+        if (slot.worker !== worker) return;
+        slot.worker = null;
+        this.retire(slot.snapshot);
+        slot.snapshot = null;
+        this.cached = null;
+        for (const w of this.metricsWaiting.values()) if (--w.left <= 0) w.done();
+        if (!slot.ready) reject(new Error(`stratum worker ${index} exited during start-up (${sig ?? `code ${code}`})`));
+        if (this.stopping) return;
+        this.log.error({ worker: index, pid: worker.process.pid, code, signal: sig }, "stratum worker %d died (%s): starting a new one", index, sig ?? `code ${code}`);
+        const now = Date.now();
+        slot.restarts = slot.restarts.filter((t) => now - t < 60_000);
+        slot.restarts.push(now);
+        const delay = slot.restarts.length > RESTARTS_PER_MINUTE ? RESTART_PAUSE_MS : 0;
+        if (delay > 0) this.log.warn({ worker: index, restarts: slot.restarts.length }, "stratum worker %d restarted %d times in a minute: next start in %d s", index, slot.restarts.length, delay / 1000);
+        const t = setTimeout(() => {
+          this.timers.delete(t);
+          if (!this.stopping) this.fork(index).catch((err: unknown) => this.log.error({ worker: index, error: errorText(err) }, "stratum worker %d could not start", index));
+        }, delay);
+        this.timers.add(t);
+      });
+    });
+  }
+
+  private onMessage(index: number, worker: Worker, m: ToPrimary): void {
+    switch (m.t) {
+      case "snapshot":
+        if (this.slots[index]!.worker === worker) this.slots[index]!.snapshot = m.snapshot;
+        this.cached = null;
+        return;
+      case "record": {
+        const bests = this.onRecord(m);
+        if (bests && worker.isConnected()) worker.send({ t: "bests", user: m.user, ...bests } satisfies ToWorker);
+        return;
+      }
+      case "block": {
+        const block: BlockFound = { ...m.block, rewardSats: BigInt(m.block.rewardSats), identity: m.block.identity ? { ...m.block.identity, payoutScript: Buffer.alloc(0) } : null };
+        if (!this.lastBlock || m.atMs >= this.lastBlock.atMs) this.lastBlock = { block, atMs: m.atMs };
+        this.onBlock(block, m.atMs);
+        return;
+      }
+      case "metrics": {
+        const w = this.metricsWaiting.get(m.id);
+        if (!w) return;
+        w.got.push(m.metrics);
+        if (--w.left <= 0) w.done();
+        return;
+      }
+      default:
+        return;
+    }
+  }
+
+  private retire(s: WorkerSnapshot | null): void {
+    if (!s) return;
+    const r = this.retired;
+    r.shares.accepted += s.shares.accepted;
+    r.shares.rejected += s.shares.rejected;
+    for (const k of Object.keys(r.blocks) as Array<keyof typeof r.blocks>) r.blocks[k] += s.blocks[k];
+    for (const [k, v] of Object.entries(s.rejects)) r.rejects.set(k, (r.rejects.get(k) ?? 0) + v);
+  }
+
+  /** Live workers' pids (tests, logs). */
+  pids(): number[] {
+    return this.slots.map((s) => s.worker?.process.pid ?? 0).filter((p) => p > 0);
+  }
+
+  /** The merged view (rebuilt when a snapshot arrived since the last). */
+  view(): StratumWorkersView {
+    if (this.cached) return this.cached;
+    const r = this.retired;
+    const shares = { ...r.shares };
+    const blocks = { ...r.blocks };
+    const rejects = new Map(r.rejects);
+    let listening: ListenAddress[] = [];
+    let connections = 0;
+    let sendQueueBytes = 0;
+    let hashrateHs: Record<HashrateWindow, number> | null = null;
+    const users = new Set<string>();
+    const workers = new Set<string>();
+    let miners = 0;
+    const sessions: SessionView[] = [];
+    const rates = new Map<string, HashrateEntry>();
+    for (const slot of this.slots) {
+      const s = slot.snapshot;
+      if (!s) continue;
+      if (listening.length === 0) listening = s.listening;
+      connections += s.connections;
+      sendQueueBytes += s.sendQueueBytes;
+      shares.accepted += s.shares.accepted;
+      shares.rejected += s.shares.rejected;
+      for (const k of Object.keys(blocks) as Array<keyof typeof blocks>) blocks[k] += s.blocks[k];
+      for (const [k, v] of Object.entries(s.rejects)) rejects.set(k, (rejects.get(k) ?? 0) + v);
+      if (!hashrateHs) hashrateHs = { ...s.hashrateHs };
+      else for (const w of HR_WINDOWS(s.hashrateHs)) hashrateHs[w] += s.hashrateHs[w];
+      miners += s.connections;
+      for (const [a, w] of s.identities) {
+        users.add(a);
+        workers.add(`${a}\u0000${w}`);
+      }
+      for (const row of s.sessions) sessions.push({ ...row, identity: row.identity ? { ...row.identity, payoutScript: Buffer.alloc(0) } : null } as SessionView);
+      for (const e of s.hashrates) {
+        const key = `${e.user}\u0000${e.worker ?? "\u0001"}`;
+        const have = rates.get(key);
+        if (!have) rates.set(key, { user: e.user, worker: e.worker, hashrate: { ...e.hashrate } });
+        else for (const w of HR_WINDOWS(e.hashrate)) have.hashrate[w] += e.hashrate[w];
+      }
+    }
+    this.onRejects(rejects);
+    const view: StratumWorkersView = {
+      listening,
+      connections,
+      sendQueueBytes,
+      shares,
+      blocks,
+      lastBlock: this.lastBlock?.block ?? null,
+      hashrateHs: hashrateHs ?? { "1m": 0, "5m": 0, "1h": 0, "1d": 0, "7d": 0 },
+      counts: { miners, workers: workers.size, users: users.size },
+      sessions,
+      hashrates: [...rates.values()],
+      hashrateOf: (user, worker) => rates.get(`${user}\u0000${worker ?? "\u0001"}`)?.hashrate ?? null,
+    };
+    this.cached = view;
+    return view;
+  }
+
+  /** Every live worker's metrics registry as JSON (a worker that does not answer within 2 s is left out). */
+  metrics(): Promise<MetricObjectWithValues<MetricValue<string>>[][]> {
+    const live = this.slots.map((s) => s.worker).filter((w): w is Worker => w !== null && w.isConnected());
+    if (live.length === 0) return Promise.resolve([]);
+    const id = ++this.metricsId;
+    return new Promise((resolve) => {
+      const got: MetricObjectWithValues<MetricValue<string>>[][] = [];
+      const done = () => {
+        clearTimeout(timer);
+        this.metricsWaiting.delete(id);
+        resolve(got);
+      };
+      const timer = setTimeout(done, 2000);
+      this.metricsWaiting.set(id, { got, left: live.length, done });
+      for (const w of live) w.send({ t: "metrics", id } satisfies ToWorker);
+    });
+  }
+
+  /** Asks every worker to stop (miners told to reconnect, as configured); kills those still running after the grace. */
+  private readonly onReopen = () => {
+    for (const s of this.slots) if (s.worker?.isConnected()) s.worker.send({ t: "reopen" } satisfies ToWorker);
+  };
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    process.off("SIGUSR1", this.onReopen);
+    for (const t of this.timers) clearTimeout(t);
+    const live = this.slots.map((s) => s.worker).filter((w): w is Worker => w !== null);
+    await Promise.all(
+      live.map(
+        (w) =>
+          new Promise<void>((resolve) => {
+            if (w.isDead()) return resolve();
+            const kill = setTimeout(() => {
+              this.log.warn({ pid: w.process.pid }, "stratum worker did not stop in time: killed");
+              w.process.kill("SIGKILL");
+            }, STOP_GRACE_MS);
+            w.once("exit", () => {
+              clearTimeout(kill);
+              resolve();
+            });
+            if (w.isConnected()) w.send({ t: "stop" } satisfies ToWorker);
+            else w.process.kill("SIGTERM");
+          }),
+      ),
+    );
+  }
+}
+
+/**
+ * The primary of a pool with Stratum worker processes: {@link startPool} with an engine that binds no
+ * Stratum port, plus the loopback template push and the workers (see the module comment).
+ */
+export function startPoolWithWorkers(config: PoolConfig, opts: PoolAppOptions, signal?: AbortSignal): Promise<PoolApp & { workerPids(): number[] }> {
+  let pool: WorkerPool | null = null;
+  const viewOf = (): StratumWorkersView | null => pool?.view() ?? null;
+  const empty: StratumWorkersView = {
+    listening: [],
+    connections: 0,
+    sendQueueBytes: 0,
+    shares: { accepted: 0, rejected: 0 },
+    blocks: { found: 0, accepted: 0, lostRace: 0, suppressed: 0 },
+    lastBlock: null,
+    hashrateHs: { "1m": 0, "5m": 0, "1h": 0, "1d": 0, "7d": 0 },
+    counts: { miners: 0, workers: 0, users: 0 },
+    sessions: [],
+    hashrates: [],
+    hashrateOf: () => null,
+  };
+  const app = startPool(
+    config,
+    {
+      ...opts,
+      observability: { ...opts.observability, workerMetrics: { role: "primary", workers: () => pool?.metrics() ?? Promise.resolve([]) } },
+      stratumWorkers: {
+        engine: { view: () => viewOf() ?? empty },
+        part: (engine: Engine, obs: Observability, log: LoggerHandle): Lifecycle => {
+          let channel: RelayServer | null = null;
+          let latest: object | null = null;
+          engine.bus.on("template", (e) => {
+            latest = e.gbt;
+            channel?.pushTemplate(e.gbt);
+          });
+          return {
+            async start(s?: AbortSignal) {
+              const token = randomBytes(24).toString("hex");
+              channel = new RelayServer({
+                host: "127.0.0.1",
+                port: 0,
+                pushPort: 0,
+                authToken: token,
+                region: config.region,
+                instanceId: config.instance_id,
+                compress: false,
+                maxPeers: 2 * config.workers + 2,
+                now: engine.now,
+                submitBlock: async (req) => engine.submitExternalBlock(req.blockHex, req.hashHex, "block_found"),
+              });
+              channel.events.on("refused", (r) => log.logger.warn({ remote: r.remote, reason: r.reason, detail: r.detail }, "stratum worker channel: connection refused (%s)", r.reason));
+              await channel.start();
+              if (latest) channel.pushTemplate(latest);
+              const network = engine.status().network!;
+              pool = new WorkerPool(
+                config.workers,
+                { host: "127.0.0.1", controlPort: channel.ports.control, pushPort: channel.ports.push, token, network },
+                log.logger,
+                (share) => forwardedRecord(obs, share),
+                (block, atMs) => {
+                  obs.statusTracker.blocks.unshift({ block, atMs });
+                  if (obs.statusTracker.blocks.length > STATUS_LIMITS.blocks) obs.statusTracker.blocks.length = STATUS_LIMITS.blocks;
+                },
+                (rejects) => {
+                  obs.statusTracker.rejects.clear();
+                  for (const [k, v] of rejects) obs.statusTracker.rejects.set(k, v);
+                },
+              );
+              log.logger.info({ workers: config.workers }, "starting %d stratum worker processes", config.workers);
+              await pool.start(s);
+            },
+            async close() {
+              await pool?.stop();
+              await channel?.close();
+            },
+          };
+        },
+      },
+    },
+    signal,
+  );
+  return app.then((a) => Object.assign(a, { workerPids: () => pool?.pids() ?? [] }));
+}
+
+/** A share a worker forwarded: offered to the primary's records; the week and all-time records it beat become events. */
+function forwardedRecord(obs: Observability, share: { user: string; worker: string; difficulty: number }): { week: string; best: number } | null {
+  const sessionId = "\u0000forwarded";
+  const beaten = obs.records.observe({ user: share.user, worker: share.worker, sessionId, shareDifficulty: share.difficulty }).filter((b) => b.scope !== "session");
+  obs.records.endSession(sessionId);
+  if (beaten.length > 0) obs.bridge.emitLateRecords(beaten);
+  const week = obs.records.weekBest(share.user);
+  return week ? { week: week.week, best: week.difficulty } : null;
+}
+
+/**
+ * A worker's records: the session scope is its own (sessions live here); a share that beats the best
+ * this worker knows for its user this ISO week is forwarded to the primary, which keeps the week and
+ * all-time records and answers with the user's week best.
+ */
+export class ForwardingRecords {
+  private readonly sessions = new Map<string, number>();
+  private readonly known = new Map<string, number>();
+  private week = { key: "", endMs: 0 };
+
+  constructor(
+    private readonly send: (share: { user: string; worker: string; difficulty: number }) => void,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  observe(share: RecordShare): readonly BeatenRecord[] {
+    const d = share.shareDifficulty;
+    if (!(d > 0) || !Number.isFinite(d)) return [];
+    let out: BeatenRecord[] | null = null;
+    const old = this.sessions.get(share.sessionId);
+    if (old === undefined || d > old) {
+      this.sessions.set(share.sessionId, d);
+      out = [{ scope: "session", user: share.user, worker: share.worker, oldBest: old ?? null, newBest: d }];
+    }
+    this.rollWeek();
+    const known = this.known.get(share.user);
+    if (known === undefined || d > known) {
+      this.remember(share.user, d);
+      this.send({ user: share.user, worker: share.worker, difficulty: d });
+    }
+    return out ?? [];
+  }
+
+  endSession(sessionId: string): number | null {
+    const best = this.sessions.get(sessionId);
+    this.sessions.delete(sessionId);
+    return best ?? null;
+  }
+
+  /** The primary's answer: the user's best this week. */
+  onBests(user: string, week: string, best: number): void {
+    this.rollWeek();
+    if (week !== this.week.key) return;
+    if (best > (this.known.get(user) ?? 0)) this.remember(user, best);
+  }
+
+  private remember(user: string, d: number): void {
+    this.known.delete(user);
+    this.known.set(user, d);
+    if (this.known.size > KNOWN_USERS) this.known.delete(this.known.keys().next().value as string);
+  }
+
+  private rollWeek(): void {
+    const now = this.now();
+    if (now < this.week.endMs) return;
+    const w = isoWeekOf(now);
+    this.week = { key: w.key, endMs: w.endMs };
+    this.known.clear();
+  }
+}
+
+/** A worker's snapshot of its engine. */
+function snapshotOf(engine: Engine, tracker: Map<string, number>): WorkerSnapshot {
+  const st = engine.status();
+  const identities: Array<[string, string]> = [];
+  for (const s of engine.sessionViews()) if (s.identity) identities.push([s.identity.address, s.identity.worker]);
+  const sessions = topK(engine.sessionViews(), STATUS_LIMITS.maxMiners, (s) => s.lastShareMs).map((s): SessionRow => ({
+    id: s.id,
+    identity: s.identity ? { username: s.identity.username, address: s.identity.address, worker: s.identity.worker } : null,
+    userAgent: s.userAgent,
+    difficulty: s.difficulty,
+    lastShareMs: s.lastShareMs,
+    bestDifficulty: s.bestDifficulty,
+    sharesAccepted: s.sharesAccepted,
+    sharesRejected: s.sharesRejected,
+    connectedAtMs: s.connectedAtMs,
+  }));
+  return {
+    listening: st.listening,
+    connections: st.connections,
+    sendQueueBytes: st.sendQueueBytes,
+    shares: st.shares,
+    blocks: st.blocks,
+    hashrateHs: st.hashrateHs,
+    identities,
+    sessions,
+    hashrates: engine.workerHashrates(600_000),
+    rejects: Object.fromEntries(tracker),
+  };
+}
+
+/** Runs this process as Stratum worker `TBG_STRATUM_WORKER.index` until the primary says stop (or goes away). */
+export async function runStratumWorker(base: PoolConfig, opts: PoolAppOptions = {}): Promise<number> {
+  const env = JSON.parse(process.env[ENV_KEY]!) as WorkerEnv;
+  const per = Math.min(Math.ceil(base.maxclients / env.count), Extranonce1Allocator.sliceCapacity(base.nonce1length, env.count));
+  // No nodes, no ZMQ, no relay server, no health server: the primary process has those.
+  const config: PoolConfig = { ...base, network: env.network, btcd: [], zmqEndpoints: [], relay_server: null, mode: "primary", primary: null, maxclients: per, workers: 1 };
+  const handle = opts.logger ?? createLogger({ level: config.log.level, logdir: config.logdir, pretty: opts.pretty });
+  const log = handle.logger.child({ worker: env.index });
+  const send = (m: ToPrimary) => {
+    if (process.connected) process.send!(m);
+  };
+  const settingsFile = config.user_settings_file
+    ? new UserSettingsFile({
+        path: config.user_settings_file,
+        onLoaded: () => undefined,
+        onError: (err) => log.error({ code: err.code, error: err.message }, "user settings not applied"),
+      })
+    : null;
+  const records = new ForwardingRecords((s) => send({ t: "record", ...s }));
+  const engine = new Engine({
+    config,
+    signatures: opts.signatures ?? settingsFile ?? undefined,
+    relayLink: opts.relayLink,
+    upstream: { host: env.host, controlPort: env.controlPort, pushPort: env.pushPort, authToken: env.token, slice: { index: env.index, count: env.count } },
+  });
+  const obs = new Observability(config, { ...opts.observability, engine, log, worker: { records } });
+  logEngine(engine, log);
+  const rejects = new Map<string, number>();
+  engine.bus.on("share", ({ verdict }) => {
+    if (!verdict.accepted) rejects.set(verdict.reason ?? "other", (rejects.get(verdict.reason ?? "other") ?? 0) + 1);
+  });
+  engine.bus.on("block", (b) => {
+    const { rewardSats, identity, ...rest } = b;
+    send({ t: "block", atMs: engine.now(), block: { ...rest, rewardSats: rewardSats.toString(), identity: identity ? { username: identity.username, address: identity.address, worker: identity.worker } : null } });
+  });
+
+  let closing: Promise<void> | null = null;
+  let timer: NodeJS.Timeout | null = null;
+  const close = (code: number) => {
+    closing ??= (async () => {
+      if (timer) clearInterval(timer);
+      for (const [name, fn] of [
+        ["engine", () => engine.close()],
+        ["events, records", () => obs.close()],
+        ["user settings", () => settingsFile?.close()],
+      ] as const) {
+        try {
+          await fn();
+        } catch (err) {
+          log.warn({ component: name, error: errorText(err) }, "error while closing");
+        }
+      }
+      handle.flush();
+      process.exit(code);
+    })();
+    return closing;
+  };
+  process.on("message", (m: ToWorker) => {
+    if (m.t === "bests") records.onBests(m.user, m.week, m.best);
+    else if (m.t === "metrics") void obs.metrics.registry.getMetricsAsJSON().then((metrics) => send({ t: "metrics", id: m.id, metrics: metrics as MetricObjectWithValues<MetricValue<string>>[] }));
+    else if (m.t === "stop") void close(0);
+    else if (m.t === "reopen") handle.reopen();
+  });
+  // The primary went away (killed): nobody to submit blocks to any more.
+  process.on("disconnect", () => void close(0));
+  // The primary coordinates a terminal's Ctrl-C (it reaches the whole process group); SIGTERM to this worker alone stops it.
+  process.on("SIGINT", () => undefined);
+  process.on("SIGTERM", () => void close(0));
+  process.on("SIGUSR1", () => handle.reopen());
+
+  try {
+    await settingsFile?.start();
+    await obs.start();
+    await engine.start();
+  } catch (err) {
+    log.error({ error: errorText(err) }, "stratum worker %d could not start", env.index);
+    await close(1);
+    return 1;
+  }
+  const extranonceSlice = Extranonce1Allocator.sliceCapacity(config.nonce1length, env.count);
+  log.info({ stratum: engine.status().listening.map((b) => `${b.host}:${b.port}`), extranonceSlice, maxclients: per }, "stratum worker %d of %d serving", env.index, env.count);
+  send({ t: "ready", snapshot: snapshotOf(engine, rejects) });
+  timer = setInterval(() => send({ t: "snapshot", snapshot: snapshotOf(engine, rejects) }), SNAPSHOT_MS);
+  timer.unref();
+  // Runs until "stop" (process.exit in close()).
+  return new Promise<number>(() => undefined);
+}
