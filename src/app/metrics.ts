@@ -101,7 +101,7 @@ export class PoolMetrics {
     for (const c of rejectedChildren.values()) c.inc(0);
     const acceptedDifficulty = new Counter({ name: "tbg_accepted_difficulty_total", help: "Sum of the credited difficulty of accepted shares (hashrate = rate × 2^32)", registers: reg });
     const shareRate = this.shareRate;
-    const sharesPerSecond = new Gauge({ name: "tbg_shares_per_second", help: "Shares (accepted and rejected) per second over the last minute", registers: reg, collect() {
+    const sharesPerSecond = new Gauge({ name: "tbg_shares_per_second", aggregator: "first", help: "Shares (accepted and rejected) per second over the last minute", registers: reg, collect() {
       sharesPerSecond.set(shareRate.rate(engine.now()));
     } });
     const hashrate = new Gauge({ name: "tbg_pool_hashrate_hs", aggregator: "first", help: "Pool hashrate estimate, hashes per second, by window", labelNames: ["window"], registers: reg, collect() {

@@ -123,6 +123,8 @@ class WorkerPool {
     private readonly onRecord: (share: { user: string; worker: string; difficulty: number }) => { week: string; best: number } | null,
     private readonly onBlock: (block: BlockFound, atMs: number) => void,
     private readonly onRejects: (rejects: Map<string, number>) => void,
+    /** Shares (accepted and rejected) the workers reported since their previous snapshots. */
+    private readonly onShares: (n: number) => void,
   ) {
     this.slots = Array.from({ length: count }, () => ({ worker: null, snapshot: null, restarts: [], ready: false }));
   }
@@ -186,10 +188,16 @@ class WorkerPool {
 
   private onMessage(index: number, worker: Worker, m: ToPrimary): void {
     switch (m.t) {
-      case "snapshot":
-        if (this.slots[index]!.worker === worker) this.slots[index]!.snapshot = m.snapshot;
+      case "snapshot": {
+        const slot = this.slots[index]!;
+        if (slot.worker !== worker) return;
+        const before = slot.snapshot ? slot.snapshot.shares.accepted + slot.snapshot.shares.rejected : 0;
+        const n = m.snapshot.shares.accepted + m.snapshot.shares.rejected - before;
+        if (n > 0) this.onShares(n);
+        slot.snapshot = m.snapshot;
         this.cached = null;
         return;
+      }
       case "record": {
         const bests = this.onRecord(m);
         if (bests && worker.isConnected()) worker.send({ t: "bests", user: m.user, ...bests } satisfies ToWorker);
@@ -394,6 +402,7 @@ export function startPoolWithWorkers(config: PoolConfig, opts: PoolAppOptions, s
                 log.logger,
                 (share) => forwardedRecord(obs, share),
                 (block, atMs) => {
+                  obs.metrics.lastBlockAtMs = atMs;
                   obs.statusTracker.blocks.unshift({ block, atMs });
                   if (obs.statusTracker.blocks.length > STATUS_LIMITS.blocks) obs.statusTracker.blocks.length = STATUS_LIMITS.blocks;
                 },
@@ -401,6 +410,7 @@ export function startPoolWithWorkers(config: PoolConfig, opts: PoolAppOptions, s
                   obs.statusTracker.rejects.clear();
                   for (const [k, v] of rejects) obs.statusTracker.rejects.set(k, v);
                 },
+                (n) => obs.metrics.shareRate.add(engine.now(), n),
               );
               log.logger.info({ workers: config.workers }, "starting %d stratum worker processes", config.workers);
               await pool.start(s);

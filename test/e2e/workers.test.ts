@@ -1,0 +1,179 @@
+/**
+ * `tbg pool` with Stratum worker processes (`workers: 2`), as an operator runs it (a child process on the
+ * embedded regtest node started here): connections land on both workers (told apart by their extranonce1
+ * slice), shares are accepted on both, extranonce1 values are distinct, a block found on either worker is
+ * submitted through the primary and accepted (one block_found event each), /metrics and /api/status count
+ * the connections of both workers, a killed worker is replaced, SIGTERM stops everything with exit 0.
+ */
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { spawn, type ChildProcess } from "node:child_process";
+import { once } from "node:events";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { existsSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { startTestNode, btcdFor } from "../support/pool.ts";
+import { RawClient } from "../support/stratum.ts";
+import { REGTEST_ADDRESSES } from "../support/addresses.ts";
+import { waitFor } from "../support/wait.ts";
+import { DgramReader, type ReaderMessage } from "../../src/pipeline/events/dgram-reader.ts";
+import type { EmbeddedNode } from "../../src/tools/regtest-node/embedded-node.ts";
+
+const TBG = new URL("../../bin/tbg", import.meta.url).pathname;
+const USER = `${REGTEST_ADDRESSES.p2wpkh}.rig`;
+
+let node: EmbeddedNode;
+before(async () => {
+  node = await startTestNode();
+});
+after(async () => {
+  await node.close();
+});
+
+/** Which worker handed out an extranonce1 (nonce1length 4, instance_id 0, 2 workers: the counter's top bit). */
+const workerOf = (en1: string) => (parseInt(en1.slice(2, 4), 16) >= 0x80 ? 1 : 0);
+
+const logLines = async (file: string) =>
+  existsSync(file)
+    ? (await readFile(file, "utf8"))
+        .split("\n")
+        .filter((l) => l.startsWith("{"))
+        .map((l) => JSON.parse(l) as Record<string, unknown>)
+    : [];
+
+test("workers: 2 — connections, shares and blocks on both workers, one view, a dead worker replaced", { timeout: 120_000 }, async () => {
+  const dir = await mkdtemp(join(tmpdir(), "tbg-workers-"));
+  const events: ReaderMessage[] = [];
+  const reader = new DgramReader({ socketPath: join(dir, "events.sock"), onMessage: (m) => events.push(m) });
+  const clients: RawClient[] = [];
+  let child: ChildProcess | null = null;
+  try {
+    await reader.start();
+    const config = {
+      network: "regtest",
+      workers: 2,
+      btcd: [btcdFor(node)],
+      blockpoll: 100,
+      serverurl: ["127.0.0.1:0"],
+      mindiff: 0.0001,
+      startdiff: 0.001,
+      data_dir: join(dir, "data"),
+      logdir: join(dir, "logs"),
+      instance: "workers-test",
+      events: { socket_path: join(dir, "events.sock") },
+      health: { host: "127.0.0.1", port: 0 },
+      bans: { allowlist: [] },
+    };
+    const file = join(dir, "pool.json");
+    await writeFile(file, JSON.stringify(config));
+    const proc = spawn(process.execPath, [TBG, "pool", "-c", file], { stdio: ["ignore", "ignore", "pipe"] });
+    child = proc;
+    let errText = "";
+    proc.stderr!.on("data", (d: Buffer) => (errText += d.toString()));
+    const exited = once(proc, "exit");
+    const logFile = join(dir, "logs", "tbg.log");
+    const started = await waitFor(
+      async () => {
+        if (proc.exitCode !== null) throw new Error(`tbg pool exited early (${proc.exitCode}): ${errText}`);
+        return (await logLines(logFile)).find((l) => l.msg === "pool started") ?? null;
+      },
+      "the pool to log 'pool started'",
+      60_000,
+      50,
+    );
+    const port = Number((started.stratum as string[])[0]!.split(":").pop());
+    const healthUrl = String((await logLines(logFile)).find((l) => typeof l.url === "string" && String(l.msg).startsWith("health and metrics"))!.url);
+    const ready = (await logLines(logFile)).filter((l) => l.msg !== undefined && String(l.msg).startsWith("stratum worker") && String(l.msg).includes("ready"));
+    assert.equal(ready.length, 2, "two workers ready");
+
+    // Connections alternate between the workers (the cluster hands them out in turn).
+    for (let i = 0; i < 6; i++) {
+      const c = await RawClient.connect(port);
+      clients.push(c);
+      await c.handshake(`${USER}${i}`);
+    }
+    const en1s = clients.map((c) => c.extranonce1);
+    assert.equal(new Set(en1s).size, en1s.length, `distinct extranonce1 values: ${en1s.join(" ")}`);
+    for (const e of en1s) assert.equal(e.slice(0, 2), "00", "instance_id byte first");
+    const byWorker = [0, 1].map((w) => clients.filter((c) => workerOf(c.extranonce1) === w));
+    assert.ok(byWorker[0]!.length > 0 && byWorker[1]!.length > 0, `connections on both workers: ${en1s.join(" ")}`);
+
+    // A share on each worker (on regtest every share is a block): each submitted through the primary, accepted.
+    const heightBefore = node.height();
+    for (const w of [0, 1]) {
+      const c = byWorker[w]![0]!;
+      // Wait for the work on the current tip (the previous block moved it).
+      const tip = node.tipHash();
+      const job = await c.until(() => {
+        const j = c.lastNotify();
+        return j && prevhashIs(j.prevhashStratum, tip) ? j : null;
+      }, 10_000, `worker ${w}: a job on the tip`);
+      const wk = c.work(job, Buffer.alloc(c.extranonce2Size, 7 + w));
+      const r = await c.request("mining.submit", c.submitParams(`${USER}${clients.indexOf(c)}`, wk, c.findNonce(wk, "block")));
+      assert.equal(r.error, null, JSON.stringify(r.error));
+      assert.equal(r.result, true);
+      await node.waitForHeight(heightBefore + w + 1, 10_000);
+    }
+    const found = await waitFor(() => {
+      const f = events.filter((m) => m.ok && m.event.event === "block_found");
+      return f.length >= 2 ? f : null;
+    }, "two block_found events", 10_000);
+    await new Promise((r) => setTimeout(r, 300));
+    const all = events.filter((m) => m.ok && m.event.event === "block_found");
+    assert.equal(all.length, 2, "one block_found per block");
+    assert.notEqual((found[0] as { event: { data: { hash: string } } }).event.data.hash, (found[1] as { event: { data: { hash: string } } }).event.data.hash);
+    const shares = events.filter((m) => m.ok && m.event.event === "share_submitted");
+    assert.equal(shares.length, 2);
+
+    // One view: /api/status and /metrics count every worker's connections and shares.
+    const status = await waitFor(async () => {
+      const s = (await (await fetch(`${healthUrl}/api/status`)).json()) as { totals: { connections: number; shares_accepted?: number }; miners: { total: number; rows: unknown[] }; blocks: unknown[] };
+      return s.totals.connections === 6 && s.blocks.length === 2 ? s : null;
+    }, "/api/status to count 6 connections and 2 blocks", 5000, 200);
+    assert.equal(status.miners.total, 6);
+    assert.equal(status.miners.rows.length, 6);
+    const metrics = await (await fetch(`${healthUrl}/metrics`)).text();
+    assert.match(metrics, /^tbg_stratum_connections 6$/m);
+    assert.match(metrics, /^tbg_shares_total\{result="accepted",reason="none"\} 2$/m);
+    assert.match(metrics, /^tbg_blocks_found_total 2$/m);
+    assert.match(metrics, /^tbg_users_connected 1$/m);
+    assert.match(metrics, /^tbg_workers_connected 6$/m);
+    const health = (await (await fetch(`${healthUrl}/health`)).json()) as { miners: number; workers: number; users: number; shares: { accepted: number }; blocks: { found: number; accepted: number } };
+    assert.deepEqual([health.miners, health.workers, health.users, health.shares.accepted, health.blocks.found, health.blocks.accepted], [6, 6, 1, 2, 2, 2]);
+
+    // A killed worker is replaced; its miners reconnect to the survivors or the new one.
+    const pid = Number(ready.find((l) => l.worker === 1)!.pid);
+    process.kill(pid, "SIGKILL");
+    await waitFor(async () => (await logLines(logFile)).some((l) => l.msg !== undefined && String(l.msg).startsWith("stratum worker 1 ready") && Number(l.pid) !== pid), "a new worker 1", 30_000, 100);
+    assert.ok((await logLines(logFile)).some((l) => String(l.msg).startsWith("stratum worker 1 died")));
+    for (const c of byWorker[1]!) await c.until(() => c.closed, 5000, "the dead worker's connections to close");
+    const again: RawClient[] = [];
+    for (let i = 0; i < 4; i++) {
+      const c = await RawClient.connect(port);
+      clients.push(c);
+      again.push(c);
+      await c.handshake(`${USER}x${i}`);
+    }
+    assert.ok(again.some((c) => workerOf(c.extranonce1) === 1), "the new worker 1 takes connections");
+    const live = clients.filter((c) => !c.closed).map((c) => c.extranonce1);
+    assert.equal(new Set(live).size, live.length);
+
+    proc.kill("SIGTERM");
+    const [code] = await exited;
+    assert.equal(code, 0, errText);
+    child = null;
+  } finally {
+    for (const c of clients) c.close();
+    child?.kill("SIGKILL");
+    await reader.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+/** A job's prevhash (Stratum word order) is the node's tip (RPC order). */
+function prevhashIs(stratumPrevhash: string, tipHex: string): boolean {
+  const words = stratumPrevhash.match(/.{8}/g)!;
+  const le = words.map((w) => w.match(/../g)!.reverse().join("")).join("");
+  return Buffer.from(le, "hex").reverse().toString("hex") === tipHex;
+}
