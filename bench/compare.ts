@@ -24,11 +24,15 @@
  *   npm run bench -- compare [--quick] [--runs 3] [--pools ours,ckpool,public_pool]
  *                            [--measures share,fanout,memory,rtt] [--ckpool-tarball PATH]
  *                            [--public-pool-tarball PATH] [--cache-dir DIR] [--timeout S]
+ *                            [--baseline DIR]
+ *
+ * `--baseline DIR` adds `ours_before`: this engine from another checkout (an earlier commit, with its own
+ * node_modules), measured in the same interleaved runs, so a change shows as before ÷ after under the same load.
  */
 import { spawn } from "node:child_process";
 import { loadavg } from "node:os";
 import { startBenchNode } from "../src/tools/bench-node/bench-node.ts";
-import { DEFAULT_TARBALLS, POOL_KINDS, RivalUnavailable, buildCkpool, buildPublicPool, defaultCacheDir, startRival, type BuiltRival, type PoolKind } from "./rivals.ts";
+import { DEFAULT_TARBALLS, POOL_KINDS, RivalUnavailable, baselineCheckout, buildCkpool, buildPublicPool, defaultCacheDir, startRival, type BuiltRival, type PoolKind } from "./rivals.ts";
 import { flags, fmt, isMain, machine, round, runMain, table, ROOT } from "./support.ts";
 
 /** One value a measure group yields. Lower is better for all of them. */
@@ -169,6 +173,10 @@ export interface CompareRow {
   ours_min: number | null;
   ckpool_min: number | null;
   public_pool_min: number | null;
+  /** `--baseline`: the earlier checkout's median and minimum, and ours ÷ it (below 1 = the change helped). */
+  ours_before: number | null;
+  ours_before_min: number | null;
+  ratio_before: number | null;
   runs: Record<PoolKind, number>;
 }
 
@@ -183,6 +191,7 @@ export function compareRows(outputs: Array<{ measure: string; unit: string; conn
     const ours = med("ours");
     const ckpool = med("ckpool");
     const pp = med("public_pool");
+    const before = med("ours_before");
     return {
       measure,
       unit,
@@ -195,16 +204,21 @@ export function compareRows(outputs: Array<{ measure: string; unit: string; conn
       ours_min: min("ours"),
       ckpool_min: min("ckpool"),
       public_pool_min: min("public_pool"),
-      runs: { ours: s.ours?.length ?? 0, ckpool: s.ckpool?.length ?? 0, public_pool: s.public_pool?.length ?? 0 },
+      ours_before: before,
+      ours_before_min: min("ours_before"),
+      ratio_before: ratio(ours, before),
+      runs: { ours: s.ours?.length ?? 0, ckpool: s.ckpool?.length ?? 0, public_pool: s.public_pool?.length ?? 0, ours_before: s.ours_before?.length ?? 0 },
     };
   });
 }
 
-/** The text table: median (min) per pool and the ratios. */
+/** The text table: median (min) per pool and the ratios (and the baseline's columns when it ran). */
 export function compareTable(rows: CompareRow[]): string {
   const cell = (med: number | null, min: number | null, n: number) => (med === null ? "n/a" : n > 1 ? `${fmt(med)} (${fmt(min!)})` : fmt(med));
+  const withBefore = rows.some((r) => r.runs.ours_before > 0);
+  const beforeHead = withBefore ? ["before median (min)", "ours ÷ before"] : [];
   return table(
-    ["measure", "unit", "conns", "ours median (min)", "ckpool median (min)", "ours ÷ ckpool", "public-pool median (min)", "ours ÷ public-pool"],
+    ["measure", "unit", "conns", "ours median (min)", "ckpool median (min)", "ours ÷ ckpool", "public-pool median (min)", "ours ÷ public-pool", ...beforeHead],
     rows.map((r) => [
       r.measure,
       r.unit,
@@ -214,6 +228,7 @@ export function compareTable(rows: CompareRow[]): string {
       r.ratio === null ? "n/a" : r.ratio.toFixed(2),
       cell(r.public_pool, r.public_pool_min, r.runs.public_pool),
       r.ratio_public_pool === null ? "n/a" : r.ratio_public_pool.toFixed(2),
+      ...(withBefore ? [cell(r.ours_before, r.ours_before_min, r.runs.ours_before), r.ratio_before === null ? "n/a" : r.ratio_before.toFixed(2)] : []),
     ]),
   );
 }
@@ -281,13 +296,14 @@ function listFlag<T extends string>(v: string | undefined, all: readonly T[], wh
 }
 
 export async function main(argv: string[]): Promise<Json> {
-  const f = flags(argv, ["runs", "pools", "measures", "ckpool-tarball", "public-pool-tarball", "cache-dir", "timeout"], ["quick"]) as Partial<Record<string, string>> & { quick?: boolean };
+  const f = flags(argv, ["runs", "pools", "measures", "ckpool-tarball", "public-pool-tarball", "cache-dir", "timeout", "baseline"], ["quick"]) as Partial<Record<string, string>> & { quick?: boolean };
   const quick = Boolean(f.quick);
   const runs = f.runs === undefined ? 3 : Number(f.runs);
   if (!Number.isInteger(runs) || runs < 1) throw new Error("--runs: a positive integer");
   const timeoutSec = f.timeout === undefined ? (quick ? 180 : 900) : Number(f.timeout);
   if (!(timeoutSec > 0)) throw new Error("--timeout: seconds > 0");
-  const pools = listFlag(f.pools, POOL_KINDS, "pools");
+  // ours_before runs when --baseline names a checkout (and --pools does not leave it out).
+  const pools = listFlag(f.pools, POOL_KINDS, "pools").filter((k) => k !== "ours_before" || f.baseline !== undefined);
   const groupNames = listFlag(f.measures, ["share", "fanout", "memory", "rtt"] as const, "measures");
   const groups = GROUPS.filter((g) => groupNames.includes(g.name));
   const cacheDir = f["cache-dir"] ?? defaultCacheDir();
@@ -299,6 +315,17 @@ export async function main(argv: string[]): Promise<Json> {
   for (const kind of pools) {
     if (kind === "ours") {
       poolStatus.ours = "tbg pool (this checkout)";
+      continue;
+    }
+    if (kind === "ours_before") {
+      try {
+        built.ours_before = baselineCheckout(f.baseline!);
+        poolStatus.ours_before = `tbg pool (baseline checkout ${f.baseline})`;
+      } catch (err) {
+        if (!(err instanceof RivalUnavailable)) throw err;
+        poolStatus.ours_before = `unavailable: ${err.message}`;
+        say(`ours_before left out: ${err.message}`);
+      }
       continue;
     }
     const tarball = (kind === "ckpool" ? f["ckpool-tarball"] : f["public-pool-tarball"]) ?? DEFAULT_TARBALLS[kind];

@@ -19,8 +19,11 @@ import { join } from "node:path";
 import { connect } from "node:net";
 import { ROOT, freePort, procSample, startPoolProcess, type ProcSample } from "./support.ts";
 
-/** The pools compare knows, in the order of the table. */
-export const POOL_KINDS = ["ours", "ckpool", "public_pool"] as const;
+/**
+ * The pools compare knows, in the order of the table. `ours_before`: this engine from another checkout
+ * (compare's `--baseline DIR`, e.g. a worktree of an earlier commit), for before/after in the same run.
+ */
+export const POOL_KINDS = ["ours", "ckpool", "public_pool", "ours_before"] as const;
 export type PoolKind = (typeof POOL_KINDS)[number];
 
 /** The node a pool under comparison uses (a bench node). */
@@ -44,7 +47,7 @@ export interface RunningPool {
 /** Where a pool comes from: ours needs nothing; the others a built tree. */
 export interface BuiltRival {
   kind: Exclude<PoolKind, "ours">;
-  /** ckpool: the binary; public-pool: the built tree (dist/main.js inside). */
+  /** ckpool: the binary; public-pool: the built tree (dist/main.js inside); ours_before: the checkout. */
   path: string;
   /** True when the build was reused from the cache. */
   cached: boolean;
@@ -53,7 +56,7 @@ export interface BuiltRival {
 }
 
 /** Default upstream tarballs: the vendored copies next to this repository's checkout, when present. */
-export const DEFAULT_TARBALLS: Record<Exclude<PoolKind, "ours">, string> = {
+export const DEFAULT_TARBALLS: Record<"ckpool" | "public_pool", string> = {
   ckpool: join(ROOT, "..", "shared", "vendor", "ckpool-0.9.9.tar.gz"),
   public_pool: join(ROOT, "..", "shared", "vendor", "public-pool-b971e9c.tar.gz"),
 };
@@ -61,6 +64,16 @@ export const DEFAULT_TARBALLS: Record<Exclude<PoolKind, "ours">, string> = {
 /** Default build cache: $XDG_CACHE_HOME/tbg-bench-compare (else ~/.cache/…); never inside the repository. */
 export function defaultCacheDir(): string {
   return join(process.env.XDG_CACHE_HOME || join(homedir(), ".cache"), "tbg-bench-compare");
+}
+
+/**
+ * An earlier checkout of this engine to run as `ours_before`: `dir` must hold bin/tbg and its node_modules
+ * (e.g. `git worktree add DIR REF && (cd DIR && npm ci)`).
+ */
+export function baselineCheckout(dir: string): BuiltRival {
+  if (!existsSync(join(dir, "bin", "tbg"))) throw new RivalUnavailable(`--baseline ${dir}: no bin/tbg there (give a checkout of this repository)`);
+  if (!existsSync(join(dir, "node_modules"))) throw new RivalUnavailable(`--baseline ${dir}: no node_modules (run npm ci there)`);
+  return { kind: "ours_before", path: dir, cached: true };
 }
 
 /** Why a rival cannot be built or run; the compare says so and goes on with the others. */
@@ -204,8 +217,10 @@ async function startChild(kind: PoolKind, cmd: string, args: string[], cwd: stri
 
 /** Starts one pool on `node`. Ours: `tbg pool -c CONFIG`, production defaults with bans off (see docs/benchmarks.md). */
 export async function startRival(kind: PoolKind, built: BuiltRival | null, node: RivalNode): Promise<RunningPool> {
-  if (kind === "ours") {
+  if (kind === "ours" || kind === "ours_before") {
+    if (kind === "ours_before" && !built) throw new RivalUnavailable("ours_before needs --baseline DIR");
     const pool = await startPoolProcess({
+      tbg: kind === "ours_before" ? join(built!.path, "bin", "tbg") : undefined,
       node: { rpcUrl: `http://${node.host}:${node.rpcPort}`, user: node.user, pass: node.pass, zmqUrl: `tcp://${node.host}:${node.zmqPort}` },
       blockpollMs: 10,
       stratum: { message_rate_per_sec: 1_000_000, message_burst: 1_000_000 },

@@ -4,7 +4,7 @@
  * script prints last. Linux only (/proc). Loopback only.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { closeSync, openSync, readFileSync } from "node:fs";
+import { closeSync, openSync, readFileSync, readdirSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { createServer, connect } from "node:net";
 import { loadavg, tmpdir } from "node:os";
@@ -71,14 +71,51 @@ export interface ProcSample {
   rssKiB: number;
 }
 
+/** One process's own CPU time (user + system, ms) and RSS (KiB), or null when it has gone. */
+function processSample(pid: number): { cpuMs: number; rssKiB: number; ppid: number } | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // Fields after the command name (which may contain spaces): state is field 3, ppid 4, utime 14, stime 15.
+    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    const status = readFileSync(`/proc/${pid}/status`, "utf8");
+    const m = /VmRSS:\s+(\d+) kB/.exec(status);
+    return { cpuMs: ((Number(f[11]) + Number(f[12])) * 1000) / CLK_TCK, rssKiB: m ? Number(m[1]) : 0, ppid: Number(f[1]) };
+  } catch {
+    return null;
+  }
+}
+
+/** `pid` and every live process below it (a pool's worker processes, helpers it spawned). */
+export function processTree(pid: number): number[] {
+  const parents = new Map<number, number[]>();
+  for (const name of readdirSync("/proc")) {
+    if (!/^\d+$/.test(name)) continue;
+    const s = processSample(Number(name));
+    if (!s) continue;
+    const list = parents.get(s.ppid) ?? [];
+    list.push(Number(name));
+    parents.set(s.ppid, list);
+  }
+  const out = [pid];
+  for (let i = 0; i < out.length; i++) out.push(...(parents.get(out[i]) ?? []));
+  return out;
+}
+
+/**
+ * CPU and RSS of a pool: the process `pid` plus every live process below it, so a pool that runs worker
+ * processes is measured whole (ckpool's threads are in its one process). CPU of a child that already
+ * exited is not counted.
+ */
 export function procSample(pid: number): ProcSample {
-  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-  // Fields after the command name (which may contain spaces): state is field 3, utime 14, stime 15.
-  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  const cpuMs = ((Number(f[11]) + Number(f[12])) * 1000) / CLK_TCK;
-  const status = readFileSync(`/proc/${pid}/status`, "utf8");
-  const m = /VmRSS:\s+(\d+) kB/.exec(status);
-  return { atMs: performance.now(), cpuMs, rssKiB: m ? Number(m[1]) : 0 };
+  let cpuMs = 0;
+  let rssKiB = 0;
+  for (const p of processTree(pid)) {
+    const s = processSample(p);
+    if (!s) continue;
+    cpuMs += s.cpuMs;
+    rssKiB += s.rssKiB;
+  }
+  return { atMs: performance.now(), cpuMs, rssKiB };
 }
 
 /** CPU use between two samples, percent of one core. */
@@ -149,6 +186,8 @@ export interface PoolProcessOptions {
   startTimeoutMs?: number;
   /** Extra node flags for the child, e.g. ["--cpu-prof", "--cpu-prof-dir=DIR"] to profile the pool. */
   nodeArgs?: string[];
+  /** The `tbg` entry to run (default this checkout's bin/tbg; compare's `--baseline` runs another checkout's). */
+  tbg?: string;
 }
 
 /** A running `tbg pool` child. */
@@ -192,7 +231,7 @@ export async function startPoolProcess(opts: PoolProcessOptions): Promise<PoolPr
   await writeFile(configPath, JSON.stringify(config, null, 2));
   const logPath = join(dir, "pool.log");
   const fd = openSync(logPath, "a");
-  const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), TBG, "pool", "-c", configPath], { stdio: ["ignore", fd, fd], cwd: dir });
+  const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), opts.tbg ?? TBG, "pool", "-c", configPath], { stdio: ["ignore", fd, fd], cwd: dir });
   closeSync(fd);
   let exited: number | string | null = null;
   child.on("exit", (code, sig) => (exited = code ?? sig ?? "exit"));

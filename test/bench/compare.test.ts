@@ -38,12 +38,15 @@ test("compareRows: median and min per pool over the runs, ratio = ours ÷ ckpool
     ours_min: 10,
     ckpool_min: 20,
     public_pool_min: 100,
-    runs: { ours: 3, ckpool: 3, public_pool: 3 },
+    ours_before: null,
+    ours_before_min: null,
+    ratio_before: null,
+    runs: { ours: 3, ckpool: 3, public_pool: 3, ours_before: 0 },
   });
   assert.equal(rows[1].ours, 120);
   assert.equal(rows[1].ckpool, null);
   assert.equal(rows[1].ratio, null, "no ckpool figure, no ratio");
-  assert.deepEqual(rows[1].runs, { ours: 1, ckpool: 0, public_pool: 0 });
+  assert.deepEqual(rows[1].runs, { ours: 1, ckpool: 0, public_pool: 0, ours_before: 0 });
 });
 
 test("compareJson is one line that starts with bench and rows, and carries every required measure", () => {
@@ -111,4 +114,43 @@ test("a run whose load did not get through is flagged: connections not ready, sh
   assert.equal(check("memory", { connections: 9_000 }), "9,000 of 10,000 connections ready");
   assert.equal(check("rtt", { connections: 10_000, sent: 20_000, answered: 20_000 }), null);
   assert.equal(check("rtt", { connections: 10_000, sent: 20_000, answered: 15_000 }), "15,000 of 20,000 shares answered");
+});
+
+test("compare --baseline: ours_before gets its own median, minimum and ours ÷ before, and two more table columns", () => {
+  const rows = compareRows([{ measure: "share_cpu_us_0tx", unit: "µs/share", connections: 100 }], { share_cpu_us_0tx: { ours: [30, 40, 35], ckpool: [40], ours_before: [50, 60, 70] } });
+  assert.equal(rows[0].ours_before, 60);
+  assert.equal(rows[0].ours_before_min, 50);
+  assert.equal(rows[0].ratio_before, 0.58);
+  const text = compareTable(rows);
+  assert.match(text.split("\n")[0], /before median \(min\)\s+ours ÷ before/);
+  assert.match(text.split("\n")[2], /60 \(50\)\s+0\.58$/);
+  // Without a baseline the table keeps its columns.
+  assert.doesNotMatch(compareTable(compareRows([{ measure: "x", unit: "ms", connections: 1 }], { x: { ours: [1] } })), /before/);
+});
+
+test("procSample counts a pool's child processes too (worker processes), not only the process itself", async () => {
+  const { spawn } = await import("node:child_process");
+  const { procSample, processTree } = await import("../../bench/support.ts");
+  // A parent that starts a child which allocates ~64 MiB and stays; both idle until killed.
+  const script = `const { spawn } = require("node:child_process");
+    const c = spawn(process.execPath, ["-e", "globalThis.b = Buffer.alloc(64 * 1024 * 1024, 1); setInterval(() => {}, 1000); process.stdout.write('up')"], { stdio: ["ignore", "pipe", "inherit"] });
+    c.stdout.on("data", () => process.stdout.write(String(c.pid)));
+    setInterval(() => {}, 1000);`;
+  const parent = spawn(process.execPath, ["-e", script], { stdio: ["ignore", "pipe", "inherit"] });
+  try {
+    const childPid = await new Promise<number>((resolve) => parent.stdout.once("data", (d: Buffer) => resolve(Number(String(d)))));
+    assert.deepEqual(processTree(parent.pid!).sort(), [parent.pid!, childPid].sort());
+    const whole = procSample(parent.pid!);
+    const child = procSample(childPid);
+    assert.ok(child.rssKiB > 64 * 1024, `child RSS ${child.rssKiB} KiB`);
+    assert.ok(whole.rssKiB > child.rssKiB + 10 * 1024, `tree RSS ${whole.rssKiB} KiB includes the child's ${child.rssKiB}`);
+  } finally {
+    for (const pid of processTree(parent.pid!).reverse()) {
+      try {
+        process.kill(pid, "SIGKILL");
+      } catch {
+        // gone
+      }
+    }
+  }
 });
