@@ -53,7 +53,7 @@ export interface ObservabilityOptions {
    * offers shares to instead: a forwarder), no health server, no periodic hashrate events (the primary
    * sends them for the whole pool), metrics as a worker's.
    */
-  worker?: { records: Pick<BestDiffRecords, "observe" | "endSession"> };
+  worker?: { records: Pick<BestDiffRecords, "observe" | "endSession">; index: number };
   /** The primary of Stratum worker processes: its /metrics merges the workers' registries. */
   workerMetrics?: NonNullable<PoolMetricsOptions["cluster"]>;
 }
@@ -118,7 +118,8 @@ export class Observability {
         new JetStreamSink({
           natsUrl: n.servers.join(","),
           region: config.region,
-          spoolDir: join(config.data_dir, "nats-spool"),
+          // Each Stratum worker process spools apart (a spool has one writer); its slot number keeps it across restarts.
+          spoolDir: join(config.data_dir, opts.worker ? `nats-spool-worker-${opts.worker.index}` : "nats-spool"),
           queueMax: config.events.queue_max,
           auth: { token: n.token, user: n.user, pass: n.pass, credsFile: n.creds_file, tlsCaFile: n.tls_ca_file, tlsCertFile: n.tls_cert_file, tlsKeyFile: n.tls_key_file },
           publisher: { spool: { retainMs: n.retain_sec * 1000, retainBytes: n.retain_mb * 1024 * 1024 } },

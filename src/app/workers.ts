@@ -554,7 +554,7 @@ export async function runStratumWorker(base: PoolConfig, opts: PoolAppOptions = 
     relayLink: opts.relayLink,
     upstream: { host: env.host, controlPort: env.controlPort, pushPort: env.pushPort, authToken: env.token, slice: { index: env.index, count: env.count } },
   });
-  const obs = new Observability(config, { ...opts.observability, engine, log, worker: { records } });
+  const obs = new Observability(config, { ...opts.observability, engine, log, worker: { records, index: env.index } });
   logEngine(engine, log);
   const rejects = new Map<string, number>();
   engine.bus.on("share", ({ verdict }) => {
