@@ -17,6 +17,7 @@ export const BENCHMARKS: Record<string, { script: string; summary: string; quick
   memory: { script: "memory.ts", summary: "RSS per authorized idle connection at 10,000", quick: ["--connections", "1000", "--templates", "3"] },
   "status-snapshot": { script: "status-snapshot.ts", summary: "one /api/status document at 1,000 / 10,000 / 50,000 connections", quick: ["--connections", "500", "--rounds", "3"] },
   "submit-latency": { script: "submit-latency.ts", summary: "submit round trip at 1,000 shares/s over 10,000 connections", quick: ["--connections", "1000", "--rate", "200", "--duration", "4"] },
+  workers: { script: "workers.ts", summary: "shares/s, CPU per share and fan-out by worker-process count", quick: ["--runs", "1", "--duration", "4", "--rate", "3000", "--fanout-connections", "300", "--blocks", "3"] },
 };
 
 const help = `usage: tbg bench-suite [NAME...] [--quick] [--timeout S]
