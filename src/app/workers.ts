@@ -349,6 +349,8 @@ class WorkerPool {
  */
 export function startPoolWithWorkers(config: PoolConfig, opts: PoolAppOptions, signal?: AbortSignal): Promise<PoolApp & { workerPids(): number[] }> {
   let pool: WorkerPool | null = null;
+  let channel: RelayServer | null = null;
+  let latest: object | null = null;
   const viewOf = (): StratumWorkersView | null => pool?.view() ?? null;
   const empty: StratumWorkersView = {
     listening: [],
@@ -369,14 +371,17 @@ export function startPoolWithWorkers(config: PoolConfig, opts: PoolAppOptions, s
       ...opts,
       observability: { ...opts.observability, workerMetrics: { role: "primary", workers: () => pool?.metrics() ?? Promise.resolve([]) } },
       stratumWorkers: {
-        engine: { view: () => viewOf() ?? empty },
+        engine: {
+          view: () => viewOf() ?? empty,
+          // Pushed before the primary prepares its own copy of the template, so the workers start at once.
+          pushTemplate: (gbt) => {
+            // A relay's empty-block template carries a bigint coinbase value; JSON has no bigint (it is < 2^53).
+            const plain = typeof gbt.coinbasevalue === "bigint" ? { ...gbt, coinbasevalue: Number(gbt.coinbasevalue) } : gbt;
+            latest = plain;
+            channel?.pushTemplate(plain);
+          },
+        },
         part: (engine: Engine, obs: Observability, log: LoggerHandle): Lifecycle => {
-          let channel: RelayServer | null = null;
-          let latest: object | null = null;
-          engine.bus.on("template", (e) => {
-            latest = e.gbt;
-            channel?.pushTemplate(e.gbt);
-          });
           return {
             async start(s?: AbortSignal) {
               const token = randomBytes(24).toString("hex");

@@ -102,7 +102,11 @@ export interface EngineOptions {
    * the templates and submits blocks but binds no Stratum port; its connection, share and hashrate views
    * come from the workers' latest snapshots (`view()`).
    */
-  stratumWorkers?: { view(): StratumWorkersView };
+  stratumWorkers?: {
+    view(): StratumWorkersView;
+    /** Every template this engine is about to adopt, before it prepares its own copy (the workers' fan-out starts first). */
+    pushTemplate?(gbt: GbtTemplate): void;
+  };
   /**
    * Stratum worker processes, worker side: this engine has no node of its own; it mines on the primary
    * process's templates (the relay template push on loopback) and submits its blocks to it. `slice`:
@@ -592,6 +596,7 @@ export class Engine {
 
   /** Turns a node's template into the current job; throws TemplateError when it is unusable (the source marks the node failed). */
   private adoptTemplate(gbt: Parameters<typeof prepareTemplate>[0], node: string, reason: TemplateReason): void {
+    this.opts.stratumWorkers?.pushTemplate?.(gbt);
     const template: TemplateWork = prepareTemplate(gbt, { seq: ++this.templateSeq, versionMask: this.config.version_mask, source: node, nowMs: this.now() });
     const { job, newBlock } = this.jobs.addTemplate(template, this.now());
     // Work on this parent again after moving off it: the pool's earlier verdict on it no longer holds.
