@@ -118,15 +118,16 @@ export class PoolMetrics {
     const lastBlockTs = new Gauge({ name: "tbg_last_block_found_timestamp_seconds", aggregator: "max", help: "Unix time of the last block found (0 = none)", registers: reg });
 
     // ---- Abuse controls (src/core/security/): bans and the server-wide send queue, read at scrape time.
+    // (With worker processes the primary's engine status already sums the workers': "first" takes it.)
     const guardStats = () => engine.status().abuse.bans;
-    const bansActive = new Gauge({ name: "tbg_ip_bans_active", help: "IP bans in force", registers: reg, collect() {
+    const bansActive = new Gauge({ name: "tbg_ip_bans_active", aggregator: "first", help: "IP bans in force", registers: reg, collect() {
       bansActive.set(guardStats().active);
     } });
-    const banTracked = new Gauge({ name: "tbg_ban_tracked_peers", help: "Peers with strikes, a ban or an offence history", registers: reg, collect() {
+    const banTracked = new Gauge({ name: "tbg_ban_tracked_peers", aggregator: "first", help: "Peers with strikes, a ban or an offence history", registers: reg, collect() {
       banTracked.set(guardStats().tracked);
     } });
     const perReason = (name: string, help: string, pick: (b: ReturnType<typeof guardStats>) => Record<string, number>) => {
-      const c: Counter = new Counter({ name, help, labelNames: ["reason"], registers: reg, collect() {
+      const c: Counter = new Counter({ name, help, labelNames: ["reason"], aggregator: "first", registers: reg, collect() {
         c.reset();
         for (const [reason, v] of Object.entries(pick(guardStats()))) c.inc({ reason }, v);
       } });
@@ -134,7 +135,7 @@ export class PoolMetrics {
     perReason("tbg_ip_bans_total", "IP bans imposed, by the strike that crossed the threshold", (b) => b.bansTotal);
     perReason("tbg_ban_strikes_total", "Strikes against peers, by reason", (b) => b.strikesTotal);
     const scalar = (name: string, help: string, read: () => number) => {
-      const c: Counter = new Counter({ name, help, registers: reg, collect() {
+      const c: Counter = new Counter({ name, help, aggregator: "first", registers: reg, collect() {
         c.reset();
         c.inc(read());
       } });

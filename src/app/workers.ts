@@ -32,6 +32,7 @@ import type { ListenAddress } from "../core/stratum/server.ts";
 import type { HashrateEntry } from "../core/stats/miners.ts";
 import type { HashrateWindow } from "../core/stats/hashrate.ts";
 import { Extranonce1Allocator } from "../core/stratum/extranonce.ts";
+import type { AbuseStats } from "../core/security/abuse-guard.ts";
 import { RelayServer } from "../core/relay/server.ts";
 import { isoWeekOf } from "./records/iso-week.ts";
 import type { BeatenRecord, RecordShare } from "./records/best-diff.ts";
@@ -81,6 +82,7 @@ interface WorkerSnapshot {
   shares: { accepted: number; rejected: number };
   blocks: StratumWorkersView["blocks"];
   hashrateHs: Record<HashrateWindow, number>;
+  abuse: AbuseStats;
   /** Authorised connections' [address, worker]. */
   identities: Array<[string, string]>;
   sessions: SessionRow[];
@@ -97,6 +99,26 @@ type ToPrimary =
 
 type ToWorker = { t: "bests"; user: string; week: string; best: number } | { t: "metrics"; id: number } | { t: "stop" } | { t: "reopen" };
 
+const EMPTY_ABUSE: AbuseStats = {
+  protocolErrors: {},
+  disconnects: {},
+  refused: {},
+  rateLimitedLines: 0,
+  bans: { active: 0, tracked: 0, strikesTotal: {} as AbuseStats["bans"]["strikesTotal"], allowlistedStrikesTotal: 0, bansTotal: {} as AbuseStats["bans"]["bansTotal"], expiredTotal: 0, refusedTotal: 0 },
+};
+
+/** `a + b` field by field for objects of numbers (nested); a key missing on one side counts as 0. */
+export function sumNumbers<T>(a: T | null, b: T): T {
+  if (a === null) return structuredClone(b);
+  if (typeof a === "number" && typeof b === "number") return (a + b) as T;
+  if (a && b && typeof a === "object" && typeof b === "object") {
+    const out: Record<string, unknown> = { ...(a as Record<string, unknown>) };
+    for (const [k, v] of Object.entries(b as Record<string, unknown>)) out[k] = k in out ? sumNumbers(out[k], v) : structuredClone(v);
+    return out as T;
+  }
+  return b;
+}
+
 /** Whether this process is a Stratum worker started by a primary. */
 export function isStratumWorker(): boolean {
   return cluster.isWorker && typeof process.env[ENV_KEY] === "string";
@@ -108,7 +130,7 @@ const HR_WINDOWS = (h: Record<HashrateWindow, number>) => Object.keys(h) as Hash
 class WorkerPool {
   private readonly slots: Array<{ worker: Worker | null; snapshot: WorkerSnapshot | null; restarts: number[]; ready: boolean }>;
   /** Counters of workers that exited (so totals never go backwards). */
-  private readonly retired = { shares: { accepted: 0, rejected: 0 }, blocks: { found: 0, accepted: 0, lostRace: 0, suppressed: 0 }, rejects: new Map<string, number>() };
+  private readonly retired = { shares: { accepted: 0, rejected: 0 }, blocks: { found: 0, accepted: 0, lostRace: 0, suppressed: 0 }, rejects: new Map<string, number>(), abuse: null as AbuseStats | null };
   private stopping = false;
   private cached: StratumWorkersView | null = null;
   private lastBlock: { block: BlockFound; atMs: number } | null = null;
@@ -228,6 +250,8 @@ class WorkerPool {
     r.shares.rejected += s.shares.rejected;
     for (const k of Object.keys(r.blocks) as Array<keyof typeof r.blocks>) r.blocks[k] += s.blocks[k];
     for (const [k, v] of Object.entries(s.rejects)) r.rejects.set(k, (r.rejects.get(k) ?? 0) + v);
+    // Totals carry on; what is in force now (bans, tracked peers) went with the process.
+    r.abuse = sumNumbers(r.abuse, { ...s.abuse, bans: { ...s.abuse.bans, active: 0, tracked: 0 } });
   }
 
   /** Live workers' pids (tests, logs). */
@@ -251,9 +275,11 @@ class WorkerPool {
     let miners = 0;
     const sessions: SessionView[] = [];
     const rates = new Map<string, HashrateEntry>();
+    let abuse = r.abuse;
     for (const slot of this.slots) {
       const s = slot.snapshot;
       if (!s) continue;
+      abuse = sumNumbers(abuse, s.abuse);
       if (listening.length === 0) listening = s.listening;
       connections += s.connections;
       sendQueueBytes += s.sendQueueBytes;
@@ -285,6 +311,7 @@ class WorkerPool {
       blocks,
       lastBlock: this.lastBlock?.block ?? null,
       hashrateHs: hashrateHs ?? { "1m": 0, "5m": 0, "1h": 0, "1d": 0, "7d": 0 },
+      abuse: abuse ?? EMPTY_ABUSE,
       counts: { miners, workers: workers.size, users: users.size },
       sessions,
       hashrates: [...rates.values()],
@@ -360,6 +387,7 @@ export function startPoolWithWorkers(config: PoolConfig, opts: PoolAppOptions, s
     blocks: { found: 0, accepted: 0, lostRace: 0, suppressed: 0 },
     lastBlock: null,
     hashrateHs: { "1m": 0, "5m": 0, "1h": 0, "1d": 0, "7d": 0 },
+    abuse: EMPTY_ABUSE,
     counts: { miners: 0, workers: 0, users: 0 },
     sessions: [],
     hashrates: [],
@@ -527,6 +555,7 @@ function snapshotOf(engine: Engine, tracker: Map<string, number>): WorkerSnapsho
     shares: st.shares,
     blocks: st.blocks,
     hashrateHs: st.hashrateHs,
+    abuse: st.abuse,
     identities,
     sessions,
     hashrates: engine.workerHashrates(600_000),

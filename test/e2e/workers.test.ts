@@ -134,6 +134,8 @@ test("workers: 2 — connections, shares and blocks on both workers, one view, a
     assert.equal(status.miners.total, 6);
     assert.equal(status.miners.rows.length, 6);
     const metrics = await (await fetch(`${healthUrl}/metrics`)).text();
+    const families = metrics.split("\n").filter((l) => l.startsWith("# TYPE "));
+    assert.equal(new Set(families).size, families.length, "each metric once, merged");
     assert.match(metrics, /^tbg_stratum_connections 6$/m);
     assert.match(metrics, /^tbg_shares_total\{result="accepted",reason="none"\} 2$/m);
     assert.match(metrics, /^tbg_blocks_found_total 2$/m);
@@ -177,3 +179,29 @@ function prevhashIs(stratumPrevhash: string, tipHex: string): boolean {
   const le = words.map((w) => w.match(/../g)!.reverse().join("")).join("");
   return Buffer.from(le, "hex").reverse().toString("hex") === tipHex;
 }
+
+test("workers: a primary killed outright takes its workers with it (no orphan holds the Stratum port)", { timeout: 60_000 }, async () => {
+  const dir = await mkdtemp(join(tmpdir(), "tbg-workers-kill-"));
+  try {
+    const file = join(dir, "pool.json");
+    const config = { network: "regtest", workers: 2, btcd: [btcdFor(node)], serverurl: ["127.0.0.1:0"], data_dir: join(dir, "data"), logdir: join(dir, "logs"), events: { enabled: false }, health: { enabled: false } };
+    await writeFile(file, JSON.stringify(config));
+    const proc = spawn(process.execPath, [TBG, "pool", "-c", file], { stdio: ["ignore", "ignore", "ignore"] });
+    const logFile = join(dir, "logs", "tbg.log");
+    await waitFor(async () => (await logLines(logFile)).some((l) => l.msg === "pool started"), "pool started", 60_000, 50);
+    const pids = (await logLines(logFile)).filter((l) => String(l.msg).includes("ready (pid")).map((l) => Number(l.pid));
+    assert.equal(pids.length, 2);
+    proc.kill("SIGKILL");
+    const alive = (pid: number) => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    await waitFor(() => pids.every((p) => !alive(p)), "both workers to exit", 10_000, 100);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});

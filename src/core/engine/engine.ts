@@ -124,6 +124,8 @@ export interface StratumWorkersView {
   blocks: EngineStatus["blocks"];
   lastBlock: BlockFound | null;
   hashrateHs: Record<HashrateWindow, number>;
+  /** The workers' abuse counters, summed (this engine's own guard sees no connection). */
+  abuse: AbuseStats;
   counts: ConnectedCounts;
   /** The workers' sessions (each worker's busiest, bounded). */
   sessions: SessionView[];
@@ -447,6 +449,7 @@ export class Engine {
         blocks: w.blocks,
         lastBlock: w.lastBlock,
         hashrateHs: w.hashrateHs,
+        abuse: w.abuse,
       };
     }
     return this.ownStatus(nowMs, source);
