@@ -155,6 +155,10 @@ class WorkerPool {
   async start(signal?: AbortSignal): Promise<void> {
     // logrotate signals the primary: each worker re-opens its own log file too.
     process.on("SIGUSR1", this.onReopen);
+    // A stop signal (systemd may send it to every process of the unit at once): workers that exit from
+    // now on are not replaced.
+    process.once("SIGTERM", this.onStopSignal);
+    process.once("SIGINT", this.onStopSignal);
     const ready = this.slots.map((_, i) => this.fork(i));
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
@@ -344,9 +348,15 @@ class WorkerPool {
     for (const s of this.slots) if (s.worker?.isConnected()) s.worker.send({ t: "reopen" } satisfies ToWorker);
   };
 
+  private readonly onStopSignal = () => {
+    this.stopping = true;
+  };
+
   async stop(): Promise<void> {
     this.stopping = true;
     process.off("SIGUSR1", this.onReopen);
+    process.off("SIGTERM", this.onStopSignal);
+    process.off("SIGINT", this.onStopSignal);
     for (const t of this.timers) clearTimeout(t);
     const live = this.slots.map((s) => s.worker).filter((w): w is Worker => w !== null);
     await Promise.all(
