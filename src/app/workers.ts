@@ -431,9 +431,12 @@ export function startPoolWithWorkers(config: PoolConfig, opts: PoolAppOptions, s
                 region: config.region,
                 instanceId: config.instance_id,
                 compress: false,
+                // Every worker connects twice from 127.0.0.1 at once: room for all of them, pending or not.
                 maxPeers: 2 * config.workers + 2,
+                maxPendingPeers: 2 * config.workers + 2,
+                maxPendingPerIp: 2 * config.workers + 2,
                 now: engine.now,
-                submitBlock: async (req) => engine.submitExternalBlock(req.blockHex, req.hashHex, "block_found"),
+                submitBlock: async (req) => engine.submitWorkerBlock(req.blockHex, req.hashHex, req.height),
               });
               channel.events.on("refused", (r) => log.logger.warn({ remote: r.remote, reason: r.reason, detail: r.detail }, "stratum worker channel: connection refused (%s)", r.reason));
               await channel.start();

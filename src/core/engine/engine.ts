@@ -783,6 +783,24 @@ export class Engine {
   }
 
   /**
+   * A block found by one of this engine's Stratum worker processes (`workers`): submitted as the pool's own
+   * (on a relay: to the local node and the primary at once), and on acceptance miners move to the new tip
+   * at once. No `block` event: the worker that found it reports it.
+   */
+  submitWorkerBlock(blockHex: string, hashHex: string, height: number): Promise<{ outcome: BlockOutcome; results: SubmitResult[] }> {
+    if (!this.relayController || this.opts.upstream) return this.submitExternalBlock(blockHex, hashHex, "block_found");
+    const late = (result: SubmitResult) => this.bus.emit("blockLateResult", { hashHex, height, result });
+    const p = this.relayController.submitBlock(this.submitter, blockHex, hashHex, height, late).then(({ outcome, results, all }) => {
+      if (outcome === "accepted") this.newBlockHint(hashHex, "block_found");
+      void all.catch(() => undefined);
+      return { outcome, results };
+    });
+    this.pendingSubmits.add(p);
+    void p.finally(() => this.pendingSubmits.delete(p));
+    return p;
+  }
+
+  /**
    * Reverse of start: stop accepting and ask miners to reconnect (if configured) and close their
    * connections, let in-flight block submissions finish, then stop templates and the RPC clients.
    */
