@@ -132,6 +132,8 @@ class WorkerPool {
   /** Counters of workers that exited (so totals never go backwards). */
   private readonly retired = { shares: { accepted: 0, rejected: 0 }, blocks: { found: 0, accepted: 0, lostRace: 0, suppressed: 0 }, rejects: new Map<string, number>(), abuse: null as AbuseStats | null };
   private stopping = false;
+  /** Set once every worker was ready at start: a worker lost before that fails the start instead of being replaced. */
+  private started = false;
   private cached: StratumWorkersView | null = null;
   private lastBlock: { block: BlockFound; atMs: number } | null = null;
   private metricsId = 0;
@@ -167,6 +169,7 @@ class WorkerPool {
     const aborted = new Promise<never>((_, reject) => signal?.addEventListener("abort", () => reject(signal.reason as Error), { once: true }));
     try {
       await Promise.race([Promise.all(ready), timeout, aborted]);
+      this.started = true;
     } finally {
       clearTimeout(timer);
     }
@@ -184,7 +187,7 @@ class WorkerPool {
           slot.ready = true;
           slot.snapshot = m.snapshot;
           this.cached = null;
-          this.log.info({ worker: index, pid: worker.process.pid }, "stratum worker %d ready (pid %d)", index, worker.process.pid ?? 0);
+          this.log.info({ stratumWorker: index, pid: worker.process.pid }, "stratum worker %d ready (pid %d)", index, worker.process.pid ?? 0);
           resolve();
         } else this.onMessage(index, worker, m);
       });
@@ -196,16 +199,16 @@ class WorkerPool {
         this.cached = null;
         for (const w of this.metricsWaiting.values()) if (--w.left <= 0) w.done();
         if (!slot.ready) reject(new Error(`stratum worker ${index} exited during start-up (${sig ?? `code ${code}`})`));
-        if (this.stopping) return;
-        this.log.error({ worker: index, pid: worker.process.pid, code, signal: sig }, "stratum worker %d died (%s): starting a new one", index, sig ?? `code ${code}`);
+        if (this.stopping || !this.started) return;
+        this.log.error({ stratumWorker: index, pid: worker.process.pid, code, signal: sig }, "stratum worker %d died (%s): starting a new one", index, sig ?? `code ${code}`);
         const now = Date.now();
         slot.restarts = slot.restarts.filter((t) => now - t < 60_000);
         slot.restarts.push(now);
         const delay = slot.restarts.length > RESTARTS_PER_MINUTE ? RESTART_PAUSE_MS : 0;
-        if (delay > 0) this.log.warn({ worker: index, restarts: slot.restarts.length }, "stratum worker %d restarted %d times in a minute: next start in %d s", index, slot.restarts.length, delay / 1000);
+        if (delay > 0) this.log.warn({ stratumWorker: index, restarts: slot.restarts.length }, "stratum worker %d restarted %d times in a minute: next start in %d s", index, slot.restarts.length, delay / 1000);
         const t = setTimeout(() => {
           this.timers.delete(t);
-          if (!this.stopping) this.fork(index).catch((err: unknown) => this.log.error({ worker: index, error: errorText(err) }, "stratum worker %d could not start", index));
+          if (!this.stopping) this.fork(index).catch((err: unknown) => this.log.error({ stratumWorker: index, error: errorText(err) }, "stratum worker %d could not start", index));
         }, delay);
         this.timers.add(t);
       });
@@ -583,7 +586,7 @@ export async function runStratumWorker(base: PoolConfig, opts: PoolAppOptions = 
   // No nodes, no ZMQ, no relay server, no health server: the primary process has those.
   const config: PoolConfig = { ...base, network: env.network, btcd: [], zmqEndpoints: [], relay_server: null, mode: "primary", primary: null, maxclients: per, workers: 1 };
   const handle = opts.logger ?? createLogger({ level: config.log.level, logdir: config.logdir, pretty: opts.pretty });
-  const log = handle.logger.child({ worker: env.index });
+  const log = handle.logger.child({ stratumWorker: env.index });
   const send = (m: ToPrimary) => {
     if (process.connected) process.send!(m);
   };

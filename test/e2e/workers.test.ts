@@ -145,7 +145,7 @@ test("workers: 2 — connections, shares and blocks on both workers, one view, a
     assert.deepEqual([health.miners, health.workers, health.users, health.shares.accepted, health.blocks.found, health.blocks.accepted], [6, 6, 1, 2, 2, 2]);
 
     // A killed worker is replaced; its miners reconnect to the survivors or the new one.
-    const pid = Number(ready.find((l) => l.worker === 1)!.pid);
+    const pid = Number(ready.find((l) => l.stratumWorker === 1)!.pid);
     process.kill(pid, "SIGKILL");
     await waitFor(async () => (await logLines(logFile)).some((l) => l.msg !== undefined && String(l.msg).startsWith("stratum worker 1 ready") && Number(l.pid) !== pid), "a new worker 1", 30_000, 100);
     assert.ok((await logLines(logFile)).some((l) => String(l.msg).startsWith("stratum worker 1 died")));
