@@ -29,7 +29,7 @@ export interface ConfigEnv {
   hostname: string;
   /** Soft RLIMIT_NOFILE, or null when unknown (then automatic `maxclients` uses the fallback). */
   openFileLimit: number | null;
-  /** Default for `workers` (os.availableParallelism()); absent = 1. */
+  /** Cores for the `workers` default (os.availableParallelism()); absent = 1 worker. */
   cores?: number;
 }
 
@@ -308,7 +308,7 @@ export function normalize(raw: ConfigInput, origin: string, env: ConfigEnv): Poo
     region,
     instance: raw.instance ?? sanitizeInstance(env.hostname),
     instance_id: raw.instance_id ?? DEFAULTS.instanceId,
-    workers: raw.workers === undefined || raw.workers === "auto" ? Math.max(1, env.cores ?? 1) : raw.workers,
+    workers: raw.workers === undefined || raw.workers === "auto" ? autoWorkers(env.cores) : raw.workers,
     data_dir: raw.data_dir ?? DEFAULTS.dataDir,
     user_settings_file: raw.user_settings_file ?? DEFAULTS.userSettingsFile,
     failover_threshold: raw.failover_threshold ?? DEFAULTS.failoverThresholdSec,
@@ -357,4 +357,15 @@ export function normalize(raw: ConfigInput, origin: string, env: ConfigEnv): Poo
     },
     log: { level: raw.log?.level ?? DEFAULTS.logLevel },
   };
+}
+
+/**
+ * `workers: "auto"`: one Stratum worker per core but one, the primary's, which makes the templates, submits
+ * blocks and serves HTTP; below 3 cores, one process does it all. Measured on 2 cores (docs/benchmarks.md,
+ * "Workers"): a second worker cost 20–35 % more CPU per share and did not speed the fan-out up, since the
+ * processes compete for the same two cores with the kernel's network work.
+ */
+export function autoWorkers(cores: number | undefined): number {
+  const n = Math.floor(cores ?? 1);
+  return n >= 3 ? n - 1 : 1;
 }
