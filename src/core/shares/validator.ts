@@ -133,6 +133,23 @@ function en2Scratch(size: number): Buffer {
   return (EN2[size] ??= Buffer.alloc(size));
 }
 
+/** Value of one lowercase hex digit, -1 for anything else. */
+function nibble(c: number): number {
+  return c >= 48 && c <= 57 ? c - 48 : c >= 97 && c <= 102 ? c - 87 : -1;
+}
+
+/** Decodes lowercase hex of exactly 2 × out.length digits into `out` (a short loop beats Buffer#write's argument handling). */
+function hexInto(hex: string, out: Buffer): boolean {
+  if (hex.length !== out.length * 2) return false;
+  for (let i = 0; i < out.length; i++) {
+    const hi = nibble(hex.charCodeAt(2 * i));
+    const lo = nibble(hex.charCodeAt(2 * i + 1));
+    if (hi < 0 || lo < 0) return false;
+    out[i] = (hi << 4) | lo;
+  }
+  return true;
+}
+
 function reject(reason: RejectReason, job: Job | null, detail?: string, extra?: Partial<ShareVerdict>): ShareVerdict {
   return { accepted: false, reason, difficulty: 0, shareDifficulty: 0, block: false, job, detail, ...extra };
 }
@@ -173,7 +190,7 @@ export function validateShare(deps: ValidatorDeps, ctx: ShareContext, p: SubmitP
   // 7. hash: one call (native when built, see share-hash.ts) into scratch buffers; copies only for a block.
   const parts = ctx.coinbaseFor(job);
   const en2Bytes = en2Scratch(ctx.extranonce2Size);
-  if (en2Bytes.write(en2, 0, "hex") !== ctx.extranonce2Size) return reject(RejectReason.BadExtranonce2, job, "extranonce2 must be hex");
+  if (!hexInto(en2, en2Bytes)) return reject(RejectReason.BadExtranonce2, job, "extranonce2 must be hex");
   const template = job.template;
   HEADER.writeUInt32LE(version, 0);
   template.prevhashLE.copy(HEADER, 4);
