@@ -27,6 +27,7 @@ import { errorTuple } from "../src/core/stratum/errors.ts";
 import { addressToOutputScript } from "../src/core/bitcoin/address.ts";
 import { merkleRootFromBranch } from "../src/core/bitcoin/merkle.ts";
 import { sha256d } from "../src/core/bitcoin/hash.ts";
+import { concatBranch, jsShareHash, nativeShareHash, shareHashImpl } from "../src/core/bitcoin/share-hash.ts";
 import { MAINNET_ADDRESS, flags, isMain, machine, numList, num, report, round, runMain, table } from "./support.ts";
 
 const VERSION_MASK = 0x1fffe000;
@@ -176,6 +177,23 @@ function benchTemplate(txs: 0 | 3000, count: number): { rows: ValidationRow[]; b
   return { rows, branchLength: template.merkleBranchLE.length };
 }
 
+/** One share's whole hash (coinbase, branch, header) with 0 and 12 branch levels, JavaScript and native. */
+function shareHashCases(): Array<[string, () => unknown]> {
+  const coinb1 = Buffer.alloc(100, 1);
+  const coinb2 = Buffer.alloc(120, 2);
+  const en1 = Buffer.alloc(4, 3);
+  const en2 = Buffer.alloc(8, 4);
+  const header = Buffer.alloc(80, 5);
+  const out = Buffer.alloc(32);
+  const cases: Array<[string, () => unknown]> = [];
+  for (const levels of [0, 12]) {
+    const branch = concatBranch(Array.from({ length: levels }, (_, i) => Buffer.alloc(32, i)));
+    cases.push([`share hash, ${levels}-level branch, JavaScript (TBG_NATIVE=0)`, () => jsShareHash(coinb1, en1, en2, coinb2, branch, header, out)]);
+    if (nativeShareHash) cases.push([`share hash, ${levels}-level branch, native (${nativeShareHash.impl})`, () => nativeShareHash!.shareHash(coinb1, en1, en2, coinb2, branch, header, out)]);
+  }
+  return cases;
+}
+
 /** ns per call of the pieces a share is made of. */
 function components(): Array<{ name: string; nsPerCall: number }> {
   const header = Buffer.alloc(80, 7);
@@ -202,6 +220,7 @@ function components(): Array<{ name: string; nsPerCall: number }> {
       },
     ],
     ["merkle branch 12 levels, sha256dPair (engine: merkleRootFromBranch)", () => merkleRootFromBranch(coinbaseTxid, branch)],
+    ...shareHashCases(),
     ["decodeRequest(submit line)", () => decodeRequest(line)],
     ["encodeError(low difficulty)", () => encodeError(42, err)],
   ];
@@ -235,7 +254,7 @@ export async function main(argv: string[]): Promise<Record<string, unknown>> {
     "",
     table(["component", "ns/call"], comps.map((c) => [c.name, c.nsPerCall])),
   ].join("\n");
-  const result = { machine: machine(), merkleBranchLength: branches, rows, components: comps };
+  const result = { machine: machine(), shareHash: shareHashImpl, merkleBranchLength: branches, rows, components: comps };
   report("share-validation", "the share hash path in one process (one core, no sockets)", text, result);
   return result;
 }

@@ -12,9 +12,7 @@
  * Pure code: time comes in `nowMs`; nothing is called back.
  * Cost per share is constant in the template's transaction count: only the precomputed merkle branch is used.
  */
-import { sha256d } from "../bitcoin/hash.ts";
-import { merkleRootFromBranch } from "../bitcoin/merkle.ts";
-import { writeHeader } from "../bitcoin/header.ts";
+import { shareHash, concatBranch } from "../bitcoin/share-hash.ts";
 import { hashMeetsTargetBuffer, hashToDifficulty, difficultyToTarget, targetToBufferLE } from "../bitcoin/difficulty.ts";
 import { RejectReason } from "./reject.ts";
 import type { Job, JobLookup } from "../work/jobs.ts";
@@ -127,6 +125,31 @@ export function targetLEForDifficulty(difficulty: number): Buffer {
   return t;
 }
 
+/** Scratch for the share hash (one share at a time: validation is synchronous). */
+const HEADER = Buffer.alloc(80);
+const HASH = Buffer.alloc(32);
+const EN2: Buffer[] = [];
+function en2Scratch(size: number): Buffer {
+  return (EN2[size] ??= Buffer.alloc(size));
+}
+
+/** Value of one lowercase hex digit, -1 for anything else. */
+function nibble(c: number): number {
+  return c >= 48 && c <= 57 ? c - 48 : c >= 97 && c <= 102 ? c - 87 : -1;
+}
+
+/** Decodes lowercase hex of exactly 2 × out.length digits into `out` (a short loop beats Buffer#write's argument handling). */
+function hexInto(hex: string, out: Buffer): boolean {
+  if (hex.length !== out.length * 2) return false;
+  for (let i = 0; i < out.length; i++) {
+    const hi = nibble(hex.charCodeAt(2 * i));
+    const lo = nibble(hex.charCodeAt(2 * i + 1));
+    if (hi < 0 || lo < 0) return false;
+    out[i] = (hi << 4) | lo;
+  }
+  return true;
+}
+
 function reject(reason: RejectReason, job: Job | null, detail?: string, extra?: Partial<ShareVerdict>): ShareVerdict {
   return { accepted: false, reason, difficulty: 0, shareDifficulty: 0, block: false, job, detail, ...extra };
 }
@@ -164,38 +187,34 @@ export function validateShare(deps: ValidatorDeps, ctx: ShareContext, p: SubmitP
   const dupKey = `${ctx.extranonce1Hex}:${en2}:${ntime}:${nonce}:${version}`;
   if (deps.duplicates.has(job, dupKey)) return reject(RejectReason.Duplicate, job, "share already submitted");
 
-  // 7. hash
+  // 7. hash: one call (native when built, see share-hash.ts) into scratch buffers; copies only for a block.
   const parts = ctx.coinbaseFor(job);
-  const coinbase = Buffer.allocUnsafe(parts.coinb1.length + ctx.extranonce1.length + ctx.extranonce2Size + parts.coinb2.length);
-  let o = parts.coinb1.copy(coinbase, 0);
-  o += ctx.extranonce1.copy(coinbase, o);
-  o += coinbase.write(en2, o, "hex");
-  parts.coinb2.copy(coinbase, o);
+  const en2Bytes = en2Scratch(ctx.extranonce2Size);
+  if (!hexInto(en2, en2Bytes)) return reject(RejectReason.BadExtranonce2, job, "extranonce2 must be hex");
+  const template = job.template;
+  HEADER.writeUInt32LE(version, 0);
+  template.prevhashLE.copy(HEADER, 4);
+  HEADER.writeUInt32LE(ntime, 68);
+  HEADER.writeUInt32LE(template.nbits >>> 0, 72);
+  HEADER.writeUInt32LE(nonce, 76);
   // Merkle root from the coinbase txid up the job's precomputed branch: log2(txs) hashes, never the txs.
-  const merkleRootLE = merkleRootFromBranch(sha256d(coinbase), job.template.merkleBranchLE);
-  const header = writeHeader(Buffer.allocUnsafe(80), {
-    version,
-    prevhashLE: job.template.prevhashLE,
-    merkleRootLE,
-    ntime,
-    nbits: job.template.nbits,
-    nonce,
-  });
-  const hashLE = sha256d(header);
-  const shareDifficulty = hashToDifficulty(hashLE);
-  const block = hashMeetsTargetBuffer(hashLE, job.template.networkTargetLE);
+  shareHash(parts.coinb1, ctx.extranonce1, en2Bytes, parts.coinb2, concatBranch(template.merkleBranchLE), HEADER, HASH);
+  const shareDifficulty = hashToDifficulty(HASH);
+  const block = hashMeetsTargetBuffer(HASH, template.networkTargetLE);
   let candidate: BlockCandidate | undefined;
   if (block) {
     deps.duplicates.add(job, dupKey); // the same block twice is submitted once
-    candidate = { job, header, coinbase, hashLE, shareDifficulty };
+    const coinbase = Buffer.concat([parts.coinb1, ctx.extranonce1, en2Bytes, parts.coinb2]);
+    candidate = { job, header: Buffer.from(HEADER), coinbase, hashLE: Buffer.from(HASH), shareDifficulty };
   }
 
   if (found.kind === "stale") return reject(RejectReason.Stale, job, "job is from a previous block", { shareDifficulty, block, ...(candidate ? { candidate } : {}) });
 
   // 8. difficulty in force when the job was sent to this connection
   const difficulty = ctx.difficultyForJob(job);
-  if (!block && !hashMeetsTargetBuffer(hashLE, targetLEForDifficulty(difficulty))) {
-    return reject(RejectReason.LowDifficulty, job, `share difficulty ${shareDifficulty.toPrecision(6)} below ${difficulty}`, { difficulty, shareDifficulty });
+  if (!block && !hashMeetsTargetBuffer(HASH, targetLEForDifficulty(difficulty))) {
+    // One literal (no spread): the most common reject, and the same shape as every other verdict.
+    return { accepted: false, reason: RejectReason.LowDifficulty, difficulty, shareDifficulty, block: false, job, detail: `share difficulty ${shareDifficulty.toPrecision(6)} below ${difficulty}` };
   }
   deps.duplicates.add(job, dupKey);
   // A block below its share target (a network easier than the share difficulty, e.g. regtest) is accepted

@@ -128,11 +128,28 @@ export function decodeRequest(line: string): Decoded {
 
 // ---- Encoding. Replies always carry `error` (ESP-Miner#917 failed to parse replies without it).
 
+// The share replies are built as text, byte for byte what JSON.stringify gives for the object
+// (test/stratum/messages-encode.test.ts), without the object, the array and the generic stringify.
+
+/** The id as JSON: a number as its shortest text (non-finite → null, as JSON.stringify), a string quoted. */
+function idJson(id: RequestId): string {
+  if (typeof id === "number") return Number.isFinite(id) ? String(id) : "null";
+  return id === null ? "null" : JSON.stringify(id);
+}
+
+/** `{"id":…,"result":true,"error":null}`, the reply to an accepted share (and most handshake calls). */
+export function encodeTrue(id: RequestId): string {
+  return `{"id":${idJson(id)},"result":true,"error":null}\n`;
+}
+
 export function encodeResult(id: RequestId, result: unknown): string {
+  if (result === true) return encodeTrue(id);
   return JSON.stringify({ id, result, error: null }) + "\n";
 }
 
 export function encodeError(id: RequestId, error: StratumErrorTuple): string {
+  const [code, message] = error;
+  if (Number.isSafeInteger(code) && typeof message === "string") return `{"id":${idJson(id)},"result":null,"error":[${code},${JSON.stringify(message)},null]}\n`;
   return JSON.stringify({ id, result: null, error }) + "\n";
 }
 

@@ -128,6 +128,10 @@ interface Conn {
   /** Since when the send queue has been non-empty (0 = empty). */
   backloggedSinceMs: number;
   closeReason: string | null;
+  /** True while the lines of one socket read are being handled: replies gather in `pending`. */
+  gathering: boolean;
+  /** Replies to the current read, written with one `socket.write` when the read is handled. */
+  pending: string;
 }
 
 export class StratumServer {
@@ -217,9 +221,9 @@ export class StratumServer {
         this.drop(conn, "line_too_long");
       },
     });
-    conn = { socket, ipKey, prefixKey: prefix, session, decoder, tokens: this.burst(), lastRefillMs: now, rateViolations: 0, junkScore: 0, junkSeen: 0, backloggedSinceMs: 0, closeReason: null };
+    conn = { socket, ipKey, prefixKey: prefix, session, decoder, tokens: this.burst(), lastRefillMs: now, rateViolations: 0, junkScore: 0, junkSeen: 0, backloggedSinceMs: 0, closeReason: null, gathering: false, pending: "" };
     this.conns.add(conn);
-    socket.on("data", (chunk: Buffer) => decoder.push(chunk));
+    socket.on("data", (chunk: Buffer) => this.onData(conn, chunk));
     socket.on("error", () => this.drop(conn, "socket_error"));
     socket.on("close", () => this.closed(conn));
     socket.on("end", () => this.drop(conn, "client_closed"));
@@ -268,9 +272,38 @@ export class StratumServer {
     }
   }
 
+  /**
+   * One socket read: every line in it is handled, and the replies (and anything else sent to this
+   * connection meanwhile, e.g. a vardiff set_difficulty and job) go out in one write, one syscall,
+   * instead of one per reply.
+   */
+  private onData(conn: Conn, chunk: Buffer): void {
+    conn.gathering = true;
+    try {
+      conn.decoder.push(chunk);
+    } finally {
+      conn.gathering = false;
+      if (conn.pending !== "") this.flush(conn);
+    }
+  }
+
   private write(conn: Conn, data: string): void {
     if (conn.closeReason || conn.socket.destroyed) return;
-    if (conn.socket.writableLength + data.length > this.opts.sendQueueMaxBytes) return this.drop(conn, "send_queue_full");
+    // The send-queue cap counts what is gathered for this read as queued.
+    if (conn.socket.writableLength + conn.pending.length + data.length > this.opts.sendQueueMaxBytes) return this.drop(conn, "send_queue_full");
+    if (conn.gathering) {
+      conn.pending += data;
+      return;
+    }
+    const flushed = conn.socket.write(data);
+    if (!flushed && conn.backloggedSinceMs === 0) conn.backloggedSinceMs = this.host.now();
+  }
+
+  /** Writes what was gathered for the current read. */
+  private flush(conn: Conn): void {
+    const data = conn.pending;
+    conn.pending = "";
+    if (conn.socket.destroyed) return;
     const flushed = conn.socket.write(data);
     if (!flushed && conn.backloggedSinceMs === 0) conn.backloggedSinceMs = this.host.now();
   }
@@ -279,8 +312,14 @@ export class StratumServer {
     if (conn.closeReason) return;
     conn.closeReason = reason;
     conn.decoder.stop();
-    if (reason === "send_queue_full" || reason === "write_timeout" || reason === "socket_error") conn.socket.destroy();
-    else conn.socket.end();
+    if (reason === "send_queue_full" || reason === "write_timeout" || reason === "socket_error") {
+      conn.pending = "";
+      conn.socket.destroy();
+    } else {
+      // What was gathered for this read (e.g. the error that explains the close) goes out before the FIN.
+      if (conn.pending !== "") this.flush(conn);
+      conn.socket.end();
+    }
     // A peer that ignores FIN must not hold the socket forever.
     setTimeout(() => conn.socket.destroy(), 2000).unref();
   }
