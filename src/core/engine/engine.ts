@@ -55,7 +55,7 @@ export interface BlockFound {
 const BLOCK_PARENTS_KEPT = 64;
 
 export interface EngineEventMap {
-  /** `gbt`: the template as the node served it (a primary pushes it to its relays unchanged). */
+  /** `gbt`: the template as the node served it (a primary pushes it to its relays unchanged); on a Stratum worker process, the slim template. */
   template: [{ template: TemplateWork; job: Job; newBlock: boolean; reason: TemplateReason; fanoutMs: number; gbt: GbtTemplate }];
   newBlockNetwork: [{ height: number; hash: string; prevHash: string | null; source: string }];
   share: [{ session: SessionSnapshot; verdict: ShareVerdict }];
