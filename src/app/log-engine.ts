@@ -64,6 +64,9 @@ export function logEngine(engine: Engine, log: Logger): void {
     }
   });
   engine.bus.on("warning", ({ message }) => log.warn(message));
+  engine.bus.on("workerBlockUnassembled", ({ hashHex, height, templateId, reason }) =>
+    log.error({ hash: hashHex, height, templateId, reason }, "BLOCK LOST: block %s from a stratum worker could not be assembled: %s", hashHex, reason),
+  );
   engine.bus.on("relayState", ({ state, previous, reason }) => {
     const msg = state === "independent" ? "relay is now independent: templates from the local node" : state === "passthrough" ? "relay is following the primary's templates" : "relay connecting to the primary";
     (state === "independent" ? log.warn : log.info).call(log, { relayState: state, previous, reason }, msg);

@@ -114,6 +114,7 @@ export class PoolMetrics {
     const blocksRejected = new Counter({ name: "tbg_blocks_rejected_total", help: "Found blocks every node rejected", registers: reg });
     const blocksLostRace = new Counter({ name: "tbg_blocks_lost_race_total", help: "Found blocks that were valid but lost the race (a node answered inconclusive: stored off its main chain)", registers: reg });
     const blocksSuppressed = new Counter({ name: "tbg_blocks_suppressed_total", help: "Block candidates not submitted: the pool already had a block accepted or in flight on the same parent", registers: reg });
+    const workerBlocksUnassembled = new Counter({ name: "tbg_worker_blocks_unassembled_total", help: "Blocks from Stratum worker processes the primary could not assemble (template no longer kept, or a header not committing to it): lost", registers: reg });
     const submitLatency = new Histogram({ name: "tbg_block_submit_duration_seconds", help: "submitblock round trip per node", labelNames: ["node", "outcome"], buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30], registers: reg });
     const lastBlockTs = new Gauge({ name: "tbg_last_block_found_timestamp_seconds", aggregator: "max", help: "Unix time of the last block found (0 = none)", registers: reg });
 
@@ -302,6 +303,7 @@ export class PoolMetrics {
     });
     on("blockSubmitting", () => blocksFound.inc());
     on("blockSuppressed", () => blocksSuppressed.inc());
+    on("workerBlockUnassembled", () => workerBlocksUnassembled.inc());
     on("blockLateResult", ({ result: r }) => submitLatency.observe({ node: r.node, outcome: r.accepted ? "accepted" : "rejected" }, r.latencyMs / 1000));
     on("block", (b) => {
       (b.outcome === "accepted" ? blocksAccepted : b.outcome === "lost_race" ? blocksLostRace : blocksRejected).inc();

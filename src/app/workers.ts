@@ -9,9 +9,12 @@
  * per share:
  *
  * - templates: primary → workers over the relay template push (src/core/relay/server.ts) on loopback,
- *   with a per-run random token, uncompressed; a worker engine follows it like a relay that never goes
- *   independent and has no node of its own;
- * - found blocks: worker → primary over the same link's control connection (`submitExternalBlock`);
+ *   with a per-run random token, uncompressed, in slim form (src/core/work/slim-template.ts: header
+ *   fields, coinbase value and commitment, the merkle branch the primary computed; no transactions); a
+ *   worker engine follows it like a relay that never goes independent and has no node of its own;
+ * - found blocks: worker → primary over the same link's control connection as header + coinbase + the
+ *   template's id; the primary assembles the block with its own copy of the transactions
+ *   (`submitWorkerSlimBlock`, templates kept job_expiry + 60 s after they are replaced);
  * - best-difficulty records (kept by the primary only): a share is forwarded only when it beats the best
  *   this worker knows for its user this week (rare); the primary answers with that best;
  * - a snapshot of each worker (connections, counters, hashrate, its busiest sessions) every second, for
@@ -34,6 +37,7 @@ import type { HashrateWindow } from "../core/stats/hashrate.ts";
 import { Extranonce1Allocator } from "../core/stratum/extranonce.ts";
 import type { AbuseStats } from "../core/security/abuse-guard.ts";
 import { RelayServer } from "../core/relay/server.ts";
+import { slimTemplateOf, type SlimTemplate } from "../core/work/slim-template.ts";
 import { isoWeekOf } from "./records/iso-week.ts";
 import type { BeatenRecord, RecordShare } from "./records/best-diff.ts";
 import { createLogger, type Logger, type LoggerHandle } from "./logger.ts";
@@ -390,7 +394,7 @@ class WorkerPool {
 export function startPoolWithWorkers(config: PoolConfig, opts: PoolAppOptions, signal?: AbortSignal): Promise<PoolApp & { workerPids(): number[] }> {
   let pool: WorkerPool | null = null;
   let channel: RelayServer | null = null;
-  let latest: object | null = null;
+  let latest: SlimTemplate | null = null;
   const viewOf = (): StratumWorkersView | null => pool?.view() ?? null;
   const empty: StratumWorkersView = {
     listening: [],
@@ -414,12 +418,10 @@ export function startPoolWithWorkers(config: PoolConfig, opts: PoolAppOptions, s
       stratumWorkers: {
         engine: {
           view: () => viewOf() ?? empty,
-          // Pushed before the primary prepares its own copy of the template, so the workers start at once.
-          pushTemplate: (gbt) => {
-            // A relay's empty-block template carries a bigint coinbase value; JSON has no bigint (it is < 2^53).
-            const plain = typeof gbt.coinbasevalue === "bigint" ? { ...gbt, coinbasevalue: Number(gbt.coinbasevalue) } : gbt;
-            latest = plain;
-            channel?.pushTemplate(plain);
+          // The slim form (no transactions): the workers mine on it, the primary assembles their blocks.
+          pushTemplate: (template) => {
+            latest = slimTemplateOf(template);
+            channel?.pushTemplate(latest, { slim: true });
           },
         },
         part: (engine: Engine, obs: Observability, log: LoggerHandle): Lifecycle => {
@@ -440,10 +442,11 @@ export function startPoolWithWorkers(config: PoolConfig, opts: PoolAppOptions, s
                 maxPendingPerIp: 2 * config.workers + 2,
                 now: engine.now,
                 submitBlock: async (req) => engine.submitWorkerBlock(req.blockHex, req.hashHex, req.height),
+                submitSlimBlock: async (req) => engine.submitWorkerSlimBlock(req),
               });
               channel.events.on("refused", (r) => log.logger.warn({ remote: r.remote, reason: r.reason, detail: r.detail }, "stratum worker channel: connection refused (%s)", r.reason));
               await channel.start();
-              if (latest) channel.pushTemplate(latest);
+              if (latest) channel.pushTemplate(latest, { slim: true });
               const network = engine.status().network!;
               pool = new WorkerPool(
                 config.workers,

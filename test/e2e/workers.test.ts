@@ -205,3 +205,80 @@ test("workers: a primary killed outright takes its workers with it (no orphan ho
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test("workers: a worker mines on the slim push (no transactions) and the primary assembles its block with every template transaction", { timeout: 120_000 }, async () => {
+  const dir = await mkdtemp(join(tmpdir(), "tbg-workers-slim-"));
+  const events: ReaderMessage[] = [];
+  const reader = new DgramReader({ socketPath: join(dir, "events.sock"), onMessage: (m) => events.push(m) });
+  let client: RawClient | null = null;
+  let child: ChildProcess | null = null;
+  try {
+    await reader.start();
+    // In the mempool before the pool starts: its first template carries them.
+    const txids = await node.fundAndCreateSegwitTransactions(25);
+    assert.equal(node.mempoolSize(), 25);
+    const file = join(dir, "pool.json");
+    const config = {
+      network: "regtest",
+      workers: 2,
+      btcd: [btcdFor(node)],
+      blockpoll: 100,
+      serverurl: ["127.0.0.1:0"],
+      mindiff: 0.0001,
+      startdiff: 0.001,
+      data_dir: join(dir, "data"),
+      logdir: join(dir, "logs"),
+      events: { socket_path: join(dir, "events.sock") },
+      health: { enabled: false },
+      bans: { allowlist: [] },
+    };
+    await writeFile(file, JSON.stringify(config));
+    const proc = spawn(process.execPath, [TBG, "pool", "-c", file], { stdio: ["ignore", "ignore", "pipe"] });
+    child = proc;
+    let errText = "";
+    proc.stderr!.on("data", (d: Buffer) => (errText += d.toString()));
+    const exited = once(proc, "exit");
+    const logFile = join(dir, "logs", "tbg.log");
+    const started = await waitFor(
+      async () => {
+        if (proc.exitCode !== null) throw new Error(`tbg pool exited early (${proc.exitCode}): ${errText}`);
+        return (await logLines(logFile)).find((l) => l.msg === "pool started") ?? null;
+      },
+      "the pool to log 'pool started'",
+      60_000,
+      50,
+    );
+    const port = Number((started.stratum as string[])[0]!.split(":").pop());
+    const c = await RawClient.connect(port);
+    client = c;
+    await c.handshake(`${USER}slim`);
+    const tip = node.tipHash();
+    const job = await c.until(() => {
+      const j = c.lastNotify();
+      return j && prevhashIs(j.prevhashStratum, tip) && j.merkleBranchHex.length === 5 ? j : null;
+    }, 10_000, "a job on the tip with the 25 transactions' merkle branch (5 levels)");
+    // The worker that served it logs the work it got: the template's transaction count, from the slim push.
+    assert.ok((await logLines(logFile)).some((l) => l.stratumWorker !== undefined && l.msg === `new work: block ${node.height() + 1}` && l.txs === 25), "a worker's work has 25 transactions");
+    const heightBefore = node.height();
+    const wk = c.work(job, Buffer.alloc(c.extranonce2Size, 3));
+    const r = await c.request("mining.submit", c.submitParams(`${USER}slim`, wk, c.findNonce(wk, "block")));
+    assert.equal(r.error, null, JSON.stringify(r.error));
+    await node.waitForHeight(heightBefore + 1, 10_000);
+    // The node accepted a block with all of them: its mempool empties (the mempool catches up just after the tip).
+    await waitFor(() => node.mempoolSize() === 0 || null, `all ${txids.length} template transactions in the accepted block (mempool empty)`, 5000, 20);
+    const found = await waitFor(() => events.find((m) => m.ok && m.event.event === "block_found") ?? null, "block_found", 10_000);
+    assert.equal((found as { event: { data: { hash: string } } }).event.data.hash, node.tipHash());
+    await new Promise((res) => setTimeout(res, 300));
+    assert.equal(events.filter((m) => m.ok && m.event.event === "block_found").length, 1, "one block_found");
+    assert.ok(!(await logLines(logFile)).some((l) => String(l.msg).startsWith("BLOCK LOST")));
+    proc.kill("SIGTERM");
+    const [code] = await exited;
+    assert.equal(code, 0, errText);
+    child = null;
+  } finally {
+    client?.close();
+    child?.kill("SIGKILL");
+    await reader.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+});

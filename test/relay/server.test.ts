@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import net from "node:net";
 import { once } from "node:events";
 import { deflateRawSync } from "node:zlib";
-import { RelayServer, type RelayBlockRequest } from "../../src/core/relay/server.ts";
+import { RelayServer, type RelayBlockRequest, type RelaySlimBlockRequest } from "../../src/core/relay/server.ts";
 import { PrimaryLink, type PrimaryTemplate } from "../../src/core/relay/link.ts";
 import { encodeFrame, FrameDecoder, FrameType, type Frame } from "../../src/core/relay/protocol.ts";
 import { waitFor } from "../support/wait.ts";
@@ -87,6 +87,44 @@ test("a relay's found block goes to the primary's submit path and the outcome co
   } finally {
     link.close();
     await server.close();
+  }
+});
+
+test("slim templates (Stratum worker channel): SlimTemplate frames, also on Welcome; a slim block goes to submitSlimBlock; a server without it answers rejected", async () => {
+  const slimBlocks: RelaySlimBlockRequest[] = [];
+  const { server, blocks } = await startServer({
+    submitSlimBlock: async (req) => {
+      slimBlocks.push(req);
+      return { outcome: "accepted", results: [] };
+    },
+  });
+  const slim = { templateid: 5, height: 100, previousblockhash: "00".repeat(32), merklebranch: ["11".repeat(32)], txcount: 1 };
+  server.pushTemplate(slim, { slim: true });
+  const { link, templates } = startLink(server);
+  const plain = await startServer();
+  const other = startLink(plain.server);
+  try {
+    await waitFor(() => templates.length === 1 && link.status().control.ready, "slim template on Welcome, control ready");
+    assert.equal(templates[0]!.slim, true);
+    assert.deepEqual(templates[0]!.template, slim);
+    server.pushTemplate({ ...slim, templateid: 6, height: 101 }, { slim: true });
+    server.pushTemplate({ height: 102, previousblockhash: "00".repeat(32), transactions: [] });
+    await waitFor(() => templates.length === 3, "two more templates");
+    assert.deepEqual(templates.map((t) => t.slim), [true, true, false]);
+    const answer = await link.submitBlock({ hashHex: "ab".repeat(32), height: 101, templateId: 6, headerHex: "cd".repeat(80), coinbaseHex: "ef".repeat(60) });
+    assert.equal(answer.outcome, "accepted");
+    assert.equal(blocks.length, 0, "not the whole-block path");
+    assert.deepEqual(slimBlocks, [{ region: "us-east", instanceId: 1, hashHex: "ab".repeat(32), height: 101, templateId: 6, headerHex: "cd".repeat(80), coinbaseHex: "ef".repeat(60) }]);
+    await waitFor(() => other.link.status().control.ready, "control ready (plain server)");
+    const refused = await other.link.submitBlock({ hashHex: "ab".repeat(32), height: 101, templateId: 6, headerHex: "cd".repeat(80), coinbaseHex: "ef".repeat(60) });
+    assert.equal(refused.outcome, "rejected");
+    assert.match(JSON.stringify(refused.results), /does not assemble blocks from slim templates/);
+    assert.equal(plain.blocks.length, 0);
+  } finally {
+    link.close();
+    other.link.close();
+    await server.close();
+    await plain.server.close();
   }
 });
 

@@ -13,6 +13,7 @@ import type { PoolConfig } from "../../config/types.ts";
 import { ConfigError } from "../../config/errors.ts";
 import { JobRegistry, type Job } from "../work/jobs.ts";
 import { prepareTemplate, type GbtTemplate, type TemplateWork } from "../work/template.ts";
+import { assembleSlimBlock, isSlimTemplate, prepareSlimTemplate, remoteTemplateIdOf, RetainedTemplates, type SlimBlock } from "../work/slim-template.ts";
 import { CoinbaseFactory, type Payout } from "../work/coinbase-cache.ts";
 import { TemplateSource, type NodeStatus, type TemplateReason } from "../work/template-source.ts";
 import { assembleBlockHex, BlockSubmitter, type BlockOutcome, type SubmitResult } from "../work/block-submitter.ts";
@@ -54,7 +55,7 @@ export interface BlockFound {
 const BLOCK_PARENTS_KEPT = 64;
 
 export interface EngineEventMap {
-  /** `gbt`: the template as the node served it (a primary pushes it to its relays unchanged). */
+  /** `gbt`: the template as the node served it (a primary pushes it to its relays unchanged); on a Stratum worker process, the slim template. */
   template: [{ template: TemplateWork; job: Job; newBlock: boolean; reason: TemplateReason; fanoutMs: number; gbt: GbtTemplate }];
   newBlockNetwork: [{ height: number; hash: string; prevHash: string | null; source: string }];
   share: [{ session: SessionSnapshot; verdict: ShareVerdict }];
@@ -78,6 +79,11 @@ export interface EngineEventMap {
   banned: [BanInfo];
   banExpired: [BanInfo];
   warning: [{ message: string }];
+  /**
+   * A Stratum worker process's block (on a slim template) this primary could not assemble: it no longer
+   * has that template, or the header does not commit to it. The block is lost; never silent.
+   */
+  workerBlockUnassembled: [{ hashHex: string; height: number; templateId: number; reason: string }];
   /** A relay (`mode: "passthrough"`) changed mode: following the primary, or making its own templates. */
   relayState: [{ state: RelayMode; previous: RelayMode | null; reason: string }];
 }
@@ -104,8 +110,11 @@ export interface EngineOptions {
    */
   stratumWorkers?: {
     view(): StratumWorkersView;
-    /** Every template this engine is about to adopt, before it prepares its own copy (the workers' fan-out starts first). */
-    pushTemplate?(gbt: GbtTemplate): void;
+    /**
+     * Every template this engine adopts, once prepared (the workers get its slim form,
+     * src/core/work/slim-template.ts), before this engine makes its job.
+     */
+    pushTemplate?(template: TemplateWork): void;
   };
   /**
    * Stratum worker processes, worker side: this engine has no node of its own; it mines on the primary
@@ -206,7 +215,9 @@ export class Engine {
   private templateSeq = 0;
   /** Which source first announced each new tip (for new_block_network). */
   private readonly hintSources = new Map<string, string>();
-  private readonly counters = { sharesAccepted: 0, sharesRejected: 0, blocksFound: 0, blocksAccepted: 0, blocksLostRace: 0, blocksSuppressed: 0 };
+  private readonly counters = { sharesAccepted: 0, sharesRejected: 0, blocksFound: 0, blocksAccepted: 0, blocksLostRace: 0, blocksSuppressed: 0, workerBlocksUnassembled: 0 };
+  /** With Stratum worker processes: this primary's templates, kept while a worker may find a block on one. */
+  private readonly retained: RetainedTemplates | null;
   private lastBlock: BlockFound | null = null;
   private readonly pendingSubmits = new Set<Promise<unknown>>();
   private readonly submitter: BlockSubmitter;
@@ -228,6 +239,8 @@ export class Engine {
     this.signatures = opts.signatures;
     this.stats = new MinerStats(this.startedAtMs);
     this.jobs = new JobRegistry({ jobExpirySec: this.config.job_expiry_sec, firstSeq: randomInt(1, 0x7fffffff) });
+    // A job lives job_expiry from its making (no later than its template's replacement); a minute more for the block's trip.
+    this.retained = opts.stratumWorkers ? new RetainedTemplates((this.config.job_expiry_sec + 60) * 1000) : null;
     this.extranonce = new Extranonce1Allocator(this.config.nonce1length, this.config.instance_id, randomInt(0, 0xffffff), opts.upstream?.slice);
     this.nodes = this.config.btcd.map(
       (n) => new RpcClient({ url: n.rpcUrl, user: n.auth ?? undefined, pass: n.pass ?? undefined, cookieFile: n.cookie ?? undefined, name: `btcd[${n.index}] ${n.host}:${n.port}`, timeoutMs: opts.rpcTimeoutMs }),
@@ -599,8 +612,13 @@ export class Engine {
 
   /** Turns a node's template into the current job; throws TemplateError when it is unusable (the source marks the node failed). */
   private adoptTemplate(gbt: Parameters<typeof prepareTemplate>[0], node: string, reason: TemplateReason): void {
-    this.opts.stratumWorkers?.pushTemplate?.(gbt);
-    const template: TemplateWork = prepareTemplate(gbt, { seq: ++this.templateSeq, versionMask: this.config.version_mask, source: node, nowMs: this.now() });
+    const prep = { seq: ++this.templateSeq, versionMask: this.config.version_mask, source: node, nowMs: this.now() };
+    // A Stratum worker process gets slim templates (no transactions: the primary assembles its blocks).
+    const template: TemplateWork = this.opts.upstream && isSlimTemplate(gbt) ? prepareSlimTemplate(gbt, prep) : prepareTemplate(gbt, prep);
+    if (this.retained) {
+      this.retained.add(template, prep.nowMs);
+      this.opts.stratumWorkers?.pushTemplate?.(template);
+    }
     const { job, newBlock } = this.jobs.addTemplate(template, this.now());
     // Work on this parent again after moving off it: the pool's earlier verdict on it no longer holds.
     if (newBlock && this.blockParents.has(template.prevhashHex) && this.blockParents.get(template.prevhashHex) !== "submitting") this.blockParents.delete(template.prevhashHex);
@@ -704,7 +722,9 @@ export class Engine {
       this.blockParents.delete(oldest);
       this.heldCandidates.delete(oldest);
     }
-    const blockHex = assembleBlockHex(candidate);
+    // On a slim template (a Stratum worker process) the primary assembles the block from header + coinbase.
+    const remoteId = remoteTemplateIdOf(template);
+    const block: string | SlimBlock = remoteId === null ? assembleBlockHex(candidate) : { templateId: remoteId, headerHex: candidate.header.toString("hex"), coinbaseHex: candidate.coinbase.toString("hex") };
     this.counters.blocksFound++;
     this.bus.emit("blockSubmitting", { session: snapshot, hashHex, height: template.height });
     const identity = session?.identity ?? null;
@@ -719,7 +739,9 @@ export class Engine {
       return tip != null && tip !== parent && tip !== hashHex;
     };
     // --- relay hook: a relay submits to its local node and to the primary at once (first acceptance wins).
-    const submission = this.relayController ? this.relayController.submitBlock(this.submitter, blockHex, hashHex, template.height, late, stale) : this.submitter.submit(blockHex, hashHex, late, stale);
+    const submission = this.relayController
+      ? this.relayController.submitBlock(typeof block === "string" ? this.submitter : null, block, hashHex, template.height, late, stale)
+      : this.submitter.submit(block as string, hashHex, late, stale);
     const p = submission.then(({ outcome, results, pending, all }) => {
       const accepted = outcome === "accepted";
       const held = this.heldCandidates.get(parent);
@@ -798,6 +820,35 @@ export class Engine {
     this.pendingSubmits.add(p);
     void p.finally(() => this.pendingSubmits.delete(p));
     return p;
+  }
+
+  /**
+   * A block found by one of this engine's Stratum worker processes on a slim template: assembled from this
+   * engine's own copy of the template's transactions, then submitted like {@link submitWorkerBlock}. When the
+   * template is gone (or the header does not commit to it) the block is lost: `workerBlockUnassembled`,
+   * counted, and the worker is answered `rejected` with the reason.
+   */
+  submitWorkerSlimBlock(b: SlimBlock & { hashHex: string; height: number }): Promise<{ outcome: BlockOutcome; results: SubmitResult[] }> {
+    const t = this.retained?.get(b.templateId) ?? null;
+    let reason: string;
+    if (!t) reason = `template ${b.templateId} is no longer kept (or was never made) by this primary process`;
+    else {
+      try {
+        const { blockHex, hashHex } = assembleSlimBlock(t, b);
+        if (hashHex === b.hashHex) return this.submitWorkerBlock(blockHex, hashHex, t.height);
+        reason = `the header hashes to ${hashHex}, not ${b.hashHex}`;
+      } catch (err) {
+        reason = errorText(err);
+      }
+    }
+    this.counters.workerBlocksUnassembled++;
+    this.bus.emit("workerBlockUnassembled", { hashHex: b.hashHex, height: b.height, templateId: b.templateId, reason });
+    return Promise.resolve({ outcome: "rejected", results: [{ node: "primary process", accepted: false, result: `block not assembled: ${reason}`.slice(0, 256), latencyMs: 0 }] });
+  }
+
+  /** Blocks from Stratum worker processes this primary could not assemble (see {@link submitWorkerSlimBlock}). */
+  get workerBlocksUnassembled(): number {
+    return this.counters.workerBlocksUnassembled;
   }
 
   /**

@@ -9,6 +9,7 @@ import { EventEmitter } from "node:events";
 import { encodeFrame, FrameDecoder, FrameType, RelayProtocolError, type Frame } from "./protocol.ts";
 import { TbgError, errorText } from "../../util/errors.ts";
 import type { RelayBlockAnswer, RelayPort } from "./server.ts";
+import type { SlimBlock } from "../work/slim-template.ts";
 
 export interface PrimaryLinkOptions {
   host: string;
@@ -27,6 +28,8 @@ export interface PrimaryLinkOptions {
 
 export interface PrimaryTemplate {
   template: Record<string, unknown>;
+  /** A slim template (SlimTemplate frame: no transactions; blocks on it are assembled by the primary). */
+  slim: boolean;
   templateSeq: number;
   /** Primary send time → receipt, ms (clock skew included). */
   latencyMs: number;
@@ -144,6 +147,7 @@ class Connection {
         return;
       }
       case FrameType.Template:
+      case FrameType.SlimTemplate:
         if (this.port === "push") this.link.onTemplate(f);
         return;
       case FrameType.BlockResult:
@@ -245,7 +249,7 @@ export class PrimaryLink {
     this.lastTemplateSeq = templateSeq;
     this.templatesReceived++;
     this.lastLatencyMs = Math.max(0, receivedAtMs - f.sendTimeMs);
-    this.events.emit("template", { template: template as Record<string, unknown>, templateSeq, latencyMs: this.lastLatencyMs, receivedAtMs, wireBytes: f.wireBytes });
+    this.events.emit("template", { template: template as Record<string, unknown>, slim: f.type === FrameType.SlimTemplate, templateSeq, latencyMs: this.lastLatencyMs, receivedAtMs, wireBytes: f.wireBytes });
   }
 
   /** @internal */
@@ -259,8 +263,11 @@ export class PrimaryLink {
     w.resolve({ outcome, results: Array.isArray(body.results) ? body.results : [] });
   }
 
-  /** Sends a found block to the primary; resolves with its outcome, rejects when it cannot be delivered or answered. */
-  submitBlock(req: { hashHex: string; height: number; blockHex: string }): Promise<RelayBlockAnswer> {
+  /**
+   * Sends a found block to the primary (the whole block, or a {@link SlimBlock} the primary assembles);
+   * resolves with its outcome, rejects when it cannot be delivered or answered.
+   */
+  submitBlock(req: { hashHex: string; height: number } & ({ blockHex: string } | SlimBlock)): Promise<RelayBlockAnswer> {
     if (!this.control.ready) return Promise.reject(new PrimarySubmitError("PRIMARY_UNREACHABLE", "control connection to the primary is down"));
     const id = ++this.submitId;
     const timeoutMs = this.opts.submitTimeoutMs ?? 10_000;
@@ -270,7 +277,7 @@ export class PrimaryLink {
         reject(new PrimarySubmitError("PRIMARY_TIMEOUT", `primary did not answer the block submission within ${timeoutMs} ms`));
       }, timeoutMs);
       this.waiting.set(id, { resolve, timer });
-      if (!this.control.write(FrameType.BlockSubmit, { id, hashHex: req.hashHex, height: req.height, blockHex: req.blockHex, region: this.opts.region })) {
+      if (!this.control.write(FrameType.BlockSubmit, { id, ...req, region: this.opts.region })) {
         clearTimeout(timer);
         this.waiting.delete(id);
         reject(new PrimarySubmitError("PRIMARY_UNREACHABLE", "control connection to the primary is down"));

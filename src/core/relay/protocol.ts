@@ -45,10 +45,15 @@ export enum FrameType {
   Ping = 5,
   /** answer to Ping: `{id, pingSendTimeMs}`. */
   Pong = 6,
-  /** relay → primary on the control port: `{id, hashHex, height, blockHex, region}`. */
+  /**
+   * relay → primary on the control port: `{id, hashHex, height, blockHex, region}`; from a Stratum worker
+   * process, on a slim template: `{id, hashHex, height, templateId, headerHex, coinbaseHex, region}` instead of `blockHex`.
+   */
   BlockSubmit = 7,
   /** primary → relay: `{id, hashHex, outcome, results}`. */
   BlockResult = 8,
+  /** primary → Stratum worker process on the push port: `{templateSeq, template}`, a slim template (src/core/work/slim-template.ts). */
+  SlimTemplate = 9,
 }
 
 const TYPES = new Set<number>(Object.values(FrameType).filter((v): v is number => typeof v === "number"));

@@ -17,6 +17,7 @@ import type { GbtTemplate } from "../work/template.ts";
 import type { TemplateReason } from "../work/template-source.ts";
 import { outcomeOf, type BlockSubmitter, type SubmitOutcome, type SubmitResult } from "../work/block-submitter.ts";
 import { errorText } from "../../util/errors.ts";
+import type { SlimBlock } from "../work/slim-template.ts";
 import type { PrimaryLink, PrimaryLinkStatus, PrimaryTemplate } from "./link.ts";
 
 export type RelayMode = "connecting" | "passthrough" | "independent";
@@ -189,12 +190,13 @@ export class RelayController {
 
   /**
    * Dual submission: the local node(s) and the primary at once. The outcome is known at the first
-   * acceptance (local or primary), or when both have answered.
+   * acceptance (local or primary), or when both have answered. A {@link SlimBlock} (a Stratum worker
+   * process's block on a slim template) goes to the primary only, which assembles it (`local` null).
    */
-  submitBlock(local: BlockSubmitter, blockHex: string, hashHex: string, height: number, late: (r: SubmitResult) => void, stale?: () => boolean): Promise<SubmitOutcome> {
+  submitBlock(local: BlockSubmitter | null, block: string | SlimBlock, hashHex: string, height: number, late: (r: SubmitResult) => void, stale?: () => boolean): Promise<SubmitOutcome> {
     const t0 = performance.now();
     const name = this.opts.primaryName;
-    const remote: Promise<SubmitResult> = this.opts.link.submitBlock({ hashHex, height, blockHex }).then(
+    const remote: Promise<SubmitResult> = this.opts.link.submitBlock(typeof block === "string" ? { hashHex, height, blockHex: block } : { hashHex, height, ...block }).then(
       (a) => {
         if (a.outcome === "accepted") this.counters.blocksToPrimaryAccepted++;
         else this.counters.blocksToPrimaryFailed++;
@@ -208,7 +210,7 @@ export class RelayController {
     );
     // The local submitter reports through `late` only answers after its own outcome, which is an acceptance
     // (ours too) or comes with every local answer.
-    const localP = local.submit(blockHex, hashHex, late, stale);
+    const localP: Promise<SubmitOutcome> = local && typeof block === "string" ? local.submit(block, hashHex, late, stale) : Promise.resolve({ outcome: "rejected", results: [], pending: [], all: Promise.resolve([]) });
     let decided = false;
     return new Promise<SubmitOutcome>((resolve) => {
       const results: SubmitResult[] = [];

@@ -39,6 +39,17 @@ export interface RelayBlockRequest {
   blockHex: string;
 }
 
+/** A block on a slim template: header and coinbase; the primary adds the template's transactions. */
+export interface RelaySlimBlockRequest {
+  region: string;
+  instanceId: number;
+  hashHex: string;
+  height: number;
+  templateId: number;
+  headerHex: string;
+  coinbaseHex: string;
+}
+
 export interface RelayBlockAnswer {
   outcome: "accepted" | "lost_race" | "rejected";
   results: unknown[];
@@ -55,6 +66,11 @@ export interface RelayServerOptions {
   instanceId: number;
   /** Submits a relay's block to this primary's nodes. */
   submitBlock(req: RelayBlockRequest): Promise<RelayBlockAnswer>;
+  /**
+   * Assembles and submits a block found on a slim template (Stratum worker processes only: the channel
+   * that pushes slim templates). Without it such a submission is answered `rejected`.
+   */
+  submitSlimBlock?(req: RelaySlimBlockRequest): Promise<RelayBlockAnswer>;
   authTimeoutMs?: number;
   idleTimeoutMs?: number;
   /** Authenticated relay connections (both ports together). Default 32. */
@@ -130,7 +146,7 @@ export class RelayServer {
   private readonly tokenDigest: Buffer;
   private readonly now: () => number;
   private readonly refused: Record<string, number> = {};
-  private currentTemplate: Record<string, unknown> | null = null;
+  private currentTemplate: { type: FrameType; body: Record<string, unknown> } | null = null;
   private templateSeq = 0;
   private templatesPushed = 0;
   private blocksFromRelays = 0;
@@ -172,15 +188,18 @@ export class RelayServer {
     return { ...this.bound };
   }
 
-  /** A new template was adopted: push it to every authenticated relay at once. */
-  pushTemplate(template: object): void {
-    this.currentTemplate = { templateSeq: ++this.templateSeq, template };
+  /**
+   * A new template was adopted: push it to every authenticated relay at once. `slim`: a slim template
+   * (SlimTemplate frame; for Stratum worker processes, src/core/work/slim-template.ts).
+   */
+  pushTemplate(template: object, opts: { slim?: boolean } = {}): void {
+    this.currentTemplate = { type: opts.slim ? FrameType.SlimTemplate : FrameType.Template, body: { templateSeq: ++this.templateSeq, template } };
     this.templatesPushed++;
     let frame: Buffer | null = null;
     for (const p of this.peers) {
       if (!p.authed || p.port !== "push") continue;
       // Encoded once per peer only for the seq field: compress once, patch seq per peer.
-      frame ??= encodeFrame(FrameType.Template, 0, this.currentTemplate, this.now(), { compress: this.opts.compress });
+      frame ??= encodeFrame(this.currentTemplate.type, 0, this.currentTemplate.body, this.now(), { compress: this.opts.compress });
       this.sendRaw(p, frame);
     }
   }
@@ -277,7 +296,7 @@ export class RelayServer {
       peer.authTimer = null;
       this.send(peer, FrameType.Welcome, { region: this.opts.region, instanceId: this.opts.instanceId, port: peer.port });
       this.events.emit("authenticated", { remote: peer.remote, port: peer.port, region, instanceId });
-      if (peer.port === "push" && this.currentTemplate) this.send(peer, FrameType.Template, this.currentTemplate);
+      if (peer.port === "push" && this.currentTemplate) this.send(peer, this.currentTemplate.type, this.currentTemplate.body);
       return;
     }
     switch (f.type) {
@@ -298,6 +317,7 @@ export class RelayServer {
   private async onBlockSubmit(peer: Peer, body: Record<string, unknown>): Promise<void> {
     const id = body.id ?? null;
     const hashHex = typeof body.hashHex === "string" && /^[0-9a-f]{64}$/.test(body.hashHex) ? body.hashHex : null;
+    if (body.templateId !== undefined) return this.onSlimBlockSubmit(peer, body, hashHex);
     const blockHex = typeof body.blockHex === "string" && /^[0-9a-fA-F]+$/.test(body.blockHex) && body.blockHex.length % 2 === 0 ? body.blockHex : null;
     if (!hashHex || !blockHex) {
       this.send(peer, FrameType.BlockResult, { id, hashHex: body.hashHex ?? null, outcome: "rejected", results: [], error: "hashHex (64 lowercase hex) and blockHex (hex) are required" });
@@ -312,6 +332,29 @@ export class RelayServer {
       answer = { outcome: "rejected", results: [{ error: errorText(err) }] };
     }
     this.events.emit("relayBlock", { request, answer });
+    if (!peer.closed) this.send(peer, FrameType.BlockResult, { id, hashHex, outcome: answer.outcome, results: answer.results });
+  }
+
+  /** A block on a slim template (header + coinbase + template id): the primary assembles it. */
+  private async onSlimBlockSubmit(peer: Peer, body: Record<string, unknown>, hashHex: string | null): Promise<void> {
+    const id = body.id ?? null;
+    const hex = (v: unknown) => (typeof v === "string" && /^[0-9a-fA-F]*$/.test(v) && v.length % 2 === 0 && v.length > 0 ? v : null);
+    const headerHex = hex(body.headerHex);
+    const coinbaseHex = hex(body.coinbaseHex);
+    const templateId = Number.isInteger(body.templateId) ? (body.templateId as number) : null;
+    if (!hashHex || !headerHex || !coinbaseHex || templateId === null || !this.opts.submitSlimBlock) {
+      const error = this.opts.submitSlimBlock ? "hashHex, templateId, headerHex and coinbaseHex are required" : "this server does not assemble blocks from slim templates; send blockHex";
+      this.send(peer, FrameType.BlockResult, { id, hashHex: body.hashHex ?? null, outcome: "rejected", results: [{ error }], error });
+      return;
+    }
+    const request: RelaySlimBlockRequest = { region: peer.region ?? "?", instanceId: peer.instanceId, hashHex, height: typeof body.height === "number" ? body.height : -1, templateId, headerHex, coinbaseHex };
+    this.blocksFromRelays++;
+    let answer: RelayBlockAnswer;
+    try {
+      answer = await this.opts.submitSlimBlock(request);
+    } catch (err) {
+      answer = { outcome: "rejected", results: [{ error: errorText(err) }] };
+    }
     if (!peer.closed) this.send(peer, FrameType.BlockResult, { id, hashHex, outcome: answer.outcome, results: answer.results });
   }
 
