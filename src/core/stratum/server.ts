@@ -306,14 +306,15 @@ export class StratumServer {
     this.events.onSessionClosed?.(conn.session, conn.closeReason ?? "client_closed");
   }
 
-  /** Sends a job to every working session; returns how long the fan-out took (ms). */
+  /**
+   * Sends a job to every working session; returns how long the fan-out took (ms). A job is one line per
+   * session, written as is: cork/uncork around a single write only sent it through the writev path.
+   */
   broadcast(job: Job): number {
     const t0 = performance.now();
     for (const c of this.conns) {
       if (c.closeReason) continue;
-      c.socket.cork();
       c.session.sendJob(job);
-      c.socket.uncork();
     }
     return performance.now() - t0;
   }
