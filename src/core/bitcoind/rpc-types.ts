@@ -62,7 +62,6 @@ export interface BlockTemplate {
   longpollid?: string;
 }
 
-
 /** Scratch for the hex check of transaction data (grown to the largest transaction seen; never retained data). */
 let hexScratch = Buffer.allocUnsafe(64 * 1024);
 
