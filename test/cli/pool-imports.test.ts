@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
 import { join } from "node:path";
+import { statSync, utimesSync } from "node:fs";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 
@@ -72,4 +73,14 @@ test("bin/tbg's compiled build (bin/compiled.mjs) is fresh after a build and exp
   assert.equal(await compiledMain(), url, "the second call reuses the build");
   const mod = (await import(url)) as { main?: unknown };
   assert.equal(typeof mod.main, "function");
+  // A source it was built from changes (here: its mtime): the next start builds again.
+  const source = join(ROOT, "src/cli/args.ts");
+  const { atime, mtime } = statSync(source);
+  utimesSync(source, atime, new Date(mtime.getTime() + 1000));
+  try {
+    const rebuilt = await compiledMain();
+    assert.ok(rebuilt && rebuilt !== url, "rebuilt after a source changed");
+  } finally {
+    utimesSync(source, atime, mtime);
+  }
 });
