@@ -25,8 +25,7 @@ import { AddressMask, StatusTracker, configSecrets } from "./status-snapshot.ts"
 import type { Logger } from "./logger.ts";
 import { PoolMetrics, type PoolMetricsOptions } from "./metrics.ts";
 import type { ZmqEndpointStatus } from "./pool-status.ts";
-import { JetStreamSink } from "../pipeline/nats/jetstream-sink.ts";
-import { EVENT_SUBJECT_PREFIX, MINING_EVENTS_STREAM } from "../pipeline/nats/jetstream.ts";
+import { EVENT_SUBJECT_PREFIX, MINING_EVENTS_STREAM } from "../pipeline/nats/subjects.ts";
 import { join } from "node:path";
 
 /** Options of {@link Observability}. */
@@ -56,6 +55,31 @@ export interface ObservabilityOptions {
   worker?: { records: Pick<BestDiffRecords, "observe" | "endSession">; index: number };
   /** The primary of Stratum worker processes: its /metrics merges the workers' registries. */
   workerMetrics?: NonNullable<PoolMetricsOptions["cluster"]>;
+  /** The `events.nats` sink ({@link natsEventSink}), after the Unix datagram socket and the extra sinks. */
+  natsSink?: EventSink;
+}
+
+/**
+ * The JetStream sink of `events.nats`, or undefined when events do not go to NATS. Imported only then, so a
+ * pool without NATS never loads the NATS client. `workerIndex`: a Stratum worker process spools apart (a
+ * spool has one writer); its slot number keeps the spool across restarts.
+ */
+export async function natsEventSink(config: PoolConfig, log: Logger, workerIndex?: number): Promise<EventSink | undefined> {
+  const n = config.events.nats;
+  if (!config.events.enabled || !n) return undefined;
+  if (n.stream !== MINING_EVENTS_STREAM || n.subject_prefix !== `${EVENT_SUBJECT_PREFIX}.${config.region}`) {
+    log.warn({ stream: n.stream, subject_prefix: n.subject_prefix }, "events.nats: only stream %s with subjects %s.{region}.{type} are supported; using those", MINING_EVENTS_STREAM, EVENT_SUBJECT_PREFIX);
+  }
+  const { JetStreamSink } = await import("../pipeline/nats/jetstream-sink.ts");
+  return new JetStreamSink({
+    natsUrl: n.servers.join(","),
+    region: config.region,
+    spoolDir: join(config.data_dir, workerIndex === undefined ? "nats-spool" : `nats-spool-worker-${workerIndex}`),
+    queueMax: config.events.queue_max,
+    auth: { token: n.token, user: n.user, pass: n.pass, credsFile: n.creds_file, tlsCaFile: n.tls_ca_file, tlsCertFile: n.tls_cert_file, tlsKeyFile: n.tls_key_file },
+    publisher: { spool: { retainMs: n.retain_sec * 1000, retainBytes: n.retain_mb * 1024 * 1024 } },
+    onError: (err, context) => log.warn({ context, error: err.message }, "events to NATS: %s", context),
+  });
 }
 
 /** Records, events, bridge and metrics of one pool; see the module comment. */
@@ -109,24 +133,7 @@ export class Observability {
         }),
       );
     }
-    if (config.events.enabled && config.events.nats) {
-      const n = config.events.nats;
-      if (n.stream !== MINING_EVENTS_STREAM || n.subject_prefix !== `${EVENT_SUBJECT_PREFIX}.${config.region}`) {
-        log.warn({ stream: n.stream, subject_prefix: n.subject_prefix }, "events.nats: only stream %s with subjects %s.{region}.{type} are supported; using those", MINING_EVENTS_STREAM, EVENT_SUBJECT_PREFIX);
-      }
-      sinks.push(
-        new JetStreamSink({
-          natsUrl: n.servers.join(","),
-          region: config.region,
-          // Each Stratum worker process spools apart (a spool has one writer); its slot number keeps it across restarts.
-          spoolDir: join(config.data_dir, opts.worker ? `nats-spool-worker-${opts.worker.index}` : "nats-spool"),
-          queueMax: config.events.queue_max,
-          auth: { token: n.token, user: n.user, pass: n.pass, credsFile: n.creds_file, tlsCaFile: n.tls_ca_file, tlsCertFile: n.tls_cert_file, tlsKeyFile: n.tls_key_file },
-          publisher: { spool: { retainMs: n.retain_sec * 1000, retainBytes: n.retain_mb * 1024 * 1024 } },
-          onError: (err, context) => log.warn({ context, error: err.message }, "events to NATS: %s", context),
-        }),
-      );
-    }
+    if (opts.natsSink) sinks.push(opts.natsSink);
     this.publisher =
       sinks.length > 0
         ? new MiningEventEmitter({

@@ -9,7 +9,7 @@ import { throwIfCancelled, type Lifecycle } from "../util/lifecycle.ts";
 import { createLogger, type LoggerHandle } from "./logger.ts";
 import { logEngine } from "./log-engine.ts";
 import { errorText } from "../util/errors.ts";
-import { Observability, type ObservabilityOptions } from "./observability.ts";
+import { Observability, natsEventSink, type ObservabilityOptions } from "./observability.ts";
 import { ZmqBlockNotifier, type ZmqNotifierTiming } from "../core/bitcoind/zmq-subscriber.ts";
 import { logZmqNotifier } from "./log-zmq.ts";
 import { checkPortsFree } from "../util/ports.ts";
@@ -98,7 +98,7 @@ export async function startPool(config: PoolConfig, opts: PoolAppOptions = {}, s
   let relayServer: RelayServer | null = null;
   let relayStale = () => 0;
   const relayStatus = opts.observability?.relayStatus ?? (() => relayServer?.status() ?? relayHealth(engine, relayStale));
-  const obs = new Observability(config, { ...opts.observability, zmqStatus, relayStatus, engine, log: log.logger, now: opts.now });
+  const obs = new Observability(config, { natsSink: await natsEventSink(config, log.logger, opts.observability?.worker?.index), ...opts.observability, zmqStatus, relayStatus, engine, log: log.logger, now: opts.now });
   if (config.mode === "passthrough" || config.relay_server) relayStale = registerRelayMetrics(obs.metrics.registry, engine, config, () => relayServer).stalePercent;
   const relayPending = config.relay_server ? startRelayServer(engine, config, config.relay_server, log.logger) : null;
   logEngine(engine, log.logger);

@@ -12,6 +12,9 @@ import { errorTuple, StratumCode } from "./errors.ts";
 import type { Job } from "../work/jobs.ts";
 import { listenError } from "../../util/ports.ts";
 
+/** Housekeeping slices per tickMs (tickSlice). */
+const TICK_SLICES = 10;
+
 export interface ListenAddress {
   host: string;
   port: number;
@@ -83,7 +86,7 @@ export interface StratumServerOptions {
    * dropped (`send_queue_full`) at the next housekeeping tick. Default 256 MiB.
    */
   sendQueueTotalMaxBytes?: number;
-  /** Housekeeping period (ms): timeouts, vardiff for silent miners. */
+  /** Housekeeping period (ms): timeouts, vardiff for silent miners. Each connection is visited once per period, in 10 slices. */
   tickMs?: number;
   /** Decides whether an IP may connect (bans live outside). */
   admit?: (ip: string) => { ok: true } | { ok: false; reason: string };
@@ -140,6 +143,9 @@ export class StratumServer {
   private readonly perIp = new Map<string, number>();
   private readonly perPrefix = new Map<string, number>();
   private timer: NodeJS.Timeout | null = null;
+  /** Housekeeping: the connections of the current round and the next slice (tickSlice). */
+  private tickList: Conn[] = [];
+  private tickSliceNo = 0;
   private accepting = false;
   /** Resolve when each listener has fully closed (after its last connection ended). */
   private listenerClosed: Array<Promise<void>> = [];
@@ -177,7 +183,7 @@ export class StratumServer {
       this.bound.push({ host: addr.host, port: a.port, startDifficulty: addr.startDifficulty });
       this.servers.push(server);
     }
-    this.timer = setInterval(() => this.tick(), this.opts.tickMs ?? 1000);
+    this.timer = setInterval(() => this.tickSlice(), Math.max(1, (this.opts.tickMs ?? 1000) / TICK_SLICES));
     this.timer.unref();
   }
 
@@ -339,52 +345,69 @@ export class StratumServer {
     this.events.onSessionClosed?.(conn.session, conn.closeReason ?? "client_closed");
   }
 
-  /** Sends a job to every working session; returns how long the fan-out took (ms). */
+  /**
+   * Sends a job to every working session; returns how long the fan-out took (ms). A job is one line per
+   * session, written as is: cork/uncork around a single write only sent it through the writev path.
+   */
   broadcast(job: Job): number {
     const t0 = performance.now();
     for (const c of this.conns) {
       if (c.closeReason) continue;
-      c.socket.cork();
       c.session.sendJob(job);
-      c.socket.uncork();
     }
     return performance.now() - t0;
   }
 
-  private tick(): void {
+  /**
+   * Housekeeping in slices: every tickMs / TICK_SLICES the next slice of the connections (a snapshot taken
+   * at the first slice), so each connection is still visited once per tickMs but no single pass walks all of
+   * them: at 10,000 connections one pass held the event loop for milliseconds, and every share reply that
+   * arrived meanwhile waited (the submit round trip's p99).
+   */
+  private tickSlice(): void {
+    if (this.tickSliceNo === 0) {
+      this.enforceTotalSendQueue();
+      this.tickList = [...this.conns];
+    }
+    const n = this.tickList.length;
+    const from = Math.floor((n * this.tickSliceNo) / TICK_SLICES);
+    const to = Math.floor((n * (this.tickSliceNo + 1)) / TICK_SLICES);
+    this.tickSliceNo = (this.tickSliceNo + 1) % TICK_SLICES;
     const now = this.host.now();
     const authDeadline = this.opts.authTimeoutSec * 1000;
-    this.enforceTotalSendQueue();
-    for (const c of this.conns) {
-      if (c.closeReason) continue;
-      if (!c.session.isAuthorized && authDeadline > 0 && now - c.session.connectedAtMs > authDeadline) {
-        this.drop(c, "auth_timeout");
-        continue;
-      }
-      const idleMs = (this.opts.dropIdleSec ?? 0) * 1000;
-      if (idleMs > 0 && c.session.isAuthorized && now - Math.max(c.session.lastShareMs, c.session.connectedAtMs) > idleMs) {
-        this.drop(c, "idle");
-        continue;
-      }
-      const sharelessMs = (this.opts.dropSharelessSec ?? 0) * 1000;
-      if (sharelessMs > 0 && c.session.sharesAccepted === 0 && now - c.session.connectedAtMs > sharelessMs) {
-        this.drop(c, "shareless");
-        continue;
-      }
-      // The write timeout runs from when the queue was last empty: a miner gets a job every ~30 s, so
-      // an honest one empties it within milliseconds; one that cannot in write_timeout_sec is stalled or
-      // trickle-reading. Checked here too because a queue below the stream's high-water mark never
-      // makes write() return false.
-      if (c.socket.writableLength === 0) c.backloggedSinceMs = 0;
-      else if (c.backloggedSinceMs === 0) c.backloggedSinceMs = now;
-      if (c.backloggedSinceMs > 0 && now - c.backloggedSinceMs > this.opts.writeTimeoutSec * 1000) {
-        this.drop(c, "write_timeout");
-        continue;
-      }
-      if (c.rateViolations > 0) c.rateViolations = Math.max(0, c.rateViolations - this.opts.messageRatePerSec);
-      if (c.junkScore > 0) c.junkScore = Math.max(0, c.junkScore - (this.junkLimit * (this.opts.tickMs ?? 1000)) / 60_000);
-      c.session.tick(now);
+    for (let i = from; i < to; i++) this.tickConn(this.tickList[i], now, authDeadline);
+    if (this.tickSliceNo === 0) this.tickList = [];
+  }
+
+  private tickConn(c: Conn, now: number, authDeadline: number): void {
+    if (c.closeReason || !this.conns.has(c)) return;
+    if (!c.session.isAuthorized && authDeadline > 0 && now - c.session.connectedAtMs > authDeadline) {
+      this.drop(c, "auth_timeout");
+      return;
     }
+    const idleMs = (this.opts.dropIdleSec ?? 0) * 1000;
+    if (idleMs > 0 && c.session.isAuthorized && now - Math.max(c.session.lastShareMs, c.session.connectedAtMs) > idleMs) {
+      this.drop(c, "idle");
+      return;
+    }
+    const sharelessMs = (this.opts.dropSharelessSec ?? 0) * 1000;
+    if (sharelessMs > 0 && c.session.sharesAccepted === 0 && now - c.session.connectedAtMs > sharelessMs) {
+      this.drop(c, "shareless");
+      return;
+    }
+    // The write timeout runs from when the queue was last empty: a miner gets a job every ~30 s, so
+    // an honest one empties it within milliseconds; one that cannot in write_timeout_sec is stalled or
+    // trickle-reading. Checked here too because a queue below the stream's high-water mark never
+    // makes write() return false.
+    if (c.socket.writableLength === 0) c.backloggedSinceMs = 0;
+    else if (c.backloggedSinceMs === 0) c.backloggedSinceMs = now;
+    if (c.backloggedSinceMs > 0 && now - c.backloggedSinceMs > this.opts.writeTimeoutSec * 1000) {
+      this.drop(c, "write_timeout");
+      return;
+    }
+    if (c.rateViolations > 0) c.rateViolations = Math.max(0, c.rateViolations - this.opts.messageRatePerSec);
+    if (c.junkScore > 0) c.junkScore = Math.max(0, c.junkScore - (this.junkLimit * (this.opts.tickMs ?? 1000)) / 60_000);
+    c.session.tick(now);
   }
 
   /** Bytes queued for sending, all connections together (for /metrics). */

@@ -81,9 +81,11 @@ export function prepareTemplate(gbt: GbtTemplate, opts: { seq: number; versionMa
   const txDataHex: string[] = [];
   for (let i = 0; i < gbt.transactions.length; i++) {
     const tx = gbt.transactions[i];
-    if (!tx || !HEX64.test(tx.txid ?? "")) throw new TemplateError(`transactions[${i}].txid must be 64 hex digits`);
+    // One decode checks the txid too: Buffer.from stops at the first pair that is not hex (no regex per tx).
+    const txid = tx && typeof tx.txid === "string" && tx.txid.length === 64 ? Buffer.from(tx.txid, "hex") : null;
+    if (!txid || txid.length !== 32) throw new TemplateError(`transactions[${i}].txid must be 64 hex digits`);
     if (typeof tx.data !== "string" || tx.data.length < 20 || tx.data.length % 2 !== 0) throw new TemplateError(`transactions[${i}].data must be hex`);
-    txidsLE.push(Buffer.from(tx.txid, "hex").reverse());
+    txidsLE.push(txid.reverse());
     txDataHex.push(tx.data);
   }
   let witnessCommitmentScript: Buffer | null = null;

@@ -17,17 +17,11 @@ import {
   StorageType, type ConsumerConfig, type StreamConfig, type StreamInfo,
 } from "@nats-io/jetstream";
 
-/** The stream name. */
-export const MINING_EVENTS_STREAM = "MINING_EVENTS";
-/** Subject prefix of every event. */
-export const EVENT_SUBJECT_PREFIX = "mining.events";
+import { EVENT_SUBJECT_PREFIX, MINING_EVENTS_STREAM } from "./subjects.ts";
+
+export { EVENT_SUBJECT_PREFIX, MINING_EVENTS_STREAM, eventSubject } from "./subjects.ts";
 /** The durable consumers the platform runs. */
 export const DURABLE_CONSUMERS = ["event-pipeline", "game-engine"] as const;
-
-/** Subject of one event: `mining.events.{region}.{event_type}`. */
-export function eventSubject(region: string, eventType: string): string {
-  return `${EVENT_SUBJECT_PREFIX}.${region}.${eventType}`;
-}
 
 /** Stream settings; defaults per field. */
 export interface EventStreamOptions {
