@@ -16,6 +16,7 @@ import { checkPortsFree } from "../util/ports.ts";
 import { registerRelayMetrics, relayHealth, startRelayServer } from "./relay-app.ts";
 import type { RelayServer } from "../core/relay/server.ts";
 import { isStratumWorker, runStratumWorker, startPoolWithWorkers } from "./workers.ts";
+import { shareHashImpl } from "../core/bitcoin/share-hash.ts";
 
 export interface PoolAppOptions {
   pretty?: boolean;
@@ -154,7 +155,7 @@ export async function startPool(config: PoolConfig, opts: PoolAppOptions = {}, s
   }
   const listening = engine.status().listening;
   const stratumPorts = listening.map((b) => b.port);
-  log.logger.info({ network: engine.status().network, stratum: listening.map((b) => `${b.host}:${b.port}`), region: config.region, instance: config.instance }, "pool started");
+  log.logger.info({ network: engine.status().network, stratum: listening.map((b) => `${b.host}:${b.port}`), region: config.region, instance: config.instance, shareHash: shareHashImpl }, "pool started");
 
   let stopped: Promise<void> | null = null;
   return {
