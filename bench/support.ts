@@ -186,6 +186,8 @@ export interface PoolProcessOptions {
   startTimeoutMs?: number;
   /** Extra node flags for the child, e.g. ["--cpu-prof", "--cpu-prof-dir=DIR"] to profile the pool. */
   nodeArgs?: string[];
+  /** Read the pool's events socket as a collector would (default true); false leaves it unread. */
+  eventsReader?: boolean;
   /** The `tbg` entry to run (default this checkout's bin/tbg; compare's `--baseline` runs another checkout's). */
   tbg?: string;
 }
@@ -218,7 +220,8 @@ export async function startPoolProcess(opts: PoolProcessOptions): Promise<PoolPr
     serverurl: [`127.0.0.1:${port}`],
     blockpoll: opts.blockpollMs ?? 100,
     data_dir: join(dir, "data"),
-    // Events on, as in production; nobody reads the socket here, so the sink queues and drops (documented).
+    // Events on, as in production, read by a reader in this process as the collector would read them
+    // (`eventsReader: false`: nobody reads, the sink queues and drops, counted).
     events: { enabled: true, socket_path: join(dir, "events.sock") },
     health: { enabled: false },
     log: { level: opts.logLevel ?? "info" },
@@ -229,6 +232,7 @@ export async function startPoolProcess(opts: PoolProcessOptions): Promise<PoolPr
   };
   const configPath = join(dir, "pool.json");
   await writeFile(configPath, JSON.stringify(config, null, 2));
+  const reader = opts.eventsReader === false ? null : await drainEvents(join(dir, "events.sock"));
   const logPath = join(dir, "pool.log");
   const fd = openSync(logPath, "a");
   const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), opts.tbg ?? TBG, "pool", "-c", configPath], { stdio: ["ignore", fd, fd], cwd: dir });
@@ -279,9 +283,25 @@ export async function startPoolProcess(opts: PoolProcessOptions): Promise<PoolPr
         await done;
         clearTimeout(timer);
       }
+      reader?.close();
       await rm(dir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * A datagram reader on the pool's events socket that only counts what arrives: the pool's sink sends as it
+ * does to a collector, instead of queueing for a reader that never comes (which keeps up to `queue_max`
+ * events alive and churns the pool's old generation, a cost no deployment has).
+ */
+async function drainEvents(path: string): Promise<{ received(): number; close(): void }> {
+  const { DgramSocket } = await import("node-unix-socket");
+  const sock = new DgramSocket();
+  let n = 0;
+  sock.on("data", () => n++);
+  sock.on("error", () => undefined);
+  sock.bind(path);
+  return { received: () => n, close: () => sock.close() };
 }
 
 // ---- output
