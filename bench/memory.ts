@@ -3,7 +3,8 @@
  * any connection, at N/2 and at N idle miners (subscribed, authorized, holding work), after it settles.
  *   RSS delta / N            includes one-time costs (JIT, buffer pools, the first coinbases)
  *   (RSS(N) − RSS(N/2)) / (N/2)   the marginal cost of one more connection
- * The pool is a child process (`tbg pool -c CONFIG`) on the bench node; each miner has its own payout
+ * The baseline is read after 12 s idle (then settled): a Node process gives back its start-up young
+ * generation about 10 s after start. The pool is a child process (`tbg pool -c CONFIG`) on the bench node; each miner has its own payout
  * address by default (solo: a coinbase per user per template is part of a connection's cost).
  * Then K new blocks (default 20) in quick succession: every template stays referenced by its jobs (a
  * previous block's jobs for 120 s, a current block's for job_expiry_sec 600 s), and with it a coinbase per
@@ -17,6 +18,9 @@
  */
 import { Swarm } from "./swarm.ts";
 import { MAINNET_ADDRESS, TARGET_FLAGS, connectionsThatFit, flags, isMain, machine, mainnetAddresses, num, openTarget, report, round, runMain, table, type Target } from "./support.ts";
+
+/** How long the pool sits idle before its baseline RSS is read. */
+const IDLE_WAIT_MS = 12_000;
 
 /** Waits until RSS changes by less than 1 % over 1 s (bounded), then returns it in KiB. */
 async function settledRss(pool: Target, maxWaitMs = 15_000): Promise<number> {
@@ -48,6 +52,9 @@ export async function main(argv: string[]): Promise<Record<string, unknown>> {
   const a = new Swarm({ host: pool.host, port: pool.port, connections: half, user });
   const b = new Swarm({ host: pool.host, port: pool.port, connections: n - half, user: (i) => user(half + i) });
   try {
+    // Idle means settled: a Node process keeps its start-up young generation (~16 MiB) until V8's memory
+    // reducer gives it back, about 10 s after start; an operator's idle pool is past that point.
+    await new Promise((r) => setTimeout(r, IDLE_WAIT_MS));
     const rss0 = await settledRss(pool);
     const rampA = await a.start();
     const rssHalf = await settledRss(pool);
