@@ -222,7 +222,8 @@ export async function startRival(kind: PoolKind, built: BuiltRival | null, node:
     const pool = await startPoolProcess({
       tbg: kind === "ours_before" ? join(built!.path, "bin", "tbg") : undefined,
       node: { rpcUrl: `http://${node.host}:${node.rpcPort}`, user: node.user, pass: node.pass, zmqUrl: `tcp://${node.host}:${node.zmqPort}` },
-      blockpollMs: 10,
+      // The default blockpoll (100 ms; polled at most every 50 ms anyway): new blocks come by ZMQ, as
+      // ckpool's do (with notify it checks getbestblockhash only every 5 s).
       stratum: { message_rate_per_sec: 1_000_000, message_burst: 1_000_000 },
       config: { vardiff: { retarget_interval_sec: 3600, target_share_interval_sec: 600 } },
     });
