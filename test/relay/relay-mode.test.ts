@@ -1,6 +1,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { emptyBlockTemplate } from "../../src/core/relay/relay-mode.ts";
+import { EventEmitter } from "node:events";
+import type { PrimaryLink } from "../../src/core/relay/link.ts";
+import { emptyBlockTemplate, RelayController } from "../../src/core/relay/relay-mode.ts";
 import { prepareTemplate, type GbtTemplate } from "../../src/core/work/template.ts";
 
 test("the fast-tip empty-block template keeps the tip and drops the transactions, their fees and the witness commitment", () => {
@@ -27,4 +29,36 @@ test("the fast-tip empty-block template keeps the tip and drops the transactions
   assert.equal(t.txCount, 0);
   assert.equal(t.witnessCommitmentScript, null);
   assert.equal(gbt.transactions.length, 2, "the original is untouched");
+});
+
+function followTest(alwaysFollowPrimary: boolean): number[] {
+  const events = new EventEmitter();
+  const adopted: number[] = [];
+  let cur: { height: number; prevhashHex: string } | null = null;
+  new RelayController({
+    link: { events } as unknown as PrimaryLink,
+    primaryName: "primary",
+    failoverThresholdMs: Infinity,
+    reconnectIntervalMs: 200,
+    now: () => 0,
+    adopt: (gbt) => {
+      adopted.push(gbt.height);
+      cur = { height: gbt.height, prevhashHex: gbt.previousblockhash };
+    },
+    current: () => cur,
+    onState: () => undefined,
+    onWarning: () => undefined,
+    alwaysFollowPrimary,
+  });
+  const send = (height: number, prev: string): void => {
+    events.emit("template", { template: { height, previousblockhash: prev }, slim: true, templateSeq: height, latencyMs: 1, receivedAtMs: 0, wireBytes: 0 });
+  };
+  send(101, "aa".repeat(32));
+  send(100, "bb".repeat(32)); // a reorg to a lower tip
+  return adopted;
+}
+
+test("a Stratum worker process follows its primary down to a lower height (a reorg); a relay keeps its newer work", () => {
+  assert.deepEqual(followTest(true), [101, 100]);
+  assert.deepEqual(followTest(false), [101]);
 });

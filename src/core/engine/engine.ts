@@ -368,7 +368,9 @@ export class Engine {
         const t = this.jobs.current?.template;
         return t ? { height: t.height, prevhashHex: t.prevhashHex } : null;
       },
-      // A worker has no relay mode to report: it always follows the primary process.
+      // A worker has no relay mode to report: it always follows the primary process, also down to a lower
+      // height (a reorg: the primary's node is the only source).
+      alwaysFollowPrimary: true,
       onState: () => undefined,
       onWarning: (message) => this.bus.emit("warning", { message }),
     });

@@ -38,6 +38,11 @@ export interface RelayControllerOptions {
   onWarning(message: string): void;
   /** Default 200 ms. */
   checkIntervalMs?: number;
+  /**
+   * Adopt every primary template, also one at a lower height than the current work (a Stratum worker
+   * process: its primary is the only source, so a lower height is a reorg to follow, not a primary behind).
+   */
+  alwaysFollowPrimary?: boolean;
 }
 
 export interface RelayStatus {
@@ -130,7 +135,7 @@ export class RelayController {
     this.lastPrimaryTemplateMs = this.opts.now();
     const gbt = t.template as unknown as GbtTemplate;
     const cur = this.opts.current();
-    if (cur && typeof gbt.height === "number" && gbt.height < cur.height) {
+    if (!this.opts.alwaysFollowPrimary && cur && typeof gbt.height === "number" && gbt.height < cur.height) {
       // The primary is behind this relay's current work (its node has not seen the new block yet).
       this.counters.primaryTemplatesBehind++;
       if (this.state === "connecting") this.setState("passthrough", "primary_connected");
