@@ -359,6 +359,9 @@ export function normalize(raw: ConfigInput, origin: string, env: ConfigEnv): Poo
   };
 }
 
+/** The schema's upper bound for `workers`. */
+const MAX_WORKERS = 64;
+
 /**
  * `workers: "auto"`: one Stratum worker per core but one, the primary's, which makes the templates, submits
  * blocks and serves HTTP; below 3 cores, one process does it all. Measured on 2 cores (docs/benchmarks.md,
@@ -367,5 +370,5 @@ export function normalize(raw: ConfigInput, origin: string, env: ConfigEnv): Poo
  */
 export function autoWorkers(cores: number | undefined): number {
   const n = Math.floor(cores ?? 1);
-  return n >= 3 ? n - 1 : 1;
+  return n >= 3 ? Math.min(n - 1, MAX_WORKERS) : 1;
 }
