@@ -255,7 +255,7 @@ export class PoolMetrics {
         if (c?.enabled) awaiting.set({ sink: name }, c.awaiting);
       }
     } });
-    const readerConfirms = new Gauge({ name: "tbg_events_reader_confirms", aggregator: "max", help: "1 while the socket's reader confirms delivery (tbg publisher), 0 when it does not (a collector, an old publisher, or the ack socket could not be bound)", labelNames: ["sink"], registers: reg, collect() {
+    const readerConfirms = new Gauge({ name: "tbg_events_reader_confirms", aggregator: "min", help: "1 while the socket's reader confirms delivery (tbg publisher), 0 when it does not (a collector, an old publisher, or the ack socket could not be bound); with workers, 0 when any process's events go unconfirmed", labelNames: ["sink"], registers: reg, collect() {
       readerConfirms.reset();
       for (const [name, sink] of Object.entries(publisher?.stats().sinks ?? {})) {
         const c = confirmOf(sink);

@@ -123,6 +123,11 @@ export function sumNumbers<T>(a: T | null, b: T): T {
   return b;
 }
 
+/** Stratum worker `index`'s events ack socket: the configured one (the primary's) + `.w<index>`. */
+export function workerAckPath(ackPath: string, index: number): string {
+  return `${ackPath}.w${index}`;
+}
+
 /** Whether this process is a Stratum worker started by a primary. */
 export function isStratumWorker(): boolean {
   return cluster.isWorker && typeof process.env[ENV_KEY] === "string";
@@ -587,7 +592,10 @@ export async function runStratumWorker(base: PoolConfig, opts: PoolAppOptions = 
   const env = JSON.parse(process.env[ENV_KEY]!) as WorkerEnv;
   const per = Math.min(Math.ceil(base.maxclients / env.count), Extranonce1Allocator.sliceCapacity(base.nonce1length, env.count));
   // No nodes, no ZMQ, no relay server, no health server: the primary process has those.
-  const config: PoolConfig = { ...base, network: env.network, btcd: [], zmqEndpoints: [], relay_server: null, mode: "primary", primary: null, maxclients: per, workers: 1 };
+  // Each process binds its own ack socket (the primary's is the configured path): the reader confirms to
+  // the address an event came from, so every worker's events are confirmed to that worker.
+  const events = base.events.ack_socket_path === null ? base.events : { ...base.events, ack_socket_path: workerAckPath(base.events.ack_socket_path, env.index) };
+  const config: PoolConfig = { ...base, network: env.network, btcd: [], zmqEndpoints: [], relay_server: null, mode: "primary", primary: null, maxclients: per, workers: 1, events };
   const handle = opts.logger ?? createLogger({ level: config.log.level, logdir: config.logdir, pretty: opts.pretty });
   const log = handle.logger.child({ stratumWorker: env.index });
   const send = (m: ToPrimary) => {

@@ -17,6 +17,7 @@ import { startTestNode, btcdFor } from "../support/pool.ts";
 import { RawClient } from "../support/stratum.ts";
 import { REGTEST_ADDRESSES } from "../support/addresses.ts";
 import { waitFor } from "../support/wait.ts";
+import { ReaderConfirmer } from "../../src/pipeline/events/confirm.ts";
 import { DgramReader, type ReaderMessage } from "../../src/pipeline/events/dgram-reader.ts";
 import type { EmbeddedNode } from "../../src/tools/regtest-node/embedded-node.ts";
 
@@ -45,7 +46,17 @@ const logLines = async (file: string) =>
 test("workers: 2 — connections, shares and blocks on both workers, one view, a dead worker replaced", { timeout: 120_000 }, async () => {
   const dir = await mkdtemp(join(tmpdir(), "tbg-workers-"));
   const events: ReaderMessage[] = [];
-  const reader = new DgramReader({ socketPath: join(dir, "events.sock"), onMessage: (m) => events.push(m) });
+  // A confirming reader (as tbg publisher): every process's events are confirmed to their sender.
+  const confirmer = new ReaderConfirmer();
+  const senders = new Set<string>();
+  const reader = new DgramReader({
+    socketPath: join(dir, "events.sock"),
+    onMessage: (m) => {
+      events.push(m);
+      if (m.sender) senders.add(m.sender);
+      if (m.ok) confirmer.done(confirmer.track(m.sender, m.event.event_id));
+    },
+  });
   const clients: RawClient[] = [];
   let child: ChildProcess | null = null;
   try {
@@ -147,6 +158,12 @@ test("workers: 2 — connections, shares and blocks on both workers, one view, a
     const health = (await (await fetch(`${healthUrl}/health`)).json()) as { miners: number; workers: number; users: number; shares: { accepted: number }; blocks: { found: number; accepted: number } };
     assert.deepEqual([health.miners, health.workers, health.users, health.shares.accepted, health.blocks.found, health.blocks.accepted], [6, 6, 1, 2, 2, 2]);
 
+    // Delivery confirmations are on in every process: each binds its own ack socket.
+    const ack = join(dir, "events.sock.ack");
+    assert.ok(senders.has(`${ack}.w0.tx`) && senders.has(`${ack}.w1.tx`), `each worker sends from its own ack path: ${[...senders].join(" ")}`);
+    assert.ok(!(await logLines(logFile)).some((l) => JSON.stringify(l).includes("EVENTS_ACK_SOCKET_IN_USE")), "no ack socket conflict");
+    assert.ok(confirmer.stats().confirmed >= 4, "events confirmed");
+
     // A killed worker is replaced; its miners reconnect to the survivors or the new one.
     const pid = Number(ready.find((l) => l.stratumWorker === 1)!.pid);
     process.kill(pid, "SIGKILL");
@@ -172,6 +189,7 @@ test("workers: 2 — connections, shares and blocks on both workers, one view, a
     for (const c of clients) c.close();
     child?.kill("SIGKILL");
     await reader.close();
+    await confirmer.close();
     await rm(dir, { recursive: true, force: true });
   }
 });
