@@ -28,7 +28,7 @@
  */
 import cluster, { type Worker } from "node:cluster";
 import { randomBytes } from "node:crypto";
-import type { MetricObjectWithValues, MetricValue } from "prom-client";
+import { AggregatorRegistry, type MetricObjectWithValues, type MetricValue } from "prom-client";
 import type { PoolConfig } from "../config/types.ts";
 import { Engine, type BlockFound, type SessionView, type StratumWorkersView } from "../core/engine/engine.ts";
 import type { ListenAddress } from "../core/stratum/server.ts";
@@ -128,6 +128,8 @@ export function workerAckPath(ackPath: string, index: number): string {
   return `${ackPath}.w${index}`;
 }
 
+type MetricsJson = MetricObjectWithValues<MetricValue<string>>[];
+
 /** Whether this process is a Stratum worker started by a primary. */
 export function isStratumWorker(): boolean {
   return cluster.isWorker && typeof process.env[ENV_KEY] === "string";
@@ -137,7 +139,12 @@ const HR_WINDOWS = (h: Record<HashrateWindow, number>) => Object.keys(h) as Hash
 
 /** The primary's side: forks, watches and merges the workers. */
 class WorkerPool {
-  private readonly slots: Array<{ worker: Worker | null; snapshot: WorkerSnapshot | null; restarts: number[]; ready: boolean }>;
+  private readonly slots: Array<{ worker: Worker | null; snapshot: WorkerSnapshot | null; restarts: number[]; ready: boolean; metrics: MetricsJson | null }>;
+  /**
+   * Counters and histograms of workers that exited, from their last metrics (folded into one registry
+   * JSON): always part of /metrics, so the pool's counters never go backwards when a worker is replaced.
+   */
+  private retiredMetrics: Promise<MetricsJson | null> = Promise.resolve(null);
   /** Counters of workers that exited (so totals never go backwards). */
   private readonly retired = { shares: { accepted: 0, rejected: 0 }, blocks: { found: 0, accepted: 0, lostRace: 0, suppressed: 0 }, rejects: new Map<string, number>(), abuse: null as AbuseStats | null };
   private stopping = false;
@@ -146,7 +153,7 @@ class WorkerPool {
   private cached: StratumWorkersView | null = null;
   private lastBlock: { block: BlockFound; atMs: number } | null = null;
   private metricsId = 0;
-  private readonly metricsWaiting = new Map<number, { got: MetricObjectWithValues<MetricValue<string>>[][]; left: number; done: () => void }>();
+  private readonly metricsWaiting = new Map<number, { got: MetricsJson[]; asked: Set<Worker>; done: () => void }>();
   private readonly timers = new Set<NodeJS.Timeout>();
 
   constructor(
@@ -159,7 +166,7 @@ class WorkerPool {
     /** Shares (accepted and rejected) the workers reported since their previous snapshots. */
     private readonly onShares: (n: number) => void,
   ) {
-    this.slots = Array.from({ length: count }, () => ({ worker: null, snapshot: null, restarts: [], ready: false }));
+    this.slots = Array.from({ length: count }, () => ({ worker: null, snapshot: null, restarts: [], ready: false, metrics: null }));
   }
 
   /** Forks every worker; resolves when all have bound their ports and have work. */
@@ -204,9 +211,11 @@ class WorkerPool {
         if (slot.worker !== worker) return;
         slot.worker = null;
         this.retire(slot.snapshot);
+        this.retireMetrics(slot.metrics);
         slot.snapshot = null;
+        slot.metrics = null;
         this.cached = null;
-        for (const w of this.metricsWaiting.values()) if (--w.left <= 0) w.done();
+        for (const w of this.metricsWaiting.values()) if (w.asked.delete(worker) && w.asked.size === 0) w.done();
         if (!slot.ready) reject(new Error(`stratum worker ${index} exited during start-up (${sig ?? `code ${code}`})`));
         if (this.stopping || !this.started) return;
         this.log.error({ stratumWorker: index, pid: worker.process.pid, code, signal: sig }, "stratum worker %d died (%s): starting a new one", index, sig ?? `code ${code}`);
@@ -248,10 +257,12 @@ class WorkerPool {
         return;
       }
       case "metrics": {
+        const slot = this.slots[index]!;
+        if (slot.worker === worker) slot.metrics = m.metrics;
         const w = this.metricsWaiting.get(m.id);
-        if (!w) return;
+        if (!w || !w.asked.delete(worker)) return;
         w.got.push(m.metrics);
-        if (--w.left <= 0) w.done();
+        if (w.asked.size === 0) w.done();
         return;
       }
       default:
@@ -268,6 +279,18 @@ class WorkerPool {
     for (const [k, v] of Object.entries(s.rejects)) r.rejects.set(k, (r.rejects.get(k) ?? 0) + v);
     // Totals carry on; what is in force now (bans, tracked peers) went with the process.
     r.abuse = sumNumbers(r.abuse, { ...s.abuse, bans: { ...s.abuse.bans, active: 0, tracked: 0 } });
+  }
+
+  /** Folds a dead worker's last counters and histograms (not its gauges: they went with it) into the retired ones. */
+  private retireMetrics(last: MetricsJson | null): void {
+    if (!last) return;
+    // The JSON has the type's name ("counter"), whatever the typings say.
+    const cumulative = last.filter((m) => ["counter", "histogram"].includes(String(m.type)) && (m as { aggregator?: string }).aggregator === "sum");
+    const prev = this.retiredMetrics;
+    this.retiredMetrics = prev.then(async (r) => (r ? ((await AggregatorRegistry.aggregate([r, cumulative]).getMetricsAsJSON()) as MetricsJson) : cumulative)).catch((err: unknown) => {
+      this.log.warn({ error: errorText(err) }, "stratum workers: could not keep a dead worker's metrics");
+      return prev;
+    });
   }
 
   /** Live workers' pids (tests, logs). */
@@ -337,22 +360,28 @@ class WorkerPool {
     return view;
   }
 
-  /** Every live worker's metrics registry as JSON (a worker that does not answer within 2 s is left out). */
-  metrics(): Promise<MetricObjectWithValues<MetricValue<string>>[][]> {
+  /**
+   * Every live worker's metrics registry as JSON (a worker that does not answer within 2 s is left out),
+   * and the retired workers' counters.
+   */
+  async metrics(): Promise<MetricsJson[]> {
     const live = this.slots.map((s) => s.worker).filter((w): w is Worker => w !== null && w.isConnected());
-    if (live.length === 0) return Promise.resolve([]);
-    const id = ++this.metricsId;
-    return new Promise((resolve) => {
-      const got: MetricObjectWithValues<MetricValue<string>>[][] = [];
-      const done = () => {
-        clearTimeout(timer);
-        this.metricsWaiting.delete(id);
-        resolve(got);
-      };
-      const timer = setTimeout(done, 2000);
-      this.metricsWaiting.set(id, { got, left: live.length, done });
-      for (const w of live) w.send({ t: "metrics", id } satisfies ToWorker);
-    });
+    const got: MetricsJson[] = [];
+    if (live.length > 0) {
+      const id = ++this.metricsId;
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          clearTimeout(timer);
+          this.metricsWaiting.delete(id);
+          resolve();
+        };
+        const timer = setTimeout(done, 2000);
+        this.metricsWaiting.set(id, { got, asked: new Set(live), done });
+        for (const w of live) w.send({ t: "metrics", id } satisfies ToWorker);
+      });
+    }
+    const retired = await this.retiredMetrics;
+    return retired ? [...got, retired] : got;
   }
 
   /** Asks every worker to stop (miners told to reconnect, as configured); kills those still running after the grace. */
@@ -459,7 +488,7 @@ export function startPoolWithWorkers(config: PoolConfig, opts: PoolAppOptions, s
                 log.logger,
                 (share) => forwardedRecord(obs, share),
                 (block, atMs) => {
-                  obs.metrics.lastBlockAtMs = atMs;
+                  obs.metrics.blockFoundAt(atMs);
                   obs.statusTracker.blocks.unshift({ block, atMs });
                   if (obs.statusTracker.blocks.length > STATUS_LIMITS.blocks) obs.statusTracker.blocks.length = STATUS_LIMITS.blocks;
                 },

@@ -155,6 +155,7 @@ test("workers: 2 — connections, shares and blocks on both workers, one view, a
     assert.match(metrics, /^tbg_blocks_found_total 2$/m);
     assert.match(metrics, /^tbg_users_connected 1$/m);
     assert.match(metrics, /^tbg_workers_connected 6$/m);
+    assert.match(metrics, /^tbg_miner_authorizations_total 6$/m);
     const health = (await (await fetch(`${healthUrl}/health`)).json()) as { miners: number; workers: number; users: number; shares: { accepted: number }; blocks: { found: number; accepted: number } };
     assert.deepEqual([health.miners, health.workers, health.users, health.shares.accepted, health.blocks.found, health.blocks.accepted], [6, 6, 1, 2, 2, 2]);
 
@@ -180,6 +181,13 @@ test("workers: 2 — connections, shares and blocks on both workers, one view, a
     assert.ok(again.some((c) => workerOf(c.extranonce1) === 1), "the new worker 1 takes connections");
     const live = clients.filter((c) => !c.closed).map((c) => c.extranonce1);
     assert.equal(new Set(live).size, live.length);
+
+    // /metrics counters do not go backwards: the dead worker's last counters are kept.
+    const after = await (await fetch(`${healthUrl}/metrics`)).text();
+    assert.match(after, /^tbg_blocks_found_total 2$/m, "the dead worker's block still counted");
+    assert.match(after, /^tbg_shares_total\{result="accepted",reason="none"\} 2$/m);
+    assert.match(after, /^tbg_miner_authorizations_total 10$/m, "6 before (3 on the dead worker) + 4 after");
+    assert.ok(Number(/^tbg_last_block_found_timestamp_seconds (\S+)$/m.exec(after)?.[1]) > 0, "the primary knows the workers' last block");
 
     proc.kill("SIGTERM");
     const [code] = await exited;
