@@ -72,6 +72,11 @@ interface WorkerEnv {
   pushPort: number;
   token: string;
   network: NonNullable<PoolConfig["network"]>;
+  /**
+   * The primary's config as it loaded it (plain JSON): a worker runs on it instead of reading the
+   * config file again, so a worker started later (a replacement) cannot drift from the primary.
+   */
+  config: PoolConfig;
 }
 
 /** One session as a worker reports it (identity without the payout script). */
@@ -133,6 +138,11 @@ type MetricsJson = MetricObjectWithValues<MetricValue<string>>[];
 /** Whether this process is a Stratum worker started by a primary. */
 export function isStratumWorker(): boolean {
   return cluster.isWorker && typeof process.env[ENV_KEY] === "string";
+}
+
+/** In a Stratum worker process, the primary's config (see {@link WorkerEnv.config}); else null. */
+export function stratumWorkerConfig(): PoolConfig | null {
+  return isStratumWorker() ? (JSON.parse(process.env[ENV_KEY]!) as WorkerEnv).config : null;
 }
 
 const HR_WINDOWS = (h: Record<HashrateWindow, number>) => Object.keys(h) as HashrateWindow[];
@@ -484,7 +494,7 @@ export function startPoolWithWorkers(config: PoolConfig, opts: PoolAppOptions, s
               const network = engine.status().network!;
               pool = new WorkerPool(
                 config.workers,
-                { host: "127.0.0.1", controlPort: channel.ports.control, pushPort: channel.ports.push, token, network },
+                { host: "127.0.0.1", controlPort: channel.ports.control, pushPort: channel.ports.push, token, network, config },
                 log.logger,
                 (share) => forwardedRecord(obs, share),
                 (block, atMs) => {
@@ -617,8 +627,10 @@ function snapshotOf(engine: Engine, tracker: Map<string, number>): WorkerSnapsho
 }
 
 /** Runs this process as Stratum worker `TBG_STRATUM_WORKER.index` until the primary says stop (or goes away). */
-export async function runStratumWorker(base: PoolConfig, opts: PoolAppOptions = {}): Promise<number> {
+export async function runStratumWorker(_fileConfig: PoolConfig, opts: PoolAppOptions = {}): Promise<number> {
   const env = JSON.parse(process.env[ENV_KEY]!) as WorkerEnv;
+  // The primary's config, not the file's current content.
+  const base = env.config;
   const per = Math.min(Math.ceil(base.maxclients / env.count), Extranonce1Allocator.sliceCapacity(base.nonce1length, env.count));
   // No nodes, no ZMQ, no relay server, no health server: the primary process has those.
   // Each process binds its own ack socket (the primary's is the configured path): the reader confirms to

@@ -165,7 +165,9 @@ test("workers: 2 — connections, shares and blocks on both workers, one view, a
     assert.ok(!(await logLines(logFile)).some((l) => JSON.stringify(l).includes("EVENTS_ACK_SOCKET_IN_USE")), "no ack socket conflict");
     assert.ok(confirmer.stats().confirmed >= 4, "events confirmed");
 
-    // A killed worker is replaced; its miners reconnect to the survivors or the new one.
+    // A killed worker is replaced; its miners reconnect to the survivors or the new one. The replacement
+    // runs on the primary's config, not on the file (broken since the start).
+    await writeFile(file, "{ not a config");
     const pid = Number(ready.find((l) => l.stratumWorker === 1)!.pid);
     process.kill(pid, "SIGKILL");
     await waitFor(async () => (await logLines(logFile)).some((l) => l.msg !== undefined && String(l.msg).startsWith("stratum worker 1 ready") && Number(l.pid) !== pid), "a new worker 1", 30_000, 100);
