@@ -110,8 +110,8 @@ export interface HealthSources {
 const round = (n: number, digits = 3) => Number(n.toFixed(digits));
 
 /** Why the pool is degraded right now (empty = ok). */
-export function healthProblems(status: Pick<EngineStatus, "nodes" | "work" | "lastTemplateAtMs" | "nowMs" | "updateIntervalSec">, staleSlackSec = 30): string[] {
-  const problems: string[] = [];
+export function healthProblems(status: Pick<EngineStatus, "nodes" | "work" | "lastTemplateAtMs" | "nowMs" | "updateIntervalSec" | "workerProblems">, staleSlackSec = 30): string[] {
+  const problems: string[] = [...(status.workerProblems ?? [])];
   const nodes = status.nodes;
   if (nodes.length === 0 || !nodes.some((n) => n.healthy)) problems.push("no healthy node");
   if (!status.work || status.lastTemplateAtMs === 0) problems.push("no work yet");

@@ -57,6 +57,10 @@ export const RESTARTS_PER_MINUTE = 5;
 const RESTART_PAUSE_MS = 10_000;
 /** How often a worker sends its snapshot (ms). */
 const SNAPSHOT_MS = 1000;
+/** A worker's snapshot older than this makes /health degraded (ms). */
+const STALE_SNAPSHOT_MS = 5000;
+/** A worker silent this long (stopped, hung) is killed and replaced (ms). */
+const HUNG_MS = 30_000;
 /** A worker that has not reported ready after this long is given up on at start (ms). */
 const READY_TIMEOUT_MS = 30_000;
 /** How long the primary waits for workers to close at shutdown before killing them (ms). */
@@ -149,7 +153,9 @@ const HR_WINDOWS = (h: Record<HashrateWindow, number>) => Object.keys(h) as Hash
 
 /** The primary's side: forks, watches and merges the workers. */
 class WorkerPool {
-  private readonly slots: Array<{ worker: Worker | null; snapshot: WorkerSnapshot | null; restarts: number[]; ready: boolean; metrics: MetricsJson | null }>;
+  private readonly slots: Array<{ worker: Worker | null; snapshot: WorkerSnapshot | null; restarts: number[]; ready: boolean; metrics: MetricsJson | null; lastSnapshotMs: number }>;
+  /** Checks that every ready worker still sends its snapshots (a stopped or hung one is killed and replaced). */
+  private watchdog: NodeJS.Timeout | null = null;
   /**
    * Counters and histograms of workers that exited, from their last metrics (folded into one registry
    * JSON): always part of /metrics, so the pool's counters never go backwards when a worker is replaced.
@@ -176,7 +182,7 @@ class WorkerPool {
     /** Shares (accepted and rejected) the workers reported since their previous snapshots. */
     private readonly onShares: (n: number) => void,
   ) {
-    this.slots = Array.from({ length: count }, () => ({ worker: null, snapshot: null, restarts: [], ready: false, metrics: null }));
+    this.slots = Array.from({ length: count }, () => ({ worker: null, snapshot: null, restarts: [], ready: false, metrics: null, lastSnapshotMs: 0 }));
   }
 
   /** Forks every worker; resolves when all have bound their ports and have work. */
@@ -199,6 +205,36 @@ class WorkerPool {
     } finally {
       clearTimeout(timer);
     }
+    this.watchdog = setInterval(() => this.checkSilent(), 1000);
+    this.watchdog.unref();
+  }
+
+  /** Kills a worker silent for {@link HUNG_MS} (stopped, hung in a loop): the exit handler replaces it. */
+  private checkSilent(): void {
+    if (this.stopping) return;
+    const now = Date.now();
+    this.slots.forEach((slot, i) => {
+      const w = slot.worker;
+      if (!w || !slot.ready || now - slot.lastSnapshotMs < HUNG_MS || w.isDead()) return;
+      this.log.error({ stratumWorker: i, pid: w.process.pid, silentMs: now - slot.lastSnapshotMs }, "stratum worker %d silent for %d s: killed", i, Math.round((now - slot.lastSnapshotMs) / 1000));
+      slot.ready = false;
+      w.process.kill("SIGKILL");
+    });
+  }
+
+  /** Why the workers are degraded now: a worker's snapshot older than {@link STALE_SNAPSHOT_MS}, fewer ready than configured. */
+  problems(): string[] {
+    const out: string[] = [];
+    const now = Date.now();
+    let ready = 0;
+    this.slots.forEach((slot, i) => {
+      if (!slot.worker || !slot.ready) return;
+      ready++;
+      const age = now - slot.lastSnapshotMs;
+      if (age > STALE_SNAPSHOT_MS) out.push(`stratum worker ${i} silent for ${Math.round(age / 1000)} s`);
+    });
+    if (ready < this.count) out.push(`${ready} of ${this.count} stratum workers ready`);
+    return out;
   }
 
   private fork(index: number): Promise<void> {
@@ -212,6 +248,7 @@ class WorkerPool {
         if (m.t === "ready") {
           slot.ready = true;
           slot.snapshot = m.snapshot;
+          slot.lastSnapshotMs = Date.now();
           this.cached = null;
           this.log.info({ stratumWorker: index, pid: worker.process.pid }, "stratum worker %d ready (pid %d)", index, worker.process.pid ?? 0);
           resolve();
@@ -252,6 +289,7 @@ class WorkerPool {
         const n = m.snapshot.shares.accepted + m.snapshot.shares.rejected - before;
         if (n > 0) this.onShares(n);
         slot.snapshot = m.snapshot;
+        slot.lastSnapshotMs = Date.now();
         this.cached = null;
         return;
       }
@@ -308,9 +346,9 @@ class WorkerPool {
     return this.slots.map((s) => s.worker?.process.pid ?? 0).filter((p) => p > 0);
   }
 
-  /** The merged view (rebuilt when a snapshot arrived since the last). */
+  /** The merged view (rebuilt when a snapshot arrived since the last; the problems each time). */
   view(): StratumWorkersView {
-    if (this.cached) return this.cached;
+    if (this.cached) return { ...this.cached, problems: this.problems() };
     const r = this.retired;
     const shares = { ...r.shares };
     const blocks = { ...r.blocks };
@@ -365,9 +403,10 @@ class WorkerPool {
       sessions,
       hashrates: [...rates.values()],
       hashrateOf: (user, worker) => rates.get(`${user}\u0000${worker ?? "\u0001"}`)?.hashrate ?? null,
+      problems: [],
     };
     this.cached = view;
-    return view;
+    return { ...view, problems: this.problems() };
   }
 
   /**
@@ -409,6 +448,7 @@ class WorkerPool {
     process.off("SIGTERM", this.onStopSignal);
     process.off("SIGINT", this.onStopSignal);
     for (const t of this.timers) clearTimeout(t);
+    if (this.watchdog) clearInterval(this.watchdog);
     const live = this.slots.map((s) => s.worker).filter((w): w is Worker => w !== null);
     await Promise.all(
       live.map(
@@ -453,6 +493,7 @@ export function startPoolWithWorkers(config: PoolConfig, opts: PoolAppOptions, s
     sessions: [],
     hashrates: [],
     hashrateOf: () => null,
+    problems: [],
   };
   const app = startPool(
     config,

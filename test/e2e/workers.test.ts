@@ -313,3 +313,46 @@ test("workers: a worker mines on the slim push (no transactions) and the primary
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test("workers: a stopped (hung) worker makes /health degraded within seconds, is killed after ~30 s and replaced", { timeout: 120_000 }, async () => {
+  const dir = await mkdtemp(join(tmpdir(), "tbg-workers-hung-"));
+  let proc: ChildProcess | null = null;
+  let stopped = 0;
+  try {
+    const file = join(dir, "pool.json");
+    const config = { network: "regtest", workers: 2, btcd: [btcdFor(node)], serverurl: ["127.0.0.1:0"], data_dir: join(dir, "data"), logdir: join(dir, "logs"), events: { enabled: false }, health: { host: "127.0.0.1", port: 0 } };
+    await writeFile(file, JSON.stringify(config));
+    proc = spawn(process.execPath, [TBG, "pool", "-c", file], { stdio: ["ignore", "ignore", "ignore"] });
+    const logFile = join(dir, "logs", "tbg.log");
+    await waitFor(async () => (await logLines(logFile)).some((l) => l.msg === "pool started"), "pool started", 60_000, 50);
+    const lines = await logLines(logFile);
+    const healthUrl = String(lines.find((l) => typeof l.url === "string" && String(l.msg).startsWith("health and metrics"))!.url);
+    const health = async () => (await (await fetch(`${healthUrl}/health`)).json()) as { status: string; problems: string[] };
+    await waitFor(async () => ((await health()).status === "ok" ? true : null), "/health ok", 30_000, 200);
+    stopped = Number(lines.find((l) => l.stratumWorker === 1 && String(l.msg).includes("ready (pid"))!.pid);
+    process.kill(stopped, "SIGSTOP");
+    const degraded = await waitFor(async () => {
+      const h = await health();
+      return h.problems.some((p) => p.startsWith("stratum worker 1 silent")) ? h : null;
+    }, "/health to name the silent worker", 15_000, 250);
+    assert.equal(degraded.status, "degraded");
+    await waitFor(async () => (await logLines(logFile)).some((l) => String(l.msg).startsWith("stratum worker 1 silent for")), "the hung worker killed", 45_000, 250);
+    await waitFor(async () => (await logLines(logFile)).some((l) => String(l.msg).startsWith("stratum worker 1 ready") && Number(l.pid) !== stopped), "a new worker 1", 30_000, 100);
+    await waitFor(async () => ((await health()).status === "ok" ? true : null), "/health ok again", 10_000, 200);
+  } finally {
+    if (stopped) {
+      try {
+        process.kill(stopped, "SIGCONT");
+        process.kill(stopped, "SIGKILL");
+      } catch {
+        // already gone
+      }
+    }
+    if (proc && proc.exitCode === null) {
+      const exited = once(proc, "exit");
+      proc.kill("SIGTERM");
+      await exited;
+    }
+    await rm(dir, { recursive: true, force: true });
+  }
+});

@@ -142,6 +142,8 @@ export interface StratumWorkersView {
   hashrates: HashrateEntry[];
   /** One entry of `hashrates` (worker null = the user's). */
   hashrateOf(user: string, worker: string | null): Record<HashrateWindow, number> | null;
+  /** Why the workers are degraded right now (a silent worker, fewer ready than configured); empty = ok. */
+  problems: string[];
 }
 
 /** The engine at one moment, as plain data (what /health, /metrics and the events bridge read). */
@@ -177,6 +179,8 @@ export interface EngineStatus {
   hashrateHs: Record<HashrateWindow, number>;
   /** Strikes, bans and the hardening counters. */
   abuse: AbuseStats;
+  /** With Stratum worker processes: why they are degraded right now (see {@link StratumWorkersView.problems}). */
+  workerProblems?: string[];
 }
 
 /** A live session, read-only: what the status page shows of each connection. */
@@ -465,6 +469,7 @@ export class Engine {
         lastBlock: w.lastBlock,
         hashrateHs: w.hashrateHs,
         abuse: w.abuse,
+        workerProblems: w.problems,
       };
     }
     return this.ownStatus(nowMs, source);
