@@ -1,7 +1,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { EventEmitter } from "node:events";
-import type { PrimaryLink } from "../../src/core/relay/link.ts";
+import { PrimarySubmitError, type PrimaryLink } from "../../src/core/relay/link.ts";
+import type { SlimBlock } from "../../src/core/work/slim-template.ts";
 import { emptyBlockTemplate, RelayController } from "../../src/core/relay/relay-mode.ts";
 import { prepareTemplate, type GbtTemplate } from "../../src/core/work/template.ts";
 
@@ -61,4 +62,53 @@ function followTest(alwaysFollowPrimary: boolean): number[] {
 test("a Stratum worker process follows its primary down to a lower height (a reorg); a relay keeps its newer work", () => {
   assert.deepEqual(followTest(true), [101, 100]);
   assert.deepEqual(followTest(false), [101]);
+});
+
+function submitTest(submitRetryForMs: number | undefined, errors: PrimarySubmitError[]): { calls: () => number; ctl: RelayController } {
+  let calls = 0;
+  const link = {
+    events: new EventEmitter(),
+    submitBlock: () => {
+      const err = errors[calls++];
+      return err ? Promise.reject(err) : Promise.resolve({ outcome: "accepted" as const, results: [] });
+    },
+    close: () => undefined,
+  } as unknown as PrimaryLink;
+  const ctl = new RelayController({
+    link,
+    primaryName: "primary",
+    failoverThresholdMs: Infinity,
+    reconnectIntervalMs: 200,
+    now: () => 0,
+    adopt: () => undefined,
+    current: () => null,
+    onState: () => undefined,
+    onWarning: () => undefined,
+    submitRetryForMs,
+  });
+  return { calls: () => calls, ctl };
+}
+
+test("a worker's block is sent again while the link to the primary is down (within the bound); a sent, unanswered one is not", async () => {
+  const down = () => new PrimarySubmitError("PRIMARY_UNREACHABLE", "control connection to the primary is down");
+  const slim = { header: "00", coinbase: "00", templateId: 1 } as unknown as SlimBlock;
+  const late = () => undefined;
+
+  const retried = submitTest(5000, [down(), down()]);
+  const ok = await retried.ctl.submitBlock(null, slim, "aa".repeat(32), 1, late);
+  assert.equal(ok.outcome, "accepted");
+  assert.equal(retried.calls(), 3);
+
+  const once = submitTest(undefined, [down()]);
+  const failed = await once.ctl.submitBlock(null, slim, "aa".repeat(32), 1, late);
+  assert.equal(failed.outcome, "rejected");
+  assert.equal(once.calls(), 1, "a relay keeps one attempt (its node has the block too)");
+
+  const timedOut = submitTest(5000, [new PrimarySubmitError("PRIMARY_TIMEOUT", "no answer")]);
+  assert.equal((await timedOut.ctl.submitBlock(null, slim, "aa".repeat(32), 1, late)).outcome, "rejected");
+  assert.equal(timedOut.calls(), 1, "a block that reached the primary is not sent twice");
+
+  const bounded = submitTest(300, Array.from({ length: 100 }, down));
+  assert.equal((await bounded.ctl.submitBlock(null, slim, "aa".repeat(32), 1, late)).outcome, "rejected");
+  assert.ok(bounded.calls() <= 3, `bounded: ${bounded.calls()} attempts`);
 });
