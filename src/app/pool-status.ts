@@ -7,9 +7,9 @@
  * at least twice, so miners are hashing an old transaction set, or a new block went unnoticed).
  * Event sink trouble does not degrade: it does not stop mining and has its own counters.
  */
-import type { ConnectedCounts, EngineStatus } from "../core/engine/engine.ts";
+import type { ConnectedCounts, EngineStatus, WorkerEventCounts } from "../core/engine/engine.ts";
 import type { EmitterStats } from "../pipeline/events/emitter.ts";
-import type { DropReason } from "../pipeline/events/sink.ts";
+import { emptyDropCounts, type DropReason } from "../pipeline/events/sink.ts";
 import type { HashrateWindow } from "../core/stats/hashrate.ts";
 
 /** One ZMQ endpoint as its subscriber reports it (the ZMQ component supplies these; extra fields pass through). */
@@ -123,6 +123,23 @@ export function healthProblems(status: Pick<EngineStatus, "nodes" | "work" | "la
   return problems;
 }
 
+/** `/health`'s `events`: this process's publisher, plus the Stratum worker processes' events when there are workers. */
+function eventsBlock(pub: EmitterStats | null, workers: WorkerEventCounts | null, sinks: HealthReport["events"]["sinks"]): HealthReport["events"] {
+  let byReason: Record<DropReason, number> | null = pub ? { ...pub.dropped } : null;
+  if (workers) {
+    byReason ??= emptyDropCounts();
+    for (const [k, v] of Object.entries(workers.dropped)) if (k in byReason) byReason[k as DropReason] += v;
+  }
+  return {
+    enabled: pub !== null,
+    emitted: (pub?.emitted ?? 0) + (workers?.emitted ?? 0),
+    queued: (pub?.queued ?? 0) + (workers?.queued ?? 0),
+    dropped: byReason ? Object.values(byReason).reduce((a, b) => a + b, 0) : 0,
+    dropped_by_reason: byReason,
+    sinks,
+  };
+}
+
 /** Builds the `/health` document. */
 export function buildHealthReport(src: HealthSources): HealthReport {
   const status = src.engine.status();
@@ -160,14 +177,7 @@ export function buildHealthReport(src: HealthSources): HealthReport {
         }
       : null,
     template: work ? { height: work.height, age_seconds: round((nowMs - status.lastTemplateAtMs) / 1000, 1), node: work.node, transactions: work.transactions } : null,
-    events: {
-      enabled: pub !== null,
-      emitted: pub?.emitted ?? 0,
-      queued: pub?.queued ?? 0,
-      dropped: pub ? Object.values(pub.dropped).reduce((a, b) => a + b, 0) : 0,
-      dropped_by_reason: pub?.dropped ?? null,
-      sinks,
-    },
+    events: eventsBlock(pub, status.workerEvents ?? null, sinks),
     nodes: status.nodes.map((n) => ({
       name: n.name,
       healthy: n.healthy,

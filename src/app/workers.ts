@@ -30,7 +30,7 @@ import cluster, { type Worker } from "node:cluster";
 import { randomBytes } from "node:crypto";
 import { AggregatorRegistry, type MetricObjectWithValues, type MetricValue } from "prom-client";
 import type { PoolConfig } from "../config/types.ts";
-import { Engine, type BlockFound, type SessionView, type StratumWorkersView } from "../core/engine/engine.ts";
+import { Engine, type BlockFound, type SessionView, type StratumWorkersView, type WorkerEventCounts } from "../core/engine/engine.ts";
 import type { ListenAddress } from "../core/stratum/server.ts";
 import type { HashrateEntry } from "../core/stats/miners.ts";
 import type { HashrateWindow } from "../core/stats/hashrate.ts";
@@ -101,6 +101,8 @@ interface WorkerSnapshot {
   sessions: SessionRow[];
   hashrates: HashrateEntry[];
   rejects: Record<string, number>;
+  /** This worker's events (its publisher's counters); null when events are off. */
+  events: WorkerEventCounts | null;
 }
 
 type ToPrimary =
@@ -162,7 +164,7 @@ class WorkerPool {
    */
   private retiredMetrics: Promise<MetricsJson | null> = Promise.resolve(null);
   /** Counters of workers that exited (so totals never go backwards). */
-  private readonly retired = { shares: { accepted: 0, rejected: 0 }, blocks: { found: 0, accepted: 0, lostRace: 0, suppressed: 0 }, rejects: new Map<string, number>(), abuse: null as AbuseStats | null };
+  private readonly retired = { shares: { accepted: 0, rejected: 0 }, blocks: { found: 0, accepted: 0, lostRace: 0, suppressed: 0 }, rejects: new Map<string, number>(), abuse: null as AbuseStats | null, events: null as WorkerEventCounts | null };
   private stopping = false;
   /** Set once every worker was ready at start: a worker lost before that fails the start instead of being replaced. */
   private started = false;
@@ -327,6 +329,8 @@ class WorkerPool {
     for (const [k, v] of Object.entries(s.rejects)) r.rejects.set(k, (r.rejects.get(k) ?? 0) + v);
     // Totals carry on; what is in force now (bans, tracked peers) went with the process.
     r.abuse = sumNumbers(r.abuse, { ...s.abuse, bans: { ...s.abuse.bans, active: 0, tracked: 0 } });
+    // Emitted and dropped carry on; what it still held went with it.
+    if (s.events) r.events = sumNumbers(r.events, { ...s.events, queued: 0 });
   }
 
   /** Folds a dead worker's last counters and histograms (not its gauges: they went with it) into the retired ones. */
@@ -363,10 +367,12 @@ class WorkerPool {
     const sessions: SessionView[] = [];
     const rates = new Map<string, HashrateEntry>();
     let abuse = r.abuse;
+    let events = r.events;
     for (const slot of this.slots) {
       const s = slot.snapshot;
       if (!s) continue;
       abuse = sumNumbers(abuse, s.abuse);
+      if (s.events) events = sumNumbers(events, s.events);
       if (listening.length === 0) listening = s.listening;
       connections += s.connections;
       sendQueueBytes += s.sendQueueBytes;
@@ -404,6 +410,7 @@ class WorkerPool {
       hashrates: [...rates.values()],
       hashrateOf: (user, worker) => rates.get(`${user}\u0000${worker ?? "\u0001"}`)?.hashrate ?? null,
       problems: [],
+      events,
     };
     this.cached = view;
     return { ...view, problems: this.problems() };
@@ -494,6 +501,7 @@ export function startPoolWithWorkers(config: PoolConfig, opts: PoolAppOptions, s
     hashrates: [],
     hashrateOf: () => null,
     problems: [],
+    events: null,
   };
   const app = startPool(
     config,
@@ -637,7 +645,7 @@ export class ForwardingRecords {
 }
 
 /** A worker's snapshot of its engine. */
-function snapshotOf(engine: Engine, tracker: Map<string, number>): WorkerSnapshot {
+function snapshotOf(engine: Engine, tracker: Map<string, number>, events: WorkerEventCounts | null): WorkerSnapshot {
   const st = engine.status();
   const identities: Array<[string, string]> = [];
   for (const s of engine.sessionViews()) if (s.identity) identities.push([s.identity.address, s.identity.worker]);
@@ -664,6 +672,7 @@ function snapshotOf(engine: Engine, tracker: Map<string, number>): WorkerSnapsho
     sessions,
     hashrates: engine.workerHashrates(600_000),
     rejects: Object.fromEntries(tracker),
+    events,
   };
 }
 
@@ -753,8 +762,12 @@ export async function runStratumWorker(_fileConfig: PoolConfig, opts: PoolAppOpt
   }
   const extranonceSlice = Extranonce1Allocator.sliceCapacity(config.nonce1length, env.count);
   log.info({ stratum: engine.status().listening.map((b) => `${b.host}:${b.port}`), extranonceSlice, maxclients: per }, "stratum worker %d of %d serving", env.index, env.count);
-  send({ t: "ready", snapshot: snapshotOf(engine, rejects) });
-  timer = setInterval(() => send({ t: "snapshot", snapshot: snapshotOf(engine, rejects) }), SNAPSHOT_MS);
+  const eventCounts = (): WorkerEventCounts | null => {
+    const st = obs.publisher?.stats();
+    return st ? { emitted: st.emitted, queued: st.queued, dropped: { ...st.dropped } } : null;
+  };
+  send({ t: "ready", snapshot: snapshotOf(engine, rejects, eventCounts()) });
+  timer = setInterval(() => send({ t: "snapshot", snapshot: snapshotOf(engine, rejects, eventCounts()) }), SNAPSHOT_MS);
   timer.unref();
   // Runs until "stop" (process.exit in close()).
   return new Promise<number>(() => undefined);

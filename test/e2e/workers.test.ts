@@ -164,6 +164,13 @@ test("workers: 2 — connections, shares and blocks on both workers, one view, a
     assert.ok(senders.has(`${ack}.w0.tx`) && senders.has(`${ack}.w1.tx`), `each worker sends from its own ack path: ${[...senders].join(" ")}`);
     assert.ok(!(await logLines(logFile)).some((l) => JSON.stringify(l).includes("EVENTS_ACK_SOCKET_IN_USE")), "no ack socket conflict");
     assert.ok(confirmer.stats().confirmed >= 4, "events confirmed");
+    // /health's events block counts every process's events (the workers' from their snapshots).
+    const received = events.length;
+    const ev = await waitFor(async () => {
+      const h = (await (await fetch(`${healthUrl}/health`)).json()) as { events: { emitted: number; dropped: number } };
+      return h.events.emitted >= received ? h.events : null;
+    }, `/health events.emitted to count the ${received} events received`, 5000, 200);
+    assert.equal(ev.dropped, 0);
 
     // A killed worker is replaced; its miners reconnect to the survivors or the new one. The replacement
     // runs on the primary's config, not on the file (broken since the start).

@@ -149,6 +149,15 @@ export interface StratumWorkersView {
   hashrateOf(user: string, worker: string | null): Record<HashrateWindow, number> | null;
   /** Why the workers are degraded right now (a silent worker, fewer ready than configured); empty = ok. */
   problems: string[];
+  /** The workers' own events (emitted, queued, dropped by reason), summed; null when events are off. */
+  events: WorkerEventCounts | null;
+}
+
+/** Event counters of Stratum worker processes (their publishers' stats, summed). */
+export interface WorkerEventCounts {
+  emitted: number;
+  queued: number;
+  dropped: Record<string, number>;
 }
 
 /** The engine at one moment, as plain data (what /health, /metrics and the events bridge read). */
@@ -186,6 +195,8 @@ export interface EngineStatus {
   abuse: AbuseStats;
   /** With Stratum worker processes: why they are degraded right now (see {@link StratumWorkersView.problems}). */
   workerProblems?: string[];
+  /** With Stratum worker processes: their events, summed (see {@link StratumWorkersView.events}). */
+  workerEvents?: WorkerEventCounts | null;
 }
 
 /** A live session, read-only: what the status page shows of each connection. */
@@ -481,6 +492,7 @@ export class Engine {
         hashrateHs: w.hashrateHs,
         abuse: w.abuse,
         workerProblems: w.problems,
+        workerEvents: w.events,
       };
     }
     return this.ownStatus(nowMs, source);
