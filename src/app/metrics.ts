@@ -59,6 +59,7 @@ export class PoolMetrics {
   readonly shareRate: RollingRate;
   /** When the last block_found happened (ms), for /health. */
   lastBlockAtMs: number | null = null;
+  private readonly lastBlockTs: Gauge;
   private readonly engine: Engine;
   private readonly offs: Array<() => void> = [];
 
@@ -116,7 +117,7 @@ export class PoolMetrics {
     const blocksSuppressed = new Counter({ name: "tbg_blocks_suppressed_total", help: "Block candidates not submitted: the pool already had a block accepted or in flight on the same parent", registers: reg });
     const workerBlocksUnassembled = new Counter({ name: "tbg_worker_blocks_unassembled_total", help: "Blocks from Stratum worker processes the primary could not assemble (template no longer kept, or a header not committing to it): lost", registers: reg });
     const submitLatency = new Histogram({ name: "tbg_block_submit_duration_seconds", help: "submitblock round trip per node", labelNames: ["node", "outcome"], buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30], registers: reg });
-    const lastBlockTs = new Gauge({ name: "tbg_last_block_found_timestamp_seconds", aggregator: "max", help: "Unix time of the last block found (0 = none)", registers: reg });
+    const lastBlockTs = (this.lastBlockTs = new Gauge({ name: "tbg_last_block_found_timestamp_seconds", aggregator: "max", help: "Unix time of the last block found (0 = none)", registers: reg }));
 
     // ---- Abuse controls (src/core/security/): bans and the server-wide send queue, read at scrape time.
     // (With worker processes the primary's engine status already sums the workers': "first" takes it.)
@@ -255,7 +256,7 @@ export class PoolMetrics {
         if (c?.enabled) awaiting.set({ sink: name }, c.awaiting);
       }
     } });
-    const readerConfirms = new Gauge({ name: "tbg_events_reader_confirms", aggregator: "max", help: "1 while the socket's reader confirms delivery (tbg publisher), 0 when it does not (a collector, an old publisher, or the ack socket could not be bound)", labelNames: ["sink"], registers: reg, collect() {
+    const readerConfirms = new Gauge({ name: "tbg_events_reader_confirms", aggregator: "min", help: "1 while the socket's reader confirms delivery (tbg publisher), 0 when it does not (a collector, an old publisher, or the ack socket could not be bound); with workers, 0 when any process's events go unconfirmed", labelNames: ["sink"], registers: reg, collect() {
       readerConfirms.reset();
       for (const [name, sink] of Object.entries(publisher?.stats().sinks ?? {})) {
         const c = confirmOf(sink);
@@ -328,6 +329,13 @@ export class PoolMetrics {
     on("nodesDown", (e) => {
       if (!e.detect) nodesDown.inc(); // network detection retries every second: not a template fetch
     });
+  }
+
+  /** A block found elsewhere (a Stratum worker process's, reported to the primary) at `atMs`. */
+  blockFoundAt(atMs: number): void {
+    if (this.lastBlockAtMs !== null && atMs < this.lastBlockAtMs) return;
+    this.lastBlockAtMs = atMs;
+    this.lastBlockTs.set(atMs / 1000);
   }
 
   /** Prometheus text exposition of every metric. */

@@ -7,9 +7,9 @@
  * at least twice, so miners are hashing an old transaction set, or a new block went unnoticed).
  * Event sink trouble does not degrade: it does not stop mining and has its own counters.
  */
-import type { ConnectedCounts, EngineStatus } from "../core/engine/engine.ts";
+import type { ConnectedCounts, EngineStatus, WorkerEventCounts } from "../core/engine/engine.ts";
 import type { EmitterStats } from "../pipeline/events/emitter.ts";
-import type { DropReason } from "../pipeline/events/sink.ts";
+import { emptyDropCounts, type DropReason } from "../pipeline/events/sink.ts";
 import type { HashrateWindow } from "../core/stats/hashrate.ts";
 
 /** One ZMQ endpoint as its subscriber reports it (the ZMQ component supplies these; extra fields pass through). */
@@ -110,8 +110,8 @@ export interface HealthSources {
 const round = (n: number, digits = 3) => Number(n.toFixed(digits));
 
 /** Why the pool is degraded right now (empty = ok). */
-export function healthProblems(status: Pick<EngineStatus, "nodes" | "work" | "lastTemplateAtMs" | "nowMs" | "updateIntervalSec">, staleSlackSec = 30): string[] {
-  const problems: string[] = [];
+export function healthProblems(status: Pick<EngineStatus, "nodes" | "work" | "lastTemplateAtMs" | "nowMs" | "updateIntervalSec" | "workerProblems">, staleSlackSec = 30): string[] {
+  const problems: string[] = [...(status.workerProblems ?? [])];
   const nodes = status.nodes;
   if (nodes.length === 0 || !nodes.some((n) => n.healthy)) problems.push("no healthy node");
   if (!status.work || status.lastTemplateAtMs === 0) problems.push("no work yet");
@@ -121,6 +121,23 @@ export function healthProblems(status: Pick<EngineStatus, "nodes" | "work" | "la
     if (ageSec > limitSec) problems.push(`work is stale: last template ${Math.round(ageSec)} s ago (limit ${limitSec} s)`);
   }
   return problems;
+}
+
+/** `/health`'s `events`: this process's publisher, plus the Stratum worker processes' events when there are workers. */
+function eventsBlock(pub: EmitterStats | null, workers: WorkerEventCounts | null, sinks: HealthReport["events"]["sinks"]): HealthReport["events"] {
+  let byReason: Record<DropReason, number> | null = pub ? { ...pub.dropped } : null;
+  if (workers) {
+    byReason ??= emptyDropCounts();
+    for (const [k, v] of Object.entries(workers.dropped)) if (k in byReason) byReason[k as DropReason] += v;
+  }
+  return {
+    enabled: pub !== null,
+    emitted: (pub?.emitted ?? 0) + (workers?.emitted ?? 0),
+    queued: (pub?.queued ?? 0) + (workers?.queued ?? 0),
+    dropped: byReason ? Object.values(byReason).reduce((a, b) => a + b, 0) : 0,
+    dropped_by_reason: byReason,
+    sinks,
+  };
 }
 
 /** Builds the `/health` document. */
@@ -160,14 +177,7 @@ export function buildHealthReport(src: HealthSources): HealthReport {
         }
       : null,
     template: work ? { height: work.height, age_seconds: round((nowMs - status.lastTemplateAtMs) / 1000, 1), node: work.node, transactions: work.transactions } : null,
-    events: {
-      enabled: pub !== null,
-      emitted: pub?.emitted ?? 0,
-      queued: pub?.queued ?? 0,
-      dropped: pub ? Object.values(pub.dropped).reduce((a, b) => a + b, 0) : 0,
-      dropped_by_reason: pub?.dropped ?? null,
-      sinks,
-    },
+    events: eventsBlock(pub, status.workerEvents ?? null, sinks),
     nodes: status.nodes.map((n) => ({
       name: n.name,
       healthy: n.healthy,

@@ -28,9 +28,9 @@
  */
 import cluster, { type Worker } from "node:cluster";
 import { randomBytes } from "node:crypto";
-import type { MetricObjectWithValues, MetricValue } from "prom-client";
+import { AggregatorRegistry, type MetricObjectWithValues, type MetricValue } from "prom-client";
 import type { PoolConfig } from "../config/types.ts";
-import { Engine, type BlockFound, type SessionView, type StratumWorkersView } from "../core/engine/engine.ts";
+import { Engine, type BlockFound, type SessionView, type StratumWorkersView, type WorkerEventCounts } from "../core/engine/engine.ts";
 import type { ListenAddress } from "../core/stratum/server.ts";
 import type { HashrateEntry } from "../core/stats/miners.ts";
 import type { HashrateWindow } from "../core/stats/hashrate.ts";
@@ -57,6 +57,10 @@ export const RESTARTS_PER_MINUTE = 5;
 const RESTART_PAUSE_MS = 10_000;
 /** How often a worker sends its snapshot (ms). */
 const SNAPSHOT_MS = 1000;
+/** A worker's snapshot older than this makes /health degraded (ms). */
+const STALE_SNAPSHOT_MS = 5000;
+/** A worker silent this long (stopped, hung) is killed and replaced (ms). */
+const HUNG_MS = 30_000;
 /** A worker that has not reported ready after this long is given up on at start (ms). */
 const READY_TIMEOUT_MS = 30_000;
 /** How long the primary waits for workers to close at shutdown before killing them (ms). */
@@ -72,6 +76,11 @@ interface WorkerEnv {
   pushPort: number;
   token: string;
   network: NonNullable<PoolConfig["network"]>;
+  /**
+   * The primary's config as it loaded it (plain JSON): a worker runs on it instead of reading the
+   * config file again, so a worker started later (a replacement) cannot drift from the primary.
+   */
+  config: PoolConfig;
 }
 
 /** One session as a worker reports it (identity without the payout script). */
@@ -92,6 +101,8 @@ interface WorkerSnapshot {
   sessions: SessionRow[];
   hashrates: HashrateEntry[];
   rejects: Record<string, number>;
+  /** This worker's events (its publisher's counters); null when events are off. */
+  events: WorkerEventCounts | null;
 }
 
 type ToPrimary =
@@ -123,25 +134,44 @@ export function sumNumbers<T>(a: T | null, b: T): T {
   return b;
 }
 
+/** Stratum worker `index`'s events ack socket: the configured one (the primary's) + `.w<index>`. */
+export function workerAckPath(ackPath: string, index: number): string {
+  return `${ackPath}.w${index}`;
+}
+
+type MetricsJson = MetricObjectWithValues<MetricValue<string>>[];
+
 /** Whether this process is a Stratum worker started by a primary. */
 export function isStratumWorker(): boolean {
   return cluster.isWorker && typeof process.env[ENV_KEY] === "string";
+}
+
+/** In a Stratum worker process, the primary's config (see {@link WorkerEnv.config}); else null. */
+export function stratumWorkerConfig(): PoolConfig | null {
+  return isStratumWorker() ? (JSON.parse(process.env[ENV_KEY]!) as WorkerEnv).config : null;
 }
 
 const HR_WINDOWS = (h: Record<HashrateWindow, number>) => Object.keys(h) as HashrateWindow[];
 
 /** The primary's side: forks, watches and merges the workers. */
 class WorkerPool {
-  private readonly slots: Array<{ worker: Worker | null; snapshot: WorkerSnapshot | null; restarts: number[]; ready: boolean }>;
+  private readonly slots: Array<{ worker: Worker | null; snapshot: WorkerSnapshot | null; restarts: number[]; ready: boolean; metrics: MetricsJson | null; lastSnapshotMs: number }>;
+  /** Checks that every ready worker still sends its snapshots (a stopped or hung one is killed and replaced). */
+  private watchdog: NodeJS.Timeout | null = null;
+  /**
+   * Counters and histograms of workers that exited, from their last metrics (folded into one registry
+   * JSON): always part of /metrics, so the pool's counters never go backwards when a worker is replaced.
+   */
+  private retiredMetrics: Promise<MetricsJson | null> = Promise.resolve(null);
   /** Counters of workers that exited (so totals never go backwards). */
-  private readonly retired = { shares: { accepted: 0, rejected: 0 }, blocks: { found: 0, accepted: 0, lostRace: 0, suppressed: 0 }, rejects: new Map<string, number>(), abuse: null as AbuseStats | null };
+  private readonly retired = { shares: { accepted: 0, rejected: 0 }, blocks: { found: 0, accepted: 0, lostRace: 0, suppressed: 0 }, rejects: new Map<string, number>(), abuse: null as AbuseStats | null, events: null as WorkerEventCounts | null };
   private stopping = false;
   /** Set once every worker was ready at start: a worker lost before that fails the start instead of being replaced. */
   private started = false;
   private cached: StratumWorkersView | null = null;
   private lastBlock: { block: BlockFound; atMs: number } | null = null;
   private metricsId = 0;
-  private readonly metricsWaiting = new Map<number, { got: MetricObjectWithValues<MetricValue<string>>[][]; left: number; done: () => void }>();
+  private readonly metricsWaiting = new Map<number, { got: MetricsJson[]; asked: Set<Worker>; done: () => void }>();
   private readonly timers = new Set<NodeJS.Timeout>();
 
   constructor(
@@ -154,7 +184,7 @@ class WorkerPool {
     /** Shares (accepted and rejected) the workers reported since their previous snapshots. */
     private readonly onShares: (n: number) => void,
   ) {
-    this.slots = Array.from({ length: count }, () => ({ worker: null, snapshot: null, restarts: [], ready: false }));
+    this.slots = Array.from({ length: count }, () => ({ worker: null, snapshot: null, restarts: [], ready: false, metrics: null, lastSnapshotMs: 0 }));
   }
 
   /** Forks every worker; resolves when all have bound their ports and have work. */
@@ -177,6 +207,36 @@ class WorkerPool {
     } finally {
       clearTimeout(timer);
     }
+    this.watchdog = setInterval(() => this.checkSilent(), 1000);
+    this.watchdog.unref();
+  }
+
+  /** Kills a worker silent for {@link HUNG_MS} (stopped, hung in a loop): the exit handler replaces it. */
+  private checkSilent(): void {
+    if (this.stopping) return;
+    const now = Date.now();
+    this.slots.forEach((slot, i) => {
+      const w = slot.worker;
+      if (!w || !slot.ready || now - slot.lastSnapshotMs < HUNG_MS || w.isDead()) return;
+      this.log.error({ stratumWorker: i, pid: w.process.pid, silentMs: now - slot.lastSnapshotMs }, "stratum worker %d silent for %d s: killed", i, Math.round((now - slot.lastSnapshotMs) / 1000));
+      slot.ready = false;
+      w.process.kill("SIGKILL");
+    });
+  }
+
+  /** Why the workers are degraded now: a worker's snapshot older than {@link STALE_SNAPSHOT_MS}, fewer ready than configured. */
+  problems(): string[] {
+    const out: string[] = [];
+    const now = Date.now();
+    let ready = 0;
+    this.slots.forEach((slot, i) => {
+      if (!slot.worker || !slot.ready) return;
+      ready++;
+      const age = now - slot.lastSnapshotMs;
+      if (age > STALE_SNAPSHOT_MS) out.push(`stratum worker ${i} silent for ${Math.round(age / 1000)} s`);
+    });
+    if (ready < this.count) out.push(`${ready} of ${this.count} stratum workers ready`);
+    return out;
   }
 
   private fork(index: number): Promise<void> {
@@ -190,6 +250,7 @@ class WorkerPool {
         if (m.t === "ready") {
           slot.ready = true;
           slot.snapshot = m.snapshot;
+          slot.lastSnapshotMs = Date.now();
           this.cached = null;
           this.log.info({ stratumWorker: index, pid: worker.process.pid }, "stratum worker %d ready (pid %d)", index, worker.process.pid ?? 0);
           resolve();
@@ -199,9 +260,11 @@ class WorkerPool {
         if (slot.worker !== worker) return;
         slot.worker = null;
         this.retire(slot.snapshot);
+        this.retireMetrics(slot.metrics);
         slot.snapshot = null;
+        slot.metrics = null;
         this.cached = null;
-        for (const w of this.metricsWaiting.values()) if (--w.left <= 0) w.done();
+        for (const w of this.metricsWaiting.values()) if (w.asked.delete(worker) && w.asked.size === 0) w.done();
         if (!slot.ready) reject(new Error(`stratum worker ${index} exited during start-up (${sig ?? `code ${code}`})`));
         if (this.stopping || !this.started) return;
         this.log.error({ stratumWorker: index, pid: worker.process.pid, code, signal: sig }, "stratum worker %d died (%s): starting a new one", index, sig ?? `code ${code}`);
@@ -228,6 +291,7 @@ class WorkerPool {
         const n = m.snapshot.shares.accepted + m.snapshot.shares.rejected - before;
         if (n > 0) this.onShares(n);
         slot.snapshot = m.snapshot;
+        slot.lastSnapshotMs = Date.now();
         this.cached = null;
         return;
       }
@@ -243,10 +307,12 @@ class WorkerPool {
         return;
       }
       case "metrics": {
+        const slot = this.slots[index]!;
+        if (slot.worker === worker) slot.metrics = m.metrics;
         const w = this.metricsWaiting.get(m.id);
-        if (!w) return;
+        if (!w || !w.asked.delete(worker)) return;
         w.got.push(m.metrics);
-        if (--w.left <= 0) w.done();
+        if (w.asked.size === 0) w.done();
         return;
       }
       default:
@@ -263,6 +329,20 @@ class WorkerPool {
     for (const [k, v] of Object.entries(s.rejects)) r.rejects.set(k, (r.rejects.get(k) ?? 0) + v);
     // Totals carry on; what is in force now (bans, tracked peers) went with the process.
     r.abuse = sumNumbers(r.abuse, { ...s.abuse, bans: { ...s.abuse.bans, active: 0, tracked: 0 } });
+    // Emitted and dropped carry on; what it still held went with it.
+    if (s.events) r.events = sumNumbers(r.events, { ...s.events, queued: 0 });
+  }
+
+  /** Folds a dead worker's last counters and histograms (not its gauges: they went with it) into the retired ones. */
+  private retireMetrics(last: MetricsJson | null): void {
+    if (!last) return;
+    // The JSON has the type's name ("counter"), whatever the typings say.
+    const cumulative = last.filter((m) => ["counter", "histogram"].includes(String(m.type)) && (m as { aggregator?: string }).aggregator === "sum");
+    const prev = this.retiredMetrics;
+    this.retiredMetrics = prev.then(async (r) => (r ? ((await AggregatorRegistry.aggregate([r, cumulative]).getMetricsAsJSON()) as MetricsJson) : cumulative)).catch((err: unknown) => {
+      this.log.warn({ error: errorText(err) }, "stratum workers: could not keep a dead worker's metrics");
+      return prev;
+    });
   }
 
   /** Live workers' pids (tests, logs). */
@@ -270,9 +350,9 @@ class WorkerPool {
     return this.slots.map((s) => s.worker?.process.pid ?? 0).filter((p) => p > 0);
   }
 
-  /** The merged view (rebuilt when a snapshot arrived since the last). */
+  /** The merged view (rebuilt when a snapshot arrived since the last; the problems each time). */
   view(): StratumWorkersView {
-    if (this.cached) return this.cached;
+    if (this.cached) return { ...this.cached, problems: this.problems() };
     const r = this.retired;
     const shares = { ...r.shares };
     const blocks = { ...r.blocks };
@@ -287,10 +367,12 @@ class WorkerPool {
     const sessions: SessionView[] = [];
     const rates = new Map<string, HashrateEntry>();
     let abuse = r.abuse;
+    let events = r.events;
     for (const slot of this.slots) {
       const s = slot.snapshot;
       if (!s) continue;
       abuse = sumNumbers(abuse, s.abuse);
+      if (s.events) events = sumNumbers(events, s.events);
       if (listening.length === 0) listening = s.listening;
       connections += s.connections;
       sendQueueBytes += s.sendQueueBytes;
@@ -327,27 +409,35 @@ class WorkerPool {
       sessions,
       hashrates: [...rates.values()],
       hashrateOf: (user, worker) => rates.get(`${user}\u0000${worker ?? "\u0001"}`)?.hashrate ?? null,
+      problems: [],
+      events,
     };
     this.cached = view;
-    return view;
+    return { ...view, problems: this.problems() };
   }
 
-  /** Every live worker's metrics registry as JSON (a worker that does not answer within 2 s is left out). */
-  metrics(): Promise<MetricObjectWithValues<MetricValue<string>>[][]> {
+  /**
+   * Every live worker's metrics registry as JSON (a worker that does not answer within 2 s is left out),
+   * and the retired workers' counters.
+   */
+  async metrics(): Promise<MetricsJson[]> {
     const live = this.slots.map((s) => s.worker).filter((w): w is Worker => w !== null && w.isConnected());
-    if (live.length === 0) return Promise.resolve([]);
-    const id = ++this.metricsId;
-    return new Promise((resolve) => {
-      const got: MetricObjectWithValues<MetricValue<string>>[][] = [];
-      const done = () => {
-        clearTimeout(timer);
-        this.metricsWaiting.delete(id);
-        resolve(got);
-      };
-      const timer = setTimeout(done, 2000);
-      this.metricsWaiting.set(id, { got, left: live.length, done });
-      for (const w of live) w.send({ t: "metrics", id } satisfies ToWorker);
-    });
+    const got: MetricsJson[] = [];
+    if (live.length > 0) {
+      const id = ++this.metricsId;
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          clearTimeout(timer);
+          this.metricsWaiting.delete(id);
+          resolve();
+        };
+        const timer = setTimeout(done, 2000);
+        this.metricsWaiting.set(id, { got, asked: new Set(live), done });
+        for (const w of live) w.send({ t: "metrics", id } satisfies ToWorker);
+      });
+    }
+    const retired = await this.retiredMetrics;
+    return retired ? [...got, retired] : got;
   }
 
   /** Asks every worker to stop (miners told to reconnect, as configured); kills those still running after the grace. */
@@ -365,6 +455,7 @@ class WorkerPool {
     process.off("SIGTERM", this.onStopSignal);
     process.off("SIGINT", this.onStopSignal);
     for (const t of this.timers) clearTimeout(t);
+    if (this.watchdog) clearInterval(this.watchdog);
     const live = this.slots.map((s) => s.worker).filter((w): w is Worker => w !== null);
     await Promise.all(
       live.map(
@@ -409,6 +500,8 @@ export function startPoolWithWorkers(config: PoolConfig, opts: PoolAppOptions, s
     sessions: [],
     hashrates: [],
     hashrateOf: () => null,
+    problems: [],
+    events: null,
   };
   const app = startPool(
     config,
@@ -450,11 +543,11 @@ export function startPoolWithWorkers(config: PoolConfig, opts: PoolAppOptions, s
               const network = engine.status().network!;
               pool = new WorkerPool(
                 config.workers,
-                { host: "127.0.0.1", controlPort: channel.ports.control, pushPort: channel.ports.push, token, network },
+                { host: "127.0.0.1", controlPort: channel.ports.control, pushPort: channel.ports.push, token, network, config },
                 log.logger,
                 (share) => forwardedRecord(obs, share),
                 (block, atMs) => {
-                  obs.metrics.lastBlockAtMs = atMs;
+                  obs.metrics.blockFoundAt(atMs);
                   obs.statusTracker.blocks.unshift({ block, atMs });
                   if (obs.statusTracker.blocks.length > STATUS_LIMITS.blocks) obs.statusTracker.blocks.length = STATUS_LIMITS.blocks;
                 },
@@ -552,7 +645,7 @@ export class ForwardingRecords {
 }
 
 /** A worker's snapshot of its engine. */
-function snapshotOf(engine: Engine, tracker: Map<string, number>): WorkerSnapshot {
+function snapshotOf(engine: Engine, tracker: Map<string, number>, events: WorkerEventCounts | null): WorkerSnapshot {
   const st = engine.status();
   const identities: Array<[string, string]> = [];
   for (const s of engine.sessionViews()) if (s.identity) identities.push([s.identity.address, s.identity.worker]);
@@ -579,15 +672,21 @@ function snapshotOf(engine: Engine, tracker: Map<string, number>): WorkerSnapsho
     sessions,
     hashrates: engine.workerHashrates(600_000),
     rejects: Object.fromEntries(tracker),
+    events,
   };
 }
 
 /** Runs this process as Stratum worker `TBG_STRATUM_WORKER.index` until the primary says stop (or goes away). */
-export async function runStratumWorker(base: PoolConfig, opts: PoolAppOptions = {}): Promise<number> {
+export async function runStratumWorker(_fileConfig: PoolConfig, opts: PoolAppOptions = {}): Promise<number> {
   const env = JSON.parse(process.env[ENV_KEY]!) as WorkerEnv;
+  // The primary's config, not the file's current content.
+  const base = env.config;
   const per = Math.min(Math.ceil(base.maxclients / env.count), Extranonce1Allocator.sliceCapacity(base.nonce1length, env.count));
   // No nodes, no ZMQ, no relay server, no health server: the primary process has those.
-  const config: PoolConfig = { ...base, network: env.network, btcd: [], zmqEndpoints: [], relay_server: null, mode: "primary", primary: null, maxclients: per, workers: 1 };
+  // Each process binds its own ack socket (the primary's is the configured path): the reader confirms to
+  // the address an event came from, so every worker's events are confirmed to that worker.
+  const events = base.events.ack_socket_path === null ? base.events : { ...base.events, ack_socket_path: workerAckPath(base.events.ack_socket_path, env.index) };
+  const config: PoolConfig = { ...base, network: env.network, btcd: [], zmqEndpoints: [], relay_server: null, mode: "primary", primary: null, maxclients: per, workers: 1, events };
   const handle = opts.logger ?? createLogger({ level: config.log.level, logdir: config.logdir, pretty: opts.pretty });
   const log = handle.logger.child({ stratumWorker: env.index });
   const send = (m: ToPrimary) => {
@@ -663,8 +762,12 @@ export async function runStratumWorker(base: PoolConfig, opts: PoolAppOptions = 
   }
   const extranonceSlice = Extranonce1Allocator.sliceCapacity(config.nonce1length, env.count);
   log.info({ stratum: engine.status().listening.map((b) => `${b.host}:${b.port}`), extranonceSlice, maxclients: per }, "stratum worker %d of %d serving", env.index, env.count);
-  send({ t: "ready", snapshot: snapshotOf(engine, rejects) });
-  timer = setInterval(() => send({ t: "snapshot", snapshot: snapshotOf(engine, rejects) }), SNAPSHOT_MS);
+  const eventCounts = (): WorkerEventCounts | null => {
+    const st = obs.publisher?.stats();
+    return st ? { emitted: st.emitted, queued: st.queued, dropped: { ...st.dropped } } : null;
+  };
+  send({ t: "ready", snapshot: snapshotOf(engine, rejects, eventCounts()) });
+  timer = setInterval(() => send({ t: "snapshot", snapshot: snapshotOf(engine, rejects, eventCounts()) }), SNAPSHOT_MS);
   timer.unref();
   // Runs until "stop" (process.exit in close()).
   return new Promise<number>(() => undefined);

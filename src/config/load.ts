@@ -32,9 +32,30 @@ export function readOpenFileLimit(read: (path: string) => string = (p) => readFi
   }
 }
 
-/** The machine facts config defaults depend on (host name, open-file limit). */
+/**
+ * CPUs the cgroup v2 quota allows (/sys/fs/cgroup/cpu.max: "max 100000" = no limit, "200000 100000" = 2),
+ * rounded up; null when there is no quota or no such file.
+ */
+export function readCgroupCpuLimit(read: (path: string) => string = (p) => readFileSync(p, "utf8")): number | null {
+  try {
+    const m = /^(max|\d+)\s+(\d+)/.exec(read("/sys/fs/cgroup/cpu.max").trim());
+    if (!m || m[1] === "max") return null;
+    const quota = Number(m[1]);
+    const period = Number(m[2]);
+    return quota > 0 && period > 0 ? Math.max(1, Math.ceil(quota / period)) : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Cores this process may use: the machine's, fewer under a cgroup CPU quota. */
+export function usableCores(cores: number, cgroupLimit: number | null): number {
+  return cgroupLimit === null ? cores : Math.max(1, Math.min(cores, cgroupLimit));
+}
+
+/** The machine facts config defaults depend on (host name, open-file limit, usable cores). */
 export function systemConfigEnv(): ConfigEnv {
-  return { hostname: hostname(), openFileLimit: readOpenFileLimit(), cores: availableParallelism() };
+  return { hostname: hostname(), openFileLimit: readOpenFileLimit(), cores: usableCores(availableParallelism(), readCgroupCpuLimit()) };
 }
 
 /**

@@ -104,8 +104,12 @@ export function crossCheck(rawValue: unknown): ConfigIssue[] {
     const socket = typeof ev.socket_path === "string" ? ev.socket_path : join(typeof raw.data_dir === "string" ? raw.data_dir : DEFAULTS.dataDir, EVENTS_DEFAULTS.socketFile);
     const ack = typeof ev.ack_socket_path === "string" ? ev.ack_socket_path : defaultAckPath(socket);
     if (ack === socket) issues.push({ key: "events.ack_socket_path", reason: "must differ from events.socket_path (the reader binds that one)" });
-    else if (Buffer.byteLength(ack) > 104)
-      issues.push({ key: "events.ack_socket_path", reason: `${ack} is longer than 104 bytes (the engine also binds it + ".tx", and Unix socket paths stop at 107): set a shorter path, or null to turn confirmations off` });
+    else {
+      // Stratum worker processes bind it + ".w<index>" (+ ".tx"): 4 more bytes when there may be workers.
+      const max = raw.workers === 1 ? 104 : 100;
+      if (Buffer.byteLength(ack) > max)
+        issues.push({ key: "events.ack_socket_path", reason: `${ack} is longer than ${max} bytes (the engine also binds it + ".tx"${max < 104 ? ', each Stratum worker process it + ".w<n>.tx"' : ""}, and Unix socket paths stop at 107): set a shorter path, or null to turn confirmations off` });
+    }
   }
 
   // bitcoind credentials: auth+pass, or a cookie file.
@@ -359,6 +363,9 @@ export function normalize(raw: ConfigInput, origin: string, env: ConfigEnv): Poo
   };
 }
 
+/** The schema's upper bound for `workers`. */
+const MAX_WORKERS = 64;
+
 /**
  * `workers: "auto"`: one Stratum worker per core but one, the primary's, which makes the templates, submits
  * blocks and serves HTTP; below 3 cores, one process does it all. Measured on 2 cores (docs/benchmarks.md,
@@ -367,5 +374,5 @@ export function normalize(raw: ConfigInput, origin: string, env: ConfigEnv): Poo
  */
 export function autoWorkers(cores: number | undefined): number {
   const n = Math.floor(cores ?? 1);
-  return n >= 3 ? n - 1 : 1;
+  return n >= 3 ? Math.min(n - 1, MAX_WORKERS) : 1;
 }

@@ -159,5 +159,8 @@ test("events.ack_socket_path: defaults next to socket_path, null turns confirmat
     }
   };
   assert.match(keyOf({ btcd: [NODE], events: { socket_path: "/run/a.sock", ack_socket_path: "/run/a.sock" } }) ?? "", /^events\.ack_socket_path: must differ/);
-  assert.match(keyOf({ btcd: [NODE], events: { socket_path: `/tmp/${"x".repeat(100)}` } }) ?? "", /^events\.ack_socket_path: .* longer than 104 bytes/);
+  assert.match(keyOf({ btcd: [NODE], workers: 1, events: { socket_path: `/tmp/${"x".repeat(100)}` } }) ?? "", /^events\.ack_socket_path: .* longer than 104 bytes/);
+  // Stratum worker processes bind it + ".w<n>": 4 bytes less when there may be workers.
+  assert.match(keyOf({ btcd: [NODE], events: { socket_path: `/tmp/${"x".repeat(92)}` } }) ?? "", /^events\.ack_socket_path: .* longer than 100 bytes/);
+  assert.equal(keyOf({ btcd: [NODE], workers: 1, events: { socket_path: `/tmp/${"x".repeat(92)}` } }), null);
 });

@@ -17,6 +17,7 @@ import { startTestNode, btcdFor } from "../support/pool.ts";
 import { RawClient } from "../support/stratum.ts";
 import { REGTEST_ADDRESSES } from "../support/addresses.ts";
 import { waitFor } from "../support/wait.ts";
+import { ReaderConfirmer } from "../../src/pipeline/events/confirm.ts";
 import { DgramReader, type ReaderMessage } from "../../src/pipeline/events/dgram-reader.ts";
 import type { EmbeddedNode } from "../../src/tools/regtest-node/embedded-node.ts";
 
@@ -45,7 +46,17 @@ const logLines = async (file: string) =>
 test("workers: 2 — connections, shares and blocks on both workers, one view, a dead worker replaced", { timeout: 120_000 }, async () => {
   const dir = await mkdtemp(join(tmpdir(), "tbg-workers-"));
   const events: ReaderMessage[] = [];
-  const reader = new DgramReader({ socketPath: join(dir, "events.sock"), onMessage: (m) => events.push(m) });
+  // A confirming reader (as tbg publisher): every process's events are confirmed to their sender.
+  const confirmer = new ReaderConfirmer();
+  const senders = new Set<string>();
+  const reader = new DgramReader({
+    socketPath: join(dir, "events.sock"),
+    onMessage: (m) => {
+      events.push(m);
+      if (m.sender) senders.add(m.sender);
+      if (m.ok) confirmer.done(confirmer.track(m.sender, m.event.event_id));
+    },
+  });
   const clients: RawClient[] = [];
   let child: ChildProcess | null = null;
   try {
@@ -144,10 +155,26 @@ test("workers: 2 — connections, shares and blocks on both workers, one view, a
     assert.match(metrics, /^tbg_blocks_found_total 2$/m);
     assert.match(metrics, /^tbg_users_connected 1$/m);
     assert.match(metrics, /^tbg_workers_connected 6$/m);
+    assert.match(metrics, /^tbg_miner_authorizations_total 6$/m);
     const health = (await (await fetch(`${healthUrl}/health`)).json()) as { miners: number; workers: number; users: number; shares: { accepted: number }; blocks: { found: number; accepted: number } };
     assert.deepEqual([health.miners, health.workers, health.users, health.shares.accepted, health.blocks.found, health.blocks.accepted], [6, 6, 1, 2, 2, 2]);
 
-    // A killed worker is replaced; its miners reconnect to the survivors or the new one.
+    // Delivery confirmations are on in every process: each binds its own ack socket.
+    const ack = join(dir, "events.sock.ack");
+    assert.ok(senders.has(`${ack}.w0.tx`) && senders.has(`${ack}.w1.tx`), `each worker sends from its own ack path: ${[...senders].join(" ")}`);
+    assert.ok(!(await logLines(logFile)).some((l) => JSON.stringify(l).includes("EVENTS_ACK_SOCKET_IN_USE")), "no ack socket conflict");
+    assert.ok(confirmer.stats().confirmed >= 4, "events confirmed");
+    // /health's events block counts every process's events (the workers' from their snapshots).
+    const received = events.length;
+    const ev = await waitFor(async () => {
+      const h = (await (await fetch(`${healthUrl}/health`)).json()) as { events: { emitted: number; dropped: number } };
+      return h.events.emitted >= received ? h.events : null;
+    }, `/health events.emitted to count the ${received} events received`, 5000, 200);
+    assert.equal(ev.dropped, 0);
+
+    // A killed worker is replaced; its miners reconnect to the survivors or the new one. The replacement
+    // runs on the primary's config, not on the file (broken since the start).
+    await writeFile(file, "{ not a config");
     const pid = Number(ready.find((l) => l.stratumWorker === 1)!.pid);
     process.kill(pid, "SIGKILL");
     await waitFor(async () => (await logLines(logFile)).some((l) => l.msg !== undefined && String(l.msg).startsWith("stratum worker 1 ready") && Number(l.pid) !== pid), "a new worker 1", 30_000, 100);
@@ -164,6 +191,13 @@ test("workers: 2 — connections, shares and blocks on both workers, one view, a
     const live = clients.filter((c) => !c.closed).map((c) => c.extranonce1);
     assert.equal(new Set(live).size, live.length);
 
+    // /metrics counters do not go backwards: the dead worker's last counters are kept.
+    const after = await (await fetch(`${healthUrl}/metrics`)).text();
+    assert.match(after, /^tbg_blocks_found_total 2$/m, "the dead worker's block still counted");
+    assert.match(after, /^tbg_shares_total\{result="accepted",reason="none"\} 2$/m);
+    assert.match(after, /^tbg_miner_authorizations_total 10$/m, "6 before (3 on the dead worker) + 4 after");
+    assert.ok(Number(/^tbg_last_block_found_timestamp_seconds (\S+)$/m.exec(after)?.[1]) > 0, "the primary knows the workers' last block");
+
     proc.kill("SIGTERM");
     const [code] = await exited;
     assert.equal(code, 0, errText);
@@ -172,6 +206,7 @@ test("workers: 2 — connections, shares and blocks on both workers, one view, a
     for (const c of clients) c.close();
     child?.kill("SIGKILL");
     await reader.close();
+    await confirmer.close();
     await rm(dir, { recursive: true, force: true });
   }
 });
@@ -282,6 +317,49 @@ test("workers: a worker mines on the slim push (no transactions) and the primary
     client?.close();
     child?.kill("SIGKILL");
     await reader.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test("workers: a stopped (hung) worker makes /health degraded within seconds, is killed after ~30 s and replaced", { timeout: 120_000 }, async () => {
+  const dir = await mkdtemp(join(tmpdir(), "tbg-workers-hung-"));
+  let proc: ChildProcess | null = null;
+  let stopped = 0;
+  try {
+    const file = join(dir, "pool.json");
+    const config = { network: "regtest", workers: 2, btcd: [btcdFor(node)], serverurl: ["127.0.0.1:0"], data_dir: join(dir, "data"), logdir: join(dir, "logs"), events: { enabled: false }, health: { host: "127.0.0.1", port: 0 } };
+    await writeFile(file, JSON.stringify(config));
+    proc = spawn(process.execPath, [TBG, "pool", "-c", file], { stdio: ["ignore", "ignore", "ignore"] });
+    const logFile = join(dir, "logs", "tbg.log");
+    await waitFor(async () => (await logLines(logFile)).some((l) => l.msg === "pool started"), "pool started", 60_000, 50);
+    const lines = await logLines(logFile);
+    const healthUrl = String(lines.find((l) => typeof l.url === "string" && String(l.msg).startsWith("health and metrics"))!.url);
+    const health = async () => (await (await fetch(`${healthUrl}/health`)).json()) as { status: string; problems: string[] };
+    await waitFor(async () => ((await health()).status === "ok" ? true : null), "/health ok", 30_000, 200);
+    stopped = Number(lines.find((l) => l.stratumWorker === 1 && String(l.msg).includes("ready (pid"))!.pid);
+    process.kill(stopped, "SIGSTOP");
+    const degraded = await waitFor(async () => {
+      const h = await health();
+      return h.problems.some((p) => p.startsWith("stratum worker 1 silent")) ? h : null;
+    }, "/health to name the silent worker", 15_000, 250);
+    assert.equal(degraded.status, "degraded");
+    await waitFor(async () => (await logLines(logFile)).some((l) => String(l.msg).startsWith("stratum worker 1 silent for")), "the hung worker killed", 45_000, 250);
+    await waitFor(async () => (await logLines(logFile)).some((l) => String(l.msg).startsWith("stratum worker 1 ready") && Number(l.pid) !== stopped), "a new worker 1", 30_000, 100);
+    await waitFor(async () => ((await health()).status === "ok" ? true : null), "/health ok again", 10_000, 200);
+  } finally {
+    if (stopped) {
+      try {
+        process.kill(stopped, "SIGCONT");
+        process.kill(stopped, "SIGKILL");
+      } catch {
+        // already gone
+      }
+    }
+    if (proc && proc.exitCode === null) {
+      const exited = once(proc, "exit");
+      proc.kill("SIGTERM");
+      await exited;
+    }
     await rm(dir, { recursive: true, force: true });
   }
 });

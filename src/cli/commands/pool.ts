@@ -5,6 +5,7 @@ import { UsageError } from "../../util/errors.ts";
 import { loadConfig } from "../../config/load.ts";
 import { formatConfigWarnings } from "../../config/errors.ts";
 import { runPool } from "../../app/run-pool.ts";
+import { stratumWorkerConfig } from "../../app/workers.ts";
 
 const help = `usage: tbg pool -c CONFIG [--log-level LEVEL]
 
@@ -27,6 +28,9 @@ export const command: Command = {
     if (!f.config) throw new UsageError("-c CONFIG is required");
     // A bad config throws ConfigError / ConfigFileError: printed as every other error,
     // "tbg pool: <every problem> [CODE]", exit 1 (see docs/configuration.md).
+    // A Stratum worker process runs on its primary's config (the file may have changed since).
+    const worker = stratumWorkerConfig();
+    if (worker) return runPool(worker, { pretty: Boolean(f.pretty) });
     const config = await loadConfig(f.config as string);
     if (config.warnings.length) console.error(formatConfigWarnings(config.warnings));
     if (f["log-level"]) config.log.level = f["log-level"] as typeof config.log.level;

@@ -6,7 +6,7 @@
  */
 import { EventEmitter } from "node:events";
 import { randomInt } from "node:crypto";
-import { RpcClient } from "../bitcoind/rpc-client.ts";
+import { DEFAULT_RPC_TIMEOUT_MS, RpcClient } from "../bitcoind/rpc-client.ts";
 import { addressToOutputScript, decodeAddress, type BitcoinNetwork } from "../bitcoin/address.ts";
 import { reverseBytes } from "../bitcoin/hash.ts";
 import type { PoolConfig } from "../../config/types.ts";
@@ -53,6 +53,11 @@ export interface BlockFound {
 
 /** Most recent parents remembered for one-block-per-parent (far more than a chain moves between templates). */
 const BLOCK_PARENTS_KEPT = 64;
+/**
+ * How long a Stratum worker process waits for the primary's answer to its block (ms): more than the
+ * primary's submitblock can take (the RPC timeout, once more on a fresh connection).
+ */
+const WORKER_SUBMIT_TIMEOUT_MS = 3 * DEFAULT_RPC_TIMEOUT_MS;
 
 export interface EngineEventMap {
   /** `gbt`: the template as the node served it (a primary pushes it to its relays unchanged); on a Stratum worker process, the slim template. */
@@ -142,6 +147,17 @@ export interface StratumWorkersView {
   hashrates: HashrateEntry[];
   /** One entry of `hashrates` (worker null = the user's). */
   hashrateOf(user: string, worker: string | null): Record<HashrateWindow, number> | null;
+  /** Why the workers are degraded right now (a silent worker, fewer ready than configured); empty = ok. */
+  problems: string[];
+  /** The workers' own events (emitted, queued, dropped by reason), summed; null when events are off. */
+  events: WorkerEventCounts | null;
+}
+
+/** Event counters of Stratum worker processes (their publishers' stats, summed). */
+export interface WorkerEventCounts {
+  emitted: number;
+  queued: number;
+  dropped: Record<string, number>;
 }
 
 /** The engine at one moment, as plain data (what /health, /metrics and the events bridge read). */
@@ -177,6 +193,10 @@ export interface EngineStatus {
   hashrateHs: Record<HashrateWindow, number>;
   /** Strikes, bans and the hardening counters. */
   abuse: AbuseStats;
+  /** With Stratum worker processes: why they are degraded right now (see {@link StratumWorkersView.problems}). */
+  workerProblems?: string[];
+  /** With Stratum worker processes: their events, summed (see {@link StratumWorkersView.events}). */
+  workerEvents?: WorkerEventCounts | null;
 }
 
 /** A live session, read-only: what the status page shows of each connection. */
@@ -355,6 +375,9 @@ export class Engine {
       instanceId: this.config.instance_id,
       reconnectIntervalMs: 200,
       now: this.now,
+      // The primary answers once its own submission has an outcome: wait longer than its node RPC
+      // timeout (and the client's one retry), so a slow node is not reported as a rejection here.
+      submitTimeoutMs: WORKER_SUBMIT_TIMEOUT_MS,
       ...this.opts.relayLink,
     });
     this.relayController = new RelayController({
@@ -368,7 +391,12 @@ export class Engine {
         const t = this.jobs.current?.template;
         return t ? { height: t.height, prevhashHex: t.prevhashHex } : null;
       },
-      // A worker has no relay mode to report: it always follows the primary process.
+      // A worker has no relay mode to report: it always follows the primary process, also down to a lower
+      // height (a reorg: the primary's node is the only source).
+      alwaysFollowPrimary: true,
+      // A block found while the link to the primary is down (reconnecting) waits for it, as long as
+      // its job lives.
+      submitRetryForMs: this.config.job_expiry_sec * 1000,
       onState: () => undefined,
       onWarning: (message) => this.bus.emit("warning", { message }),
     });
@@ -463,6 +491,8 @@ export class Engine {
         lastBlock: w.lastBlock,
         hashrateHs: w.hashrateHs,
         abuse: w.abuse,
+        workerProblems: w.problems,
+        workerEvents: w.events,
       };
     }
     return this.ownStatus(nowMs, source);

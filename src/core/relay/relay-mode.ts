@@ -18,7 +18,7 @@ import type { TemplateReason } from "../work/template-source.ts";
 import { outcomeOf, type BlockSubmitter, type SubmitOutcome, type SubmitResult } from "../work/block-submitter.ts";
 import { errorText } from "../../util/errors.ts";
 import type { SlimBlock } from "../work/slim-template.ts";
-import type { PrimaryLink, PrimaryLinkStatus, PrimaryTemplate } from "./link.ts";
+import { PrimarySubmitError, type PrimaryLink, type PrimaryLinkStatus, type PrimaryTemplate } from "./link.ts";
 
 export type RelayMode = "connecting" | "passthrough" | "independent";
 
@@ -38,7 +38,21 @@ export interface RelayControllerOptions {
   onWarning(message: string): void;
   /** Default 200 ms. */
   checkIntervalMs?: number;
+  /**
+   * Adopt every primary template, also one at a lower height than the current work (a Stratum worker
+   * process: its primary is the only source, so a lower height is a reorg to follow, not a primary behind).
+   */
+  alwaysFollowPrimary?: boolean;
+  /**
+   * A block the control connection could not take (PRIMARY_UNREACHABLE: down, reconnecting) is sent
+   * again every {@link SUBMIT_RETRY_INTERVAL_MS} for up to this long (ms) instead of failing at once (a
+   * Stratum worker process: the primary is its only way to the network). Default 0: one attempt.
+   */
+  submitRetryForMs?: number;
 }
+
+/** Pause between attempts to hand a block to an unreachable primary (ms). */
+export const SUBMIT_RETRY_INTERVAL_MS = 200;
 
 export interface RelayStatus {
   mode: RelayMode;
@@ -73,6 +87,7 @@ export class RelayController {
   private lastLocal: { gbt: GbtTemplate; node: string } | null = null;
   private lastPrimaryTemplateMs: number | null = null;
   private lastResetMs = 0;
+  private closed = false;
   private readonly startedMs: number;
   private firstWork: { promise: Promise<void>; resolve: () => void };
   private readonly latencies: number[] = [];
@@ -130,7 +145,7 @@ export class RelayController {
     this.lastPrimaryTemplateMs = this.opts.now();
     const gbt = t.template as unknown as GbtTemplate;
     const cur = this.opts.current();
-    if (cur && typeof gbt.height === "number" && gbt.height < cur.height) {
+    if (!this.opts.alwaysFollowPrimary && cur && typeof gbt.height === "number" && gbt.height < cur.height) {
       // The primary is behind this relay's current work (its node has not seen the new block yet).
       this.counters.primaryTemplatesBehind++;
       if (this.state === "connecting") this.setState("passthrough", "primary_connected");
@@ -196,7 +211,8 @@ export class RelayController {
   submitBlock(local: BlockSubmitter | null, block: string | SlimBlock, hashHex: string, height: number, late: (r: SubmitResult) => void, stale?: () => boolean): Promise<SubmitOutcome> {
     const t0 = performance.now();
     const name = this.opts.primaryName;
-    const remote: Promise<SubmitResult> = this.opts.link.submitBlock(typeof block === "string" ? { hashHex, height, blockHex: block } : { hashHex, height, ...block }).then(
+    const req = typeof block === "string" ? { hashHex, height, blockHex: block } : { hashHex, height, ...block };
+    const remote: Promise<SubmitResult> = this.submitToPrimary(req, t0 + (this.opts.submitRetryForMs ?? 0)).then(
       (a) => {
         if (a.outcome === "accepted") this.counters.blocksToPrimaryAccepted++;
         else this.counters.blocksToPrimaryFailed++;
@@ -242,6 +258,19 @@ export class RelayController {
     });
   }
 
+  /** {@link PrimaryLink.submitBlock}, sent again while the link could not take it, until `retryUntil` (performance.now() ms). */
+  private async submitToPrimary(req: Parameters<PrimaryLink["submitBlock"]>[0], retryUntil: number): Promise<Awaited<ReturnType<PrimaryLink["submitBlock"]>>> {
+    for (;;) {
+      try {
+        return await this.opts.link.submitBlock(req);
+      } catch (err) {
+        // Only a block that was never sent is sent again (one sent and unanswered may be on its way to the node).
+        if (!(err instanceof PrimarySubmitError) || err.code !== "PRIMARY_UNREACHABLE" || performance.now() + SUBMIT_RETRY_INTERVAL_MS > retryUntil || this.closed) throw err;
+        await new Promise((r) => setTimeout(r, SUBMIT_RETRY_INTERVAL_MS));
+      }
+    }
+  }
+
   status(): RelayStatus {
     const sorted = [...this.latencies].sort((a, b) => a - b);
     return {
@@ -263,6 +292,7 @@ export class RelayController {
   }
 
   close(): void {
+    this.closed = true;
     if (this.timer) clearInterval(this.timer);
     this.opts.link.close();
     this.firstWork.resolve();
