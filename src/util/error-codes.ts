@@ -95,9 +95,9 @@ export const ERROR_CATALOGUE = {
   RELAY_BAD_PAYLOAD: { area: "relay", hint: "A relay frame's payload did not inflate or was not a JSON object: check what connects to the relay ports (a proxy or scanner, not a tbg peer)." },
   RELAY_PROTOCOL_CLOSED: { area: "relay", hint: "None: a relay connection is closed after a protocol error and reconnects." },
   RELAY_SERVER_LISTEN: { area: "relay", hint: "The relay server could not bind: free the port or change `relay_server.port` / `relay_server.template_push_port`." },
-  PRIMARY_UNREACHABLE: { area: "relay", hint: "The relay's control connection to the primary is down: the block went to the local node only; check `primary.host`/`primary.port` and the inter-region link." },
+  PRIMARY_UNREACHABLE: { area: "relay", hint: "The relay's control connection to the primary is down: the block went to the local node only; check `primary.host`/`primary.port` and the inter-region link. In a Stratum worker process (`workers`) the block is sent again until the loopback link is back (up to `job_expiry_sec`); still failing: check the primary process's log." },
   VALUE_TOO_DEEP: { area: "events", hint: "An event nests values deeper than the collector walks (64 levels): it is refused as malformed; fix the producer." },
-  PRIMARY_TIMEOUT: { area: "relay", hint: "The primary did not answer a block submission in time: the local node's answer decides; check the primary's load and the inter-region link." },
+  PRIMARY_TIMEOUT: { area: "relay", hint: "The primary did not answer a block submission in time (a relay waits 10 s, a Stratum worker process 30 s): on a relay the local node's answer decides; check the primary's load and the inter-region link (for a worker, the primary process's log: its nodes may still accept the block)." },
 } as const satisfies Record<string, { area: string; hint: string }>;
 
 /** A stable error code; see {@link ERROR_CATALOGUE} and docs/errors.md. */
