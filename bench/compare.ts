@@ -24,10 +24,12 @@
  *   npm run bench -- compare [--quick] [--runs 3] [--pools ours,ckpool,public_pool]
  *                            [--measures share,fanout,memory,rtt] [--ckpool-tarball PATH]
  *                            [--public-pool-tarball PATH] [--cache-dir DIR] [--timeout S]
- *                            [--baseline DIR]
+ *                            [--baseline DIR] [--events-reader]
  *
  * `--baseline DIR` adds `ours_before`: this engine from another checkout (an earlier commit, with its own
  * node_modules), measured in the same interleaved runs, so a change shows as before ÷ after under the same load.
+ * Our pool's events are on and unread by default (the sink queues, bounded, and drops the oldest, counted);
+ * `--events-reader` reads them in this process, as a collector would, so every event is sent.
  */
 import { spawn } from "node:child_process";
 import { loadavg } from "node:os";
@@ -267,12 +269,12 @@ function runScript(script: string, args: string[], timeoutSec: number): Promise<
 }
 
 /** One measurement: fresh bench node, fresh pool, the script against it. */
-async function measureOnce(g: MeasureGroup, kind: PoolKind, built: BuiltRival | null, quick: boolean, timeoutSec: number): Promise<{ result?: Json; error?: string }> {
+async function measureOnce(g: MeasureGroup, kind: PoolKind, built: BuiltRival | null, quick: boolean, timeoutSec: number, eventsReader: boolean): Promise<{ result?: Json; error?: string }> {
   const node = await startBenchNode({ txs: g.txs });
   try {
     let pool;
     try {
-      pool = await startRival(kind, built, { host: "127.0.0.1", rpcPort: node.rpcPort, user: node.user, pass: node.pass, zmqPort: node.zmqPort });
+      pool = await startRival(kind, built, { host: "127.0.0.1", rpcPort: node.rpcPort, user: node.user, pass: node.pass, zmqPort: node.zmqPort }, { eventsReader });
     } catch (err) {
       return { error: `${kind} did not start: ${err instanceof Error ? err.message : String(err)}` };
     }
@@ -296,7 +298,7 @@ function listFlag<T extends string>(v: string | undefined, all: readonly T[], wh
 }
 
 export async function main(argv: string[]): Promise<Json> {
-  const f = flags(argv, ["runs", "pools", "measures", "ckpool-tarball", "public-pool-tarball", "cache-dir", "timeout", "baseline"], ["quick"]) as Partial<Record<string, string>> & { quick?: boolean };
+  const f = flags(argv, ["runs", "pools", "measures", "ckpool-tarball", "public-pool-tarball", "cache-dir", "timeout", "baseline"], ["quick", "events-reader"]) as Partial<Record<string, string>> & { quick?: boolean; "events-reader"?: boolean };
   const quick = Boolean(f.quick);
   const runs = f.runs === undefined ? 3 : Number(f.runs);
   if (!Number.isInteger(runs) || runs < 1) throw new Error("--runs: a positive integer");
@@ -353,7 +355,7 @@ export async function main(argv: string[]): Promise<Json> {
       for (const kind of order) {
         loads.push(round(loadavg()[0], 2));
         say(`run ${run + 1}/${runs}: ${g.label} on ${kind} (load average ${loads[loads.length - 1]})`);
-        const o = await measureOnce(g, kind, built[kind] ?? null, quick, timeoutSec);
+        const o = await measureOnce(g, kind, built[kind] ?? null, quick, timeoutSec, Boolean(f["events-reader"]));
         if (!o.result) {
           failures.push(`run ${run + 1} ${g.label} on ${kind}: ${o.error}`);
           continue;

@@ -216,11 +216,12 @@ async function startChild(kind: PoolKind, cmd: string, args: string[], cwd: stri
 }
 
 /** Starts one pool on `node`. Ours: `tbg pool -c CONFIG`, production defaults with bans off (see docs/benchmarks.md). */
-export async function startRival(kind: PoolKind, built: BuiltRival | null, node: RivalNode): Promise<RunningPool> {
+export async function startRival(kind: PoolKind, built: BuiltRival | null, node: RivalNode, opts: { eventsReader?: boolean } = {}): Promise<RunningPool> {
   if (kind === "ours" || kind === "ours_before") {
     if (kind === "ours_before" && !built) throw new RivalUnavailable("ours_before needs --baseline DIR");
     const pool = await startPoolProcess({
       tbg: kind === "ours_before" ? join(built!.path, "bin", "tbg") : undefined,
+      eventsReader: opts.eventsReader,
       node: { rpcUrl: `http://${node.host}:${node.rpcPort}`, user: node.user, pass: node.pass, zmqUrl: `tcp://${node.host}:${node.zmqPort}` },
       // The default blockpoll (100 ms; polled at most every 50 ms anyway): new blocks come by ZMQ, as
       // ckpool's do (with notify it checks getbestblockhash only every 5 s).

@@ -186,7 +186,7 @@ export interface PoolProcessOptions {
   startTimeoutMs?: number;
   /** Extra node flags for the child, e.g. ["--cpu-prof", "--cpu-prof-dir=DIR"] to profile the pool. */
   nodeArgs?: string[];
-  /** Read the pool's events socket as a collector would (default true); false leaves it unread. */
+  /** Read the pool's events socket as a collector would (a reader in this process); default false: unread. */
   eventsReader?: boolean;
   /** The `tbg` entry to run (default this checkout's bin/tbg; compare's `--baseline` runs another checkout's). */
   tbg?: string;
@@ -220,8 +220,8 @@ export async function startPoolProcess(opts: PoolProcessOptions): Promise<PoolPr
     serverurl: [`127.0.0.1:${port}`],
     blockpoll: opts.blockpollMs ?? 100,
     data_dir: join(dir, "data"),
-    // Events on, as in production, read by a reader in this process as the collector would read them
-    // (`eventsReader: false`: nobody reads, the sink queues and drops, counted).
+    // Events on, as in production. Nobody reads the socket unless `eventsReader`: the sink then queues
+    // (bounded) and drops the oldest, counted; with a reader it sends every event as to a collector.
     events: { enabled: true, socket_path: join(dir, "events.sock") },
     health: { enabled: false },
     log: { level: opts.logLevel ?? "info" },
@@ -232,7 +232,7 @@ export async function startPoolProcess(opts: PoolProcessOptions): Promise<PoolPr
   };
   const configPath = join(dir, "pool.json");
   await writeFile(configPath, JSON.stringify(config, null, 2));
-  const reader = opts.eventsReader === false ? null : await drainEvents(join(dir, "events.sock"));
+  const reader = opts.eventsReader ? await drainEvents(join(dir, "events.sock")) : null;
   const logPath = join(dir, "pool.log");
   const fd = openSync(logPath, "a");
   const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), opts.tbg ?? TBG, "pool", "-c", configPath], { stdio: ["ignore", fd, fd], cwd: dir });
