@@ -40,13 +40,22 @@ export class StatusTracker {
       const r = e.verdict.reason ?? "other";
       this.rejects.set(r, (this.rejects.get(r) ?? 0) + 1);
     };
-    const onBlock = (block: BlockFound) => {
-      this.blocks.unshift({ block, atMs: this.engine.now() });
-      if (this.blocks.length > STATUS_LIMITS.blocks) this.blocks.length = STATUS_LIMITS.blocks;
-    };
+    const onBlock = (block: BlockFound) => this.addBlock(block, this.engine.now());
     this.engine.bus.on("share", onShare);
     this.engine.bus.on("block", onBlock);
     this.offs.push(() => this.engine.bus.off("share", onShare), () => this.engine.bus.off("block", onBlock));
+  }
+
+  /** Records a block found (newest first, bounded): the engine's own, or one a Stratum worker process reported. */
+  addBlock(block: BlockFound, atMs: number): void {
+    this.blocks.unshift({ block, atMs });
+    if (this.blocks.length > STATUS_LIMITS.blocks) this.blocks.length = STATUS_LIMITS.blocks;
+  }
+
+  /** Replaces the rejects by reason (the Stratum worker processes' merged counts). */
+  setRejects(rejects: ReadonlyMap<string, number>): void {
+    this.rejects.clear();
+    for (const [k, v] of rejects) this.rejects.set(k, v);
   }
 
   close(): void {

@@ -548,13 +548,9 @@ export function startPoolWithWorkers(config: PoolConfig, opts: PoolAppOptions, s
                 (share) => forwardedRecord(obs, share),
                 (block, atMs) => {
                   obs.metrics.blockFoundAt(atMs);
-                  obs.statusTracker.blocks.unshift({ block, atMs });
-                  if (obs.statusTracker.blocks.length > STATUS_LIMITS.blocks) obs.statusTracker.blocks.length = STATUS_LIMITS.blocks;
+                  obs.statusTracker.addBlock(block, atMs);
                 },
-                (rejects) => {
-                  obs.statusTracker.rejects.clear();
-                  for (const [k, v] of rejects) obs.statusTracker.rejects.set(k, v);
-                },
+                (rejects) => obs.statusTracker.setRejects(rejects),
                 (n) => obs.metrics.shareRate.add(engine.now(), n),
               );
               log.logger.info({ workers: config.workers }, "starting %d stratum worker processes", config.workers);

@@ -43,6 +43,31 @@ const logLines = async (file: string) =>
         .map((l) => JSON.parse(l) as Record<string, unknown>)
     : [];
 
+/**
+ * Writes `config` to DIR/pool.json, starts `tbg pool` on it and waits for its "pool started" log line
+ * (failing early, with its stderr, if it exits first). `onSpawn` gets the process at once (for cleanup).
+ */
+async function startPoolProcess(dir: string, config: Record<string, unknown>, onSpawn: (proc: ChildProcess) => void = () => undefined) {
+  const file = join(dir, "pool.json");
+  await writeFile(file, JSON.stringify(config));
+  const proc = spawn(process.execPath, [TBG, "pool", "-c", file], { stdio: ["ignore", "ignore", "pipe"] });
+  onSpawn(proc);
+  let errText = "";
+  proc.stderr!.on("data", (d: Buffer) => (errText += d.toString()));
+  const exited = once(proc, "exit");
+  const logFile = join(dir, "logs", "tbg.log");
+  const started = await waitFor(
+    async () => {
+      if (proc.exitCode !== null) throw new Error(`tbg pool exited early (${proc.exitCode}): ${errText}`);
+      return (await logLines(logFile)).find((l) => l.msg === "pool started") ?? null;
+    },
+    "the pool to log 'pool started'",
+    60_000,
+    50,
+  );
+  return { proc, exited, logFile, started, file, stderr: () => errText };
+}
+
 test("workers: 2 — connections, shares and blocks on both workers, one view, a dead worker replaced", { timeout: 120_000 }, async () => {
   const dir = await mkdtemp(join(tmpdir(), "tbg-workers-"));
   const events: ReaderMessage[] = [];
@@ -58,7 +83,8 @@ test("workers: 2 — connections, shares and blocks on both workers, one view, a
     },
   });
   const clients: RawClient[] = [];
-  let child: ChildProcess | null = null;
+  // Set by the start-up callback (TypeScript does not follow assignments in callbacks).
+  let child = null as ChildProcess | null;
   try {
     await reader.start();
     const config = {
@@ -76,23 +102,7 @@ test("workers: 2 — connections, shares and blocks on both workers, one view, a
       health: { host: "127.0.0.1", port: 0 },
       bans: { allowlist: [] },
     };
-    const file = join(dir, "pool.json");
-    await writeFile(file, JSON.stringify(config));
-    const proc = spawn(process.execPath, [TBG, "pool", "-c", file], { stdio: ["ignore", "ignore", "pipe"] });
-    child = proc;
-    let errText = "";
-    proc.stderr!.on("data", (d: Buffer) => (errText += d.toString()));
-    const exited = once(proc, "exit");
-    const logFile = join(dir, "logs", "tbg.log");
-    const started = await waitFor(
-      async () => {
-        if (proc.exitCode !== null) throw new Error(`tbg pool exited early (${proc.exitCode}): ${errText}`);
-        return (await logLines(logFile)).find((l) => l.msg === "pool started") ?? null;
-      },
-      "the pool to log 'pool started'",
-      60_000,
-      50,
-    );
+    const { proc, exited, logFile, started, file, stderr } = await startPoolProcess(dir, config, (p) => (child = p));
     // The compiled build finds the share-hash addon (CI builds it and sets TBG_REQUIRE_NATIVE=1).
     if (process.env.TBG_REQUIRE_NATIVE === "1") assert.match(String(started.shareHash), /^(sha-ni|portable)$/, "native share hash in the pool");
     else assert.match(String(started.shareHash), /^(sha-ni|portable|js)$/);
@@ -200,7 +210,7 @@ test("workers: 2 — connections, shares and blocks on both workers, one view, a
 
     proc.kill("SIGTERM");
     const [code] = await exited;
-    assert.equal(code, 0, errText);
+    assert.equal(code, 0, stderr());
     child = null;
   } finally {
     for (const c of clients) c.close();
@@ -221,12 +231,8 @@ function prevhashIs(stratumPrevhash: string, tipHex: string): boolean {
 test("workers: a primary killed outright takes its workers with it (no orphan holds the Stratum port)", { timeout: 60_000 }, async () => {
   const dir = await mkdtemp(join(tmpdir(), "tbg-workers-kill-"));
   try {
-    const file = join(dir, "pool.json");
     const config = { network: "regtest", workers: 2, btcd: [btcdFor(node)], serverurl: ["127.0.0.1:0"], data_dir: join(dir, "data"), logdir: join(dir, "logs"), events: { enabled: false }, health: { enabled: false } };
-    await writeFile(file, JSON.stringify(config));
-    const proc = spawn(process.execPath, [TBG, "pool", "-c", file], { stdio: ["ignore", "ignore", "ignore"] });
-    const logFile = join(dir, "logs", "tbg.log");
-    await waitFor(async () => (await logLines(logFile)).some((l) => l.msg === "pool started"), "pool started", 60_000, 50);
+    const { proc, logFile } = await startPoolProcess(dir, config);
     const pids = (await logLines(logFile)).filter((l) => String(l.msg).includes("ready (pid")).map((l) => Number(l.pid));
     assert.equal(pids.length, 2);
     proc.kill("SIGKILL");
@@ -249,13 +255,13 @@ test("workers: a worker mines on the slim push (no transactions) and the primary
   const events: ReaderMessage[] = [];
   const reader = new DgramReader({ socketPath: join(dir, "events.sock"), onMessage: (m) => events.push(m) });
   let client: RawClient | null = null;
-  let child: ChildProcess | null = null;
+  // Set by the start-up callback (TypeScript does not follow assignments in callbacks).
+  let child = null as ChildProcess | null;
   try {
     await reader.start();
     // In the mempool before the pool starts: its first template carries them.
     const txids = await node.fundAndCreateSegwitTransactions(25);
     assert.equal(node.mempoolSize(), 25);
-    const file = join(dir, "pool.json");
     const config = {
       network: "regtest",
       workers: 2,
@@ -270,22 +276,7 @@ test("workers: a worker mines on the slim push (no transactions) and the primary
       health: { enabled: false },
       bans: { allowlist: [] },
     };
-    await writeFile(file, JSON.stringify(config));
-    const proc = spawn(process.execPath, [TBG, "pool", "-c", file], { stdio: ["ignore", "ignore", "pipe"] });
-    child = proc;
-    let errText = "";
-    proc.stderr!.on("data", (d: Buffer) => (errText += d.toString()));
-    const exited = once(proc, "exit");
-    const logFile = join(dir, "logs", "tbg.log");
-    const started = await waitFor(
-      async () => {
-        if (proc.exitCode !== null) throw new Error(`tbg pool exited early (${proc.exitCode}): ${errText}`);
-        return (await logLines(logFile)).find((l) => l.msg === "pool started") ?? null;
-      },
-      "the pool to log 'pool started'",
-      60_000,
-      50,
-    );
+    const { proc, exited, logFile, started, stderr } = await startPoolProcess(dir, config, (p) => (child = p));
     const port = Number((started.stratum as string[])[0]!.split(":").pop());
     const c = await RawClient.connect(port);
     client = c;
@@ -311,7 +302,7 @@ test("workers: a worker mines on the slim push (no transactions) and the primary
     assert.ok(!(await logLines(logFile)).some((l) => String(l.msg).startsWith("BLOCK LOST")));
     proc.kill("SIGTERM");
     const [code] = await exited;
-    assert.equal(code, 0, errText);
+    assert.equal(code, 0, stderr());
     child = null;
   } finally {
     client?.close();
@@ -323,15 +314,11 @@ test("workers: a worker mines on the slim push (no transactions) and the primary
 
 test("workers: a stopped (hung) worker makes /health degraded within seconds, is killed after ~30 s and replaced", { timeout: 120_000 }, async () => {
   const dir = await mkdtemp(join(tmpdir(), "tbg-workers-hung-"));
-  let proc: ChildProcess | null = null;
+  let proc = null as ChildProcess | null;
   let stopped = 0;
   try {
-    const file = join(dir, "pool.json");
     const config = { network: "regtest", workers: 2, btcd: [btcdFor(node)], serverurl: ["127.0.0.1:0"], data_dir: join(dir, "data"), logdir: join(dir, "logs"), events: { enabled: false }, health: { host: "127.0.0.1", port: 0 } };
-    await writeFile(file, JSON.stringify(config));
-    proc = spawn(process.execPath, [TBG, "pool", "-c", file], { stdio: ["ignore", "ignore", "ignore"] });
-    const logFile = join(dir, "logs", "tbg.log");
-    await waitFor(async () => (await logLines(logFile)).some((l) => l.msg === "pool started"), "pool started", 60_000, 50);
+    const { logFile } = await startPoolProcess(dir, config, (p) => (proc = p));
     const lines = await logLines(logFile);
     const healthUrl = String(lines.find((l) => typeof l.url === "string" && String(l.msg).startsWith("health and metrics"))!.url);
     const health = async () => (await (await fetch(`${healthUrl}/health`)).json()) as { status: string; problems: string[] };

@@ -297,19 +297,19 @@ export class StratumServer {
     if (conn.closeReason || conn.socket.destroyed) return;
     // The send-queue cap counts what is gathered for this read as queued.
     if (conn.socket.writableLength + conn.pending.length + data.length > this.opts.sendQueueMaxBytes) return this.drop(conn, "send_queue_full");
-    if (conn.gathering) {
-      conn.pending += data;
-      return;
-    }
-    const flushed = conn.socket.write(data);
-    if (!flushed && conn.backloggedSinceMs === 0) conn.backloggedSinceMs = this.host.now();
+    if (conn.gathering) conn.pending += data;
+    else this.socketWrite(conn, data);
   }
 
   /** Writes what was gathered for the current read. */
   private flush(conn: Conn): void {
     const data = conn.pending;
     conn.pending = "";
-    if (conn.socket.destroyed) return;
+    if (!conn.socket.destroyed) this.socketWrite(conn, data);
+  }
+
+  /** One socket write; a full stream buffer starts the write-timeout clock. */
+  private socketWrite(conn: Conn, data: string): void {
     const flushed = conn.socket.write(data);
     if (!flushed && conn.backloggedSinceMs === 0) conn.backloggedSinceMs = this.host.now();
   }
