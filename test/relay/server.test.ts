@@ -72,6 +72,29 @@ test("a relay authenticates on both ports, gets the current template at once and
   }
 });
 
+test("a reset link is not ready from that moment (its sockets close a loop turn later), says so once per connection, and reconnects", async () => {
+  const { server } = await startServer();
+  const { link } = startLink(server);
+  const lost: string[] = [];
+  link.events.on("lost", (l) => lost.push(l.port));
+  try {
+    await waitFor(() => link.status().push.ready && link.status().control.ready, "both connections ready");
+    link.reset("primary silent");
+    // /health reads this right after the relay drops a silent primary: it must not say connected.
+    const st = link.status();
+    assert.equal(st.push.ready, false);
+    assert.equal(st.control.ready, false);
+    assert.equal(st.push.connected, false);
+    assert.deepEqual(lost.sort(), ["control", "push"]);
+    await assert.rejects(link.submitBlock({ hashHex: "ab".repeat(32), height: 7, blockHex: "00".repeat(80) }), /control connection to the primary is down/);
+    await waitFor(() => link.status().push.ready && link.status().control.ready, "ready again after the reconnect");
+    assert.deepEqual(lost.sort(), ["control", "push"], "the sockets' later close does not report the loss again");
+  } finally {
+    link.close();
+    await server.close();
+  }
+});
+
 test("a relay's found block goes to the primary's submit path and the outcome comes back", async () => {
   const { server, blocks } = await startServer();
   const { link } = startLink(server);

@@ -167,17 +167,24 @@ class Connection {
 
   private fail(error: string): void {
     this.lastError = error;
+    // Not ready from now on: the socket's 'close' comes a loop turn (or, on a busy machine, several
+    // ms) later, and /health must not call a connection we have just dropped connected meanwhile.
+    this.markLost();
     this.socket?.destroy();
+  }
+
+  private markLost(): void {
+    if (!this.ready) return;
+    this.ready = false;
+    this.link.events.emit("lost", { port: this.port, error: this.lastError ?? "connection closed" });
   }
 
   private onClose(): void {
     if (this.pingTimer) clearInterval(this.pingTimer);
     this.pingTimer = null;
-    const wasReady = this.ready;
-    this.ready = false;
+    this.markLost();
     this.socket = null;
     this.seq = 0;
-    if (wasReady) this.link.events.emit("lost", { port: this.port, error: this.lastError ?? "connection closed" });
     if (this.closed) return;
     this.retryTimer = setTimeout(() => this.connect(), this.opts.reconnectIntervalMs);
     this.retryTimer.unref();
@@ -196,7 +203,7 @@ class Connection {
   }
 
   status(): LinkConnectionStatus {
-    return { port: this.port, address: `${this.opts.host}:${this.tcpPort}`, connected: this.socket !== null && !this.socket.connecting, ready: this.ready, lastRttMs: this.lastRttMs, connects: this.connects, lastError: this.lastError };
+    return { port: this.port, address: `${this.opts.host}:${this.tcpPort}`, connected: this.socket !== null && !this.socket.connecting && !this.socket.destroyed, ready: this.ready, lastRttMs: this.lastRttMs, connects: this.connects, lastError: this.lastError };
   }
 }
 
