@@ -29,9 +29,12 @@ export const UNIX_DGRAM_SINK_DEFAULTS = {
   queueMax: 100_000,
   /** Byte cap of the same queue, so 4 KiB events cannot take 400 MB. */
   queueMaxBytes: 64 * 1024 * 1024,
-  /** How long the native socket may retry one datagram (busy-polling) before we back off. */
-  stallMs: 5,
-  /** Backoff after a stall, doubling per consecutive stall. */
+  /**
+   * How long the native socket may retry one datagram (busy-polling) before we back off: 0, never. Its
+   * busy retry cost ~25 µs of pool CPU per share at 10,000 shares/s when the reader merely lagged.
+   */
+  stallMs: 0,
+  /** Backoff after the reader's queue was found full, doubling while it stays full. */
   congestedBackoffMs: { min: 2, max: 250 },
   /** Probe interval while there is no reader, doubling up to max. */
   noReaderRetryMs: { min: 100, max: 2_000 },
@@ -101,7 +104,7 @@ export interface UnixDgramSinkStats extends SinkStats {
   inFlight: number;
   /** Sends the kernel refused with EAGAIN/ENOBUFS (then retried). */
   retries: number;
-  /** Times a datagram stalled past `stallMs` and we backed off. */
+  /** Times the reader's queue was full (a datagram stalled past `stallMs`) and we backed off. */
   stalls: number;
   /** Native sockets created (1 + recreations). */
   socketsCreated: number;
