@@ -74,7 +74,7 @@ class ManualTimers implements SinkTimers {
   }
 }
 
-function setup(script: Behaviour[], opts: { stallMs?: number } = {}) {
+function setup(script: Behaviour[]) {
   const sockets: FakeSocket[] = [];
   const timers = new ManualTimers();
   let i = 0;
@@ -82,7 +82,6 @@ function setup(script: Behaviour[], opts: { stallMs?: number } = {}) {
   const sink = new UnixDgramSink({
     socketPath: "/fake/events.sock",
     timers,
-    ...opts,
     createSocket: () => {
       const s = new FakeSocket(next);
       sockets.push(s);
@@ -96,29 +95,8 @@ function setup(script: Behaviour[], opts: { stallMs?: number } = {}) {
 const buf = (s: string) => Buffer.from(s);
 
 describe("UnixDgramSink (scripted socket)", () => {
-  it("by default never leaves a datagram to the addon's busy retry: on EAGAIN its socket is closed at once, the datagram requeued first, and sent after the backoff", async () => {
-    const { sink, sockets, timers, all } = setup(["ok", "eagain", "eagain", "ok"]);
-    await sink.start();
-    for (const s of ["a", "b", "c"]) sink.send(buf(s), "relay_state");
-    assert.deepEqual(all(), ["a"]);
-    assert.equal(sockets[0].closed, true, "closed in the same turn as the EAGAIN: no busy retry");
-    assert.equal(sockets[0].pending.length, 0);
-    assert.equal(sink.stats().inFlight, 0);
-    assert.equal(sink.stats().queued, 2);
-    assert.equal(sink.stats().state, "congested");
-    assert.deepEqual(timers.fireAll(), [2]); // backoff → socket 2 → EAGAIN again, closed at once
-    assert.equal(sockets[1].closed, true);
-    assert.deepEqual(timers.fireAll(), [4]); // doubled → socket 3 delivers the rest, in order
-    assert.deepEqual(all(), ["a", "b", "c"]);
-    assert.equal(sink.stats().state, "ready");
-    assert.equal(sink.stats().stalls, 2);
-    assert.equal(sink.stats().retries, 2);
-    sink.send(buf("d"), "relay_state");
-    assert.deepEqual(all(), ["a", "b", "c", "d"]);
-  });
-
-  it("with stallMs > 0 keeps one datagram in the addon on EAGAIN and resumes when it goes out", async () => {
-    const { sink, sockets, timers, all } = setup(["ok", "eagain", "ok"], { stallMs: 5 });
+  it("keeps one datagram in the addon on EAGAIN and resumes when it goes out", async () => {
+    const { sink, sockets, timers, all } = setup(["ok", "eagain", "ok"]);
     await sink.start();
     for (const s of ["a", "b", "c", "d"]) sink.send(buf(s), "relay_state");
     assert.deepEqual(all(), ["a"]);
@@ -132,7 +110,7 @@ describe("UnixDgramSink (scripted socket)", () => {
   });
 
   it("after stallMs closes the addon socket, backs off exponentially and retries on a fresh socket", async () => {
-    const { sink, sockets, timers, all } = setup(["eagain", "eagain", "eagain", "ok"], { stallMs: 5 });
+    const { sink, sockets, timers, all } = setup(["eagain", "eagain", "eagain", "ok"]);
     await sink.start();
     sink.send(buf("a"), "relay_state");
     assert.deepEqual(timers.fireAll(), [5]); // stall watchdog
@@ -150,7 +128,7 @@ describe("UnixDgramSink (scripted socket)", () => {
   });
 
   it("recreates the socket after the addon closed it on error, without losing the datagram", async () => {
-    const { sink, sockets, timers, all } = setup(["eagain", "ok"], { stallMs: 5 });
+    const { sink, sockets, timers, all } = setup(["eagain", "ok"]);
     await sink.start();
     sink.send(buf("a"), "relay_state");
     sockets[0].fail(new Error("recv msg failed, errno: 9"));
@@ -234,7 +212,6 @@ describe("UnixDgramSink (scripted socket)", () => {
       { socketPath: `/tmp/${"x".repeat(120)}` },
       { socketPath: "/x", queueMax: 0 },
       { socketPath: "/x", queueMax: 1.5 },
-      { socketPath: "/x", stallMs: -1 },
       { socketPath: "/x", noReaderRetryMs: { min: 10, max: 1 } },
     ]) {
       assert.throws(() => new UnixDgramSink(bad), { code: "EVENTS_CONFIG_INVALID" }, JSON.stringify(bad));

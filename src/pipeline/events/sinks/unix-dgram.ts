@@ -9,11 +9,10 @@
  * - node-unix-socket queues EAGAIN'd sends in an unbounded native queue and retries whenever the
  *   socket polls writable. An unconnected AF_UNIX datagram socket always polls writable (the kernel
  *   checks the *peer's* queue only for connected sockets, net/unix/af_unix.c unix_dgram_poll), so a
- *   stuck reader makes that retry a busy loop (measured: 100 % of a core, and with a reader that merely
- *   lags, ~25 µs of pool CPU per share at 10,000 shares/s). We therefore keep at most ONE datagram inside
- *   the native socket, and when a send leaves it there (EAGAIN) we close the native socket at once
- *   (which discards its copy without calling back), put the datagram back at the head of our queue and
- *   retry on a fresh socket after an exponential backoff (`stallMs` > 0 lets the addon retry that long first).
+ *   stuck reader makes that retry a busy loop (measured: 100 % of a core). We therefore keep at most
+ *   ONE datagram inside the native socket, and if it has not gone out within `stallMs` we close the
+ *   native socket (which discards its copy without calling back), put the datagram back at the head
+ *   of our queue and retry on a fresh socket after an exponential backoff.
  * - The native socket closes itself on error; we recreate it on the next send.
  * - No reader (ENOENT: no socket file; ECONNREFUSED: stale file, reader dead): we keep queueing
  *   (bounded, oldest dropped and counted as `no_reader`) and probe with the head datagram on an
@@ -145,8 +144,7 @@ export class UnixDgramSink implements EventSink {
     if (!Number.isInteger(queueMax)) throw new EventsConfigError("unix datagram sink: queueMax must be an integer");
     this.queue = new RingQueue<Item>(queueMax);
     this.queueMaxBytes = positive("queueMaxBytes", options.queueMaxBytes ?? d.queueMaxBytes);
-    this.stallMs = options.stallMs ?? d.stallMs;
-    if (!Number.isFinite(this.stallMs) || this.stallMs < 0) throw new EventsConfigError("unix datagram sink: stallMs must be >= 0");
+    this.stallMs = positive("stallMs", options.stallMs ?? d.stallMs);
     this.congestedBackoff = options.congestedBackoffMs ?? d.congestedBackoffMs;
     this.noReaderRetry = options.noReaderRetryMs ?? d.noReaderRetryMs;
     for (const [n, r] of [["congestedBackoffMs", this.congestedBackoff], ["noReaderRetryMs", this.noReaderRetry]] as const) {
@@ -339,31 +337,22 @@ export class UnixDgramSink implements EventSink {
     this.noReaderDelayMs = Math.min(this.noReaderDelayMs * 2, this.noReaderRetry.max);
   }
 
-  /**
-   * The reader's queue is full and `item` sits in the addon, which would retry it in a busy loop. With
-   * `stallMs` 0 (the default) we take it back at once; otherwise the addon may try for `stallMs` first.
-   */
   private armStall(sock: NativeDgramSocket, item: Item): void {
     this.clearStall();
-    if (this.stallMs === 0) return this.backOff(item);
     this.stallTimer = unref(
       this.timers.setTimeout(() => {
         this.stallTimer = null;
         if (this.inflight !== item || this.sock !== sock) return;
-        this.backOff(item);
+        // Reader full for stallMs: stop the addon's busy retry and back off.
+        this.stalls++;
+        this.retireSocket();
+        this.inflight = null;
+        this.requeueFront(item);
+        if (this.state === "ready") this.setState("congested", "reader not keeping up");
+        this.scheduleRetry(this.congestedDelayMs);
+        this.congestedDelayMs = Math.min(this.congestedDelayMs * 2, this.congestedBackoff.max);
       }, this.stallMs),
     );
-  }
-
-  /** Stops the addon's retry of `item` (closing its socket discards its copy), requeues it first, waits. */
-  private backOff(item: Item): void {
-    this.stalls++;
-    this.retireSocket();
-    this.inflight = null;
-    this.requeueFront(item);
-    if (this.state === "ready") this.setState("congested", "reader not keeping up");
-    this.scheduleRetry(this.congestedDelayMs);
-    this.congestedDelayMs = Math.min(this.congestedDelayMs * 2, this.congestedBackoff.max);
   }
 
   /** The native socket threw or reported an error (it has closed itself): recreate after a backoff. */
