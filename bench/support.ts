@@ -298,7 +298,11 @@ async function drainEvents(path: string): Promise<{ received(): number; close():
   const { DgramSocket } = await import("node-unix-socket");
   const sock = new DgramSocket();
   let n = 0;
-  sock.on("data", () => n++);
+  // One event a datagram, or several, one per line (events.batch_max_bytes).
+  sock.on("data", (buf: Buffer) => {
+    for (let at = buf.indexOf(0x0a); at !== -1; at = buf.indexOf(0x0a, at + 1)) n++;
+    if (buf.length > 0) n++;
+  });
   sock.on("error", () => undefined);
   sock.bind(path);
   return { received: () => n, close: () => sock.close() };

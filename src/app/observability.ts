@@ -128,6 +128,7 @@ export class Observability {
         new UnixDgramSink({
           socketPath: config.events.socket_path,
           queueMax: config.events.queue_max,
+          batchMaxBytes: config.events.batch_max_bytes,
           ackSocketPath: config.events.ack_socket_path ?? undefined,
           ackWindow: config.events.ack_window,
         }),

@@ -114,6 +114,13 @@ export const EVENTS_DEFAULTS = {
    * `net.unix.max_dgram_qlen` datagrams per socket (10 on some hosts). Past this, events are dropped and counted.
    */
   queueMax: 10_000,
+  /**
+   * `events.batch_max_bytes`: events emitted in one turn of the event loop go to the socket together, one
+   * per line of a datagram of at most this many bytes. Each datagram costs the pool a wake-up of the
+   * reader (~17 µs of CPU at 10,000 events/s on a 2-core VM), so this is most of what delivering events
+   * costs. 0 sends one event a datagram (for a reader older than line splitting).
+   */
+  batchMaxBytes: 16_384,
   /** `events.ack_socket_path` when not set: next to the reader's socket. */
   ackSocketSuffix: ".ack",
   /** `events.ack_window`: sent events kept until a confirming reader confirms them (ms of traffic normally). */

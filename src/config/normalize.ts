@@ -322,6 +322,7 @@ export function normalize(raw: ConfigInput, origin: string, env: ConfigEnv): Poo
       socket_path: eventsSocket,
       types: ev.types ? [...new Set(ev.types)] : [...CONFIG_EVENT_TYPES],
       queue_max: ev.queue_max ?? EVENTS_DEFAULTS.queueMax,
+      batch_max_bytes: ev.batch_max_bytes ?? EVENTS_DEFAULTS.batchMaxBytes,
       ack_socket_path: ev.ack_socket_path === null ? null : (ev.ack_socket_path ?? defaultAckPath(eventsSocket)),
       ack_window: ev.ack_window ?? EVENTS_DEFAULTS.ackWindow,
       nats,

@@ -118,6 +118,7 @@ export const EventsSchema = z.strictObject({
   socket_path: socketPath.optional(),
   types: z.array(z.enum(CONFIG_EVENT_TYPES)).optional(),
   queue_max: z.number().int().min(1).optional(),
+  batch_max_bytes: z.number().int().min(0).max(65_000).optional(),
   ack_socket_path: socketPath.nullable().optional(),
   ack_window: z.number().int().min(1).max(1_000_000).optional(),
   nats: NatsSchema.optional(),

@@ -101,6 +101,8 @@ export interface EventsConfig {
   types: ConfigEventType[];
   /** Bounded in-memory queue length (events). */
   queue_max: number;
+  /** Several events a datagram up to this many bytes; 0 = one event a datagram. */
+  batch_max_bytes: number;
   /** Where the engine's sending socket is bound so a confirming reader can confirm events; null = off. */
   ack_socket_path: string | null;
   /** Sent events kept until the reader confirms them. */

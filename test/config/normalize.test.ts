@@ -27,7 +27,7 @@ test("a minimal config gets every documented default", () => {
   assert.deepEqual([c.region, c.instance, c.instance_id], ["eu", "pool-1.example.net", 0]);
   assert.deepEqual([c.data_dir, c.user_settings_file], ["data", null]);
   assert.deepEqual([c.failover_threshold, c.job_expiry_sec], [10, 600]);
-  assert.deepEqual(c.events, { enabled: true, socket_path: "data/events.sock", types: [...CONFIG_EVENT_TYPES], queue_max: EVENTS_DEFAULTS.queueMax, ack_socket_path: "data/events.sock.ack", ack_window: EVENTS_DEFAULTS.ackWindow, nats: null });
+  assert.deepEqual(c.events, { enabled: true, socket_path: "data/events.sock", types: [...CONFIG_EVENT_TYPES], queue_max: EVENTS_DEFAULTS.queueMax, batch_max_bytes: EVENTS_DEFAULTS.batchMaxBytes, ack_socket_path: "data/events.sock.ack", ack_window: EVENTS_DEFAULTS.ackWindow, nats: null });
   assert.deepEqual(c.health, { enabled: true, host: "0.0.0.0", port: HEALTH_DEFAULTS.port, status_page: true, address_display: "short" });
   assert.deepEqual(c.stratum, {
     max_line_bytes: STRATUM_DEFAULTS.maxLineBytes,
@@ -163,4 +163,13 @@ test("events.ack_socket_path: defaults next to socket_path, null turns confirmat
   // Stratum worker processes bind it + ".w<n>": 4 bytes less when there may be workers.
   assert.match(keyOf({ btcd: [NODE], events: { socket_path: `/tmp/${"x".repeat(92)}` } }) ?? "", /^events\.ack_socket_path: .* longer than 100 bytes/);
   assert.equal(keyOf({ btcd: [NODE], workers: 1, events: { socket_path: `/tmp/${"x".repeat(92)}` } }), null);
+});
+
+test("events.batch_max_bytes: 0 turns batching off, 65 000 is the most a reader can receive, beyond it the key is named", () => {
+  assert.equal(parseConfig({ btcd: [NODE] }, "a", ENV).events.batch_max_bytes, 16_384);
+  assert.equal(parseConfig({ btcd: [NODE], events: { batch_max_bytes: 0 } }, "b", ENV).events.batch_max_bytes, 0);
+  assert.equal(parseConfig({ btcd: [NODE], events: { batch_max_bytes: 65_000 } }, "c", ENV).events.batch_max_bytes, 65_000);
+  for (const bad of [65_001, -1, 1.5]) {
+    assert.throws(() => parseConfig({ btcd: [NODE], events: { batch_max_bytes: bad } }, "d", ENV), (err: Error & { code?: string }) => err.code === "CONFIG_INVALID" && /events\.batch_max_bytes/.test(err.message), String(bad));
+  }
 });

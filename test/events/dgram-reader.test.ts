@@ -42,9 +42,28 @@ describe("DgramReader", () => {
       assert.match(got[2].error, /^region: /);
       assert.equal(got[2].type, "relay_state");
     }
-    assert.deepEqual(reader.stats(), { received: 3, valid: 1, malformed: 2, iteratorDropped: 0, handlerErrors: 0, socketErrors: 0 });
+    assert.deepEqual(reader.stats(), { received: 3, datagrams: 3, valid: 1, malformed: 2, iteratorDropped: 0, handlerErrors: 0, socketErrors: 0 });
     await reader.close();
     await assert.rejects(lstat(path), { code: "ENOENT" });
+    await tmp.cleanup();
+  });
+
+  it("a datagram with several events, one per line (an engine batching), yields each on its own, raw being its line; a bad line spoils only itself", async () => {
+    const tmp = await tempSocketDir();
+    const reader = new DgramReader({ socketPath: tmp.path(), iteratorBuffer: 100 });
+    await reader.start();
+    const e1 = JSON.stringify(exampleEvent("block_found"));
+    const e2 = JSON.stringify({ ...exampleEvent("relay_state"), event_id: "0190b3c4-0000-7000-8000-000000000002" });
+    await sendRaw(tmp.path(), [`${e1}\n{not json\n${e2}`, `${e2}\n`]);
+    const got: ReaderMessage[] = [];
+    for await (const m of reader.messages()) {
+      got.push(m);
+      if (got.length === 4) break;
+    }
+    assert.deepEqual(got.map((m) => m.ok), [true, false, true, true]);
+    assert.deepEqual(got.map((m) => m.raw.toString()), [e1, "{not json", e2, e2]);
+    assert.deepEqual(reader.stats(), { received: 4, datagrams: 2, valid: 3, malformed: 1, iteratorDropped: 0, handlerErrors: 0, socketErrors: 0 });
+    await reader.close();
     await tmp.cleanup();
   });
 

@@ -50,8 +50,10 @@ export interface DgramReaderOptions {
 
 /** Counters of {@link DgramReader}. */
 export interface DgramReaderStats {
-  /** Datagrams received (excluding empty probes). */
+  /** Events received: one per datagram, or one per line of a datagram carrying several (empty probes excluded). */
   received: number;
+  /** Datagrams received (excluding empty probes). */
+  datagrams: number;
   /** Of those, valid events. */
   valid: number;
   /** Of those, refused by validateEvent. */
@@ -81,6 +83,7 @@ export class DgramReader {
   private waiter: ((r: IteratorResult<ReaderMessage>) => void) | null = null;
   private readonly counters: DgramReaderStats = {
     received: 0,
+    datagrams: 0,
     valid: 0,
     malformed: 0,
     iteratorDropped: 0,
@@ -178,9 +181,21 @@ export class DgramReader {
 
   private onData(buf: Buffer, path?: string): void {
     if (buf.length === 0) return; // another reader probing whether we are alive (removeStale)
+    this.counters.datagrams++;
+    const sender = path ? path : undefined;
+    // One event, or several, one per line (an engine batching its events; JSON text has no raw newline).
+    let start = 0;
+    for (let nl = buf.indexOf(0x0a); nl !== -1; nl = buf.indexOf(0x0a, start)) {
+      if (nl > start) this.onEvent(buf.subarray(start, nl), sender);
+      start = nl + 1;
+    }
+    if (start === 0) this.onEvent(buf, sender);
+    else if (start < buf.length) this.onEvent(buf.subarray(start), sender);
+  }
+
+  private onEvent(buf: Buffer, sender: string | undefined): void {
     this.counters.received++;
     const result = validateEvent(buf);
-    const sender = path ? path : undefined;
     const message: ReaderMessage = result.ok
       ? { ok: true, event: result.event, raw: buf, sender }
       : { ok: false, error: result.error, type: result.type, raw: buf, sender };

@@ -74,7 +74,7 @@ class ManualTimers implements SinkTimers {
   }
 }
 
-function setup(script: Behaviour[]) {
+function setup(script: Behaviour[], opts: { batchMaxBytes?: number; queueMax?: number } = {}) {
   const sockets: FakeSocket[] = [];
   const timers = new ManualTimers();
   let i = 0;
@@ -82,6 +82,7 @@ function setup(script: Behaviour[]) {
   const sink = new UnixDgramSink({
     socketPath: "/fake/events.sock",
     timers,
+    ...opts,
     createSocket: () => {
       const s = new FakeSocket(next);
       sockets.push(s);
@@ -125,6 +126,64 @@ describe("UnixDgramSink (scripted socket)", () => {
     assert.equal(sink.stats().state, "ready");
     assert.equal(sink.stats().stalls, 3);
     assert.equal(sink.stats().socketsCreated, 4);
+  });
+
+  it("batching: what one turn emits goes out after it as one datagram, one event per line, split at batchMaxBytes; counted per event", async () => {
+    const { sink, sockets, timers, all } = setup(["ok"], { batchMaxBytes: 9 });
+    await sink.start();
+    for (const s of ["a", "bb", "ccc", "dddd", "e"]) sink.send(buf(s), "relay_state");
+    assert.deepEqual(all(), [], "nothing sent during the turn");
+    assert.equal(sink.stats().queued, 5);
+    timers.runImmediates();
+    // "a\nbb\nccc" is 8 bytes; adding "\ndddd" would make 13 > 9.
+    assert.deepEqual(all(), ["a\nbb\nccc", "dddd\ne"]);
+    const st = sink.stats();
+    assert.equal(st.sent, 5, "sent counts events");
+    assert.equal(st.batches, 2);
+    assert.equal(st.queued, 0);
+    // An event larger than batchMaxBytes goes alone.
+    sink.send(buf("x".repeat(20)), "relay_state");
+    sink.send(buf("y"), "relay_state");
+    timers.runImmediates();
+    assert.deepEqual(all().slice(2), ["x".repeat(20), "y"]);
+    assert.equal(sockets.length, 1);
+  });
+
+  it("batching: a batch the reader cannot take yet stays whole and in order; one that fails is dropped and counted per event", async () => {
+    const { sink, sockets, timers, all } = setup(["eagain", "ok", new Error("Input/output error")], { batchMaxBytes: 100 });
+    await sink.start();
+    for (const s of ["a", "b", "c"]) sink.send(buf(s), "relay_state");
+    timers.runImmediates();
+    assert.equal(sink.stats().inFlight, 3, "the batch is in the addon: three events");
+    assert.equal(sink.stats().queued, 3);
+    sink.send(buf("d"), "relay_state");
+    timers.runImmediates();
+    sockets[0].flushNative();
+    timers.runImmediates();
+    assert.deepEqual(all(), ["a\nb\nc", "d"]);
+    assert.equal(sink.stats().sent, 4);
+    for (const s of ["e", "f"]) sink.send(buf(s), "relay_state");
+    timers.runImmediates();
+    assert.equal(sink.stats().dropped.error, 2, "each event of the failed batch is counted");
+    assert.equal(sink.stats().queued, 0);
+  });
+
+  it("batching: on a stall the batch goes back to the head of the queue as its events, and past queueMax the oldest are dropped one by one", async () => {
+    const { sink, sockets, timers, all } = setup(["eagain", "eagain", "ok"], { batchMaxBytes: 100, queueMax: 4 });
+    await sink.start();
+    for (const s of ["a", "b", "c"]) sink.send(buf(s), "relay_state");
+    timers.runImmediates();
+    assert.deepEqual(timers.fireAll(), [5]); // stall watchdog: socket closed, "a","b","c" requeued
+    assert.equal(sockets[0].closed, true);
+    assert.equal(sink.stats().queued, 3);
+    sink.send(buf("d"), "relay_state");
+    sink.send(buf("e"), "relay_state"); // 5 > queueMax 4: "a" is dropped
+    assert.equal(sink.stats().dropped.queue_full, 1);
+    assert.deepEqual(timers.fireAll(), [2]); // backoff → socket 2: EAGAIN again
+    assert.deepEqual(timers.fireAll(), [5]);
+    assert.deepEqual(timers.fireAll(), [4]); // socket 3 delivers, in order
+    assert.deepEqual(all(), ["b\nc\nd\ne"]);
+    assert.equal(sink.stats().sent, 4);
   });
 
   it("recreates the socket after the addon closed it on error, without losing the datagram", async () => {
@@ -212,6 +271,8 @@ describe("UnixDgramSink (scripted socket)", () => {
       { socketPath: `/tmp/${"x".repeat(120)}` },
       { socketPath: "/x", queueMax: 0 },
       { socketPath: "/x", queueMax: 1.5 },
+      { socketPath: "/x", batchMaxBytes: -1 },
+      { socketPath: "/x", batchMaxBytes: 70_000 },
       { socketPath: "/x", noReaderRetryMs: { min: 10, max: 1 } },
     ]) {
       assert.throws(() => new UnixDgramSink(bad), { code: "EVENTS_CONFIG_INVALID" }, JSON.stringify(bad));

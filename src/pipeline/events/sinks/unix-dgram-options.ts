@@ -37,6 +37,13 @@ export const UNIX_DGRAM_SINK_DEFAULTS = {
    * no clear pool CPU (65.5 against 69.8 µs a share, medians of 3; minima 59.4 and 55.2).
    */
   stallMs: 5,
+  /**
+   * Several events a datagram, up to this many bytes (0: one event a datagram, sent at once). Events
+   * emitted in one turn of the event loop then go out together right after it: at 10,000 events/s each
+   * datagram cost the pool ~17 µs of CPU (the reader's wake-up is paid in the sender's system call), so
+   * fewer datagrams is most of the cost of delivering events. The pool passes `events.batch_max_bytes`.
+   */
+  batchMaxBytes: 0,
   /** Backoff after a stall, doubling per consecutive stall. */
   congestedBackoffMs: { min: 2, max: 250 },
   /** Probe interval while there is no reader, doubling up to max. */
@@ -72,6 +79,8 @@ export interface UnixDgramSinkOptions {
   queueMax?: number;
   queueMaxBytes?: number;
   stallMs?: number;
+  /** Several events a datagram, up to this many bytes; 0 (default): one each. See the defaults. */
+  batchMaxBytes?: number;
   congestedBackoffMs?: { min: number; max: number };
   noReaderRetryMs?: { min: number; max: number };
   flushTimeoutMs?: number;
@@ -109,6 +118,8 @@ export interface UnixDgramSinkStats extends SinkStats {
   retries: number;
   /** Times a datagram stalled past `stallMs` and we backed off. */
   stalls: number;
+  /** Datagrams that carried more than one event (batching). */
+  batches: number;
   /** Native sockets created (1 + recreations). */
   socketsCreated: number;
   /** Sends refused because the socket path was not a socket of this user or root (possible hijack). */
