@@ -46,7 +46,10 @@ test("compare --quick against ours alone: every measure measured, the table, and
   for (const m of ["share_cpu_us_0tx", "share_cpu_us_3000tx", "fanout_last_p50_ms_10k", "rtt_p99_ms_1k_over_10k", "rss_idle_mib", "rss_per_conn_kib"]) {
     const row = line.rows.find((r) => r.measure === m);
     assert.ok(row, `row ${m}`);
-    assert.ok(typeof row.ours === "number" && row.ours > 0, `${m}: ours ${row.ours}`);
+    // Measured: a number. A per-connection RSS delta over 300 connections can come out below zero when the
+    // pool's heap shrinks during the ramp (seen on a loaded machine: -3.95 KiB); the others are positive.
+    if (m === "rss_per_conn_kib") assert.ok(typeof row.ours === "number" && Number.isFinite(row.ours), `${m}: ours ${row.ours}`);
+    else assert.ok(typeof row.ours === "number" && row.ours > 0, `${m}: ours ${row.ours}`);
     assert.equal(row.runs.ours, 1);
     assert.equal(row.ckpool, null);
     assert.equal(row.ratio, null);

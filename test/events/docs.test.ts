@@ -51,7 +51,7 @@ describe("docs/events.md", () => {
 
   it("states the pool's socket queue default (events.queue_max), not the class default, wherever it says how much is queued", () => {
     const pool = EVENTS_DEFAULTS.queueMax.toLocaleString("en-US").replace(/,/g, " ");
-    assert.ok(doc.includes(`\`events.queue_max\`, default ${pool} datagrams`), "the queue-full rule names events.queue_max and its default");
+    assert.ok(doc.includes(`\`events.queue_max\`, default ${pool} events`), "the queue-full rule names events.queue_max and its default");
     assert.ok(doc.includes(`the pool passes \`events.queue_max\`, default ${pool}`));
     // The class default may appear only where it is said to be the class's.
     for (const m of doc.matchAll(/100 000/g)) {

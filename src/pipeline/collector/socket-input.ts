@@ -37,9 +37,9 @@ export interface SocketInputStats {
   path: string;
   /** Currently bound. */
   bound: boolean;
-  /** Datagrams received (valid or not). */
+  /** Events received (valid or not): one a datagram, or one a line of a datagram carrying several. */
   received: number;
-  /** Malformed datagrams by reason. */
+  /** Malformed events by reason. */
   malformed: Record<MalformedReason, number>;
   /** Valid events the batcher refused (queue full, or closing): lost, the engine does not resend. */
   dropped: number;

@@ -184,14 +184,42 @@ describe("delivery confirmations", () => {
       if (i % 50 === 0) await new Promise((r) => setTimeout(r, 5));
     }
     await waitFor(() => got >= 2_000, 20_000, "2000 at the collector");
-    // Past a whole window without a confirmation the sink stops tracking (nothing kept for a reader that never confirms).
+    // The reader was a confirming one and the collector took over without a gap: the window is kept, as it
+    // would be for a frozen publisher (its events are what is sent again if it dies).
     const awaitingWithCollector = sink.stats().confirm.awaiting;
     await pub.close();
-    assert.equal(awaitingWithCollector, 0);
+    assert.equal(awaitingWithCollector, 500);
     const s = sink.stats();
     assert.equal(s.dropped.unconfirmed, 0, JSON.stringify(s.confirm));
     assert.equal(s.confirm.readerConfirms, false);
     assert.equal(s.confirm.silentFallbacks, 1);
+  });
+
+  it("a reader that has never confirmed (a collector): past a whole window the sink stops tracking, and a confirming reader's first confirmation starts it again", async (t) => {
+    const tmp = await tempSocketDir();
+    t.after(() => tmp.cleanup());
+    let got = 0;
+    const collector = new DgramReader({ socketPath: tmp.path(), onMessage: (m: ReaderMessage) => void (m.ok && got++) });
+    await collector.start();
+    const { sink, pub } = engine({ socketPath: tmp.path(), ackSocketPath: tmp.path("engine.ack"), ackWindow: 500, flushTimeoutMs: 2_000 });
+    await pub.start();
+    t.after(() => pub.close());
+    for (let i = 0; i < 1_000; i++) {
+      pub.emit("share_submitted", numberedShare(i));
+      if (i % 50 === 0) await new Promise((r) => setTimeout(r, 5));
+    }
+    await waitFor(() => got >= 1_000, 20_000, "1000 at the collector");
+    assert.equal(sink.stats().confirm.awaiting, 0, "nothing kept for a reader that never confirms");
+    await collector.close();
+    // Events go on while the collector is away: the sink finds no reader, so the next one starts a fresh window.
+    pub.emit("share_submitted", numberedShare(999_999));
+    await waitFor(() => sink.stats().state === "no_reader", 5_000, "no reader");
+    const r = await confirmingReader(tmp.path());
+    t.after(() => r.close());
+    for (let i = 1_000; i < 1_100; i++) pub.emit("share_submitted", numberedShare(i));
+    await waitFor(() => sink.stats().confirm.confirmed >= 90, 20_000, "the publisher confirms");
+    assert.equal(sink.stats().confirm.readerConfirms, true);
+    assert.equal(sink.stats().dropped.unconfirmed, 0);
   });
 
   it("a second engine on the same ack path does not take over the first one's socket", async (t) => {

@@ -186,6 +186,20 @@ describe("UnixDgramSink (scripted socket)", () => {
     assert.equal(sink.stats().sent, 4);
   });
 
+  it("batching: a batch too large for the socket (EMSGSIZE) is sent again one event a datagram, nothing dropped", async () => {
+    const { sink, timers, all } = setup([new Error("Message too long"), "ok"], { batchMaxBytes: 100 });
+    await sink.start();
+    for (const s of ["a", "b", "c"]) sink.send(buf(s), "relay_state");
+    timers.runImmediates();
+    assert.deepEqual(all(), ["a", "b", "c"]);
+    assert.equal(sink.stats().dropped.too_large, 0);
+    assert.equal(sink.stats().sent, 3);
+    sink.send(buf("d"), "relay_state");
+    sink.send(buf("e"), "relay_state");
+    timers.runImmediates();
+    assert.deepEqual(all().slice(3), ["d\ne"], "batching resumes after those");
+  });
+
   it("recreates the socket after the addon closed it on error, without losing the datagram", async () => {
     const { sink, sockets, timers, all } = setup(["eagain", "ok"]);
     await sink.start();

@@ -79,6 +79,8 @@ export class UnixDgramSink implements EventSink {
   private readonly queueMaxBytes: number;
   private readonly stallMs: number;
   private readonly batchMaxBytes: number;
+  /** Events to send one a datagram (a batch of them was too large for the socket). */
+  private unbatched = 0;
   private readonly congestedBackoff: { min: number; max: number };
   private readonly noReaderRetry: { min: number; max: number };
   private readonly flushTimeoutMs: number;
@@ -128,6 +130,8 @@ export class UnixDgramSink implements EventSink {
   private readonly awaiting = new Map<string, Awaiting>();
   private sendSeq = 0;
   private readerConfirms = false;
+  /** A confirmation arrived since the reader last went away (no_reader): it is a confirming reader. */
+  private everConfirmed = false;
   private lastConfirmAtMs = 0;
   private probeTimer: unknown = null;
   private probeDelayMs: number;
@@ -202,7 +206,7 @@ export class UnixDgramSink implements EventSink {
       this.queuedBytes -= old.buf.length;
       this.drop(old, overflow);
     }
-    // Only possible with queueMax 1 and a datagram in flight: nothing older to evict.
+    // Only when the events in flight fill the whole queue (queueMax 1, or smaller than a batch): nothing older to evict.
     if (this.queue.length + this.inflightCount() >= this.queue.capacity) return this.drop({ buf: datagram, type }, overflow);
     this.queue.push({ buf: datagram, type });
     this.queuedBytes += datagram.length;
@@ -339,7 +343,11 @@ export class UnixDgramSink implements EventSink {
         this.enterNoReader(err.message);
         return;
       }
-      this.drop(item, kind);
+      if (kind === "too_large" && item.parts) {
+        // The batch is over what this socket can send (a small SO_SNDBUF): its events go one a datagram.
+        this.unbatched += item.parts.length;
+        this.requeueFront(item);
+      } else this.drop(item, kind);
     }
     if (this.pumping) return; // synchronous callback: the pump loop continues
     // Called from the native flush on writable: resume outside it (no re-entry into the addon).
@@ -347,6 +355,9 @@ export class UnixDgramSink implements EventSink {
   }
 
   private enterNoReader(detail: string): void {
+    // Whoever binds the socket next is a new reader: it gets a fresh window of tracked events.
+    this.everConfirmed = false;
+    this.sendsSinceConfirm = 0;
     if (this.state !== "no_reader") this.setState("no_reader", `${this.socketPath}: ${detail}`);
     if (this.closing) {
       // Nobody will read what is left: do not wait for the flush deadline. Finish outside the
@@ -445,6 +456,10 @@ export class UnixDgramSink implements EventSink {
   private nextDatagram(): Item {
     const first = this.queue.shift()!;
     this.queuedBytes -= first.buf.length;
+    if (this.unbatched > 0) {
+      this.unbatched--;
+      return first;
+    }
     if (this.batchMaxBytes === 0) return first;
     const parts = [first];
     let bytes = first.buf.length;
@@ -575,11 +590,12 @@ export class UnixDgramSink implements EventSink {
   /** A sent event starts waiting for its confirmation. */
   private track(item: Item): void {
     if (this.ackPath === null) return;
-    if (!this.readerConfirms && this.sendsSinceConfirm >= this.ackWindow) {
-      // A whole window sent and none confirmed: this reader reads without confirming (a collector, or a
-      // publisher whose confirmations do not arrive). Its window would only be forgotten again, at the
-      // cost of an id parse, a Map entry and a retained datagram per event (~7 µs of pool CPU at 10,000
-      // events/s); stop tracking until a confirmation arrives (onConfirm starts over).
+    if (!this.everConfirmed && this.sendsSinceConfirm >= this.ackWindow) {
+      // A whole window sent and not one event ever confirmed since this reader appeared: it reads without
+      // confirming (a collector). Its window would only be forgotten again, at the cost of an id parse, a
+      // Map entry and a retained datagram per event (~7 µs of pool CPU at 10,000 events/s); stop tracking
+      // until a confirmation arrives. Not after a reader that did confirm: a frozen publisher's socket
+      // queue can hold more than a window (batches), and its window is what is sent again if it dies.
       if (this.awaiting.size > 0) this.awaiting.clear();
       return;
     }
@@ -612,6 +628,7 @@ export class UnixDgramSink implements EventSink {
       return;
     }
     this.readerConfirms = true;
+    this.everConfirmed = true;
     this.sendsSinceConfirm = 0;
     this.lastConfirmAtMs = this.now();
     this.probeDelayMs = this.ackProbeMs;
