@@ -200,8 +200,8 @@ export async function startHarness(opts: { failoverSec?: number } = {}): Promise
     cleanups.push(() => collector.stop("SIGKILL"));
 
     // Pools.
-    const controlPort = await freePort();
-    const pushPort = await freePort();
+    let controlPort = await freePort();
+    let pushPort = await freePort();
     const poolConfig = (r: Region, extra: Record<string, unknown>) => {
       const u = new URL(r.node.rpcUrl);
       const d = join(dir, `pool-${r.name}`);
@@ -227,8 +227,27 @@ export async function startHarness(opts: { failoverSec?: number } = {}): Promise
       await res.body?.cancel();
       return res.status === 200 || res.status === 503;
     };
-    eu.pool = new Proc("pool eu", process.execPath, [TBG, "pool", "-c", poolConfig(eu, { instance_id: 0, relay_server: { host: "127.0.0.1", port: controlPort, template_push_port: pushPort, auth_token: RELAY_TOKEN } })], healthUp(eu));
-    await eu.pool.start();
+    // A port picked by freePort() can be taken (by another test's outgoing connection) before the pool
+    // binds it: on PORT_IN_USE pick new ones and start again (bounded).
+    const startPool = async (r: Region, make: () => Proc, newPorts: () => Promise<void>) => {
+      for (let attempt = 1; ; attempt++) {
+        r.pool = make();
+        try {
+          await r.pool.start();
+          return;
+        } catch (err) {
+          if (attempt >= 3 || !/PORT_IN_USE/.test(String(err))) throw err;
+          r.stratumPort = await freePort();
+          r.healthPort = await freePort();
+          await newPorts();
+        }
+      }
+    };
+    const euConfig = () => poolConfig(eu, { instance_id: 0, relay_server: { host: "127.0.0.1", port: controlPort, template_push_port: pushPort, auth_token: RELAY_TOKEN } });
+    await startPool(eu, () => new Proc("pool eu", process.execPath, [TBG, "pool", "-c", euConfig()], healthUp(eu)), async () => {
+      controlPort = await freePort();
+      pushPort = await freePort();
+    });
     cleanups.push(() => eu.pool.stop("SIGKILL"));
     for (const [r, id] of [
       [us, 1],
@@ -238,13 +257,17 @@ export async function startHarness(opts: { failoverSec?: number } = {}): Promise
       const push = await startDelayProxy({ host: "127.0.0.1", port: pushPort });
       cleanups.push(() => control.close(), () => push.close());
       r.relayLink = { control, push };
-      r.pool = new Proc(
-        `pool ${r.name}`,
-        process.execPath,
-        [TBG, "pool", "-c", poolConfig(r, { mode: "passthrough", instance_id: id, failover_threshold: opts.failoverSec ?? 10, primary: { host: "127.0.0.1", port: control.port, template_push_port: push.port, auth_token: RELAY_TOKEN, reconnect_interval: 1 } })],
-        healthUp(r),
+      await startPool(
+        r,
+        () =>
+          new Proc(
+            `pool ${r.name}`,
+            process.execPath,
+            [TBG, "pool", "-c", poolConfig(r, { mode: "passthrough", instance_id: id, failover_threshold: opts.failoverSec ?? 10, primary: { host: "127.0.0.1", port: control.port, template_push_port: push.port, auth_token: RELAY_TOKEN, reconnect_interval: 1 } })],
+            healthUp(r),
+          ),
+        async () => undefined,
       );
-      await r.pool.start();
       cleanups.push(() => r.pool.stop("SIGKILL"));
     }
 
