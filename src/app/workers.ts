@@ -644,8 +644,10 @@ export class ForwardingRecords {
 function snapshotOf(engine: Engine, tracker: Map<string, number>, events: WorkerEventCounts | null): WorkerSnapshot {
   const st = engine.status();
   const identities: Array<[string, string]> = [];
-  for (const s of engine.sessionViews()) if (s.identity) identities.push([s.identity.address, s.identity.worker]);
-  const sessions = topK(engine.sessionViews(), STATUS_LIMITS.maxMiners, (s) => s.lastShareMs).map((s): SessionRow => ({
+  // Each session's view is built once a snapshot (every second, per session): identities and the top rows share them.
+  const views = [...engine.sessionViews()];
+  for (const s of views) if (s.identity) identities.push([s.identity.address, s.identity.worker]);
+  const sessions = topK(views, STATUS_LIMITS.maxMiners, (s) => s.lastShareMs).map((s): SessionRow => ({
     id: s.id,
     identity: s.identity ? { username: s.identity.username, address: s.identity.address, worker: s.identity.worker } : null,
     userAgent: s.userAgent,

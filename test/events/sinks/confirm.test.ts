@@ -22,6 +22,22 @@ function engine(options: UnixDgramSinkOptions) {
   return { sink, pub };
 }
 
+/** A collector-like reader: reads and validates, never confirms. */
+async function countingCollector(socketPath: string) {
+  let got = 0;
+  const reader = new DgramReader({ socketPath, onMessage: (m: ReaderMessage) => void (m.ok && got++) });
+  await reader.start();
+  return { got: () => got, close: () => reader.close() };
+}
+
+/** Emits shares `from` … `to - 1`, pausing 5 ms every 50 so a reader keeps up. */
+async function emitPaced(pub: MiningEventEmitter, from: number, to: number): Promise<void> {
+  for (let i = from; i < to; i++) {
+    pub.emit("share_submitted", numberedShare(i));
+    if (i % 50 === 0) await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
 /**
  * A reader that confirms the events `confirmIf` accepts (every one by default), recording heights in
  * arrival order. The others it "loses", as a reader killed with them would: never tracked, never confirmed.
@@ -175,15 +191,10 @@ describe("delivery confirmations", () => {
     for (let i = 0; i < 100; i++) pub.emit("share_submitted", numberedShare(i));
     await waitFor(() => sink.stats().confirm.confirmed === 100, 20_000, "100 confirmed");
     await r1.close();
-    let got = 0;
-    const collector = new DgramReader({ socketPath: tmp.path(), onMessage: (m: ReaderMessage) => void (m.ok && got++) });
-    await collector.start();
+    const collector = await countingCollector(tmp.path());
     t.after(() => collector.close());
-    for (let i = 100; i < 2_100; i++) {
-      pub.emit("share_submitted", numberedShare(i));
-      if (i % 50 === 0) await new Promise((r) => setTimeout(r, 5));
-    }
-    await waitFor(() => got >= 2_000, 20_000, "2000 at the collector");
+    await emitPaced(pub, 100, 2_100);
+    await waitFor(() => collector.got() >= 2_000, 20_000, "2000 at the collector");
     // The reader was a confirming one and the collector took over without a gap: the window is kept, as it
     // would be for a frozen publisher (its events are what is sent again if it dies).
     const awaitingWithCollector = sink.stats().confirm.awaiting;
@@ -198,17 +209,12 @@ describe("delivery confirmations", () => {
   it("a reader that has never confirmed (a collector): past a whole window the sink stops tracking, and a confirming reader's first confirmation starts it again", async (t) => {
     const tmp = await tempSocketDir();
     t.after(() => tmp.cleanup());
-    let got = 0;
-    const collector = new DgramReader({ socketPath: tmp.path(), onMessage: (m: ReaderMessage) => void (m.ok && got++) });
-    await collector.start();
+    const collector = await countingCollector(tmp.path());
     const { sink, pub } = engine({ socketPath: tmp.path(), ackSocketPath: tmp.path("engine.ack"), ackWindow: 500, flushTimeoutMs: 2_000 });
     await pub.start();
     t.after(() => pub.close());
-    for (let i = 0; i < 1_000; i++) {
-      pub.emit("share_submitted", numberedShare(i));
-      if (i % 50 === 0) await new Promise((r) => setTimeout(r, 5));
-    }
-    await waitFor(() => got >= 1_000, 20_000, "1000 at the collector");
+    await emitPaced(pub, 0, 1_000);
+    await waitFor(() => collector.got() >= 1_000, 20_000, "1000 at the collector");
     assert.equal(sink.stats().confirm.awaiting, 0, "nothing kept for a reader that never confirms");
     await collector.close();
     // Events go on while the collector is away: the sink finds no reader, so the next one starts a fresh window.
